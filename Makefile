@@ -1,0 +1,62 @@
+# govlib: `make` prints this help. The README's two commands are `make reports` and `make test`.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+MONTH ?= 2026-10
+DATA ?= data/demo
+SCALE ?= small
+SEED ?= 7
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+$(VENV)/.installed-spark: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e ".[dev,spark]"
+	touch $@
+
+.PHONY: help
+help: ## show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: install
+install: $(VENV)/.installed ## create .venv and install govlib with its dev tools
+
+.PHONY: i18n
+i18n: install ## compile translation catalogs (.po -> .mo)
+	@if ls locales/*/LC_MESSAGES/govlib.po >/dev/null 2>&1; then $(BIN)/pybabel compile -q -d locales -D govlib; fi
+
+$(DATA)/.complete: | $(VENV)/.installed
+	$(BIN)/govlib demo-data --out $(DATA) --scale $(SCALE) --seed $(SEED) --end-month $(MONTH)
+
+.PHONY: data
+data: install $(DATA)/.complete ## generate the small demo dataset if missing
+
+.PHONY: reports
+reports: install i18n data ## command 1: install, make demo data, run the month's reports
+	$(BIN)/govlib validate --data $(DATA)
+	$(BIN)/govlib summary --data $(DATA) --month $(MONTH)
+
+.PHONY: test
+test: $(VENV)/.installed-spark i18n ## command 2: run the whole test suite
+	$(BIN)/python -m pytest
+
+.PHONY: lab
+lab: install i18n data ## JupyterLab with the project's kernel on the demo data
+	GOVLIB_DATA=$(abspath $(DATA)) $(BIN)/jupyter lab --notebook-dir=notebooks
+
+.PHONY: bench
+bench: install ## benchmarks with ratios against baselines measured in the same run
+	$(BIN)/python benchmarks/run.py
+
+.PHONY: clean
+clean: ## remove generated data, reports and caches (keeps .venv)
+	rm -rf data/demo reports/2* .cache .pytest_cache

@@ -1,0 +1,3 @@
+from govlib.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,82 @@
+"""The ``govlib`` command. Thin: each subcommand lives in its own module.
+
+A subcommand module exposes ``add_arguments(parser)`` and ``run(args) -> int``.
+Modules are imported only when their command runs, so ``govlib --help`` is fast.
+Errors derived from :class:`govlib.errors.GovlibError` print as one clear message
+and exit non-zero; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from govlib import __version__
+from govlib.errors import GovlibError
+
+# command words -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo-data": ("govlib.demo.cli", "generate the seeded synthetic demo marketplace"),
+    "validate": ("govlib.data.cli", "check a dataset against the data contract"),
+    "summary": ("govlib.data.summary", "print a per-market summary table of a month"),
+    "run": ("govlib.report.runner", "run the month's reports for every market"),
+    "investigate": ("govlib.investigate", "run an investigation into reports/investigations/"),
+    "queue export": ("govlib.feedback", "write a review queue for reviewers"),
+    "labels import": ("govlib.feedback", "import a filled review queue into review_labels"),
+    "i18n check": ("govlib.report.i18n", "check translation catalogs"),
+    "dsa import": ("govlib.dsa.sor", "import DSA Transparency Database dumps"),
+    "dsa report": ("govlib.dsa.templates", "write the harmonised DSA transparency report"),
+    "dsa peers": ("govlib.dsa.peers", "compare with other platforms' published reports"),
+}
+
+
+def _split_command(argv: list[str]) -> tuple[str | None, list[str]]:
+    for words in sorted(COMMANDS, key=lambda w: -len(w.split())):
+        n = len(words.split())
+        if argv[:n] == words.split():
+            return words, argv[n:]
+    return None, argv
+
+
+def _top_help() -> str:
+    width = max(len(w) for w in COMMANDS)
+    lines = [f"govlib {__version__}: creator and content governance analytics", "", "commands:"]
+    lines += [f"  {w.ljust(width)}  {h}" for w, (_, h) in COMMANDS.items()]
+    lines += ["", "Run 'govlib COMMAND --help' for a command's options; add --debug for tracebacks."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    words, rest = _split_command(argv)
+    if words is None:
+        if argv and argv[0] in ("--version", "-V"):
+            print(__version__)
+            return 0
+        print(_top_help(), file=sys.stdout if not argv or argv[0] in ("-h", "--help") else sys.stderr)
+        return 0 if not argv or argv[0] in ("-h", "--help") else 2
+    module_name, help_text = COMMANDS[words]
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=f"govlib {words}", description=help_text)
+    add = getattr(module, "add_arguments_" + words.split()[-1].replace("-", "_"), None) or module.add_arguments
+    run = getattr(module, "run_" + words.split()[-1].replace("-", "_"), None) or module.run
+    add(parser)
+    args = parser.parse_args(rest)
+    args.debug = debug
+    try:
+        return int(run(args) or 0)
+    except GovlibError as exc:
+        if debug:
+            raise
+        print(f"govlib {words}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"govlib {words}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,181 @@
+"""Market and report parameters (``params/``), validated with pydantic.
+
+``params/markets/<CC>.yaml`` holds everything that makes detection, enforcement and
+reporting local to a market; ``params/reports.yaml`` says which notebooks run.
+An unknown key or a wrong type is a :class:`ParamsError` naming the file and key.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from govlib import config
+from govlib.contract import POLICY_DSA_CATEGORY
+from govlib.errors import GovlibError
+
+
+class ParamsError(GovlibError):
+    """A params file is missing, unreadable or does not match its schema."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HealthSettings(_Strict):
+    """Creator account health, modelled on TikTok Shop's Creator Health Rating."""
+
+    max_score: int = Field(1000, ge=1)
+    start_score: int = Field(200, ge=0)
+    deduction_window_days: int = Field(90, ge=1)
+    # milestone score -> restriction applied at or below it
+    milestones: dict[int, str] = Field(
+        default_factory=lambda: {
+            150: "traffic_limited",
+            100: "commission_withheld",
+            50: "ecommerce_suspended",
+            0: "ecommerce_permanently_removed",
+        }
+    )
+    repeat_policy_limit: int = Field(6, ge=1)
+    repeat_policy_window_days: int = Field(90, ge=1)
+
+
+class AlertSettings(_Strict):
+    """Sensitivity of emerging-abuse alarms."""
+
+    fdr_q: float = Field(0.05, gt=0, lt=1)  # Benjamini-Hochberg level
+    min_expected: float = Field(2.0, ge=0)
+    min_ratio: float = Field(1.5, ge=1)
+    baseline_weeks: int = Field(26, ge=8)
+    current_weeks: int = Field(2, ge=1)
+    cusum_k: float = Field(0.5, ge=0)
+    cusum_h: float = Field(5.0, gt=0)
+
+
+class MarketParams(_Strict):
+    code: str
+    name: str
+    locale: str  # Babel locale for formats, e.g. de_DE
+    report_language: str  # gettext catalog used by default, e.g. de_DE
+    languages: list[str]  # ISO 639-1 codes spoken in the market
+    timezone: str
+    currency: str  # display currency, ISO 4217
+    fx_rate_per_eur: float = Field(gt=0)
+    regime: Literal["DSA", "UK_OSA"]
+    launched: str  # YYYY-MM of market launch
+    reference_market: str | None = None  # for expansion readiness
+    health: HealthSettings = HealthSettings()
+    alerts: AlertSettings = AlertSettings()
+    severity_weights: dict[str, float] = Field(
+        default_factory=lambda: {"low": 1.0, "medium": 2.0, "high": 4.0, "critical": 8.0}
+    )
+    local_policies: dict[str, str] = Field(default_factory=dict)  # local policy -> DSA category
+    prohibited_product_categories: list[str] = Field(default_factory=list)
+    reviewer_languages: list[str] = Field(default_factory=list)
+    min_cell_size: int = Field(10, ge=1)  # small-cell suppression in circulated tables
+
+    @field_validator("code")
+    @classmethod
+    def _upper_alpha2(cls, v: str) -> str:
+        if len(v) != 2 or not v.isalpha() or not v.isupper():
+            raise ValueError(f"market code must be ISO 3166-1 alpha-2 upper case, got {v!r}")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_tz(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(v)
+        except Exception:  # noqa: BLE001 - any lookup failure means unknown zone
+            raise ValueError(f"unknown time zone {v!r}") from None
+        return v
+
+    @field_validator("local_policies")
+    @classmethod
+    def _dsa_categories(cls, v: dict[str, str]) -> dict[str, str]:
+        known = set(POLICY_DSA_CATEGORY.values())
+        bad = {k: c for k, c in v.items() if c not in known}
+        if bad:
+            raise ValueError(f"local policies mapped to unknown DSA categories: {bad}")
+        return v
+
+    @model_validator(mode="after")
+    def _start_within_range(self) -> MarketParams:
+        if self.health.start_score > self.health.max_score:
+            raise ValueError("health.start_score exceeds health.max_score")
+        return self
+
+
+class ReportsParams(_Strict):
+    market_notebooks: list[str]
+    rollup_notebooks: list[str]
+    timeout_seconds: int = Field(600, ge=10)
+
+
+def _read_yaml(path: Path) -> dict:
+    if not path.exists():
+        raise ParamsError(f"{path}: params file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ParamsError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def _explain(path: Path, exc: ValidationError) -> ParamsError:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{path}: unknown key {key!r}")
+        else:
+            lines.append(f"{path}: key {key!r}: {err['msg']} (got {err.get('input')!r})")
+    return ParamsError("\n".join(lines))
+
+
+def load_market(code: str, params_dir: Path | None = None) -> MarketParams:
+    """Validated params of one market, e.g. ``load_market("DE")``."""
+    path = Path(params_dir or config.PARAMS_DIR) / "markets" / f"{code}.yaml"
+    if not (len(code) == 2 and code.isalpha() and code.isupper()):
+        raise ParamsError(f"unknown market {code!r}: expected an ISO 3166-1 alpha-2 code such as 'DE'")
+    if not path.exists():
+        raise ParamsError(f"unknown market {code!r}: no params file {path}; known markets: {', '.join(list_markets(params_dir))}")
+    data = _read_yaml(path)
+    try:
+        params = MarketParams(**data)
+    except ValidationError as exc:
+        raise _explain(path, exc) from None
+    if params.code != code:
+        raise ParamsError(f"{path}: key 'code' is {params.code!r} but the file is for {code!r}")
+    return params
+
+
+def list_markets(params_dir: Path | None = None) -> list[str]:
+    """Codes of every market with a params file, sorted."""
+    folder = Path(params_dir or config.PARAMS_DIR) / "markets"
+    return sorted(p.stem for p in folder.glob("*.yaml"))
+
+
+def load_reports(params_dir: Path | None = None) -> ReportsParams:
+    path = Path(params_dir or config.PARAMS_DIR) / "reports.yaml"
+    data = _read_yaml(path)
+    try:
+        return ReportsParams(**data)
+    except ValidationError as exc:
+        raise _explain(path, exc) from None
+
+
+@lru_cache(maxsize=None)
+def market_timezone(code: str) -> str:
+    """Time zone of a market from its params (cached; used for month bucketing)."""
+    return load_market(code).timezone
