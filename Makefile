@@ -32,7 +32,25 @@ install: $(VENV)/.installed ## create .venv and install govlib with its dev tool
 
 .PHONY: i18n
 i18n: install ## compile translation catalogs (.po -> .mo)
-	@if ls locales/*/LC_MESSAGES/govlib.po >/dev/null 2>&1; then $(BIN)/pybabel compile -q -d locales -D govlib; fi
+	@# Babel's write_mo without the python-format checker of pybabel compile, which takes prose such
+	@# as "95% confidence" for a %c placeholder; placeholders are checked by 'govlib i18n check'.
+	@if ls locales/*/LC_MESSAGES/govlib.po >/dev/null 2>&1; then $(BIN)/python -m govlib.report.i18n compile; fi
+
+.PHONY: i18n-extract
+i18n-extract: install ## extract translatable strings from govlib/ and notebooks/ into locales/govlib.pot
+	$(BIN)/pybabel -q extract -F babel.cfg -c TRANSLATORS: -s --sort-output --width 100 --add-location=file \
+		--project govlib --copyright-holder "govlib" --msgid-bugs-address "" \
+		--ignore-dirs ".* _* data reports tests benchmarks docs locales params build dist" \
+		-o locales/govlib.pot .
+
+.PHONY: i18n-update
+i18n-update: install ## merge locales/govlib.pot into every language's govlib.po (then translate, make i18n)
+	$(BIN)/pybabel -q update -i locales/govlib.pot -d locales -D govlib --width 100 --ignore-obsolete
+	$(BIN)/python -m govlib.report.i18n fill-source
+
+.PHONY: i18n-check
+i18n-check: i18n ## fail on missing, fuzzy, empty or mismatched translations, or a stale template
+	$(BIN)/govlib i18n check
 
 $(DATA)/.complete: | $(VENV)/.installed
 	$(BIN)/govlib demo-data --out $(DATA) --scale $(SCALE) --seed $(SEED) --end-month $(MONTH)
