@@ -1,0 +1,873 @@
+"""The seeded demo marketplace: a synthetic EMEA creator-commerce platform with planted truths.
+
+:func:`generate` writes a contract dataset (``govlib/contract.py``) and returns the ground
+truth it planted, also written to ``ground_truth.json`` beside the tables:
+
+(a) **emerging wave**: new accounts in one market push one policy's weekly action counts up
+    over the last two local months, growing linearly from 2x to 4x the baseline (3x on
+    average), concentrated in one content type;
+(b) **deterrence**: after an action of type *a* the next violation is detected after an
+    exponential wait with weekly hazard ``h * HR[a]`` (``HR[warning] = 1``,
+    ``HR[account_suspended] = 0.5``); a Cox model of the time from a creator's first
+    action to their next one on the first action's type recovers ``HR``;
+(c) **prevalence**: for each market and local month *M*, the share of views that are on
+    violating content among content published in *M* (lifetime views at the data
+    cut-off); ``prevalence_samples`` is a stratified (by content type) probability sample
+    of those views with weights = views represented, so ``sum(w * y) / sum(w)`` estimates
+    it without bias;
+(d) **signal quality**: precision and recall at ``score >= 0.5`` of the text signal over all
+    scored content, by language (and market); ``review_labels`` (source ``qa_sample``) is a
+    Bernoulli sample of scored content, so evaluation on it recovers them. The signal was
+    built for English and German; it is markedly worse in Polish (the planted language gap
+    of the expansion market).
+
+Everything is vectorised with numpy and drawn from ``numpy.random.default_rng`` streams
+keyed by ``(seed, market, component)``; the same seed gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from govlib import config
+from govlib.contract import (
+    ACTION_TYPES,
+    APPEAL_CHANNELS,
+    APPEAL_OUTCOMES,
+    CONTENT_TYPES,
+    DECISION_MODES,
+    DETECTION_SOURCES,
+    GROUNDS,
+    NOTICE_OUTCOMES,
+    POLICIES,
+    REPORTER_TYPES,
+    REWARD_TYPES,
+    SEVERITIES,
+    TABLES,
+    TIERS,
+)
+from govlib.demo import profiles as P
+from govlib.demo import writer as W
+from govlib.demo.clock import US_DAY, US_HOUR, US_MINUTE, US_WEEK, Clock, local_midnight_us
+from govlib.demo.world import (
+    BAN,
+    Creators,
+    Events,
+    MarketModel,
+    add_sweeps,
+    content_type_draw,
+    draw_fixed,
+    lognormal_us,
+    make_creators,
+    make_wave_creators,
+    onset_times,
+    simulate_offences,
+    wave_onsets,
+)
+from govlib.errors import GovlibError, UsageError
+from govlib.params import load_market
+from govlib.timeutil import parse_month, shift_month
+
+SCALES = tuple(P.SCALE_FACTOR)
+PARTITIONED = ("content", "enforcement_actions", "signal_scores")
+SINGLE = ("creators", "appeals", "notices", "rewards", "prevalence_samples", "review_labels")
+INT64_MAX = np.iinfo(np.int64).max
+COMPONENTS = ("creators", "offences", "wave", "content", "actions", "appeals", "notices", "prevalence", "signal",
+              "labels", "rewards", "sweeps")
+
+
+class DemoDataError(GovlibError):
+    """The demo dataset cannot be written where asked."""
+
+
+def _rng(seed: int, market: str, component: str) -> np.random.Generator:
+    """Independent stream per (seed, market, component): one component's draws never shift another's."""
+    key = (P.MARKETS.index(market) if market in P.MARKETS else 99, COMPONENTS.index(component))
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
+
+
+@dataclass
+class MarketWorld:
+    code: str
+    params: object
+    clock: Clock
+    model: MarketModel
+    creators: Creators
+    events: Events  # actions in the data window, sorted by actioned_at
+    wave: dict | None = None
+    creator_number: np.ndarray | None = None  # global creator numbers (1-based)
+
+
+# ----------------------------------------------------------------------------- phase A
+
+
+def _window(params, end_month: str) -> tuple[str, str] | None:
+    first = max(shift_month(end_month, -12), params.launched)
+    return (first, end_month) if first <= end_month else None
+
+
+def _build_world(code: str, params, seed: int, end_month: str, n_creators: int, plant_wave: bool) -> MarketWorld | None:
+    """Creators and the actions of one market's data window (None if it launches after ``end_month``).
+
+    Offence histories run from the market's launch, so creators enter the window with
+    their past; only actions actioned inside the window are kept (plus their sweeps).
+    """
+    window = _window(params, end_month)
+    if window is None:
+        return None
+    clock = Clock.build(code, params.timezone, *window)
+    model = MarketModel.build(code)
+    launch = local_midnight_us(f"{params.launched}-01", params.timezone)
+    creators = make_creators(_rng(seed, code, "creators"), model, n_creators, launch, clock.end)
+    rng = _rng(seed, code, "offences")
+    onset = onset_times(rng, creators)
+    events = simulate_offences(rng, model, np.arange(n_creators), onset, creators.main_policy, P.MAIN_POLICY_SHARE,
+                               clock.end)
+    wave = None
+    if plant_wave and code == P.WAVE_MARKET and len(clock.months) >= 3:
+        rng_w = _rng(seed, code, "wave")
+        wave = _plant_wave(rng_w, code, clock, model, events)
+        onsets = wave.pop("_onsets")
+        wave_creators = make_wave_creators(rng_w, model, onsets)
+        idx = n_creators + np.arange(len(wave_creators))
+        wave_events = simulate_offences(rng_w, model, idx, onsets, wave_creators.main_policy, P.WAVE_POLICY_SHARE,
+                                        clock.end, wave=True)
+        creators = Creators.concat(creators, wave_creators)
+        events = Events.concat([events, wave_events])
+    ban_at = np.full(len(creators), INT64_MAX, np.int64)
+    banned = (events.action_type == BAN) & (events.actioned < clock.end)
+    np.minimum.at(ban_at, events.creator[banned], events.actioned[banned])
+    creators.ban_at = ban_at
+    in_window = (events.actioned >= clock.start) & (events.actioned < clock.end)
+    data = events.take(np.nonzero(in_window)[0])
+    data = add_sweeps(_rng(seed, code, "sweeps"), data.take(np.argsort(data.actioned, kind="stable")))
+    if wave is not None:
+        _wave_ratio(data, clock, wave)
+    return MarketWorld(code, params, clock, model, creators, data, wave)
+
+
+def _plant_wave(rng: np.random.Generator, code: str, clock: Clock, model: MarketModel, events: Events) -> dict:
+    """Plan the wave over the last two local months against the policy's baseline weekly count."""
+    start = int(clock.month_start[-3])  # first day of the second-to-last month
+    end = clock.end
+    weeks = min(P.WAVE_BASELINE_WEEKS, (start - clock.start) / US_WEEK)
+    base_from = start - int(weeks * US_WEEK)
+    pol = POLICIES.index(P.WAVE_POLICY)
+    in_base = (events.policy == pol) & (events.actioned >= base_from) & (events.actioned < start)
+    baseline = float(in_base.sum()) / weeks
+    onsets = wave_onsets(rng, model, baseline, start, end)
+    return {
+        "market": code,
+        "policy": P.WAVE_POLICY,
+        "content_type": P.WAVE_CONTENT_TYPE,
+        "start": _local_date(start, clock.tz),
+        "end": _local_date(end - 1, clock.tz),
+        "months": clock.months[-2:],
+        "multiplier": (P.WAVE_MULTIPLIER_FROM + P.WAVE_MULTIPLIER_TO) / 2,
+        "multiplier_growth": [P.WAVE_MULTIPLIER_FROM, P.WAVE_MULTIPLIER_TO],
+        "baseline_weekly_actions": round(baseline, 4),
+        "baseline_weeks": round(weeks, 4),
+        "new_accounts": len(onsets),
+        "_onsets": onsets,
+    }
+
+
+def _wave_ratio(data: Events, clock: Clock, wave: dict) -> None:
+    """Record the realised weekly counts (all actions incl. sweeps) in the wave and before it."""
+    start = int(clock.month_start[-3])
+    base_from = start - int(wave["baseline_weeks"] * US_WEEK)
+    pol = data.policy == POLICIES.index(wave["policy"])
+    before = float((pol & (data.actioned >= base_from) & (data.actioned < start)).sum()) / wave["baseline_weeks"]
+    during = float((pol & (data.actioned >= start)).sum()) / ((clock.end - start) / US_WEEK)
+    wave["baseline_weekly_actions"] = round(before, 4)
+    wave["wave_weekly_actions"] = round(during, 4)
+    wave["observed_ratio"] = round(during / before, 4) if before else None
+
+
+def _local_date(us: int, tz: str) -> str:
+    import pandas as pd
+
+    return pd.Timestamp(us, unit="us", tz="UTC").tz_convert(tz).strftime("%Y-%m-%d")
+
+
+def _assign_creator_numbers(worlds: list[MarketWorld]) -> None:
+    """Global ``cr_`` numbers in order of registration (ties: market order, then local index)."""
+    reg = np.concatenate([w.creators.registered for w in worlds])
+    mkt = np.concatenate([np.full(len(w.creators), i) for i, w in enumerate(worlds)])
+    loc = np.concatenate([np.arange(len(w.creators)) for w in worlds])
+    order = np.lexsort((loc, mkt, reg))
+    number = np.empty(len(reg), np.int64)
+    number[order] = np.arange(1, len(reg) + 1)
+    start = 0
+    for w in worlds:
+        w.creator_number = number[start:start + len(w.creators)]
+        start += len(w.creators)
+
+
+# ----------------------------------------------------------------------------- phase B
+
+
+def _language_p(languages: list[str]) -> np.ndarray:
+    secondary = [P.SECONDARY_LANGUAGE_SHARE.get(lang, P.DEFAULT_SECONDARY_SHARE) for lang in languages[1:]]
+    return np.array([1.0 - sum(secondary), *secondary])
+
+
+def _lookup(table: dict, keys: tuple[str, ...], default: float = 0.0) -> np.ndarray:
+    return np.array([table.get(k, default) for k in keys], dtype=float)
+
+
+@dataclass
+class ActionDetail:
+    account_level: np.ndarray
+    true_violation: np.ndarray
+    illegal: np.ndarray
+    restriction_end: np.ndarray  # int64 us or -1
+    views_missing: np.ndarray
+    lag: np.ndarray  # publication -> detection, us
+
+
+def _action_detail(rng: np.random.Generator, ev: Events) -> ActionDetail:
+    n = len(ev)
+    account_level = rng.random(n) < _lookup(P.ACCOUNT_LEVEL_SHARE, ACTION_TYPES)[ev.action_type]
+    true_violation = rng.random(n) >= _lookup(P.FALSE_POSITIVE, DECISION_MODES)[ev.mode]
+    illegal = (ev.source == DETECTION_SOURCES.index("authority_order")) | (
+        rng.random(n) < _lookup(P.ILLEGAL_SHARE, POLICIES)[ev.policy])
+    restriction_end = np.full(n, -1, np.int64)
+    for name, days in P.RESTRICTION_DAYS.items():
+        sel = ev.action_type == ACTION_TYPES.index(name)
+        pick = np.asarray(days)[rng.integers(0, len(days), int(sel.sum()))]
+        restriction_end[sel] = ev.actioned[sel] + pick * US_DAY
+    views_missing = rng.random(n) < 0.03
+    lag = np.zeros(n, np.int64)
+    for s, name in enumerate(DETECTION_SOURCES):
+        sel = ev.source == s
+        med, sd = P.DETECTION_LAG_HOURS[name]
+        lag[sel] = lognormal_us(rng, int(sel.sum()), med, sd)
+    upload = (ev.source == DETECTION_SOURCES.index("automated")) & (rng.random(n) < P.UPLOAD_SCAN_SHARE)
+    lag[upload] = 0
+    return ActionDetail(account_level, true_violation, illegal, restriction_end, views_missing, lag)
+
+
+@dataclass
+class Content:
+    """One market's content, sorted by ``published``."""
+
+    published: np.ndarray
+    creator: np.ndarray
+    ctype: np.ndarray
+    language: np.ndarray
+    category: np.ndarray  # -1 = null
+    views: np.ndarray
+    gmv: np.ndarray
+    violating: np.ndarray
+    policy: np.ndarray  # -1 = not violating
+    number: np.ndarray  # global content numbers
+
+    def __len__(self) -> int:
+        return len(self.published)
+
+
+def _build_content(rng: np.random.Generator, w: MarketWorld, d: ActionDetail, offset: int
+                   ) -> tuple[Content, np.ndarray, np.ndarray]:
+    """Background publishing plus one item per content-level action.
+
+    Returns the content, each action's content row (-1 for account-level actions) and each
+    action's ``views_before_action``.
+    """
+    c, clock, ev, model = w.creators, w.clock, w.events, w.model
+    # background publishing: Poisson counts over each creator's active span, placed by the
+    # season x weekday x hour profile of the market's local calendar
+    t0 = np.maximum(c.registered, clock.start)
+    t1 = np.minimum(c.ban_at, clock.end)
+    ok = t1 > t0
+    w0 = clock.weight_at(np.where(ok, t0, clock.start))
+    w1 = clock.weight_at(np.where(ok, t1, clock.start))
+    counts = rng.poisson(c.post_rate / 7.0 * (w1 - w0) * ok)
+    owner = np.repeat(np.arange(len(c), dtype=np.int64), counts)
+    u = w0[owner] + rng.random(len(owner)) * (w1 - w0)[owner]
+    pub_bg = np.clip(clock.time_at_weight(u), t0[owner], t1[owner] - 1)
+    n_bg = len(owner)
+    # content behind content-level actions, published before its detection
+    has = np.nonzero(~d.account_level)[0]
+    lower = np.maximum(c.registered[ev.creator[has]], clock.start)
+    pub_ev = np.maximum(ev.detected[has] - d.lag[has], lower)
+    ev.detected[has] = np.maximum(ev.detected[has], pub_ev)
+    owner = np.concatenate([owner, ev.creator[has]])
+    pub = np.concatenate([pub_bg, pub_ev])
+    n = len(owner)
+    is_ev = np.arange(n) >= n_bg
+
+    ctype = content_type_draw(rng, model, c.wave[owner])
+    language = draw_fixed(rng, _language_p(w.params.languages), n)
+    category = np.where(rng.random(n) < 0.75, c.category[owner], draw_fixed(rng, P.CATEGORY_WEIGHTS, n)).astype(np.int8)
+    category[rng.random(n) < _lookup(P.NULL_CATEGORY, CONTENT_TYPES)[ctype]] = -1
+    log_v = (P.VIEWS_LOG_BASE + P.VIEWS_FOLLOWER_ELASTICITY * np.log1p(c.followers[owner])
+             + P.VIEWS_LOG_SD * rng.standard_normal(n))
+    lifetime = np.exp(log_v) * _lookup(P.VIEW_TYPE_FACTOR, CONTENT_TYPES)[ctype]
+    tau = P.VIEW_ACCRUAL_DAYS * US_DAY
+    views = np.floor(lifetime * -np.expm1(-(clock.end - pub) / tau)).astype(np.int64)
+    # actioned items stop gaining views (taken down, or pulled until fixed after a warning);
+    # visibility-limited ones keep a tenth of their further reach
+    ev_rows = np.arange(n_bg, n)
+    before = np.floor(lifetime[ev_rows] * -np.expm1(-(ev.actioned[has] - pub_ev) / tau)).astype(np.int64)
+    limited = ev.action_type[has] == ACTION_TYPES.index("visibility_limited")
+    v_ev = views[ev_rows]
+    v_ev = np.where(limited, before + (v_ev - before) // 10, before)
+    views[ev_rows] = v_ev
+    buyers = rng.poisson(views * _lookup(P.CONVERSION, CONTENT_TYPES)[ctype] * (category >= 0))
+    price = np.exp(P.PRICE_LOG_MEAN + P.PRICE_LOG_SD * rng.standard_normal(n))
+    gmv = np.round(buyers * price, 2)
+    # violations: undetected ones among background content, the actions' own (unless the action was a mistake)
+    base = P.UNDETECTED_VIOLATION.get(w.code, 0.012)
+    share = P.OFFENDER_SHARE.get(w.code, 0.65)
+    f = P.OFFENDER_VIOLATION_FACTOR
+    p_creator = np.where(c.prone, base * f, base * max(0.2, (1 - share * f) / (1 - share)))
+    p_creator[c.wave] = 0.25
+    violating = np.where(is_ev, False, rng.random(n) < p_creator[owner])
+    violating[ev_rows] = d.true_violation[has]
+    habit = c.main_policy[owner]
+    policy = np.where(rng.random(n) < P.MAIN_POLICY_SHARE, habit, draw_fixed(rng, model.policy_p, n)).astype(np.int8)
+    policy[c.wave[owner]] = POLICIES.index(P.WAVE_POLICY)
+    policy[ev_rows] = ev.policy[has]
+    policy[~violating] = -1
+
+    order = np.argsort(pub, kind="stable")
+    rank = np.empty(n, np.int64)
+    rank[order] = np.arange(n)
+    content = Content(pub[order], owner[order], ctype[order], language[order], category[order], views[order],
+                      gmv[order], violating[order], policy[order], offset + 1 + np.arange(n, dtype=np.int64))
+    event_row = np.full(len(ev), -1, np.int64)
+    event_row[has] = rank[ev_rows]
+    views_before = np.full(len(ev), -1, np.int64)
+    views_before[has] = before
+    return content, event_row, views_before
+
+
+def _month_slices(times: np.ndarray, clock: Clock) -> list[slice]:
+    """Row ranges of each local month in time-sorted ``times``."""
+    cut = np.searchsorted(times, clock.month_start, side="left")
+    return [slice(int(a), int(b)) for a, b in itertools.pairwise(cut) if b > a]
+
+
+def _appeals(rng: np.random.Generator, w: MarketWorld, d: ActionDetail, action_number: np.ndarray) -> dict:
+    ev, end = w.events, w.clock.end
+    n = len(ev)
+    appealed = rng.random(n) < _lookup(P.APPEAL_RATE, ACTION_TYPES)[ev.action_type]
+    idx = np.nonzero(appealed)[0]
+    k = len(idx)
+    out_of_court = (rng.random(k) < P.OUT_OF_COURT_SHARE) if w.params.regime == "DSA" else np.zeros(k, bool)
+    channel = out_of_court.astype(np.int8)  # internal_complaint, out_of_court
+    submitted = ev.actioned[idx] + lognormal_us(rng, k, *P.APPEAL_SUBMIT_HOURS)
+    resolve = np.empty(k, np.int64)
+    for ch, name in enumerate(APPEAL_CHANNELS):
+        sel = channel == ch
+        resolve[sel] = lognormal_us(rng, int(sel.sum()), *P.APPEAL_RESOLVE_HOURS[name])
+    resolved = submitted + resolve
+    wrong = ~d.true_violation[idx]
+    u = rng.random(k)
+    p_over, p_part = np.where(wrong, P.OVERTURN_IF_WRONG[0], P.OVERTURN_IF_RIGHT[0]), np.where(
+        wrong, P.OVERTURN_IF_WRONG[1], P.OVERTURN_IF_RIGHT[1])
+    outcome = np.where(u < p_over, APPEAL_OUTCOMES.index("overturned"),
+                       np.where(u < p_over + p_part, APPEAL_OUTCOMES.index("partially_overturned"),
+                                APPEAL_OUTCOMES.index("upheld")))
+    pending = resolved >= end
+    outcome[pending] = APPEAL_OUTCOMES.index("pending")
+    keep = submitted < end
+    return {
+        "_t": submitted[keep], "_i": idx[keep],
+        "action_number": action_number[idx][keep], "creator": ev.creator[idx][keep],
+        "channel": channel[keep], "submitted": submitted[keep], "resolved": resolved[keep],
+        "pending": pending[keep], "outcome": outcome[keep],
+    }
+
+
+def _notices(rng: np.random.Generator, w: MarketWorld, content: Content, event_row: np.ndarray,
+             action_number: np.ndarray) -> dict:
+    """Notices behind notice-detected actions, plus unfounded and unhandled ones."""
+    ev, end = w.events, w.clock.end
+    source_to_reporter = {"user_report": "user", "trusted_flagger": "trusted_flagger", "authority_order": "authority"}
+    parts = []
+    compliant = np.nonzero(~content.violating)[0]
+    for src, rep in source_to_reporter.items():
+        r = REPORTER_TYPES.index(rep)
+        idx = np.nonzero((ev.source == DETECTION_SOURCES.index(src)) & ~ev.sweep)[0]
+        parts.append({
+            "reporter": np.full(len(idx), r, np.int8), "row": event_row[idx], "creator": ev.creator[idx],
+            "policy": ev.policy[idx], "received": ev.detected[idx], "handled": ev.actioned[idx],
+            "outcome": np.full(len(idx), NOTICE_OUTCOMES.index("actioned"), np.int8), "action": action_number[idx],
+        })
+        acc = P.NOTICE_ACCURACY[rep]
+        k = rng.poisson(len(idx) * (1 - acc) / acc)
+        if not len(compliant):
+            continue
+        row = compliant[rng.integers(0, len(compliant), k)]
+        received = content.published[row] + lognormal_us(rng, k, *P.NOTICE_LAG_HOURS)
+        handled = received + lognormal_us(rng, k, *P.NOTICE_REVIEW_HOURS[rep])
+        outcome = np.where(handled < end, NOTICE_OUTCOMES.index("no_violation"), NOTICE_OUTCOMES.index("pending"))
+        keep = received < end
+        parts.append({
+            "reporter": np.full(int(keep.sum()), r, np.int8), "row": row[keep], "creator": content.creator[row][keep],
+            "policy": draw_fixed(rng, w.model.policy_p, k)[keep], "received": received[keep], "handled": handled[keep],
+            "outcome": outcome[keep].astype(np.int8), "action": np.full(int(keep.sum()), -1, np.int64),
+        })
+    out = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    out["_t"] = out["received"]
+    out["_i"] = np.arange(len(out["received"]))
+    return out
+
+
+def _prevalence(rng: np.random.Generator, w: MarketWorld, content: Content, n_per_month: int
+                ) -> tuple[dict, dict]:
+    """Stratified (by content type) probability-proportional-to-views sample of each month's views.
+
+    Within stratum *h* of month *M*, ``n_h`` views are drawn with replacement with
+    probability proportional to each item's views, so every sampled view represents
+    ``V_h / n_h`` views (``V_h``: the stratum's views). Allocation over-samples the
+    riskier formats. Returns the sample and the true prevalence by month.
+    """
+    clock = w.clock
+    month = clock.month_index(content.published)
+    oversample = {"livestream": 2.0, "product_showcase": 1.5}
+    factor = _lookup(oversample, CONTENT_TYPES, 1.0)
+    rows, strata, weights, times, truth = [], [], [], [], {}
+    for m, label in enumerate(clock.months):
+        in_m = np.nonzero(month == m)[0]
+        if not len(in_m):
+            continue
+        v = content.views[in_m]
+        total = int(v.sum())
+        truth[label] = float(v[content.violating[in_m]].sum() / total) if total else None
+        vh = np.array([v[content.ctype[in_m] == h].sum() for h in range(len(CONTENT_TYPES))], dtype=float)
+        if vh.sum() == 0:
+            continue
+        alloc = vh * factor / (vh * factor).sum() * n_per_month
+        nh = np.where(vh > 0, np.maximum(np.round(alloc), 20), 0).astype(np.int64)
+        nh = np.minimum(nh, vh.astype(np.int64))
+        m_end = min(int(clock.month_start[m + 1]), clock.end)
+        for h in range(len(CONTENT_TYPES)):
+            if nh[h] == 0:
+                continue
+            members = in_m[content.ctype[in_m] == h]
+            cum = np.cumsum(content.views[members])
+            pick = members[np.searchsorted(cum, rng.random(nh[h]) * cum[-1], side="right")]
+            rows.append(pick)
+            strata.append(np.full(nh[h], h, np.int8))
+            weights.append(np.full(nh[h], vh[h] / nh[h]))
+            start = content.published[pick]
+            times.append(start + (rng.random(nh[h]) * (m_end - start)).astype(np.int64))
+    if not rows:
+        z = np.zeros(0, np.int64)
+        return {"row": z, "stratum": z.astype(np.int8), "weight": z.astype(float), "_t": z, "_i": z}, truth
+    row = np.concatenate(rows)
+    t = np.concatenate(times)
+    return {"row": row, "stratum": np.concatenate(strata), "weight": np.concatenate(weights), "_t": t,
+            "_i": np.arange(len(row))}, truth
+
+
+def _signal(rng: np.random.Generator, w: MarketWorld, content: Content) -> tuple[np.ndarray, np.ndarray]:
+    """Scores of the text signal for every item (rounded to 4 decimals) and their time."""
+    langs = w.params.languages
+    n = len(content)
+    mu_v = np.array([P.SIGNAL_QUALITY.get(lang, P.SIGNAL_QUALITY_DEFAULT)[0] for lang in langs])
+    mu_c = np.array([P.SIGNAL_QUALITY.get(lang, P.SIGNAL_QUALITY_DEFAULT)[1] for lang in langs])
+    sd = np.array([P.SIGNAL_QUALITY.get(lang, P.SIGNAL_QUALITY_DEFAULT)[2] for lang in langs])
+    lang = content.language
+    logit = np.where(content.violating, mu_v[lang], mu_c[lang]) + sd[lang] * rng.standard_normal(n)
+    score = np.round(1.0 / (1.0 + np.exp(-logit)), 4)
+    scored = content.published + (rng.standard_exponential(n) * 2 * US_MINUTE).astype(np.int64)
+    return score, np.minimum(scored, w.clock.end - 1)
+
+
+def _rewards(rng: np.random.Generator, w: MarketWorld) -> dict:
+    c, clock, ev = w.creators, w.clock, w.events
+    n, m = len(c), len(clock.months)
+    ms = clock.month_start
+    lo = np.maximum(c.registered[:, None], ms[None, :-1])
+    hi = np.minimum(np.minimum(c.ban_at, clock.end)[:, None], ms[None, 1:])
+    eligible = hi > lo
+    acted = np.zeros(n * m, np.int64)
+    np.add.at(acted, ev.creator * m + clock.month_index(ev.actioned), 1)
+    acted = acted.reshape(n, m)
+    recent = np.zeros((n, m), bool)
+    recent[:, 1:] = acted[:, :-1] > 0
+    p = _lookup(P.REWARD_RATE, TIERS)[c.tier][:, None] * np.where(recent, P.REWARD_AFTER_VIOLATION, 1.0)
+    granted = eligible & (rng.random((n, m)) < p)
+    ci, mi = np.nonzero(granted)
+    k = len(ci)
+    t = lo[ci, mi] + (rng.random(k) * (hi[ci, mi] - lo[ci, mi])).astype(np.int64)
+    rtype = draw_fixed(rng, P.REWARD_TYPE_MIX, k)
+    med = _lookup({r: P.REWARD_VALUE[r][0] for r in REWARD_TYPES}, REWARD_TYPES)[rtype]
+    sd = _lookup({r: P.REWARD_VALUE[r][1] for r in REWARD_TYPES}, REWARD_TYPES)[rtype]
+    value = med * _lookup(P.TIER_VALUE, TIERS)[c.tier[ci]] * np.exp(sd * rng.standard_normal(k))
+    return {"creator": ci, "granted": t, "rtype": rtype, "value": np.round(value, 2), "_t": t, "_i": np.arange(k)}
+
+
+# ----------------------------------------------------------------------------- output
+
+
+@dataclass
+class Offsets:
+    content: int = 0
+    action: int = 0
+
+
+def _emit_market(root: Path, w: MarketWorld, seed: int, scale: str, offsets: Offsets, small: dict, truth: dict,
+                 counts: dict) -> None:
+    """Generate and write one market's tables (partitioned ones now, small ones into ``small``)."""
+    code, clock, ev = w.code, w.clock, w.events
+    creator_ids = W.ids("cr", w.creator_number)
+    mi = P.MARKETS.index(code) if code in P.MARKETS else 99
+
+    detail = _action_detail(_rng(seed, code, "actions"), ev)
+    content, event_row, views_before = _build_content(_rng(seed, code, "content"), w, detail, offsets.content)
+    offsets.content += len(content)
+    content_ids = W.ids("ct", content.number)
+    action_number = offsets.action + 1 + np.arange(len(ev), dtype=np.int64)
+    offsets.action += len(ev)
+
+    # content (sorted by published_at; ids follow that order)
+    out = W.PartWriter(root, "content", code)
+    for s in _month_slices(content.published, clock):
+        cat = content.category[s]
+        out.write({
+            "content_id": content_ids[s], "creator_id": creator_ids.take(pa.array(content.creator[s])),
+            "content_type": W.labels(CONTENT_TYPES, content.ctype[s]),
+            "language": W.labels(tuple(w.params.languages), content.language[s]),
+            "published_at": content.published[s],
+            "product_category": W.labels(P.CATEGORIES, np.maximum(cat, 0), null=cat < 0),
+            "views": content.views[s], "gmv_eur": content.gmv[s],
+        })
+    out.close()
+    counts["content"] += out.rows
+
+    # enforcement actions (sorted by actioned_at)
+    out = W.PartWriter(root, "enforcement_actions", code)
+    account_level = event_row < 0
+    for s in _month_slices(ev.actioned, clock):
+        row = event_row[s]
+        restr = detail.restriction_end[s]
+        vb = views_before[s]
+        out.write({
+            "action_id": W.ids("ac", action_number[s]), "creator_id": creator_ids.take(pa.array(ev.creator[s])),
+            "content_id": content_ids.take(pa.array(np.maximum(row, 0), mask=row < 0)),
+            "policy": W.labels(POLICIES, ev.policy[s]), "severity": W.labels(SEVERITIES, ev.severity[s]),
+            "action_type": W.labels(ACTION_TYPES, ev.action_type[s]),
+            "health_points": _lookup(P.HEALTH_POINTS, SEVERITIES).astype(np.int64)[ev.severity[s]],
+            "detection_source": W.labels(DETECTION_SOURCES, ev.source[s]),
+            "decision_mode": W.labels(DECISION_MODES, ev.mode[s]),
+            "ground": W.labels(GROUNDS, np.where(detail.illegal[s], 0, 1)),
+            "detected_at": ev.detected[s], "actioned_at": ev.actioned[s],
+            "restriction_ends_at": W.timestamps(np.maximum(restr, 0), null=restr < 0),
+            "views_before_action": pa.array(np.maximum(vb, 0), pa.int64(),
+                                            mask=account_level[s] | detail.views_missing[s]),
+        })
+    out.close()
+    counts["enforcement_actions"] += out.rows
+
+    # signal scores (sorted by scored_at, then content_id)
+    score, scored = _signal(_rng(seed, code, "signal"), w, content)
+    order = np.lexsort((content.number, scored))
+    out = W.PartWriter(root, "signal_scores", code)
+    for s in _month_slices(scored[order], clock):
+        o = order[s]
+        out.write({
+            "content_id": content_ids.take(pa.array(o)), "signal": pa.array([P.SIGNAL_NAME] * len(o), pa.string()),
+            "version": pa.array([P.SIGNAL_VERSION] * len(o), pa.string()), "score": score[o], "scored_at": scored[o],
+        })
+    out.close()
+    counts["signal_scores"] += out.rows
+    flagged = score >= P.SIGNAL_THRESHOLD
+    for key, group in (("by_language", content.language), ("by_market", None)):
+        for g in (range(len(w.params.languages)) if group is not None else [None]):
+            sel = (group == g) if group is not None else np.ones(len(content), bool)
+            name = w.params.languages[g] if g is not None else code
+            acc = truth["signal_counts"][key].setdefault(name, [0, 0, 0, 0])
+            acc[0] += int((sel & flagged & content.violating).sum())
+            acc[1] += int((sel & flagged & ~content.violating).sum())
+            acc[2] += int((sel & ~flagged & content.violating).sum())
+            acc[3] += int(sel.sum())
+
+    # review labels: Bernoulli QA sample of scored content
+    rng = _rng(seed, code, "labels")
+    picked = np.nonzero(rng.random(len(content)) < P.QA_LABEL_RATE[scale])[0]
+    reviewed = np.minimum(scored[picked] + (rng.uniform(1.0, 240.0, len(picked)) * US_HOUR).astype(np.int64),
+                          clock.end - 1)
+    pol = content.policy[picked]
+    small["review_labels"].append(_frame(mi, reviewed, content.number[picked], {
+        "content_id": content_ids.take(pa.array(picked)), "market": code,
+        "policy": W.labels(POLICIES, np.maximum(pol, 0), null=pol < 0),
+        "is_violating": content.violating[picked], "reviewed_at": reviewed,
+        "source": pa.array(["qa_sample"] * len(picked), pa.string()),
+    }))
+
+    # prevalence samples
+    sample, prevalence = _prevalence(_rng(seed, code, "prevalence"), w, content, P.PREVALENCE_SAMPLE[scale])
+    truth["prevalence"][code] = prevalence
+    row = sample["row"]
+    pol = content.policy[row]
+    small["prevalence_samples"].append(_frame(mi, sample["_t"], sample["_i"], {
+        "content_id": content_ids.take(pa.array(row)), "market": code, "sampled_at": sample["_t"],
+        "stratum": W.labels(CONTENT_TYPES, sample["stratum"]), "weight": sample["weight"],
+        "is_violating": content.violating[row], "policy": W.labels(POLICIES, np.maximum(pol, 0), null=pol < 0),
+    }))
+
+    # appeals
+    a = _appeals(_rng(seed, code, "appeals"), w, detail, action_number)
+    small["appeals"].append(_frame(mi, a["_t"], a["_i"], {
+        "action_id": W.ids("ac", a["action_number"]), "creator_id": creator_ids.take(pa.array(a["creator"])),
+        "market": code, "channel": W.labels(APPEAL_CHANNELS, a["channel"]), "submitted_at": a["submitted"],
+        "resolved_at": W.timestamps(a["resolved"], null=a["pending"]),
+        "outcome": W.labels(APPEAL_OUTCOMES, a["outcome"]),
+    }))
+
+    # notices
+    nt = _notices(_rng(seed, code, "notices"), w, content, event_row, action_number)
+    pending = nt["outcome"] == NOTICE_OUTCOMES.index("pending")
+    row, act = nt["row"], nt["action"]
+    small["notices"].append(_frame(mi, nt["_t"], nt["_i"], {
+        "content_id": content_ids.take(pa.array(np.maximum(row, 0), mask=row < 0)),
+        "creator_id": creator_ids.take(pa.array(nt["creator"])), "market": code,
+        "reporter_type": W.labels(REPORTER_TYPES, nt["reporter"]), "policy": W.labels(POLICIES, nt["policy"]),
+        "received_at": nt["received"], "handled_at": W.timestamps(nt["handled"], null=pending),
+        "outcome": W.labels(NOTICE_OUTCOMES, nt["outcome"]),
+        "action_id": _nullable_ids("ac", act),
+    }))
+
+    # rewards
+    r = _rewards(_rng(seed, code, "rewards"), w)
+    small["rewards"].append(_frame(mi, r["_t"], r["_i"], {
+        "creator_id": creator_ids.take(pa.array(r["creator"])), "market": code, "granted_at": r["granted"],
+        "reward_type": W.labels(REWARD_TYPES, r["rtype"]), "value_eur": r["value"],
+    }))
+
+    # creators
+    c = w.creators
+    small["creators"].append(_frame(mi, c.registered, np.arange(len(c)), {
+        "creator_id": creator_ids, "market": code, "registered_at": c.registered,
+        "tier": W.labels(TIERS, c.tier), "follower_count": c.followers,
+        "primary_category": W.labels(P.CATEGORIES, c.category),
+    }))
+
+
+def _nullable_ids(prefix: str, numbers: np.ndarray) -> pa.Array:
+    """Ids where ``numbers >= 0``, null elsewhere."""
+    return W.ids(prefix, np.maximum(numbers, 0)).take(pa.array(np.arange(len(numbers)), mask=numbers < 0))
+
+
+def _frame(market_index: int, t: np.ndarray, i: np.ndarray, columns: dict) -> dict:
+    """Columns of one market's slice of a small table, with the keys it will be sorted on."""
+    n = len(t)
+    out = {}
+    for name, value in columns.items():
+        if isinstance(value, str):
+            value = pa.array([value] * n, pa.string())
+        out[name] = value
+    out["_t"], out["_m"], out["_i"] = np.asarray(t, np.int64), np.full(n, market_index, np.int64), np.asarray(i)
+    return out
+
+
+def _write_small(root: Path, name: str, frames: list[dict]) -> int:
+    """Concatenate the markets' slices, sort by time column, market, local order; number the keys."""
+    spec = TABLES[name]
+    t = np.concatenate([f["_t"] for f in frames])
+    m = np.concatenate([f["_m"] for f in frames])
+    i = np.concatenate([f["_i"] for f in frames])
+    order = pa.array(np.lexsort((i, m, t)))
+    cols = {}
+    for c in spec.column_names:
+        if c == spec.primary_key and c not in frames[0]:
+            continue
+        parts = [f[c] if isinstance(f[c], (pa.Array, pa.ChunkedArray)) else
+                 (W.timestamps(f[c]) if spec.column(c).dtype == "timestamp" else pa.array(f[c])) for f in frames]
+        cols[c] = pa.concat_arrays([p.combine_chunks() if isinstance(p, pa.ChunkedArray) else p
+                                    for p in parts]).take(order)
+    prefix = {"creators": "cr", "appeals": "ap", "notices": "nt", "rewards": "rw", "prevalence_samples": "ps"}
+    if spec.primary_key and spec.primary_key not in cols:
+        cols[spec.primary_key] = W.ids(prefix[name], np.arange(1, len(t) + 1))
+    table = W.make_table(name, cols)
+    W.write_single(table, root / f"{name}.parquet")
+    return table.num_rows
+
+
+# ----------------------------------------------------------------------------- entry point
+
+_DATASET_NAMES = {".complete", "ground_truth.json", *TABLES, *(f"{t}.parquet" for t in TABLES)}
+
+
+def _check_target(out: Path, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise DemoDataError(f"--out {out} is a file; give a directory for the demo dataset")
+    if (out / ".complete").exists() and not force:
+        raise DemoDataError(f"{out} already holds a complete demo dataset; pass --force to overwrite it "
+                            f"(or choose another --out)")
+    if out.is_dir():
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in _DATASET_NAMES)
+        if foreign:
+            raise DemoDataError(
+                f"{out} is not empty and does not look like a demo dataset ({len(foreign)} other entries, e.g. "
+                f"{', '.join(foreign[:5])}); choose an empty or new directory for --out")
+
+
+def _clean_stale(out: Path) -> None:
+    """Remove temporary directories left by interrupted runs whose process is gone."""
+    for p in out.parent.glob(f".{out.name}.tmp-*"):
+        try:
+            pid = int(p.name.rsplit("-", 1)[1])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(p, ignore_errors=True)
+        except (ValueError, PermissionError):
+            continue
+
+
+def generate(out: str | Path, scale: str = "small", seed: int = config.DEMO_SEED,
+             end_month: str = config.DEMO_END_MONTH, plant_wave: bool = True, *, force: bool = False,
+             markets: tuple[str, ...] | None = None, size: float = 1.0) -> dict:
+    """Write the seeded demo marketplace to ``out`` and return its planted ground truth.
+
+    Parameters
+    ----------
+    out : path
+        Dataset directory. Written into a temporary sibling directory and renamed into place
+        at the end, then ``out/.complete`` is written; an interrupted run never leaves a
+        half-written dataset at ``out``.
+    scale : {"small", "medium", "large"}
+        ``small``: about 5k creators and 200k content items; ``medium`` 10x; ``large`` 100x
+        (over 20M content rows and 2M actions), generated market by market.
+    seed : int
+        Seed of every random stream; the same seed gives byte-identical files.
+    end_month : str
+        Last local month (``YYYY-MM``). Each market holds 13 local months ending here, or
+        fewer when it launched later (PL: from its ``launched`` month in params).
+    plant_wave : bool
+        Plant the emerging abuse wave (``False`` gives a quiet dataset for false-alarm checks).
+    force : bool
+        Overwrite a complete dataset at ``out``.
+    markets : tuple of str, optional
+        Subset of the demo markets (default: all of ``GB, IE, DE, FR, ES, IT, PL``).
+    size : float
+        Multiplier on the number of creators (tests use a fraction of ``small``).
+
+    Returns
+    -------
+    dict
+        The ground truth, as written to ``out/ground_truth.json`` (see the module docstring
+        and ``docs/DEVELOPING.md``).
+    """
+    if scale not in SCALES:
+        raise UsageError(f"scale {scale!r} is not one of {', '.join(SCALES)}")
+    parse_month(end_month)
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise UsageError(f"seed must be a non-negative integer, got {seed!r}")
+    chosen = tuple(sorted(markets or P.MARKETS))
+    unknown = [m for m in chosen if m not in P.MARKETS]
+    if unknown:
+        raise UsageError(f"unknown demo market(s) {', '.join(unknown)}; demo markets: {', '.join(P.MARKETS)}")
+    out = Path(out)
+    _check_target(out, force)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _clean_stale(out)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        truth = _generate_into(tmp, scale, int(seed), end_month, plant_wave, chosen, size)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        out.rename(old)
+        tmp.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(out)
+    (out / ".complete").write_text(json.dumps({"seed": int(seed), "scale": scale, "end_month": end_month}) + "\n")
+    return truth
+
+
+def _generate_into(root: Path, scale: str, seed: int, end_month: str, plant_wave: bool, markets: tuple[str, ...],
+                   size: float) -> dict:
+    factor = P.SCALE_FACTOR[scale] * size
+    worlds = []
+    for code in markets:
+        params = load_market(code)
+        n = max(20, round(P.CREATORS_SMALL[code] * factor))
+        world = _build_world(code, params, seed, end_month, n, plant_wave)
+        if world is not None:
+            worlds.append(world)
+    _assign_creator_numbers(worlds)
+    small = {name: [] for name in SINGLE}
+    counts = {name: 0 for name in TABLES}
+    truth: dict = {"prevalence": {}, "signal_counts": {"by_language": {}, "by_market": {}}}
+    offsets = Offsets()
+    for w in worlds:
+        _emit_market(root, w, seed, scale, offsets, small, truth, counts)
+        w.events = w.creators = None  # free the market before the next one
+    for name in SINGLE:
+        counts[name] = _write_small(root, name, small.pop(name))
+    result = _ground_truth(worlds, seed, scale, end_month, plant_wave, truth, counts)
+    (root / "ground_truth.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return result
+
+
+def _pr(counts: list[int]) -> dict:
+    tp, fp, fn, n = counts
+    return {
+        "precision": tp / (tp + fp) if tp + fp else None,
+        "recall": tp / (tp + fn) if tp + fn else None,
+        "n_scored": n, "n_violating": tp + fn, "n_flagged": tp + fp,
+    }
+
+
+def _ground_truth(worlds, seed, scale, end_month, plant_wave, truth, counts) -> dict:
+    wave = next((w.wave for w in worlds if w.wave is not None), None)
+    hr = P.HAZARD_RATIO
+    return {
+        "seed": seed,
+        "scale": scale,
+        "end_month": end_month,
+        "markets": [w.code for w in worlds],
+        "windows": {w.code: {"first_month": w.clock.months[0], "last_month": w.clock.months[-1],
+                             "months": len(w.clock.months)} for w in worlds},
+        "emerging_wave": wave,
+        "deterrence": {
+            "hazard_ratio_suspension_vs_warning": hr["account_suspended"] / hr["warning"],
+            "baseline_weekly_hazard": P.BASELINE_WEEKLY_HAZARD,
+            "hazard_ratio_by_action_type": dict(hr),
+            "definition": (
+                "After an action of type a, a creator's next violation is detected after an exponential wait with "
+                "weekly hazard baseline_weekly_hazard * hazard_ratio_by_action_type[a] (a ban ends the history), "
+                "the same in every market and tier. The time from a creator's first action in the data "
+                "(actioned_at) to the detected_at of their next action is therefore exponential; a Cox model on "
+                "first action type (warning as reference) recovers the ratios. Censored at the data end."),
+        },
+        "prevalence": truth["prevalence"],
+        "prevalence_definition": (
+            "For market m and local month M: sum of views of violating content / sum of views of all content "
+            "published by m in M (content.views: lifetime views at the data cut-off; violating = what a reviewer "
+            "would label). prevalence_samples rows with sampled_at in M are a stratified (stratum = content_type) "
+            "sample of those views drawn with probability proportional to views; weight = stratum views / stratum "
+            "sample size, so sum(weight * is_violating) / sum(weight) is unbiased for it."),
+        "signal": {
+            "name": P.SIGNAL_NAME,
+            "version": P.SIGNAL_VERSION,
+            "threshold": P.SIGNAL_THRESHOLD,
+            "rule": "flagged when score >= threshold",
+            "target": "content violating any policy (review_labels.is_violating)",
+            "built_for": list(P.SIGNAL_BUILT_FOR),
+            "population": "all content (every item is scored once)",
+            "by_language": {k: _pr(v) for k, v in sorted(truth["signal_counts"]["by_language"].items())},
+            "by_market": {k: _pr(v) for k, v in sorted(truth["signal_counts"]["by_market"].items())},
+        },
+        "row_counts": dict(counts),
+        "plant_wave": plant_wave,
+    }
