@@ -225,17 +225,19 @@ def _simulate_panel(seed: int, effect: float, n: int = 3000, T: int = 14) -> pd.
 
 def test_did_recovers_known_effect_and_null():
     panel = _simulate_panel(seed=3, effect=-0.3)
-    res = estimate_deterrence_did(panel, window=3, n_boot=99, seed=11).iloc[0]
+    res = estimate_deterrence_did(panel, window=3, n_boot=99, seed=11, left_truncation="keep").iloc[0]
     assert res["ci_low"] <= -0.3 <= res["ci_high"], res.to_dict()
     assert res["ci_high"] < 0
     assert res["n_treated"] > 300
     assert res["note"] == "" and res["control_outcome_total"] > 0
     # the raw before/after change of the treated is biased by the trend; DiD removes it
     assert res["treated_post"] - res["treated_pre"] > res["estimate"]
-    null = estimate_deterrence_did(_simulate_panel(seed=4, effect=0.0), window=3, n_boot=99, seed=11).iloc[0]
+    null = estimate_deterrence_did(
+        _simulate_panel(seed=4, effect=0.0), window=3, n_boot=99, seed=11, left_truncation="keep"
+    ).iloc[0]
     assert null["ci_low"] <= 0 <= null["ci_high"], null.to_dict()
     # determinism: same seed, same interval
-    again = estimate_deterrence_did(panel, window=3, n_boot=99, seed=11).iloc[0]
+    again = estimate_deterrence_did(panel, window=3, n_boot=99, seed=11, left_truncation="keep").iloc[0]
     assert (again["ci_low"], again["ci_high"]) == (res["ci_low"], res["ci_high"])
 
 
@@ -256,7 +258,7 @@ def test_did_hand_computed_tiny_panel():
         rows,
         columns=["creator_id", "market", "tier", "month", "activity", "violations", "first_action_month"],
     )
-    res = estimate_deterrence_did(panel, window=1, n_boot=0).iloc[0]
+    res = estimate_deterrence_did(panel, window=1, n_boot=0, left_truncation="keep").iloc[0]
     assert res["estimate"] == -1.5 and res["n_treated"] == 1 and res["n_controls"] == 3  # k1, k2, x eligible
     assert res["treated_pre"] == 1 and res["treated_post"] == 0 and res["control_change"] == 0.5
 
@@ -355,13 +357,13 @@ def test_did_flags_controls_without_outcome_and_uses_qa_labels():
         rows,
         columns=["creator_id", "market", "tier", "month", "activity", "violations", "first_action_month"],
     )
-    res = estimate_deterrence_did(panel, window=1, n_boot=0).iloc[0]
+    res = estimate_deterrence_did(panel, window=1, n_boot=0, left_truncation="keep").iloc[0]
     assert res["estimate"] == 2 and res["control_outcome_total"] == 0 and "recidivism" in res["note"]
     # a QA-label outcome observed for everyone: controls' change is used, no note
     panel["qa_violating"] = panel["creator_id"].map({"t": 1, "k1": 1, "k2": 0}) * (
         panel["month"] >= "2026-04"
     )
-    res = estimate_deterrence_did(panel, window=1, n_boot=0, outcome="qa_violating").iloc[0]
+    res = estimate_deterrence_did(panel, window=1, n_boot=0, outcome="qa_violating", left_truncation="keep").iloc[0]
     assert res["estimate"] == 0.5 and res["note"] == ""  # 1 - mean(1, 0)
 
 
@@ -401,3 +403,127 @@ def test_violation_panel_counts_qa_labels():
     p = build_violation_panel(content, actions, creators, labels=labels).set_index("month")
     assert p.loc["2026-01", "qa_labelled"] == 2 and p.loc["2026-01", "qa_violating"] == 1
     assert p.loc["2026-02", "qa_labelled"] == 0  # the appeal label is not a random QA sample
+
+
+def test_did_exposure_left_truncation_and_rate_ratio_hand_computed():
+    # window 1 around a first action in 2026-03. Rates = outcome / exposure per period.
+    # t:  Feb 2 allegations (exposure 1); Apr 1 allegation in half a month (banned mid-April) -> 2 - 2 = 0
+    # t2: first action in Mar, banned before April (exposure 0 after) -> no post period, not treated
+    # k1: registered in the panel, Feb 1, Apr 2 -> d = 1
+    # k2: registered before the panel (its history is left-truncated): Feb 0, Apr 5 -> d = 5
+    months = ["2026-01", "2026-02", "2026-03", "2026-04", "2026-05"]
+    spec = {
+        "t": ("2026-01", "2026-03", [0, 2, 4, 1, 0], [1, 1, 1, 0.5, 0]),
+        "t2": ("2026-01", "2026-03", [0, 1, 1, 0, 0], [1, 1, 0.2, 0, 0]),
+        "k1": ("2026-01", None, [0, 1, 0, 2, 0], [1, 1, 1, 1, 1]),
+        "k2": ("2025-12", None, [0, 0, 0, 5, 0], [1, 1, 1, 1, 1]),
+    }
+    rows = [
+        (c, "DE", "new", m, 1, y, e, fam, reg)
+        for c, (reg, fam, ys, es) in spec.items()
+        for m, y, e in zip(months, ys, es, strict=True)
+    ]
+    panel = pd.DataFrame(
+        rows,
+        columns=[
+            "creator_id", "market", "tier", "month", "activity", "allegations", "exposure",
+            "first_action_month", "registered_month",
+        ],
+    )
+    res = estimate_deterrence_did(panel, window=1, n_boot=0).iloc[0]
+    assert res["outcome"] == "allegations"  # picked by default over absent violations / qa_violating
+    # drop: controls = k1 only -> ATT = 0 - 1 = -1; counterfactual post = 2 - (-1) = 3 -> RR = 2/3
+    assert res["estimate"] == -1 and res["n_treated"] == 1 and res["n_left_truncated"] == 1
+    assert math.isclose(res["rate_ratio"], 2 / 3) and math.isclose(res["relative_change"], -1 / 3)
+    assert res["treated_pre"] == 2 and res["treated_post"] == 2 and res["n_controls"] == 1
+    keep = estimate_deterrence_did(panel, window=1, n_boot=0, left_truncation="keep").iloc[0]
+    assert keep["estimate"] == -3 and keep["n_controls"] == 2  # cbar = (1 + 5) / 2
+    with pytest.raises(GovlibError, match="registered_month"):
+        estimate_deterrence_did(panel.drop(columns="registered_month"), window=1, n_boot=0)
+    with pytest.raises(ValueError, match="left_truncation"):
+        estimate_deterrence_did(panel, window=1, left_truncation="ignore")
+
+
+def _berlin(day: str) -> pd.Timestamp:
+    return pd.Timestamp(day, tz="Europe/Berlin").tz_convert("UTC")
+
+
+def test_violation_panel_allegations_and_exposure():
+    creators = pd.DataFrame(
+        {
+            "creator_id": ["c1", "c2"],
+            "market": "DE",
+            "tier": "new",
+            # c1 registers at local midnight 11 Jan (Berlin): 21 of January's 31 days exposed
+            "registered_at": [_berlin("2026-01-11"), pd.Timestamp("2025-12-01", tz="UTC")],
+        }
+    )
+    content = pd.DataFrame(
+        {
+            "content_id": ["k1", "k2", "k3"],
+            "creator_id": ["c1", "c1", "c2"],
+            "published_at": pd.to_datetime(["2026-01-20", "2026-02-03", "2026-03-05"], utc=True),
+        }
+    )
+    actions = pd.DataFrame(
+        {
+            "action_id": ["a1", "a2"],
+            "creator_id": ["c1", "c1"],
+            "content_id": ["k2", None],
+            "action_type": ["warning", "account_banned"],
+            "detected_at": [pd.Timestamp("2026-02-04", tz="UTC"), pd.Timestamp("2026-03-14 23:00", tz="UTC")],
+            # the ban at local midnight 15 March (Berlin): 14 of March's 31 days exposed
+            "actioned_at": [pd.Timestamp("2026-02-04", tz="UTC"), _berlin("2026-03-15")],
+        }
+    )
+    notices = pd.DataFrame(
+        {
+            "creator_id": ["c1", None, "c1", "c2", "c1"],
+            "content_id": ["k1", "k1", "k2", "k3", None],
+            "received_at": pd.to_datetime(
+                ["2026-01-25 10:00", "2026-01-26 10:00", "2026-02-03 12:00", "2026-03-06 10:00", "2026-02-20 10:00"], utc=True
+            ),
+            # the notice behind a1 was actioned: not an allegation; n2 has no creator_id (found via k1)
+            "action_id": [None, None, "a1", None, None],
+            "outcome": ["no_violation", "pending", "actioned", "no_violation", "no_violation"],
+        }
+    )
+    p = build_violation_panel(content, actions, creators, tz={"DE": "Europe/Berlin"}, notices=notices)
+    c1 = p[p["creator_id"] == "c1"].set_index("month")
+    assert c1["allegations"].tolist() == [2, 1, 0]
+    assert math.isclose(c1.loc["2026-01", "exposure"], 21 / 31)
+    assert c1.loc["2026-02", "exposure"] == 1
+    # March in Berlin has 31 days, one of them 23 hours long (summer time from 29 March): exposure counts hours
+    assert math.isclose(c1.loc["2026-03", "exposure"], 14 * 24 / (31 * 24 - 1))
+    c2 = p[p["creator_id"] == "c2"].set_index("month")
+    assert c2["exposure"].tolist() == [1, 1, 1] and c2["allegations"].tolist() == [0, 0, 1]
+
+
+def test_deterrence_did_recovers_planted_effect_on_demo(demo_dir, ground_truth):
+    """The planted allegation-rate deterrence (generator: ALLEGATION_DETERRENCE) within the bootstrap intervals."""
+    from govlib.data.load import open_dataset
+    from govlib.params import market_timezone
+
+    ds = open_dataset(demo_dir)
+    t = {name: ds.load(name) for name in ("content", "enforcement_actions", "creators", "notices")}
+    tz = {m: market_timezone(m) for m in ground_truth["markets"]}
+    panel = build_violation_panel(
+        t["content"], t["enforcement_actions"], t["creators"], tz=tz, notices=t["notices"]
+    )
+    truth = ground_truth["deterrence"]["did"]
+    win = 2
+    res = estimate_deterrence_did(panel, window=win, n_boot=199, seed=3).iloc[0]
+    assert res["outcome"] == "allegations" and res["note"] == ""
+    # the design's treated population is exactly the generator's (before matching drops some)
+    assert res["n_treated"] + res["n_unmatched"] == truth["by_window"][str(win)]["n_treated"]
+    assert res["rate_ratio_ci_low"] <= ground_truth["deterrence"]["did_rate_ratio"] <= res["rate_ratio_ci_high"]
+    assert res["ci_low"] <= truth["by_window"][str(win)]["att"] <= res["ci_high"], res.to_dict()
+    assert res["ci_high"] < 0 and res["rate_ratio_ci_high"] < 1  # the effect is detected
+    # creators registered before the data may have been actioned before it: their "pre-period" is already
+    # deterred (the generator's histories start at launch), so keeping them pulls the ratio towards 1
+    keep = estimate_deterrence_did(panel, window=win, n_boot=99, seed=3, left_truncation="keep").iloc[0]
+    assert keep["n_treated"] > res["n_treated"] and keep["rate_ratio_ci_low"] > truth["rate_ratio"]
+    # the enforcement-only outcome cannot measure it: not-yet-actioned controls show (almost) no violations
+    # (one committed in the window and caught after it), and the treated creators' recidivism reads as a rise
+    viol = estimate_deterrence_did(panel, window=win, outcome="violations", n_boot=0).iloc[0]
+    assert viol["control_outcome_total"] < 0.01 * res["control_outcome_total"] and viol["estimate"] > 0

@@ -9,7 +9,13 @@ truth it planted, also written to ``ground_truth.json`` beside the tables:
 (b) **deterrence**: after an action of type *a* the next violation is detected after an
     exponential wait with weekly hazard ``h * HR[a]`` (``HR[warning] = 1``,
     ``HR[account_suspended] = 0.5``); a Cox model of the time from a creator's first
-    action to their next one on the first action's type recovers ``HR``;
+    action to their next one on the first action's type recovers ``HR``. And a
+    difference-in-differences truth: notices that lead to no action (*allegations*,
+    outcome ``no_violation`` or ``pending``) arrive at each creator's latent monthly rate
+    (plus a market-wide additive term), observed before and after a first action and for
+    creators never actioned; from a creator's first-ever action on the rate is multiplied
+    by ``ALLEGATION_DETERRENCE = 0.6`` (``did_rate_ratio``), and the expected effect on the
+    treated of ``estimate_deterrence_did`` is recorded per window (``deterrence.did``);
 (c) **prevalence**: for each market and local month *M*, the share of views that are on
     violating content among content published in *M* (lifetime views at the data
     cut-off); ``prevalence_samples`` is a stratified (by content type) probability sample
@@ -81,7 +87,7 @@ PARTITIONED = ("content", "enforcement_actions", "signal_scores")
 SINGLE = ("creators", "appeals", "notices", "rewards", "prevalence_samples", "review_labels")
 INT64_MAX = np.iinfo(np.int64).max
 COMPONENTS = ("creators", "offences", "wave", "content", "actions", "appeals", "notices", "prevalence", "signal",
-              "labels", "rewards", "sweeps")
+              "labels", "rewards", "sweeps", "allegations")  # append only: the index keys each stream
 
 
 class DemoDataError(GovlibError):
@@ -146,6 +152,10 @@ def _build_world(code: str, params, seed: int, end_month: str, n_creators: int, 
     banned = (events.action_type == BAN) & (events.actioned < clock.end)
     np.minimum.at(ban_at, events.creator[banned], events.actioned[banned])
     creators.ban_at = ban_at
+    first_at = np.full(len(creators), INT64_MAX, np.int64)
+    acted = events.actioned < clock.end
+    np.minimum.at(first_at, events.creator[acted], events.actioned[acted])
+    creators.first_action_at = first_at  # first-ever action (histories start at launch)
     in_window = (events.actioned >= clock.start) & (events.actioned < clock.end)
     data = events.take(np.nonzero(in_window)[0])
     data = add_sweeps(_rng(seed, code, "sweeps"), data.take(np.argsort(data.actioned, kind="stable")))
@@ -390,12 +400,16 @@ def _appeals(rng: np.random.Generator, w: MarketWorld, d: ActionDetail, action_n
 
 
 def _notices(rng: np.random.Generator, w: MarketWorld, content: Content, event_row: np.ndarray,
-             action_number: np.ndarray) -> dict:
-    """Notices behind notice-detected actions, plus unfounded and unhandled ones."""
-    ev, end = w.events, w.clock.end
+             action_number: np.ndarray, truth: dict) -> dict:
+    """Notices behind notice-detected actions, plus the allegations that find no violation.
+
+    Actioned notices are the notices behind notice-detected actions (no randomness). The
+    others come from :func:`_allegations` (the ``allegations`` stream), which plants the
+    difference-in-differences deterrence truth.
+    """
+    ev = w.events
     source_to_reporter = {"user_report": "user", "trusted_flagger": "trusted_flagger", "authority_order": "authority"}
     parts = []
-    compliant = np.nonzero(~content.violating)[0]
     for src, rep in source_to_reporter.items():
         r = REPORTER_TYPES.index(rep)
         idx = np.nonzero((ev.source == DETECTION_SOURCES.index(src)) & ~ev.sweep)[0]
@@ -404,24 +418,112 @@ def _notices(rng: np.random.Generator, w: MarketWorld, content: Content, event_r
             "policy": ev.policy[idx], "received": ev.detected[idx], "handled": ev.actioned[idx],
             "outcome": np.full(len(idx), NOTICE_OUTCOMES.index("actioned"), np.int8), "action": action_number[idx],
         })
-        acc = P.NOTICE_ACCURACY[rep]
-        k = rng.poisson(len(idx) * (1 - acc) / acc)
-        if not len(compliant):
-            continue
-        row = compliant[rng.integers(0, len(compliant), k)]
-        received = content.published[row] + lognormal_us(rng, k, *P.NOTICE_LAG_HOURS)
-        handled = received + lognormal_us(rng, k, *P.NOTICE_REVIEW_HOURS[rep])
-        outcome = np.where(handled < end, NOTICE_OUTCOMES.index("no_violation"), NOTICE_OUTCOMES.index("pending"))
-        keep = received < end
-        parts.append({
-            "reporter": np.full(int(keep.sum()), r, np.int8), "row": row[keep], "creator": content.creator[row][keep],
-            "policy": draw_fixed(rng, w.model.policy_p, k)[keep], "received": received[keep], "handled": handled[keep],
-            "outcome": outcome[keep].astype(np.int8), "action": np.full(int(keep.sum()), -1, np.int64),
-        })
+    parts.append(_allegations(rng, w, content, truth))
     out = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
     out["_t"] = out["received"]
     out["_i"] = np.arange(len(out["received"]))
     return out
+
+
+def _allegations(rng: np.random.Generator, w: MarketWorld, content: Content, truth: dict) -> dict:
+    """Notices alleging misconduct that review finds below the bar (``no_violation``; ``pending`` at the cut-off).
+
+    Creator *i* draws a latent monthly rate ``lambda_i ~ Gamma(ALLEGATION_SHAPE, mean_i /
+    ALLEGATION_SHAPE)`` with ``mean_i = ALLEGATION_RATE[prone_i] * ALLEGATION_TIER[tier_i]``.
+    In local month *m* the creator receives ``Poisson((lambda_i + rho_m) * exposure)``
+    allegations, ``rho_m = ALLEGATION_CLIMATE * MONTH_SEASON[m]`` being common to every
+    creator of the market, exposure the share of the month between registration and a ban.
+    From the creator's first-ever action on, the whole rate is multiplied by
+    ``theta = ALLEGATION_DETERRENCE``. Rates are constant within a month (not per day), so the
+    expected count of a fully exposed month is exactly ``lambda_i + rho_m`` (times ``theta``
+    after the first action) and parallel trends in levels hold by construction: without the
+    action, every creator's expected change between two months is ``rho_m' - rho_m``.
+    Each allegation points to the creator's latest compliant item published before it
+    (null when there is none).
+    """
+    c, clock, end = w.creators, w.clock, w.clock.end
+    theta = P.ALLEGATION_DETERRENCE
+    mean = (np.where(c.prone, P.ALLEGATION_RATE[True], P.ALLEGATION_RATE[False])
+            * _lookup(P.ALLEGATION_TIER, TIERS)[c.tier])
+    lam = rng.gamma(P.ALLEGATION_SHAPE, mean / P.ALLEGATION_SHAPE)
+    rho = P.ALLEGATION_CLIMATE * np.array([P.MONTH_SEASON[int(m[5:])] for m in clock.months])
+    ms = clock.month_start
+    length = np.diff(ms).astype(float)[None, :]
+    a = np.maximum(c.registered[:, None], ms[None, :-1])
+    b = np.minimum(np.minimum(c.ban_at, end)[:, None], ms[None, 1:])
+    t0 = c.first_action_at[:, None]
+    pre_end = np.minimum(b, t0)
+    post_start = np.maximum(a, t0)
+    pre = np.maximum(pre_end - a, 0)
+    post = np.maximum(b - post_start, 0)
+    rate = lam[:, None] + rho[None, :]
+    k_pre = rng.poisson(rate * pre / length)
+    k_post = rng.poisson(theta * rate * post / length)
+    times, who = [], []
+    for k, lo, span in ((k_pre, a, pre), (k_post, post_start, post)):
+        ci, mi = np.nonzero(k)
+        cnt = k[ci, mi]
+        ci, mi = np.repeat(ci, cnt), np.repeat(mi, cnt)
+        times.append(lo[ci, mi] + (rng.random(len(ci)) * span[ci, mi]).astype(np.int64))
+        who.append(ci)
+    received, creator = np.concatenate(times), np.concatenate(who)
+    order = np.lexsort((creator, received))
+    received, creator = received[order], creator[order]
+    k = len(received)
+    rep = draw_fixed(rng, P.ALLEGATION_REPORTER_MIX, k)
+    policy = np.where(rng.random(k) < P.MAIN_POLICY_SHARE, c.main_policy[creator],
+                      draw_fixed(rng, w.model.policy_p, k)).astype(np.int8)
+    handled = received.copy()
+    for r, name in enumerate(REPORTER_TYPES):
+        sel = rep == r
+        handled[sel] += lognormal_us(rng, int(sel.sum()), *P.NOTICE_REVIEW_HOURS[name])
+    outcome = np.where(handled < end, NOTICE_OUTCOMES.index("no_violation"), NOTICE_OUTCOMES.index("pending"))
+    # the creator's latest compliant item published at or before the notice (second resolution)
+    comp = np.nonzero(~content.violating)[0]
+    key_c = content.creator[comp] * (1 << 30) + (content.published[comp] - clock.start) // 1_000_000
+    srt = np.argsort(key_c, kind="stable")
+    key_c, comp = key_c[srt], comp[srt]
+    pos = np.searchsorted(key_c, creator * (1 << 30) + (received - clock.start) // 1_000_000, side="right") - 1
+    row = np.where(pos >= 0, comp[np.maximum(pos, 0)], -1)
+    row[(row >= 0) & (content.creator[np.maximum(row, 0)] != creator)] = -1
+    received = np.where(row >= 0, np.maximum(received, content.published[np.maximum(row, 0)]), received)
+    handled = np.maximum(handled, received)
+    _allegation_truth(w, lam, rho, (pre + post) / length, theta, truth)
+    return {
+        "reporter": rep.astype(np.int8), "row": row, "creator": creator, "policy": policy, "received": received,
+        "handled": handled, "outcome": outcome.astype(np.int8), "action": np.full(k, -1, np.int64),
+    }
+
+
+DID_WINDOWS = (1, 2, 3)  # months before and after, for the recorded effects on the treated
+
+
+def _allegation_truth(w: MarketWorld, lam: np.ndarray, rho: np.ndarray, exposure: np.ndarray, theta: float,
+                      truth: dict) -> None:
+    """Accumulate the true effect on the treated of the DiD design, for each window ``w``.
+
+    Treated (the population of :func:`govlib.metrics.effectiveness.estimate_deterrence_did`
+    before matching): creators registered inside the data window, first actioned in local
+    month ``g`` with their registration month ``<= g - w`` and ``g + w`` inside the window,
+    with some exposure (not banned) in months ``g+1..g+w``. Their expected allegations per
+    exposed creator-month there are ``theta * cf_i``, ``cf_i`` = exposure-weighted mean of
+    ``lambda_i + rho_m`` over those months, against ``cf_i`` without the action.
+    """
+    c, clock = w.creators, w.clock
+    months = len(clock.months)
+    reg = clock.month_index(c.registered)
+    g = clock.month_index(c.first_action_at)
+    for win in DID_WINDOWS:
+        ok = (c.registered >= clock.start) & (reg <= g - win) & (g + win < months)
+        idx = np.nonzero(ok)[0]
+        cols = g[idx][:, None] + np.arange(1, win + 1)[None, :]
+        e = exposure[idx[:, None], cols]
+        rate = lam[idx][:, None] + rho[cols]
+        keep = e.sum(axis=1) > 0
+        cf = (e * rate).sum(axis=1)[keep] / e.sum(axis=1)[keep]
+        acc = truth["allegations"].setdefault(win, {"n_treated": 0, "counterfactual_sum": 0.0})
+        acc["n_treated"] += int(keep.sum())
+        acc["counterfactual_sum"] += float(cf.sum())
 
 
 def _prevalence(rng: np.random.Generator, w: MarketWorld, content: Content, n_per_month: int
@@ -629,7 +731,7 @@ def _emit_market(root: Path, w: MarketWorld, seed: int, scale: str, offsets: Off
     }))
 
     # notices
-    nt = _notices(_rng(seed, code, "notices"), w, content, event_row, action_number)
+    nt = _notices(_rng(seed, code, "allegations"), w, content, event_row, action_number, truth)
     pending = nt["outcome"] == NOTICE_OUTCOMES.index("pending")
     row, act = nt["row"], nt["action"]
     small["notices"].append(_frame(mi, nt["_t"], nt["_i"], {
@@ -807,7 +909,8 @@ def _generate_into(root: Path, scale: str, seed: int, end_month: str, plant_wave
     _assign_creator_numbers(worlds)
     small = {name: [] for name in SINGLE}
     counts = {name: 0 for name in TABLES}
-    truth: dict = {"prevalence": {}, "signal_counts": {"by_language": {}, "by_market": {}}}
+    truth: dict = {"prevalence": {}, "signal_counts": {"by_language": {}, "by_market": {}},
+                   "allegations": {}}
     offsets = Offsets()
     for w in worlds:
         _emit_market(root, w, seed, scale, offsets, small, truth, counts)
@@ -825,6 +928,45 @@ def _pr(counts: list[int]) -> dict:
         "precision": tp / (tp + fp) if tp + fp else None,
         "recall": tp / (tp + fn) if tp + fn else None,
         "n_scored": n, "n_violating": tp + fn, "n_flagged": tp + fp,
+    }
+
+
+def _did_truth(acc: dict) -> dict:
+    theta = P.ALLEGATION_DETERRENCE
+    by_window = {}
+    for win in DID_WINDOWS:
+        n, cf = acc.get(win, {}).get("n_treated", 0), acc.get(win, {}).get("counterfactual_sum", 0.0)
+        by_window[str(win)] = {
+            "n_treated": n,
+            "att": (theta - 1.0) * cf / n if n else None,
+            "counterfactual_expected": cf / n if n else None,
+            "treated_post_expected": theta * cf / n if n else None,
+        }
+    return {
+        "outcome": "allegations",
+        "rate_ratio": theta,
+        "relative_change": theta - 1.0,
+        "by_window": by_window,
+        "latent_rate": {"mean_prone": P.ALLEGATION_RATE[True], "mean_other": P.ALLEGATION_RATE[False],
+                        "tier_factor": dict(P.ALLEGATION_TIER), "gamma_shape": P.ALLEGATION_SHAPE,
+                        "climate": P.ALLEGATION_CLIMATE},
+        "definition": (
+            "Outcome 'allegations': notices against a creator that led to no action (action_id null: outcome "
+            "no_violation, or pending at the cut-off), counted by the local month of received_at, per exposed "
+            "creator-month (exposure: share of the local month after registration and before a ban). Each creator "
+            "has a latent monthly rate lambda_i ~ Gamma(gamma_shape, mean/gamma_shape), mean = mean_prone or "
+            "mean_other times tier_factor[tier], plus a market-wide additive term climate * MONTH_SEASON[calendar "
+            "month]; expected allegations in a local month = (lambda_i + climate term) * exposure, times rate_ratio "
+            "from the creator's first-ever action (actioned_at) on. Parallel trends in levels and no anticipation "
+            "hold by construction; first actions and bans are independent of lambda_i given the creator's offence "
+            "proneness. rate_ratio = expected allegations after the first action / expected without it, for every "
+            "treated creator-month (estimate_deterrence_did's rate_ratio; relative_change = rate_ratio - 1). "
+            "by_window[w].att: mean over the treated of (rate_ratio - 1) * cf_i, cf_i = exposure-weighted mean of "
+            "lambda_i + climate term over months g+1..g+w, in allegations per creator-month "
+            "(estimate_deterrence_did's estimate with window=w, outcome='allegations'); treated = creators "
+            "registered inside the data, first actioned in local month g, registration month <= g-w, g+w inside the "
+            "data, some exposure in g+1..g+w (before matching: estimate_deterrence_did's n_treated + n_unmatched, "
+            "all markets pooled). Expected values given the drawn lambda_i, not realised counts."),
     }
 
 
@@ -849,6 +991,8 @@ def _ground_truth(worlds, seed, scale, end_month, plant_wave, truth, counts) -> 
                 "the same in every market and tier. The time from a creator's first action in the data "
                 "(actioned_at) to the detected_at of their next action is therefore exponential; a Cox model on "
                 "first action type (warning as reference) recovers the ratios. Censored at the data end."),
+            "did_rate_ratio": P.ALLEGATION_DETERRENCE,
+            "did": _did_truth(truth["allegations"]),
         },
         "prevalence": truth["prevalence"],
         "prevalence_definition": (

@@ -174,9 +174,22 @@ APPEAL_SUBMIT_HOURS = (36.0, 1.0)
 APPEAL_RESOLVE_HOURS = {"internal_complaint": (40.0, 0.9), "out_of_court": (960.0, 0.5)}
 OVERTURN_IF_WRONG = (0.75, 0.1)  # overturned, partially_overturned when the action hit compliant content
 OVERTURN_IF_RIGHT = (0.04, 0.04)
-NOTICE_ACCURACY = {"user": 0.35, "trusted_flagger": 0.82, "authority": 0.9}  # share of notices actioned
 NOTICE_REVIEW_HOURS = {"user": (30.0, 1.0), "trusted_flagger": (6.0, 0.9), "authority": (14.0, 0.8)}
-NOTICE_LAG_HOURS = (30.0, 1.2)
+
+# --- allegations (planted DiD deterrence) ------------------------------------------------------
+# Notices that find no violation (outcome no_violation, or pending at the cut-off) come from each
+# creator's latent rate of reportable misconduct: lambda_i ~ Gamma(shape, mean / shape) per local
+# month, mean = ALLEGATION_RATE[prone] * ALLEGATION_TIER[tier], plus a market-wide additive
+# "reporting climate" ALLEGATION_CLIMATE * MONTH_SEASON (common to all creators, so parallel trends
+# in levels hold). From a creator's first-ever action on, the whole rate is multiplied by
+# ALLEGATION_DETERRENCE (the planted deterrence); a ban ends it. Actioned notices stay those behind
+# notice-detected actions, so users' notices are actioned far less often than trusted flaggers'.
+ALLEGATION_RATE = {True: 0.9, False: 0.15}  # per creator-month, offence-prone vs not
+ALLEGATION_TIER = {"new": 0.8, "rising": 1.0, "established": 1.3, "top": 1.8}
+ALLEGATION_SHAPE = 2.0
+ALLEGATION_CLIMATE = 0.05
+ALLEGATION_DETERRENCE = 0.6  # rate ratio after / before the first action
+ALLEGATION_REPORTER_MIX = (0.975, 0.02, 0.005)  # user, trusted_flagger, authority (REPORTER_TYPES order)
 
 # --- rewards -----------------------------------------------------------------------------------
 REWARD_RATE = {"new": 0.04, "rising": 0.1, "established": 0.2, "top": 0.38}  # per creator-month

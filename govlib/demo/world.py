@@ -113,6 +113,7 @@ class Creators:
     main_policy: np.ndarray  # int8 into POLICIES
     wave: np.ndarray  # bool, account of the planted wave
     ban_at: np.ndarray = field(default=None)  # int64 us (actioned_at of a ban) or int64 max
+    first_action_at: np.ndarray = field(default=None)  # int64 us (first-ever actioned_at) or int64 max
 
     def __len__(self) -> int:
         return len(self.registered)

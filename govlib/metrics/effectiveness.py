@@ -37,7 +37,7 @@ import pandas as pd
 
 from govlib.contract import ACTION_TYPES
 from govlib.errors import GovlibError
-from govlib.timeutil import local_month, month_range, to_utc
+from govlib.timeutil import month_bounds, month_range, to_utc
 
 __all__ = [
     "build_recidivism_table",
@@ -481,6 +481,21 @@ def estimate_hazard_ratio(
 
 # --------------------------------------------------------------------------- deterrence (DiD)
 
+def _local_months(ts: pd.Series, tz: str) -> np.ndarray:
+    """``YYYY-MM`` in ``tz`` of each timestamp (None when missing): ``local_month`` without per-row strftime."""
+    local = to_utc(ts).dt.tz_convert(tz)
+    ok = local.notna().to_numpy()
+    key = np.where(ok, local.dt.year.fillna(0).to_numpy(dtype=np.int64) * 12 + local.dt.month.fillna(1).to_numpy(
+        dtype=np.int64) - 1, 0)
+    uniq, inv = np.unique(key, return_inverse=True)
+    labels = np.array([f"{u // 12:04d}-{u % 12 + 1:02d}" for u in uniq], dtype=object)[inv]
+    labels[~ok] = None
+    return labels
+
+
+PANEL_OUTCOMES = ("allegations", "qa_violating", "violations")  # preference order of ``outcome=None``
+LEFT_TRUNCATION = ("drop", "keep")
+
 
 def build_violation_panel(
     content: pd.DataFrame,
@@ -490,16 +505,23 @@ def build_violation_panel(
     tz: str | Mapping[str, str] = "UTC",
     market: str | None = None,
     labels: pd.DataFrame | None = None,
+    notices: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Creator x month panel of violations, activity and first-action month.
+    """Creator x month panel of violations, allegations, exposure and first-action month.
 
     Definition: a *violation* is dated when it was committed: the ``published_at`` of
     the actioned content, or ``detected_at`` for an account-level action (no
     ``content_id``); several actions on one content item are one violation. The
     violation behind each creator's first action (the one that selects the creator
     into treatment) is left out, so that it cannot make the pre-period look worse.
-    ``activity`` is the number of content items published in the month. Months are
-    local to each creator's market (``tz``).
+    Violations are known only through enforcement, so creators never actioned have none
+    by construction: use ``allegations`` (with ``notices``) or ``qa_violating`` (with
+    ``labels``) as the deterrence outcome. ``activity`` is the number of content items
+    published in the month. ``exposure`` is the share of the local month in which the
+    creator could be observed: after ``registered_at`` and before their first
+    ``account_banned`` action (when ``actions`` has ``action_type``; otherwise bans are
+    not known and exposure runs to the month's end); every month of the panel is taken
+    as fully observed. Months are local to each creator's market (``tz``).
 
     Parameters
     ----------
@@ -512,18 +534,26 @@ def build_violation_panel(
     labels : DataFrame, optional
         ``review_labels`` (``content_id, is_violating, source``). Adds ``qa_labelled``
         and ``qa_violating``: content published in the month that random QA review
-        (``source == "qa_sample"``) labelled, and labelled violating. This outcome is
-        observed whether or not the creator was ever actioned, which the deterrence
-        design needs (see :func:`estimate_deterrence_did`); use
-        ``outcome="qa_violating"`` there.
+        (``source == "qa_sample"``) labelled, and labelled violating.
+    notices : DataFrame, optional
+        ``notices`` (``creator_id, content_id, received_at, action_id``, optionally
+        ``outcome``). Adds ``allegations``: notices against the creator received in the
+        month (local ``received_at``) that led to **no** action (``action_id`` null and
+        ``outcome`` not ``actioned``: ``no_violation`` or ``pending``). The creator is
+        ``creator_id``, else the creator of ``content_id``. Notices that were actioned are
+        left out because they exist only for creators being actioned, which a
+        not-yet-actioned control cannot be; allegations are observed the same way
+        whether or not the creator was ever actioned, which the deterrence design needs
+        (see :func:`estimate_deterrence_did`).
 
     Returns
     -------
     DataFrame
-        ``creator_id, market, tier, month, activity, violations, first_action_month,
-        registered_month`` (and ``qa_labelled, qa_violating`` with ``labels``); one row
-        per creator and month from the first to the last month with content, months
-        before registration left out.
+        ``creator_id, market, tier, month, activity, violations, exposure,
+        first_action_month, registered_month`` (plus ``qa_labelled, qa_violating`` with
+        ``labels`` and ``allegations`` with ``notices``); one row per creator and month
+        from the first to the last month with content, months before registration left
+        out (months after a ban stay, with ``exposure`` 0).
     """
     _require(content, "content", ["content_id", "creator_id", "published_at"])
     _require(
@@ -537,27 +567,29 @@ def build_violation_panel(
     cr["market"] = cr["market"].astype(str)
     if market is not None:
         cr = cr[cr["market"] == market]
+    cr = cr.reset_index(drop=True)
+    cr["registered_at"] = to_utc(cr["registered_at"])
     tzmap = (lambda m: tz.get(m, "UTC")) if isinstance(tz, Mapping) else (lambda m: tz)
 
     def months_of(ts: pd.Series, markets: pd.Series) -> pd.Series:
         out = pd.Series(index=ts.index, dtype=object)
         for m in markets.unique():
             sel = (markets == m).to_numpy()
-            out[sel] = local_month(ts[sel], tzmap(m)).to_numpy()
+            out[sel] = _local_months(ts[sel], tzmap(m))
         return out
 
     mk = cr.set_index("creator_id")["market"]
-    cr["registered_month"] = months_of(
-        cr["registered_at"].reset_index(drop=True), cr["market"].reset_index(drop=True)
-    ).to_numpy()
+    cr["registered_month"] = months_of(cr["registered_at"], cr["market"]).to_numpy()
 
     c = content[["content_id", "creator_id", "published_at"]].copy()
     c["creator_id"] = c["creator_id"].astype(str)
     c["content_id"] = c["content_id"].astype(str)
+    owner = c.drop_duplicates("content_id").set_index("content_id")["creator_id"]
     c = c[c["creator_id"].isin(cr["creator_id"])].reset_index(drop=True)
     c["month"] = months_of(c["published_at"], c["creator_id"].map(mk)).to_numpy()
 
-    a = actions[["action_id", "creator_id", "content_id", "detected_at", "actioned_at"]].copy()
+    cols_a = ["action_id", "creator_id", "content_id", "detected_at", "actioned_at"]
+    a = actions[cols_a + (["action_type"] if "action_type" in actions.columns else [])].copy()
     a["creator_id"] = a["creator_id"].astype(str)
     a["action_id"] = a["action_id"].astype(str)
     a = a[a["creator_id"].isin(cr["creator_id"])].reset_index(drop=True)
@@ -568,6 +600,11 @@ def build_violation_panel(
     first_month.index = first["creator_id"].to_numpy()
     first_content = set(first["content_id"].dropna().astype(str))
     first_ids = set(first["action_id"])
+    if "action_type" in a.columns:
+        bans = a[a["action_type"].astype(str) == "account_banned"]
+        ban_at = bans.groupby("creator_id")["actioned_at"].min()
+    else:
+        ban_at = pd.Series(dtype="datetime64[ns, UTC]")
 
     pub = c.set_index("content_id")["published_at"]
     a["content_id"] = a["content_id"].astype(object).where(a["content_id"].notna(), None)
@@ -579,19 +616,23 @@ def build_violation_panel(
     v = pd.concat([viol_c[["creator_id", "when"]], viol_a[["creator_id", "when"]]], ignore_index=True)
     v["month"] = months_of(to_utc(v["when"]), v["creator_id"].map(mk)).to_numpy()
 
+    extra: list[str] = []
+    base_cols = [
+        "creator_id",
+        "market",
+        "tier",
+        "month",
+        "activity",
+        "violations",
+        "exposure",
+        "first_action_month",
+        "registered_month",
+    ]
     if c.empty:
-        return pd.DataFrame(
-            columns=[
-                "creator_id",
-                "market",
-                "tier",
-                "month",
-                "activity",
-                "violations",
-                "first_action_month",
-                "registered_month",
-            ]
+        extra = (["qa_labelled", "qa_violating"] if labels is not None else []) + (
+            ["allegations"] if notices is not None else []
         )
+        return pd.DataFrame(columns=base_cols + extra)
     months = month_range(c["month"].min(), c["month"].max())
     grid = pd.MultiIndex.from_product([sorted(cr["creator_id"]), months], names=["creator_id", "month"])
     panel = pd.DataFrame(index=grid).reset_index()
@@ -599,7 +640,6 @@ def build_violation_panel(
     vio_n = v.groupby(["creator_id", "month"]).size().rename("violations")
     panel = panel.join(act_n, on=["creator_id", "month"]).join(vio_n, on=["creator_id", "month"])
     panel[["activity", "violations"]] = panel[["activity", "violations"]].fillna(0).astype(int)
-    extra = []
     if labels is not None:
         _require(labels, "review_labels", ["content_id", "is_violating", "source"])
         qa = labels[labels["source"].astype(str) == "qa_sample"]
@@ -610,34 +650,51 @@ def build_violation_panel(
             qa_labelled=("is_violating", "size"), qa_violating=("is_violating", "sum")
         )
         panel = panel.join(agg, on=["creator_id", "month"])
-        extra = ["qa_labelled", "qa_violating"]
-        panel[extra] = panel[extra].fillna(0).astype(int)
+        extra += ["qa_labelled", "qa_violating"]
+        panel[["qa_labelled", "qa_violating"]] = panel[["qa_labelled", "qa_violating"]].fillna(0).astype(int)
+    if notices is not None:
+        _require(notices, "notices", ["creator_id", "content_id", "received_at", "action_id"])
+        nt = notices[notices["action_id"].isna()]
+        if "outcome" in nt.columns:
+            nt = nt[nt["outcome"].astype(str) != "actioned"]
+        who = nt["creator_id"].astype(object).where(nt["creator_id"].notna(), None)
+        cid = nt["content_id"].astype(object).where(nt["content_id"].notna(), None)
+        who = who.fillna(cid.map(owner)) if who.isna().any() else who
+        nt = pd.DataFrame({"creator_id": who.astype(object), "received_at": to_utc(nt["received_at"])})
+        nt = nt[nt["creator_id"].notna()]
+        nt = nt[nt["creator_id"].astype(str).isin(cr["creator_id"])]
+        nt["creator_id"] = nt["creator_id"].astype(str)
+        nt["month"] = months_of(nt["received_at"], nt["creator_id"].map(mk)).to_numpy()
+        panel = panel.join(nt.groupby(["creator_id", "month"]).size().rename("allegations"), on=["creator_id", "month"])
+        panel["allegations"] = panel["allegations"].fillna(0).astype(int)
+        extra.append("allegations")
     info = cr.set_index("creator_id")
     panel["market"] = panel["creator_id"].map(info["market"])
     panel["tier"] = panel["creator_id"].map(info["tier"]).astype(str)
     panel["first_action_month"] = panel["creator_id"].map(first_month).astype(object)
     panel["registered_month"] = panel["creator_id"].map(info["registered_month"])
-    panel = panel[panel["month"] >= panel["registered_month"]]
-    cols = [
-        "creator_id",
-        "market",
-        "tier",
-        "month",
-        "activity",
-        "violations",
-        "first_action_month",
-        "registered_month",
-        *extra,
-    ]
-    return panel[cols].reset_index(drop=True)
+    panel = panel[panel["month"] >= panel["registered_month"]].reset_index(drop=True)
+    # exposure: overlap of [registered_at, ban) with the local month, as a share of the month
+    bounds = panel[["market", "month"]].drop_duplicates()
+    lo_hi = [month_bounds(m, tzmap(mkt)) for mkt, m in zip(bounds["market"], bounds["month"], strict=True)]
+    bounds = bounds.assign(m_start=[b[0] for b in lo_hi], m_end=[b[1] for b in lo_hi])
+    panel = panel.merge(bounds, on=["market", "month"], how="left")
+    reg = pd.to_datetime(panel["creator_id"].map(info["registered_at"]), utc=True)
+    ban = pd.to_datetime(panel["creator_id"].map(ban_at), utc=True)
+    lo = reg.where(reg > panel["m_start"], panel["m_start"])
+    hi = ban.where(ban.notna() & (ban < panel["m_end"]), panel["m_end"])
+    length = (panel["m_end"] - panel["m_start"]).dt.total_seconds()
+    panel["exposure"] = ((hi - lo).dt.total_seconds() / length).clip(lower=0.0, upper=1.0).to_numpy(dtype=float)
+    return panel[base_cols + extra].reset_index(drop=True)
 
 
 def estimate_deterrence_did(
     panel: pd.DataFrame,
     *,
     window: int = 3,
-    outcome: str = "violations",
+    outcome: str | None = None,
     match_on: Sequence[str] = ("market", "tier"),
+    left_truncation: str = "drop",
     n_boot: int = 499,
     seed: int = 0,
     alpha: float = 0.05,
@@ -646,63 +703,84 @@ def estimate_deterrence_did(
 
     Design: each creator first actioned in month *g* (cohort *g*) is compared with
     matched creators **not yet actioned** by the end of the comparison window. For
-    creator *i*, ``d_i = mean(y, months g+1..g+w) - mean(y, months g-w..g-1)``, the
-    change in monthly violations ``y`` from the ``w`` months before to the ``w``
-    months after (the action month *g* itself is left out: it holds the violation that
-    selected the creator and is only partly treated). Controls of cohort *g* are
-    creators with no action up to month ``g+w`` (never actioned or first actioned
-    later), present for the whole window, in the same *cell*: the ``match_on``
-    columns (market, tier) and the prior-activity band ``floor(log2(1 + content items
-    published in g-w..g-1))``. The effect on the treated is
+    creator *i*, ``d_i = r_i(g+1..g+w) - r_i(g-w..g-1)``, the change in the monthly
+    outcome rate ``r = sum(y) / sum(exposure)`` (outcome per exposed creator-month; a
+    panel without ``exposure`` counts every month as 1) from the ``w`` months before to
+    the ``w`` months after. The action month *g* itself is left out: it holds the
+    violation that selected the creator and is only partly treated. A creator enters
+    cohort *g* only with a panel row for every month ``g-w..g+w`` (registered by
+    month ``g-w``) and some exposure before and after (a creator banned through the
+    post months drops out). Controls of cohort *g* are creators with no action up to
+    month ``g+w`` (never actioned or first actioned later), in the same *cell*: the
+    ``match_on`` columns (market, tier) and the prior-activity band ``floor(log2(1 +
+    content items published in g-w..g-1))``. The effect on the treated is
 
         ATT = mean over treated i of ( d_i - mean of d_c over the controls of i's cell )
 
-    in violations per creator-month (negative = deterrence). Treated creators whose
+    in outcome units per creator-month (negative = deterrence), and the rate ratio
+
+        RR = sum_i post_i / sum_i (post_i - ATT_i),
+
+    the treated's post-action rate over their counterfactual rate (pre-rate plus the
+    matched controls' change); ``RR - 1`` is the relative change. Treated creators whose
     cell has no control are dropped and counted. This is the stacked "clean controls"
     estimator of staggered adoption with not-yet-treated comparisons (Callaway and
     Sant'Anna 2021; Cengiz et al. 2019) with exact matching.
 
+    Outcome: it must be observed the same way for creators actioned or not.
+    ``allegations`` (notices against the creator that led to no action, from
+    :func:`build_violation_panel` with ``notices``) and ``qa_violating`` (random QA
+    labels) are; ``violations`` (known only through enforcement actions) is not: a
+    control that violated in the window would already be actioned, so clean controls
+    show none by construction and the "effect" is the treated creators' own
+    recidivism. The result then carries a ``note``; the Cox ratio of
+    :func:`estimate_hazard_ratio` compares harsher with lighter first actions instead.
+
     Assumptions (read the estimate only under them)
 
-    - *Parallel trends*: without the action, the treated creators' violations would
-      have changed like those of their matched controls over the window.
+    - *Parallel trends*: without the action, the treated creators' outcome rate would
+      have changed like that of their matched controls over the window (in levels;
+      with heterogeneous levels, a common multiplicative trend breaks it).
     - *No anticipation*: creators do not change behaviour before the action (the
-      pre-months are untreated). Detection that lags publication does not break this,
-      since violations are dated at publication.
+      pre-months are untreated).
     - *No spill-over*: an action on one creator does not change the controls.
+    - *Full history* (``left_truncation="drop"``): the first action in the data must
+      be the creator's first ever. A creator registered before the panel's first month
+      may have been actioned before the data begin; their "pre-period" would already
+      be treated, biasing the effect towards zero, so they are neither treated nor
+      controls. ``"keep"`` uses them (data that start at the platform's launch).
     - *Staggered adoption*: comparing only with not-yet-treated controls avoids the
       negative-weight bias of two-way fixed effects (Goodman-Bacon 2021), but the
-      controls are creators who may be actioned later: selection on a violation
-      shock (regression to the mean) biases the estimate, and excluding the
-      selecting violation does not remove selection on unobserved propensity.
-    - Violations are *detected* violations; if the action changes detection (more
-      scrutiny after a first action), the estimate mixes deterrence with detection.
-    - *Observable outcome*: the outcome must be observable for creators not yet
-      actioned. When violations are known only through enforcement actions (as in the
-      demo data, where every detected violation is actioned within days), a control
-      that violated in the window would already be actioned, so clean controls show
-      no violations by construction and the "effect" is the treated creators' own
-      recidivism. The result then carries a ``note``; use an outcome observed without
-      enforcement (violations found by random QA review, ``review_labels``) or read
-      the Cox ratio of :func:`estimate_hazard_ratio`, which compares harsher with
-      lighter first actions among actioned creators.
+      controls are creators who may be actioned later: selection on an outcome shock
+      (regression to the mean) biases the estimate. Cohorts are pooled with one
+      weight per treated creator (a creator may be a control in several cohorts;
+      the bootstrap resamples creators, which carries that dependence).
+    - A first action can change how the creator is watched or reported (more scrutiny
+      after it), which the outcome then mixes with deterrence; a ban ends exposure
+      (incapacitation is not counted as deterrence).
 
     Parameters
     ----------
     panel : DataFrame
-        Creator x month panel with ``creator_id, month, violations, activity,
-        first_action_month`` (missing = never actioned) and the ``match_on`` columns,
-        e.g. from :func:`build_violation_panel`. A creator-month absent from the panel
-        means the creator did not exist yet.
+        Creator x month panel with ``creator_id, month, activity,
+        first_action_month`` (missing = never actioned), the outcome, the
+        ``match_on`` columns and, for ``left_truncation="drop"``,
+        ``registered_month``; optionally ``exposure``. E.g. from
+        :func:`build_violation_panel`. A creator-month absent from the panel means the
+        creator did not exist yet.
     window : int, default 3
         Months ``w`` before and after.
-    outcome : str, default "violations"
-        Column of ``panel`` holding the monthly outcome.
+    outcome : {None, "allegations", "qa_violating", "violations"} or str
+        Column of ``panel`` holding the monthly outcome. None (default): the first of
+        ``allegations``, ``qa_violating``, ``violations`` the panel has.
     match_on : sequence of str, default ("market", "tier")
         Exact-matching columns, besides the prior-activity band.
+    left_truncation : {"drop", "keep"}, default "drop"
+        ``"drop"``: only creators registered in or after the panel's first month
+        (whose whole enforcement history is in the data). ``"keep"``: everyone.
     n_boot : int, default 499
-        Bootstrap replications (creators resampled with replacement, so a creator used
-        as a control in several cohorts carries its dependence); 0 skips the interval.
+        Bootstrap replications (creators resampled with replacement); 0 skips the
+        intervals.
     seed : int, default 0
         Seed of ``numpy.random.default_rng``; same inputs and seed, same interval.
     alpha : float, default 0.05
@@ -711,13 +789,21 @@ def estimate_deterrence_did(
     Returns
     -------
     DataFrame
-        One row: ``estimate`` (ATT, violations per creator-month), ``ci_low, ci_high``
-        (bootstrap percentiles), ``treated_pre, treated_post`` (treated means),
-        ``control_change`` (matched control mean of ``d``), ``relative_change``
-        (``ATT / (treated_post - ATT)``, the change against the counterfactual post
-        level), ``n_treated, n_unmatched, n_controls, n_cohorts, window, n_boot, seed``,
+        One row: ``outcome``, ``estimate`` (ATT, outcome per creator-month),
+        ``ci_low, ci_high`` (bootstrap percentiles), ``rate_ratio,
+        rate_ratio_ci_low, rate_ratio_ci_high``, ``treated_pre, treated_post``
+        (treated mean rates), ``control_change`` (matched control mean of ``d``),
+        ``relative_change`` (``rate_ratio - 1``), ``n_treated, n_unmatched,
+        n_controls, n_cohorts, n_left_truncated`` (creators left out by
+        ``left_truncation``), ``window, left_truncation, n_boot, seed``,
         ``control_outcome_total`` (sum of the outcome over the controls' windows) and
         ``note`` (non-empty when the design cannot identify deterrence, see above).
+
+    Raises
+    ------
+    EffectivenessInputError
+        When the panel lacks a column, no cohort has a full window, or no treated
+        creator has a matched control.
 
     References
     ----------
@@ -730,11 +816,17 @@ def estimate_deterrence_did(
     .. [4] Roth, J., Sant'Anna, P. H. C., Bilinski, A., Poe, J. (2023). What's trending
        in difference-in-differences? Journal of Econometrics 235(2), 2218-2244.
     """
+    if outcome is None:
+        outcome = next((o for o in PANEL_OUTCOMES if o in panel.columns), PANEL_OUTCOMES[-1])
+    if left_truncation not in LEFT_TRUNCATION:
+        raise ValueError(f"left_truncation must be one of {LEFT_TRUNCATION}, got {left_truncation!r}")
     need = ["creator_id", "month", outcome, "activity", "first_action_month", *match_on]
+    if left_truncation == "drop":
+        need.append("registered_month")
     _require(panel, "panel", need)
     if window < 1:
         raise ValueError(f"window must be >= 1 month, got {window}")
-    p = panel[need].copy()
+    p = panel[need + (["exposure"] if "exposure" in panel.columns else [])].copy()
     p["creator_id"] = p["creator_id"].astype(str)
     months = sorted(p["month"].astype(str).unique())
     T = len(months)
@@ -746,8 +838,10 @@ def estimate_deterrence_did(
     cols = p["month"].astype(str).map(midx).to_numpy()
     Y = np.full((n, T), np.nan)
     A = np.full((n, T), np.nan)
+    E = np.full((n, T), np.nan)
     Y[rows, cols] = p[outcome].to_numpy(dtype=float)
     A[rows, cols] = p["activity"].to_numpy(dtype=float)
+    E[rows, cols] = p["exposure"].to_numpy(dtype=float) if "exposure" in p.columns else 1.0
     per = p.drop_duplicates("creator_id").set_index("creator_id").loc[ids]
     fam = per["first_action_month"].astype(object).where(per["first_action_month"].notna(), None)
     G = np.array([midx.get(str(m), np.nan) if m is not None else np.inf for m in fam], dtype=float)
@@ -755,23 +849,30 @@ def estimate_deterrence_did(
     outside = np.array([m is not None and str(m) not in midx for m in fam])
     G[outside & np.array([m is not None and str(m) < months[0] for m in fam])] = -np.inf
     G[outside & np.array([m is not None and str(m) > months[-1] for m in fam])] = np.inf
+    eligible = np.ones(n, bool)
+    if left_truncation == "drop":
+        eligible = (per["registered_month"].astype(str) >= months[0]).to_numpy()
     cell_base = (
         per[list(match_on)].astype(str).agg("\x1f".join, axis=1).to_numpy() if match_on else np.zeros(n)
     )
     _, base_code = np.unique(cell_base, return_inverse=True)
 
+    def rate(sl: slice) -> np.ndarray:
+        e = np.nansum(E[:, sl], axis=1)
+        return np.divide(np.nansum(Y[:, sl], axis=1), e, out=np.full(n, np.nan), where=e > 0)
+
     cohorts = []
     for g in range(window, T - window):
         pre = slice(g - window, g)
         post = slice(g + 1, g + window + 1)
-        full = ~np.isnan(Y[:, g - window : g + window + 1]).any(axis=1)
+        r_pre, r_post = rate(pre), rate(post)
+        present = ~np.isnan(Y[:, g - window : g + window + 1]).any(axis=1)
+        full = eligible & present & ~np.isnan(r_pre) & ~np.isnan(r_post)
         treated = full & (G == g)
         if not treated.any():
             continue
         control = full & (G > g + window)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # rows outside the window are all-NaN
-            d = np.nanmean(Y[:, post], axis=1) - np.nanmean(Y[:, pre], axis=1)
+        d = r_post - r_pre
         band = np.floor(np.log2(1.0 + np.nansum(A[:, pre], axis=1))).astype(int)
         cell = base_code * 64 + np.minimum(band, 63)
         _, cell = np.unique(cell, return_inverse=True)
@@ -785,21 +886,21 @@ def estimate_deterrence_did(
                 "ct": cell[t_idx],
                 "cc": cell[c_idx],
                 "ncell": int(cell.max()) + 1,
-                "pre_t": np.nanmean(Y[t_idx][:, pre], axis=1),
-                "post_t": np.nanmean(Y[t_idx][:, post], axis=1),
+                "pre_t": r_pre[t_idx],
+                "post_t": r_post[t_idx],
                 "c_total": float(np.nansum(Y[c_idx][:, g - window : g + window + 1])),
             }
         )
     if not cohorts:
         raise EffectivenessInputError(
             f"no cohort of first actions with {window} full month(s) before and after inside the panel "
-            f"({months[0] if months else '-'} to {months[-1] if months else '-'}); use a longer history or a "
+            f"({months[0] if months else '-'} to {months[-1] if months else '-'}"
+            f"{', creators registered inside it' if left_truncation == 'drop' else ''}); use a longer history or a "
             f"smaller window"
         )
 
     def att(w: np.ndarray, detail: bool = False):
-        num = den = 0.0
-        pre_s = post_s = cchg = 0.0
+        num = den = post_s = pre_s = cchg = 0.0
         unmatched = 0
         for co in cohorts:
             wc = w[co["c"]]
@@ -810,32 +911,36 @@ def estimate_deterrence_did(
             cbar = np.divide(s, k, out=np.zeros_like(s), where=k > 0)[co["ct"]]
             num += float((wt * (co["dt"] - cbar)).sum())
             den += float(wt.sum())
+            post_s += float((wt * co["post_t"]).sum())
             if detail:
                 unmatched += int((~ok).sum())
                 pre_s += float((wt * co["pre_t"]).sum())
-                post_s += float((wt * co["post_t"]).sum())
                 cchg += float((wt * cbar).sum())
+        est = num / den if den else math.nan
+        cf = post_s - num  # sum of counterfactual post rates
+        ratio = post_s / cf if den and cf > 0 else math.nan
         if not detail:
-            return num / den if den else math.nan
-        return num / den if den else math.nan, den, unmatched, pre_s, post_s, cchg
+            return est, ratio
+        return est, ratio, den, unmatched, pre_s, post_s, cchg
 
-    est, den, unmatched, pre_s, post_s, cchg = att(np.ones(n), detail=True)
+    est, ratio, den, unmatched, pre_s, post_s, cchg = att(np.ones(n), detail=True)
     if den == 0:
         raise EffectivenessInputError(
             f"no treated creator has a matched not-yet-actioned control in its cell ({', '.join(match_on)} and "
             f"prior-activity band); match on fewer columns or use more creators"
         )
-    lo = hi = math.nan
+    lo = hi = r_lo = r_hi = math.nan
     if n_boot > 0:
         rng = np.random.default_rng(seed)
-        boots = np.empty(n_boot)
+        boots = np.empty((n_boot, 2))
         for b in range(n_boot):
             w = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
             boots[b] = att(w)
-        boots = boots[~np.isnan(boots)]
-        lo, hi = (float(x) for x in np.quantile(boots, [alpha / 2, 1 - alpha / 2]))
-    post_mean = post_s / den
-    counterfactual = post_mean - est
+        q = [alpha / 2, 1 - alpha / 2]
+        e_b, r_b = boots[:, 0][~np.isnan(boots[:, 0])], boots[:, 1][~np.isnan(boots[:, 1])]
+        lo, hi = (float(x) for x in np.quantile(e_b, q))
+        if len(r_b):
+            r_lo, r_hi = (float(x) for x in np.quantile(r_b, q))
     controls = len(set(np.concatenate([co["c"] for co in cohorts]).tolist()))
     control_total = sum(co["c_total"] for co in cohorts)
     note = ""
@@ -844,23 +949,29 @@ def estimate_deterrence_did(
             f"the matched controls have no {outcome} in any window: when the outcome is only observed through "
             f"enforcement, creators not yet actioned cannot show any, and the estimate is the treated creators' "
             f"own change (recidivism), not a deterrence effect; use an outcome observed without enforcement "
-            f"(e.g. QA-sampled review labels)"
+            f"(allegations from notices, or QA-sampled review labels)"
         )
     return pd.DataFrame(
         [
             {
+                "outcome": outcome,
                 "estimate": est,
                 "ci_low": lo,
                 "ci_high": hi,
+                "rate_ratio": ratio,
+                "rate_ratio_ci_low": r_lo,
+                "rate_ratio_ci_high": r_hi,
                 "treated_pre": pre_s / den,
-                "treated_post": post_mean,
+                "treated_post": post_s / den,
                 "control_change": cchg / den,
-                "relative_change": est / counterfactual if counterfactual > 0 else math.nan,
+                "relative_change": ratio - 1.0,
                 "n_treated": int(den),
                 "n_unmatched": unmatched,
                 "n_controls": controls,
                 "n_cohorts": len(cohorts),
+                "n_left_truncated": int((~eligible).sum()),
                 "window": window,
+                "left_truncation": left_truncation,
                 "n_boot": n_boot,
                 "seed": seed,
                 "control_outcome_total": control_total,
