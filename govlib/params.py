@@ -56,6 +56,8 @@ class AlertSettings(_Strict):
     current_weeks: int = Field(2, ge=1)
     cusum_k: float = Field(0.5, ge=0)
     cusum_h: float = Field(5.0, gt=0)
+    ewma_lambda: float = Field(0.2, gt=0, le=1)  # EWMA smoothing weight (Borror 1998)
+    ewma_limit: float = Field(3.0, gt=0)  # EWMA upper control limit, in standard deviations
 
 
 class MarketParams(_Strict):
@@ -79,6 +81,12 @@ class MarketParams(_Strict):
     prohibited_product_categories: list[str] = Field(default_factory=list)
     reviewer_languages: list[str] = Field(default_factory=list)
     min_cell_size: int = Field(10, ge=1)  # small-cell suppression in circulated tables
+    # settings group (health, alerts, severity_weights) -> YYYY-MM of its last calibration on local
+    # data; a group without an entry is uncalibrated (govlib.expansion, docs/localisation.md)
+    calibrated_on: dict[str, str] = Field(default_factory=dict)
+    # a reference market's local policy or prohibited product category -> why this market needs no
+    # counterpart (recorded decision that closes an expansion-readiness gap)
+    local_policy_waivers: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("code")
     @classmethod
@@ -107,6 +115,19 @@ class MarketParams(_Strict):
             raise ValueError(f"local policies mapped to unknown DSA categories: {bad}")
         return v
 
+    @field_validator("calibrated_on")
+    @classmethod
+    def _calibration_groups(cls, v: dict[str, str]) -> dict[str, str]:
+        import re
+
+        bad = [k for k in v if k not in ("health", "alerts", "severity_weights")]
+        if bad:
+            raise ValueError(f"calibrated_on: unknown settings group(s) {bad}; use health, alerts, severity_weights")
+        bad = {k: m for k, m in v.items() if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", str(m))}
+        if bad:
+            raise ValueError(f"calibrated_on: months must be YYYY-MM, got {bad}")
+        return v
+
     @model_validator(mode="after")
     def _start_within_range(self) -> MarketParams:
         if self.health.start_score > self.health.max_score:
@@ -118,6 +139,10 @@ class ReportsParams(_Strict):
     market_notebooks: list[str]
     rollup_notebooks: list[str]
     timeout_seconds: int = Field(600, ge=10)
+    # run per market, like market_notebooks, but only for expansion markets: a reference_market
+    # is set and the market launched within expansion_months of the report month
+    expansion_notebooks: list[str] = Field(default_factory=list)
+    expansion_months: int = Field(12, ge=1)
 
 
 def _read_yaml(path: Path) -> dict:
