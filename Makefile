@@ -69,6 +69,7 @@ test: $(VENV)/.installed-spark i18n ## command 2: run the whole test suite
 
 .PHONY: lab
 lab: install i18n data ## JupyterLab with the project's kernel on the demo data
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (govlib)" >/dev/null
 	GOVLIB_DATA=$(abspath $(DATA)) $(BIN)/jupyter lab --notebook-dir=notebooks
 
 .PHONY: bench

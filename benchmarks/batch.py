@@ -1,0 +1,103 @@
+"""Benchmark: the month's report batch against its floor, measured in the same run.
+
+The floor is what no report batch can beat on this machine: the same number of trivial
+notebooks (a parameters cell and ``1 + 1``) executed through papermill with the same
+parallelism. Kernel start-up dominates it, as it dominates a real batch; the ratio shows
+what the reports' own imports, data reads and computation add on top.
+
+Usage::
+
+    .venv/bin/python benchmarks/batch.py [--data data/demo] [--month 2026-10] [--jobs N] [--markets all]
+
+Prints both times, the ratio (target <= 1.5) and one line ``BATCH batch_s=... floor_s=...
+ratio=...`` for ``make bench``. The batch runs cold: cubes are built into a fresh cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FLOOR_PARAMS = 'market: str = "GB"  # market\nmonth: str = "2026-10"  # month'
+
+
+def _trivial_notebook(path: Path) -> None:
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    nb = new_notebook()
+    params = new_code_cell(FLOOR_PARAMS)
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, new_code_cell("1 + 1")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, str(path))
+
+
+def _run_trivial(args: tuple[str, str, str, str]) -> None:
+    import papermill as pm
+
+    src, dst, kernel, market = args
+    pm.execute_notebook(src, dst, parameters={"market": market}, kernel_name=kernel, progress_bar=False)
+
+
+def measure_floor(n: int, jobs: int, workdir: Path) -> float:
+    """Seconds to execute ``n`` trivial notebooks through papermill, ``jobs`` at a time."""
+    from govlib.report.runner import ensure_kernel
+
+    kernel, env = ensure_kernel()
+    os.environ.update(env)
+    src = workdir / "trivial.ipynb"
+    _trivial_notebook(src)
+    tasks = [(str(src), str(workdir / f"out-{i}.ipynb"), kernel, "GB") for i in range(n)]
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        list(pool.map(_run_trivial, tasks))
+    return time.perf_counter() - t0
+
+
+def measure_batch(data: Path, month: str, jobs: int, markets: str, workdir: Path) -> tuple[float, int, bool]:
+    """Seconds of a cold ``govlib run`` (fresh cube cache); number of notebooks; whether all succeeded."""
+    from govlib import config
+    from govlib.report import runner
+
+    config.CACHE_DIR = workdir / "cache"
+    os.environ["GOVLIB_ALLOWED_ROOTS"] = os.pathsep.join([str(workdir), os.environ.get("GOVLIB_ALLOWED_ROOTS", "")])
+    t0 = time.perf_counter()
+    res = runner.run_batch(month, markets=markets, data_dir=data, out_dir=workdir / "reports", jobs=jobs,
+                           progress=False)
+    elapsed = time.perf_counter() - t0
+    return elapsed, len(res.outcomes), res.ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    from govlib import config
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default=str(config.DATA_DIR))
+    p.add_argument("--month", default=config.DEMO_END_MONTH)
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--markets", default="all")
+    a = p.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="govlib-bench-", dir=ROOT / ".cache" if (ROOT / ".cache").exists()
+                                     else None) as tmp:
+        work = Path(tmp)
+        (work / "floor").mkdir()
+        batch_s, n, ok = measure_batch(Path(a.data), a.month, a.jobs, a.markets, work)
+        floor_s = measure_floor(n, a.jobs, work / "floor")
+    ratio = batch_s / floor_s
+    print(f"report batch: {n} notebooks, {a.jobs} jobs, all ok: {ok}")
+    print(f"  batch (govlib run, cold cubes): {batch_s:8.1f} s")
+    print(f"  floor ({n} trivial notebooks):  {floor_s:8.1f} s")
+    print(f"  ratio: {ratio:.2f} (target <= 1.5)")
+    print(f"BATCH batch_s={batch_s:.1f} floor_s={floor_s:.1f} ratio={ratio:.2f} notebooks={n} jobs={a.jobs}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""Month-on-month and year-on-year changes of the headline KPIs, for the reports and the EMEA roll-up.
+
+Thin glue over :mod:`govlib.metrics.stats`: which test fits which KPI unit, and the
+significant-and-material rule of :func:`govlib.metrics.stats.flag_change`.
+"""
+
+from __future__ import annotations
+
+import calendar
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+
+from govlib.metrics.stats import flag_change, test_poisson_rates, test_proportions_2indep
+
+CHANGE_COLUMNS = ["market", "kpi_id", "unit", "month", "against_month", "value", "value_before", "change",
+                  "relative_change", "test", "pvalue", "flagged"]
+# KPIs whose numerator and denominator are counts of independent items (a binomial test applies).
+# violating_view_prevalence is a weighted estimate: its numerator and denominator are views.
+_BINOMIAL_SHARES = {"proactive_rate", "automated_decision_rate", "removed_before_views_rate",
+                    "removed_within_24h_rate", "overturn_rate", "recidivism_90d"}
+
+
+def _days(month: str) -> int:
+    return calendar.monthrange(int(month[:4]), int(month[5:7]))[1]
+
+
+def compare_kpis(kpis: pd.DataFrame, month: str, against: str, *, alpha: float = 0.05, min_relative: float = 0.10,
+                 min_absolute_rate: float = 0.01, min_absolute_count: float = 5) -> pd.DataFrame:
+    """Change of each headline KPI from month ``against`` to ``month``, tested and flagged.
+
+    Parameters
+    ----------
+    kpis : DataFrame
+        KPI rows in the export format of ``kpis.md`` (``market, month, kpi_id, value,
+        numerator, denominator, ..., unit``), holding both months, one or more markets.
+    month, against : str
+        ``YYYY-MM`` of the current and the comparison month.
+    alpha : float
+        Significance level.
+    min_relative, min_absolute_rate, min_absolute_count : float
+        Materiality: relative change at least ``min_relative`` and absolute change at
+        least ``min_absolute_rate`` (shares) or ``min_absolute_count`` (counts).
+
+    Returns
+    -------
+    DataFrame
+        ``market, kpi_id, unit, month, against_month, value, value_before, change,
+        relative_change, test, pvalue, flagged``; one row per market and KPI present
+        in ``month``. ``test`` is one of "two-proportion z", "exact Poisson" or "none".
+
+    Notes
+    -----
+    Shares of counted items use :func:`~govlib.metrics.stats.test_proportions_2indep`
+    (pooled score test); counts use :func:`~govlib.metrics.stats.test_poisson_rates`
+    (exact conditional test) with the number of days of each month as exposure, so that
+    a 31-day month is not flagged against a 30-day one for its extra day. Ratios, medians
+    and the weighted prevalence are not tested here (``pvalue`` NaN, never flagged): the
+    prevalence's intervals are shown instead. A flag needs significance *and*
+    materiality (:func:`~govlib.metrics.stats.flag_change`).
+    """
+    now = kpis[kpis["month"] == month]
+    before = kpis[kpis["month"] == against].set_index(["market", "kpi_id"])
+    rows = []
+    for r in now.itertuples(index=False):
+        key = (r.market, r.kpi_id)
+        b = before.loc[key] if key in before.index else None
+        value_before = float(b["value"]) if b is not None else math.nan
+        value = float(r.value)
+        test, p = "none", math.nan
+        if b is not None and r.unit == "share" and r.kpi_id in _BINOMIAL_SHARES:
+            if r.denominator > 0 and b["denominator"] > 0:
+                res = test_proportions_2indep(int(r.numerator), int(r.denominator), int(b["numerator"]),
+                                              int(b["denominator"]))
+                test, p = "two-proportion z", res.pvalue
+        elif b is not None and r.unit == "count" and not (math.isnan(value) or math.isnan(value_before)):
+            res = test_poisson_rates(int(value), _days(month), int(value_before), _days(against))
+            test, p = "exact Poisson", res.pvalue
+        change = value - value_before
+        rel = change / abs(value_before) if value_before not in (0.0,) and not math.isnan(value_before) else math.nan
+        min_abs = min_absolute_rate if r.unit == "share" else min_absolute_count
+        flagged = bool(flag_change(value, value_before, p, alpha=alpha, min_relative=min_relative,
+                                   min_absolute=min_abs)) if test != "none" else False
+        rows.append({"market": r.market, "kpi_id": r.kpi_id, "unit": r.unit, "month": month, "against_month": against,
+                     "value": value, "value_before": value_before, "change": change, "relative_change": rel,
+                     "test": test, "pvalue": p, "flagged": flagged})
+    return pd.DataFrame(rows, columns=CHANGE_COLUMNS)
+
+
+def rank_markets(kpis: pd.DataFrame, month: str, kpi_ids: Sequence[str]) -> pd.DataFrame:
+    """Markets ranked on each KPI of ``month`` (1 = highest value; missing values last, unranked).
+
+    Returns ``market, kpi_id, value, ci_low, ci_high, rank``; ties share the lowest rank.
+    """
+    now = kpis[(kpis["month"] == month) & (kpis["kpi_id"].isin(list(kpi_ids)))].copy()
+    now["rank"] = now.groupby("kpi_id")["value"].rank(ascending=False, method="min")
+    return now[["market", "kpi_id", "value", "ci_low", "ci_high", "rank"]].sort_values(
+        ["kpi_id", "rank", "market"], na_position="last").reset_index(drop=True)

@@ -1,0 +1,1000 @@
+"""``govlib run``: the month's reports for every market, executed with papermill.
+
+::
+
+    govlib run --month 2026-10 [--markets all|GB,DE] [--reports market_report,...]
+               [--data DIR] [--out reports] [--jobs N] [--lang en_GB] [--resume]
+
+What a run does, in order:
+
+1. **Validates its inputs** before doing anything: the month, market codes (against
+   ``params/markets``), report names (against ``params/reports.yaml``), the data
+   directory, the output directory and the language. Every value later injected into a
+   notebook is validated again by :func:`validate_notebook_parameters` (a market code,
+   a month, a language tag, paths inside the allowed roots), so a crafted value can
+   never become code in papermill's injected cell or make a report write elsewhere.
+2. **Builds each market's cube once** (:func:`govlib.report.cube.build_cube`), shared by
+   that market's notebooks; a cached cube is reused when data, params and code are
+   unchanged.
+3. **Executes each (market, notebook)** with papermill in its own worker process (at most
+   ``--jobs`` at a time, default the number of cores), with a per-notebook timeout from
+   ``reports.yaml`` (the worker's process group, kernel included, is killed when it
+   runs out), then exports the self-contained HTML (:mod:`govlib.report.html`).
+4. **Publishes atomically**: everything is written under ``<out>/.staging/`` and each
+   market folder is renamed into ``<out>/<YYYY-MM>/<MARKET>/`` once all its notebooks
+   are done, so a folder a reader finds is complete. Then the roll-up notebooks run
+   into ``<out>/<YYYY-MM>/EMEA/``, and ``<out>/<YYYY-MM>/kpis.csv`` (all markets) and
+   ``index.html`` (every report, status, duration, errors) are replaced atomically.
+5. **Isolates failures**: a failing (market, notebook) is recorded in the index with its
+   error's first lines and a link to the failing cell; the others complete; the command
+   exits 1 at the end. A market whose cube cannot be built (e.g. a corrupt file) gets
+   no folder at all, only its error in the index.
+
+``--resume`` skips every (market, notebook) whose published output has a manifest
+(``<notebook>.manifest.json``) with the same input key: data fingerprint, market
+params, month, language, notebook source and govlib code version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import hashlib
+import html as _html
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from govlib import config
+from govlib.errors import GovlibError, UsageError
+from govlib.timeutil import parse_month
+
+ROLLUP_FOLDER = "EMEA"
+STAGING = ".staging"
+KERNEL_NAME = "python3"
+# \Z, not $ (which also matches before a trailing newline); ASCII digits only
+_MARKET = re.compile(r"^[A-Z]{2}\Z")
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])\Z", re.ASCII)
+_LANG = re.compile(r"^[a-z]{2,3}(_[A-Z]{2})?\Z")
+_NOTEBOOK = re.compile(r"^[a-z][a-z0-9_]{0,63}\Z")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+class RunError(GovlibError):
+    """The batch could not start (another run holds the lock, the kernel is missing...)."""
+
+
+# ---------------------------------------------------------------------------------------
+# input validation
+
+
+def allowed_roots() -> list[Path]:
+    """Directories reports, caches and data may live in.
+
+    The project root, the current directory, ``GOVLIB_REPORTS`` / ``GOVLIB_CACHE`` /
+    ``GOVLIB_DATA``, and every entry of ``GOVLIB_ALLOWED_ROOTS`` (``os.pathsep``-separated).
+    """
+    roots = [config.PROJECT_ROOT, Path.cwd(), config.REPORTS_DIR, config.CACHE_DIR, config.DATA_DIR]
+    extra = os.environ.get("GOVLIB_ALLOWED_ROOTS", "")
+    roots += [Path(p) for p in extra.split(os.pathsep) if p]
+    out: list[Path] = []
+    for r in roots:
+        rp = Path(r).resolve()
+        if rp not in out:
+            out.append(rp)
+    return out
+
+
+def check_path(value: str | Path, what: str, *, must_exist: bool = False) -> Path:
+    """Resolve ``value`` and require it inside :func:`allowed_roots`; raise :class:`UsageError` otherwise."""
+    text = str(value)
+    if not text or any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise UsageError(f"{what} {text!r} is empty or contains control characters")
+    p = Path(text).expanduser().resolve()
+    if must_exist and not p.is_dir():
+        raise UsageError(f"{what} {p} does not exist or is not a directory")
+    roots = allowed_roots()
+    if not any(p == r or r in p.parents for r in roots):
+        raise UsageError(
+            f"{what} {p} is outside the allowed roots ({', '.join(map(str, roots))}); "
+            "move it there or add its parent to GOVLIB_ALLOWED_ROOTS"
+        )
+    return p
+
+
+def validate_notebook_parameters(params: dict[str, Any]) -> dict[str, str]:
+    """Check every value papermill will inject into a notebook; return them unchanged.
+
+    Allowed keys and forms: ``market`` (``^[A-Z]{2}$``), ``markets`` (comma-separated
+    market codes), ``failed_markets`` (same), ``month`` (``YYYY-MM``), ``lang`` (empty or
+    ``xx`` / ``xx_YY``), ``data_dir`` and ``cube_path`` (empty or an existing directory
+    inside :func:`allowed_roots`). Anything else is a :class:`UsageError`.
+
+    Notes
+    -----
+    papermill writes parameters as Python literals; validating them to these narrow
+    forms first means no value can carry code, a quote or a newline into the cell.
+    """
+    out: dict[str, str] = {}
+    for key, value in params.items():
+        if not isinstance(value, str):
+            raise UsageError(f"notebook parameter {key!r} must be a string, got {type(value).__name__}")
+        if key == "market":
+            ok = bool(_MARKET.match(value))
+        elif key in ("markets", "failed_markets"):
+            ok = value == "" or all(_MARKET.match(v) for v in value.split(","))
+        elif key == "month":
+            ok = bool(_MONTH.match(value))
+        elif key == "lang":
+            ok = value == "" or bool(_LANG.match(value))
+        elif key in ("data_dir", "cube_path"):
+            ok = True
+            if value:
+                check_path(value, f"notebook parameter {key}", must_exist=True)
+        else:
+            raise UsageError(f"unknown notebook parameter {key!r}")
+        if not ok:
+            raise UsageError(f"notebook parameter {key}={value!r} is not valid")
+        out[key] = value
+    return out
+
+
+def parse_markets(text: str, known: list[str]) -> list[str]:
+    """``"all"`` or a comma-separated list of known market codes -> sorted codes."""
+    if text.strip().lower() == "all":
+        return list(known)
+    markets = [m.strip() for m in text.split(",") if m.strip()]
+    if not markets:
+        raise UsageError("--markets is empty; use 'all' or codes such as GB,DE")
+    bad = [m for m in markets if m not in known]
+    if bad:
+        hint = [m.upper() for m in bad if m.upper() in known]
+        raise UsageError(
+            f"unknown market(s) {', '.join(bad)}; known: {', '.join(known)}"
+            + (f" (codes are upper case: {', '.join(hint)})" if hint else "")
+        )
+    return sorted(set(markets))
+
+
+def parse_reports(text: str | None, market_nbs: list[str], rollup_nbs: list[str]) -> tuple[list[str], list[str]]:
+    """Restrict the configured notebooks to ``--reports`` (comma-separated names)."""
+    if not text:
+        return list(market_nbs), list(rollup_nbs)
+    wanted = [r.strip().removesuffix(".ipynb") for r in text.split(",") if r.strip()]
+    known = market_nbs + rollup_nbs
+    bad = [r for r in wanted if r not in known]
+    if bad:
+        raise UsageError(f"unknown report(s) {', '.join(bad)}; params/reports.yaml lists: {', '.join(known)}")
+    return [r for r in market_nbs if r in wanted], [r for r in rollup_nbs if r in wanted]
+
+
+# ---------------------------------------------------------------------------------------
+# kernel
+
+
+def ensure_kernel() -> tuple[str, dict[str, str]]:
+    """Kernel name and extra environment so that notebooks run on *this* interpreter.
+
+    The ``python3`` kernel spec is used when it starts this interpreter (a spec whose
+    command is plain ``python`` is resolved by jupyter_client to the running one). When it
+    is missing or shadowed by a spec of another Python, a private spec
+    ``govlib-python3`` is written under ``<cache>/jupyter/kernels`` and put on
+    ``JUPYTER_PATH`` for the workers.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    me = Path(sys.executable).resolve()
+    try:
+        spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
+        exe = spec.argv[0]
+        if exe in ("python", f"python{sys.version_info[0]}", "python%d.%d" % sys.version_info[:2]):
+            return KERNEL_NAME, {}
+        if Path(exe).resolve() == me:
+            return KERNEL_NAME, {}
+    except NoSuchKernel:
+        pass
+    base = Path(config.CACHE_DIR) / "jupyter"
+    kdir = base / "kernels" / "govlib-python3"
+    kdir.mkdir(parents=True, exist_ok=True)
+    spec = {
+        "argv": [str(me), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (govlib)",
+        "language": "python",
+    }
+    (kdir / "kernel.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
+    path = os.pathsep.join([str(base)] + [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p])
+    return "govlib-python3", {"JUPYTER_PATH": path}
+
+
+# ---------------------------------------------------------------------------------------
+# keys and manifests
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def _catalog_hash(lang: str) -> str:
+    h = hashlib.sha256()
+    for p in sorted(Path(config.LOCALES_DIR).glob("*/LC_MESSAGES/*.mo")):
+        h.update(p.as_posix().encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def notebook_key(cube_key: str, notebook: Path, lang: str, extra: str = "") -> dict:
+    """Inputs of one notebook output; equal inputs -> the output can be reused (``--resume``)."""
+    from govlib.report.cube import code_version
+
+    inputs = {
+        "cube": cube_key,
+        "notebook": notebook.stem,
+        "notebook_sha": _sha(notebook.read_bytes()),
+        "lang": lang,
+        "catalogs": _catalog_hash(lang),
+        "code_version": code_version(),
+        "extra": extra,
+    }
+    inputs["key"] = _sha(json.dumps(inputs, sort_keys=True).encode())
+    return inputs
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------
+# workers (each a separate process: `python -m govlib.report.runner --worker TASK.json`)
+
+
+def _strip_run_metadata(nb) -> None:
+    """Remove what differs between two runs on the same inputs (times, durations, paths of staging)."""
+    pm = nb.metadata.get("papermill", {})
+    nb.metadata["papermill"] = {k: pm[k] for k in ("parameters", "default_parameters", "exception") if k in pm}
+    for i, cell in enumerate(nb.cells):
+        tags = cell.metadata.get("tags", [])
+        # papermill adds cells with random ids (injected parameters, error banners): make them stable
+        if "injected-parameters" in tags:
+            cell["id"] = "injected-parameters"
+        elif any(t.startswith("papermill-error") for t in tags):
+            cell["id"] = f"papermill-error-{i}"
+        cell.metadata.pop("execution", None)
+        cpm = cell.metadata.get("papermill")
+        if cpm is not None:
+            cell.metadata["papermill"] = {k: cpm[k] for k in ("exception", "status") if k in cpm}
+
+
+def _error_summary(exc: BaseException, max_lines: int = 6) -> str:
+    tb = getattr(exc, "traceback", None)
+    ename, evalue = getattr(exc, "ename", None), getattr(exc, "evalue", None)
+    if ename is not None:
+        lines = [f"{ename}: {evalue}"]
+        cell = getattr(exc, "exec_count", None)
+        if cell is not None:
+            lines.append(f"in cell [{cell}]")
+        if tb:
+            tail = [ln for ln in _ANSI.sub("", "\n".join(tb)).splitlines() if ln.strip()]
+            lines += tail[-(max_lines - len(lines)):] if len(tail) > 0 else []
+        return "\n".join(lines[:max_lines])
+    if isinstance(exc, GovlibError):  # already a message meant for users
+        return str(exc).strip()[:2000]
+    return f"{type(exc).__name__}: {exc}".strip()[:2000]
+
+
+def _worker_cube(task: dict) -> dict:
+    from govlib.report.cube import build_cube
+
+    path = build_cube(task["data_dir"], task["market"], task["month"], cache_dir=task.get("cache_dir"))
+    return {"status": "ok", "cube_path": str(path)}
+
+
+def _worker_notebook(task: dict) -> dict:
+    import nbformat
+    import papermill as pm
+
+    from govlib.report.html import export_html
+
+    out_nb = Path(task["output"])
+    status, error = "ok", ""
+    try:
+        pm.execute_notebook(
+            task["input"],
+            str(out_nb),
+            parameters=task["parameters"],
+            kernel_name=task["kernel_name"],
+            progress_bar=False,
+            log_output=False,
+            request_save_on_cell_execute=True,
+            execution_timeout=task["timeout"],
+            cwd=task["cwd"],
+        )
+    except Exception as exc:  # noqa: BLE001 - any failure is recorded, not raised
+        status, error = "failed", _error_summary(exc)
+    if out_nb.exists():
+        nb = nbformat.read(str(out_nb), as_version=4)
+        _strip_run_metadata(nb)
+        nbformat.write(nb, str(out_nb))
+        try:
+            export_html(nb, out_nb.with_suffix(".html"), title=task["title"], language=task["html_lang"],
+                        toc_title=task.get("toc_title", "Contents"))
+        except Exception as exc:  # noqa: BLE001
+            status = "failed"
+            error = (error + "\n" if error else "") + "HTML export: " + _error_summary(exc)
+    return {"status": status, "error": error}
+
+
+def _worker_main(task_path: str) -> int:
+    task = json.loads(Path(task_path).read_text(encoding="utf-8"))
+    t0 = time.monotonic()
+    try:
+        result = _worker_cube(task) if task["kind"] == "cube" else _worker_notebook(task)
+    except Exception as exc:  # noqa: BLE001
+        import traceback
+
+        result = {"status": "failed", "error": _error_summary(exc), "traceback": traceback.format_exc()}
+    result["duration"] = round(time.monotonic() - t0, 3)
+    tmp = Path(task["result"] + ".tmp")
+    tmp.write_text(json.dumps(result), encoding="utf-8")
+    os.replace(tmp, task["result"])
+    return 0
+
+
+class _Procs:
+    """Worker processes alive, so that an interrupt or a timeout can kill their process groups."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.alive: set[subprocess.Popen] = set()
+        self.stopping = False
+
+    def run(self, task: dict, env: dict[str, str], timeout: float) -> dict:
+        tdir = Path(task["result"]).parent
+        task_path = tdir / (Path(task["result"]).stem + ".task.json")
+        task_path.write_text(json.dumps(task), encoding="utf-8")
+        t0 = time.monotonic()
+        err_file = open(tdir / (Path(task["result"]).stem + ".stderr.txt"), "wb")
+        with self.lock:
+            if self.stopping:
+                err_file.close()
+                return {"status": "failed", "error": "run interrupted", "duration": 0.0}
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "govlib.report.runner", "--worker", str(task_path)],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err_file,
+                start_new_session=True,  # own process group: a kill takes the kernel too
+            )
+            self.alive.add(proc)
+        timed_out = False
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            self._kill(proc)
+        finally:
+            err_file.close()
+            with self.lock:
+                self.alive.discard(proc)
+        duration = round(time.monotonic() - t0, 3)
+        if timed_out:
+            return {"status": "failed", "error": f"timed out after {timeout:.0f} s (timeout_seconds in params/reports.yaml)",
+                    "duration": duration}
+        result = _read_json(Path(task["result"]))
+        if result is None:
+            err = (tdir / (Path(task["result"]).stem + ".stderr.txt")).read_text(errors="replace").strip().splitlines()
+            why = f"worker died (exit code {proc.returncode})" if proc.returncode else "worker wrote no result"
+            return {"status": "failed", "error": "\n".join([why] + err[-4:]), "duration": duration}
+        result["duration"] = duration
+        return result
+
+    @staticmethod
+    def _kill(proc: subprocess.Popen) -> None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def kill_all(self) -> None:
+        with self.lock:
+            self.stopping = True
+            procs = list(self.alive)
+        for p in procs:
+            self._kill(p)
+
+
+# ---------------------------------------------------------------------------------------
+# the batch
+
+
+@dataclass
+class Outcome:
+    """One (market, notebook) of a run, as shown in the index."""
+
+    market: str
+    report: str
+    status: str  # ok | failed | reused | skipped
+    duration: float = 0.0
+    error: str = ""
+    html: str = ""  # relative to the month folder
+    notebook: str = ""
+
+
+@dataclass
+class BatchResult:
+    month: str
+    month_dir: Path
+    outcomes: list[Outcome] = field(default_factory=list)
+    market_errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.market_errors and all(o.status in ("ok", "reused") for o in self.outcomes)
+
+    @property
+    def index(self) -> Path:
+        return self.month_dir / "index.html"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _clean_stale(out: Path, month_dir: Path) -> None:
+    staging = out / STAGING
+    if staging.exists():
+        for d in staging.iterdir():
+            m = re.match(r"^\d{4}-\d{2}-(\d+)$", d.name)
+            if d.is_dir() and m and not _pid_alive(int(m.group(1))):
+                shutil.rmtree(d, ignore_errors=True)
+    if month_dir.exists():
+        for d in month_dir.glob(".*.old-*"):
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _publish_dir(src: Path, dest: Path) -> None:
+    """Replace ``dest`` by ``src`` with renames: ``dest`` is at any moment the old or the new folder, or absent."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    old = dest.parent / f".{dest.name}.old-{os.getpid()}"
+    if dest.exists():
+        os.rename(dest, old)
+    os.rename(src, dest)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove_dir(dest: Path) -> None:
+    if dest.exists():
+        old = dest.parent / f".{dest.name}.old-{os.getpid()}"
+        os.rename(dest, old)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _translator(lang: str):
+    try:
+        from govlib.report.i18n import get_translator
+
+        return get_translator(lang).gettext
+    except Exception:  # noqa: BLE001 - the index falls back to the source language
+        return lambda s: s
+
+
+def run_batch(
+    month: str,
+    markets: str = "all",
+    reports: str | None = None,
+    data_dir: str | Path | None = None,
+    out_dir: str | Path | None = None,
+    jobs: int | None = None,
+    lang: str = "",
+    resume: bool = False,
+    progress: bool = True,
+) -> BatchResult:
+    """Run the month's reports; see the module docstring. Returns what happened to each report.
+
+    Raises
+    ------
+    UsageError
+        A malformed or unknown input (nothing is written).
+    RunError
+        Another run of the same month and output folder is in progress.
+    """
+    from govlib.params import list_markets, load_market, load_reports
+    from govlib.report.cube import code_version, cube_dir, cube_inputs, hash_inputs, load_cube
+
+    code_version.cache_clear()  # the code may have changed since this process last ran a batch
+    # 1. inputs (a future month has no complete data: refuse it rather than publish empty reports)
+    month = parse_month(month, allow_future=False)
+    known = list_markets()
+    market_list = parse_markets(markets, known)
+    rp = load_reports()
+    market_nbs, rollup_nbs = parse_reports(reports, rp.market_notebooks + rp.expansion_notebooks, rp.rollup_notebooks)
+    for nb in market_nbs + rollup_nbs:
+        if not _NOTEBOOK.match(nb):
+            raise UsageError(f"report name {nb!r} in params/reports.yaml is not a plain notebook name")
+        if not (config.NOTEBOOKS_DIR / f"{nb}.ipynb").exists():
+            raise UsageError(f"report {nb!r}: notebook {config.NOTEBOOKS_DIR / (nb + '.ipynb')} not found")
+    data = check_path(data_dir or config.DATA_DIR, "data directory", must_exist=True)
+    out = check_path(out_dir or config.REPORTS_DIR, "output directory")
+    cache = check_path(config.CACHE_DIR, "cache directory")
+    if lang and not _LANG.match(lang):
+        raise UsageError(f"--lang {lang!r} is not a language tag such as en_GB or de_DE")
+    jobs = int(jobs or os.cpu_count() or 1)
+    if jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    mparams = {m: load_market(m) for m in market_list}
+    # expansion notebooks (params/reports.yaml) run only for markets in expansion (govlib.expansion)
+    from govlib.expansion import is_expansion_market
+
+    nbs_of = {m: [nb for nb in market_nbs if nb not in rp.expansion_notebooks
+                  or is_expansion_market(mparams[m], month, rp.expansion_months)] for m in market_list}
+    from govlib.privacy import load_pseudonym_key
+
+    load_pseudonym_key(data)  # fail now, once, rather than in every notebook that pseudonymises
+    kernel_name, kernel_env = ensure_kernel()
+
+    # 2. staging and lock
+    month_dir = out / month
+    out.mkdir(parents=True, exist_ok=True)
+    (out / STAGING).mkdir(exist_ok=True)
+    lock_file = open(out / STAGING / f"{month}.lock", "w")
+    try:
+        fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock_file.close()
+        raise RunError(f"another 'govlib run' for {month} is writing to {out}; wait for it to finish") from None
+    _clean_stale(out, month_dir)
+    stage = out / STAGING / f"{month}-{os.getpid()}"
+    shutil.rmtree(stage, ignore_errors=True)
+    work = stage / ".work"
+    work.mkdir(parents=True)
+
+    env = dict(os.environ)
+    env.update(kernel_env)
+    env["PYTHONHASHSEED"] = "0"  # deterministic set/dict-of-str order inside kernels
+    env["GOVLIB_CACHE"] = str(cache)
+    env.setdefault("GOVLIB_ROOT", str(config.PROJECT_ROOT))
+    env["GOVLIB_ALLOWED_ROOTS"] = os.pathsep.join(str(r) for r in allowed_roots())
+    env.pop("MPLBACKEND", None)
+    procs = _Procs()
+    result = BatchResult(month, month_dir)
+    n_tasks = sum(1 + len(nbs_of[m]) for m in market_list) + len(rollup_nbs)
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=n_tasks, desc=f"govlib run {month}", unit="task", file=sys.stderr, disable=not progress,
+               dynamic_ncols=True, leave=True)
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="govlib-run")
+    futures: dict[Future, tuple] = {}
+    cube_keys: dict[str, str] = {}
+    cube_paths: dict[str, Path] = {}
+    pending_nbs: dict[str, int] = {}
+
+    def submit(kind: str, task: dict, meta: tuple, timeout: float) -> None:
+        futures[pool.submit(procs.run, task, env, timeout)] = (kind, meta)
+
+    def nb_task(nb: str, market: str, params: dict, folder: Path, title: str, html_lang: str) -> dict:
+        validate_notebook_parameters(params)
+        return {
+            "kind": "notebook",
+            "input": str(config.NOTEBOOKS_DIR / f"{nb}.ipynb"),
+            "output": str(folder / f"{nb}.ipynb"),
+            "parameters": params,
+            "kernel_name": kernel_name,
+            "timeout": rp.timeout_seconds,
+            "cwd": str(config.NOTEBOOKS_DIR),
+            "title": title,
+            "html_lang": html_lang,
+            "result": str(work / f"{market}-{nb}.result.json"),
+        }
+
+    def start_market_notebooks(market: str) -> None:
+        empty = check_market_month(cube_paths[market], market, month)
+        if empty:  # an empty market-month fails that market only, like invalid rows
+            result.market_errors[market] = empty
+            bar.update(len(nbs_of[market]))
+            return
+        folder = stage / market
+        folder.mkdir(parents=True, exist_ok=True)
+        lang_m = lang or mparams[market].report_language
+        pending_nbs[market] = len(nbs_of[market])
+        for nb in nbs_of[market]:
+            key = notebook_key(cube_keys[market], config.NOTEBOOKS_DIR / f"{nb}.ipynb", lang_m)
+            published = month_dir / market
+            old = _read_json(published / f"{nb}.manifest.json") if resume else None
+            if old and old.get("key") == key["key"] and old.get("status") == "ok" and all(
+                (published / f"{nb}{ext}").exists() for ext in (".ipynb", ".html")
+            ):
+                for ext in (".ipynb", ".html", ".manifest.json"):
+                    shutil.copy2(published / f"{nb}{ext}", folder / f"{nb}{ext}")
+                finish_notebook(market, nb, {"status": "reused", "duration": old.get("duration", 0.0)}, key)
+                bar.update(1)
+                continue
+            params = {"market": market, "month": month, "data_dir": str(data), "lang": lang,
+                      "cube_path": str(cube_paths[market])}
+            task = nb_task(nb, market, params, folder, f"{market} {month} {nb}", lang_m.split("_")[0])
+            task["key"] = key
+            submit("notebook", task, (market, nb, key), rp.timeout_seconds + 60)
+
+    def finish_notebook(market: str, nb: str, res: dict, key: dict) -> None:
+        folder = stage / market
+        status = res["status"]
+        if status != "reused":
+            _write_json(folder / f"{nb}.manifest.json", {
+                "market": market, "month": month, "notebook": nb, "status": status,
+                "duration": res.get("duration", 0.0), "error": res.get("error", ""), **key,
+            })
+        html_rel = f"{market}/{nb}.html" if (folder / f"{nb}.html").exists() else ""
+        if html_rel and status == "failed":
+            html_rel += "#papermill-error-cell"
+        result.outcomes.append(Outcome(market, nb, status, res.get("duration", 0.0), res.get("error", ""), html_rel,
+                                       f"{market}/{nb}.ipynb" if (folder / f"{nb}.ipynb").exists() else ""))
+        pending_nbs[market] -= 1
+        if pending_nbs[market] == 0:
+            publish_market(market)
+
+    def publish_market(market: str) -> None:
+        from govlib.report.cube import write_kpis_csv
+
+        folder = stage / market
+        cube = load_cube(cube_paths[market])
+        write_kpis_csv(cube.kpis_for(month), folder / "kpis.csv")
+        _publish_dir(folder, month_dir / market)
+
+    try:
+        # 3. cubes (cache hits are resolved here without a worker)
+        for market in market_list:
+            try:
+                inputs = cube_inputs(data, market, month, mparams[market])
+            except OSError as exc:
+                result.market_errors[market] = f"cannot read the data directory: {exc}"
+                bar.update(1 + len(nbs_of[market]))
+                continue
+            key = hash_inputs(inputs)
+            cube_keys[market] = key
+            path = cube_dir(market, month, key, cache / "cubes")
+            if (path / "cube.json").exists():
+                cube_paths[market] = path
+                bar.update(1)
+                start_market_notebooks(market)
+            else:
+                task = {"kind": "cube", "data_dir": str(data), "market": market, "month": month,
+                        "cache_dir": str(cache / "cubes"), "result": str(work / f"{market}-cube.result.json")}
+                submit("cube", task, (market,), max(rp.timeout_seconds, 60) * 2)
+
+        rollup_started = False
+        while futures or not rollup_started:
+            if not futures:
+                rollup_started = True
+                ok_markets = [m for m in market_list if m in cube_paths]
+                if rollup_nbs and ok_markets:
+                    folder = stage / ROLLUP_FOLDER
+                    folder.mkdir(parents=True, exist_ok=True)
+                    lang_r = lang or "en_GB"
+                    pending_nbs[ROLLUP_FOLDER] = len(rollup_nbs)
+                    for nb in rollup_nbs:
+                        extra = ",".join(f"{m}:{cube_keys[m]}" for m in ok_markets)
+                        key = notebook_key(extra, config.NOTEBOOKS_DIR / f"{nb}.ipynb", lang_r)
+                        params = {"month": month, "markets": ",".join(ok_markets),
+                                  "failed_markets": ",".join(sorted(result.market_errors)),
+                                  "data_dir": str(data), "lang": lang}
+                        task = nb_task(nb, ROLLUP_FOLDER, params, folder, f"{ROLLUP_FOLDER} {month} {nb}",
+                                       lang_r.split("_")[0])
+                        submit("rollup", task, (ROLLUP_FOLDER, nb, key), rp.timeout_seconds + 60)
+                elif rollup_nbs:
+                    bar.update(len(rollup_nbs))
+                    for nb in rollup_nbs:
+                        result.outcomes.append(Outcome(ROLLUP_FOLDER, nb, "skipped", error="no market could be built"))
+                continue
+            done, _ = wait(list(futures), return_when=FIRST_COMPLETED)
+            for fut in sorted(done, key=lambda f: futures[f][1]):
+                kind, meta = futures.pop(fut)
+                res = fut.result()
+                bar.update(1)
+                if kind == "cube":
+                    market = meta[0]
+                    if res["status"] == "ok":
+                        cube_paths[market] = Path(res["cube_path"])
+                        start_market_notebooks(market)
+                    else:
+                        result.market_errors[market] = res.get("error", "failed")
+                        bar.update(len(nbs_of[market]))
+                        _remove_dir(month_dir / market)
+                elif kind == "notebook":
+                    market, nb, key = meta
+                    finish_notebook(market, nb, res, key)
+                else:
+                    _, nb, key = meta
+                    folder = stage / ROLLUP_FOLDER
+                    _write_json(folder / f"{nb}.manifest.json", {
+                        "market": ROLLUP_FOLDER, "month": month, "notebook": nb, "status": res["status"],
+                        "duration": res.get("duration", 0.0), "error": res.get("error", ""), **key})
+                    html_rel = f"{ROLLUP_FOLDER}/{nb}.html" if (folder / f"{nb}.html").exists() else ""
+                    if html_rel and res["status"] == "failed":
+                        html_rel += "#papermill-error-cell"
+                    result.outcomes.append(Outcome(ROLLUP_FOLDER, nb, res["status"], res.get("duration", 0.0),
+                                                   res.get("error", ""), html_rel,
+                                                   f"{ROLLUP_FOLDER}/{nb}.ipynb" if (folder / f"{nb}.ipynb").exists() else ""))
+                    pending_nbs[ROLLUP_FOLDER] -= 1
+                    if pending_nbs[ROLLUP_FOLDER] == 0:
+                        _publish_dir(folder, month_dir / ROLLUP_FOLDER)
+        bar.close()
+
+        # 4. month-level files
+        month_dir.mkdir(parents=True, exist_ok=True)
+        write_month_kpis(month_dir)
+        _atomic_write(result.index, render_index(result, month_dir, _translator(lang or "en_GB")).encode("utf-8"))
+    except BaseException:
+        procs.kill_all()
+        pool.shutdown(wait=True, cancel_futures=True)
+        bar.close()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(stage, ignore_errors=True)
+        lock_file.close()
+    return result
+
+
+def check_market_month(cube_path: Path, market: str, month: str) -> str:
+    """``""`` when the cube has events in ``month``, else the error to show for the market.
+
+    Counts the rows of every event table of the cube (each contract table with a
+    ``time_column``, creators excepted: a dimension) whose time falls in the local month.
+    None at all means the export lacks this market-month; reports of it would be all
+    zeros and empty rates, so the market fails with this message instead.
+    """
+    import pandas as pd
+
+    from govlib import contract
+    from govlib.report.cube import load_cube
+    from govlib.timeutil import in_month
+
+    cube = load_cube(cube_path)
+    counted = []
+    for name in cube.table_names:
+        spec = contract.TABLES.get(name)
+        if spec is None or not spec.time_column or name == "creators":
+            continue
+        col = pd.read_parquet(cube.path / "tables" / f"{name}.parquet", columns=[spec.time_column])[spec.time_column]
+        if len(col) and int(in_month(col, month, cube.timezone).sum()) > 0:
+            return ""
+        counted.append(f"{name}.{spec.time_column}")
+    return (f"no data for {market} in {month} ({cube.timezone}): 0 rows of {', '.join(counted) or 'any event table'} "
+            f"fall in the month; check that the data export covers {market} {month}, "
+            f"or leave {market} out with --markets")
+
+
+def write_month_kpis(month_dir: Path) -> Path | None:
+    """``<month>/kpis.csv``: the published markets' ``kpis.csv`` concatenated in market order."""
+    parts = sorted(p for p in month_dir.glob("*/kpis.csv") if _MARKET.match(p.parent.name))
+    target = month_dir / "kpis.csv"
+    if not parts:
+        if target.exists():
+            target.unlink()
+        return None
+    lines: list[bytes] = []
+    for i, p in enumerate(parts):
+        body = p.read_bytes().splitlines(keepends=True)
+        lines += body if i == 0 else body[1:]
+    _atomic_write(target, b"".join(lines))
+    return target
+
+
+def _status_labels() -> dict[str, str]:
+    from govlib.report.i18n import N_
+
+    return {"ok": N_("ok"), "failed": N_("failed"), "reused": N_("reused"), "skipped": N_("skipped")}
+
+
+def render_index(result: BatchResult, month_dir: Path, _=lambda s: s) -> str:
+    """``index.html`` of a month: every report with status, duration and errors (offline page).
+
+    Reports published by earlier runs (markets not in this run) are listed from their
+    manifests. Durations are run metadata: the only part of a month's output that differs
+    between two runs on the same inputs.
+    """
+    rows: list[Outcome] = list(result.outcomes)
+    seen = {(o.market, o.report) for o in rows} | {(m, "") for m in result.market_errors}
+    this_run = {o.market for o in rows} | set(result.market_errors)
+    for manifest in sorted(month_dir.glob("*/*.manifest.json")):
+        market = manifest.parent.name
+        man = _read_json(manifest) or {}
+        nb = man.get("notebook", manifest.name.removesuffix(".manifest.json"))
+        if market in this_run or (market, nb) in seen:
+            continue
+        rel = f"{market}/{nb}"
+        rows.append(Outcome(market, nb, f"{man.get('status', '?')} ({_('earlier run')})", man.get("duration", 0.0),
+                            man.get("error", ""), rel + ".html" if (month_dir / f"{rel}.html").exists() else "",
+                            rel + ".ipynb" if (month_dir / f"{rel}.ipynb").exists() else ""))
+    esc = _html.escape
+    labels = _status_labels()
+    order = {m: i for i, m in enumerate(sorted({o.market for o in rows} | set(result.market_errors)))}
+    order[ROLLUP_FOLDER] = -1
+    rows.sort(key=lambda o: (order.get(o.market, 99), o.report))
+    trs = []
+    for m, err in sorted(result.market_errors.items()):
+        trs.append(
+            f'<tr class="failed"><td>{esc(m)}</td><td>{esc(_("all reports"))}</td><td>{esc(_("failed"))}</td>'
+            f"<td></td><td></td><td><pre>{esc(_first_lines(err))}</pre></td></tr>"
+        )
+    for o in rows:
+        links = []
+        if o.html:
+            links.append(f'<a href="{esc(o.html, quote=True)}">HTML</a>')
+        if o.notebook:
+            links.append(f'<a href="{esc(o.notebook, quote=True)}">{esc(_("notebook"))}</a>')
+        kp = month_dir / o.market / "kpis.csv"
+        if o.market != ROLLUP_FOLDER and kp.exists():
+            links.append(f'<a href="{esc(o.market + "/kpis.csv", quote=True)}">kpis.csv</a>')
+        cls = "ok" if o.status.split(" ")[0] in ("ok", "reused") else "failed"
+        trs.append(
+            f'<tr class="{cls}"><td>{esc(o.market)}</td><td>{esc(o.report)}</td><td>{esc(_(labels[o.status]) if o.status in labels else o.status)}</td>'
+            f'<td class="num">{o.duration:.1f} s</td><td>{" · ".join(links)}</td>'
+            f"<td>{'<pre>' + esc(_first_lines(o.error)) + '</pre>' if o.error else ''}</td></tr>"
+        )
+    n_failed = sum(1 for o in rows if o.status.split(" ")[0] not in ("ok", "reused")) + len(result.market_errors)
+    summary = (_("All reports completed.") if n_failed == 0 else _("Some reports failed: see the error column."))
+    month_kpis = '<p><a href="kpis.csv">kpis.csv</a></p>' if (month_dir / "kpis.csv").exists() else ""
+    title = f"govlib {result.month}"
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8" />
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<title>{esc(title)}</title>
+<style>
+body {{ font-family: sans-serif; max-width: 70rem; margin: 1rem auto; padding: 0 1rem; }}
+table {{ border-collapse: collapse; width: 100%; }}
+th, td {{ border-bottom: 1px solid #ccc; padding: 0.3rem 0.6rem; text-align: left; vertical-align: top; }}
+td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
+tr.failed td {{ background: #fde8e8; }}
+pre {{ white-space: pre-wrap; margin: 0; font-size: 0.85em; }}
+</style>
+</head>
+<body>
+<h1>{esc(_("Monthly governance reports"))} {esc(result.month)}</h1>
+<p>{esc(summary)}</p>
+{month_kpis}
+<table>
+<thead><tr><th>{esc(_("Market"))}</th><th>{esc(_("Report"))}</th><th>{esc(_("Status"))}</th><th>{esc(_("Duration"))}</th><th>{esc(_("Files"))}</th><th>{esc(_("Error"))}</th></tr></thead>
+<tbody>
+{chr(10).join(trs)}
+</tbody>
+</table>
+</body>
+</html>
+"""
+
+
+def _first_lines(text: str, n: int = 6) -> str:
+    return "\n".join(text.strip().splitlines()[:n])
+
+
+# ---------------------------------------------------------------------------------------
+# stored notebook outputs (what nbval compares)
+
+
+def store_notebook_outputs(notebooks: list[Path] | None = None, timeout: int = 600) -> list[Path]:
+    """Execute notebooks in place with their default parameters and strip run metadata.
+
+    The outputs stored in git are what ``tests/test_notebooks.py`` (nbval) compares with;
+    run this on the small demo data after changing a notebook::
+
+        GOVLIB_DATA=data/demo .venv/bin/python -m govlib.report.runner --store-outputs
+
+    Execution counts and outputs are deterministic; timestamps and durations are removed.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    kernel_name, kernel_env = ensure_kernel()
+    os.environ.update(kernel_env)
+    os.environ["PYTHONHASHSEED"] = "0"
+    if not notebooks:
+        from govlib.params import load_reports
+
+        rp = load_reports()
+        notebooks = [config.NOTEBOOKS_DIR / f"{n}.ipynb"
+                     for n in rp.market_notebooks + rp.rollup_notebooks + rp.expansion_notebooks]
+    paths = notebooks
+    for path in paths:
+        nb = nbformat.read(str(path), as_version=4)
+        NotebookClient(nb, timeout=timeout, kernel_name=kernel_name, record_timing=False,
+                       resources={"metadata": {"path": str(config.NOTEBOOKS_DIR)}}).execute()
+        _strip_run_metadata(nb)
+        nb.metadata.pop("papermill", None)
+        nb.metadata.pop("widgets", None)
+        nbformat.write(nb, str(path))
+    return list(paths)
+
+
+# ---------------------------------------------------------------------------------------
+# CLI
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--month", required=True, help="month to report, YYYY-MM (local time of each market)")
+    parser.add_argument("--markets", default="all", help="'all' (default) or comma-separated codes, e.g. GB,DE")
+    parser.add_argument("--reports", default=None,
+                        help="comma-separated notebooks to run (default: all of params/reports.yaml)")
+    parser.add_argument("--data", default=None, help="dataset directory (default: GOVLIB_DATA or data/demo)")
+    parser.add_argument("--out", default=None, help="output root (default: GOVLIB_REPORTS or reports/)")
+    parser.add_argument("--jobs", type=int, default=None, help="notebooks executed at once (default: number of cores)")
+    parser.add_argument("--lang", default="", help="report language for every market, e.g. en_GB (default: the market's)")
+    parser.add_argument("--resume", action="store_true",
+                        help="reuse published reports whose inputs (data, params, code, language) are unchanged")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--engine", choices=("duckdb", "spark"), default=None,
+                        help="query engine of the data layer (default: GOVLIB_ENGINE or duckdb); Spark settings from "
+                             "GOVLIB_SPARK_MASTER, GOVLIB_SPARK_REMOTE, GOVLIB_SPARK_CONF (docs/spark.md)")
+
+
+def run(args: argparse.Namespace) -> int:
+    def _term(signum, frame):  # SIGTERM behaves like Ctrl-C: workers killed, nothing half-published
+        raise KeyboardInterrupt
+
+    if getattr(args, "engine", None):  # workers (cube builds) inherit the environment
+        os.environ["GOVLIB_ENGINE"] = args.engine
+    previous = signal.signal(signal.SIGTERM, _term)
+    try:
+        res = run_batch(
+            month=args.month, markets=args.markets, reports=args.reports, data_dir=args.data, out_dir=args.out,
+            jobs=args.jobs, lang=args.lang, resume=args.resume, progress=not args.no_progress,
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    n_ok = sum(o.status in ("ok", "reused") for o in res.outcomes)
+    n_reused = sum(o.status == "reused" for o in res.outcomes)
+    failed = [o for o in res.outcomes if o.status not in ("ok", "reused")]
+    for m, err in sorted(res.market_errors.items()):
+        print(f"govlib run: {m}: failed: {_first_lines(err, 2)}", file=sys.stderr)
+    for o in failed:
+        print(f"govlib run: {o.market} {o.report}: {o.status}: {_first_lines(o.error, 2)}", file=sys.stderr)
+    print(f"{n_ok} report(s) ok ({n_reused} reused), {len(failed) + len(res.market_errors)} failed; index: {res.index}")
+    return 0 if res.ok else 1
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--worker":
+        raise SystemExit(_worker_main(sys.argv[2]))
+    if len(sys.argv) >= 2 and sys.argv[1] == "--store-outputs":
+        for p in store_notebook_outputs([Path(a) for a in sys.argv[2:]] or None):
+            print(f"stored outputs of {p}")
+        raise SystemExit(0)
+    from govlib.cli import main
+
+    raise SystemExit(main(["run", *sys.argv[1:]]))

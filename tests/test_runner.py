@@ -1,0 +1,427 @@
+"""The report runner (`govlib run`), the per-market cube and the HTML export.
+
+Fast tests use the hand-made dataset of ``tests/datasets.py`` and trivial notebooks; one
+module-scoped run executes the real market report and roll-up on the small demo data and
+is checked against the raw Parquet files with plain pandas (not govlib.metrics).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from govlib import config
+from govlib.errors import UsageError
+from govlib.report import html as report_html
+from govlib.report import runner
+from govlib.report.cube import KPI_COLUMNS, format_kpis_csv
+
+sys.path.insert(0, str(Path(__file__).parent))
+from datasets import write_valid_dataset  # noqa: E402
+
+MONTH = "2026-10"
+KPI_HEADER = "market,month,kpi_id,value,numerator,denominator,ci_low,ci_high,unit"
+
+
+@pytest.fixture
+def roots(tmp_path, monkeypatch):
+    """Let the runner write under tmp_path; a secret pseudonym key for non-demo data."""
+    monkeypatch.setenv("GOVLIB_ALLOWED_ROOTS", str(tmp_path))
+    monkeypatch.setenv("GOVLIB_PSEUDONYM_KEY", "test-key-0123456789abcdef")
+    return tmp_path
+
+
+def _run_cli(args: list[str], env: dict | None = None, **kw) -> subprocess.CompletedProcess:
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run([sys.executable, "-m", "govlib", *args], capture_output=True, text=True, env=e, **kw)
+
+
+def _staging_dirs(out: Path) -> list[Path]:
+    staging = out / runner.STAGING
+    return [p for p in staging.iterdir() if p.is_dir()] if staging.exists() else []
+
+
+# ---------------------------------------------------------------------------------------
+# input validation: a clear error and nothing written
+
+
+@pytest.mark.parametrize(
+    "kwargs, needle",
+    [
+        ({"month": "2026-13"}, "YYYY-MM"),
+        ({"month": "2026-10", "markets": "XX"}, "unknown market"),
+        ({"month": "2026-10", "markets": "gb"}, "upper case: GB"),
+        ({"month": "2026-10", "reports": "no_such_report"}, "unknown report"),
+        ({"month": "2026-10", "lang": "de;import os"}, "language tag"),
+        ({"month": "2026-10", "jobs": -1}, "--jobs"),
+    ],
+)
+def test_bad_inputs_are_usage_errors_and_write_nothing(roots, kwargs, needle):
+    data = write_valid_dataset(roots / "data", layout="partitioned")
+    out = roots / "reports"
+    with pytest.raises(UsageError, match=needle.replace("(", r"\(").replace(";", ";")):
+        runner.run_batch(data_dir=data, out_dir=out, progress=False, **kwargs)
+    assert not out.exists()
+
+
+def test_missing_data_dir_and_output_outside_roots(roots, tmp_path_factory):
+    with pytest.raises(UsageError, match="does not exist"):
+        runner.run_batch(MONTH, data_dir=roots / "nope", out_dir=roots / "reports", progress=False)
+    data = write_valid_dataset(roots / "data", layout="partitioned")
+    outside = Path("/proc/govlib-reports")
+    with pytest.raises(UsageError, match="outside the allowed roots"):
+        runner.run_batch(MONTH, data_dir=data, out_dir=outside, progress=False)
+
+
+def test_notebook_parameters_cannot_carry_code(roots):
+    ok = runner.validate_notebook_parameters({"market": "GB", "month": MONTH, "lang": "en_GB",
+                                              "markets": "DE,GB", "data_dir": str(roots)})
+    assert ok["market"] == "GB"
+    crafted = [
+        {"market": 'GB"\nimport os; os.system("id")\n#'},
+        {"month": "2026-10'; import os"},
+        {"lang": "en_GB\nimport os"},
+        {"markets": "DE,GB;x"},
+        {"data_dir": "/etc"},
+        {"data_dir": str(roots) + "\n__import__('os')"},
+        {"market": "GB", "extra_code": "1"},
+        {"month": 202610},
+    ]
+    for params in crafted:
+        with pytest.raises(UsageError):
+            runner.validate_notebook_parameters(params)
+
+
+def test_cli_error_has_no_traceback():
+    res = _run_cli(["run", "--month", "2026-13"])
+    assert res.returncode == 2
+    assert "YYYY-MM" in res.stderr and "Traceback" not in res.stderr
+
+
+# ---------------------------------------------------------------------------------------
+# HTML export
+
+
+def _executed_notebook() -> nbformat.NotebookNode:
+    nb = new_notebook()
+    md = new_code_cell("present.show('# Title')", execution_count=1)
+    md.outputs = [new_output("display_data", data={"text/markdown": "# Report title\n\n## First section\n\ntext",
+                                                    "text/plain": "<Markdown>"})]
+    fig = new_code_cell("show_figure(fig)", execution_count=2)
+    fig.outputs = [new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"})]
+    sec = new_code_cell("SECRET_CODE_LINE = 1", execution_count=3)
+    sec.outputs = [new_output("display_data", data={"text/markdown": "## Second section", "text/plain": "x"})]
+    nb.cells = [new_markdown_cell("Intro"), md, fig, sec]
+    return nb
+
+
+def test_html_is_self_contained_with_code_hidden_and_toc():
+    html = report_html.render_html(_executed_notebook(), title="T", language="de")
+    assert report_html.list_external_references(html) == []
+    assert "SECRET_CODE_LINE" not in html  # code hidden
+    assert "data:image/png;base64,iVBORw0KGgo=" in html  # figure embedded
+    assert '<html lang="de">' in html
+    nav = html[html.index('<nav class="govlib-toc"'):html.index("</nav>")]
+    assert "First section" in nav and "Second section" in nav and "Report title" not in nav
+    # every TOC link points at a heading of the page
+    import re
+
+    for anchor in re.findall(r'href="#([^"]+)"', nav):
+        assert f'id="{anchor}"' in html
+
+
+def test_external_reference_detector_finds_cdn_scripts():
+    bad = ('<script src="https://cdn.example.org/x.js"></script><link href="//fonts.example.org/f.css">'
+           '<style>@import url(https://x.org/a.css);</style><a href="https://eur-lex.europa.eu/eli">DSA</a>')
+    found = report_html.list_external_references(bad)
+    assert len(found) == 4
+    assert len(report_html.list_external_references(bad, allow=("https://eur-lex.europa.eu/",))) == 3
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+@pytest.mark.skipif(_chromium() is None, reason="no headless Chromium on this machine (see docs/reports.md)")
+def test_html_renders_in_headless_chromium(tmp_path):
+    page = tmp_path / "r.html"
+    page.write_text(report_html.render_html(_executed_notebook(), title="T"), encoding="utf-8")
+    res = subprocess.run([_chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
+                          "--v=0", "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0
+    assert "Second section" in res.stdout
+    assert "Uncaught" not in res.stderr  # no JavaScript error
+
+
+# ---------------------------------------------------------------------------------------
+# KPI export format
+
+
+def test_kpis_csv_format_is_exact_and_deterministic():
+    df = pd.DataFrame([
+        {"market": "DE", "month": MONTH, "kpi_id": "actions_total", "value": 562.0, "numerator": 562.0,
+         "denominator": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"), "unit": "count"},
+        {"market": "DE", "month": MONTH, "kpi_id": "proactive_rate", "value": 386 / 562, "numerator": 386.0,
+         "denominator": 562.0, "ci_low": 0.1, "ci_high": 0.2, "unit": "share"},
+    ])
+    text = format_kpis_csv(df)
+    lines = text.split("\r\n")
+    assert lines[0] == KPI_HEADER
+    assert lines[1] == "DE,2026-10,actions_total,562,562,,,,count"  # empty denominator: empty, never 0
+    assert lines[2] == "DE,2026-10,proactive_rate,0.686832740214,386,562,0.1,0.2,share"
+    assert format_kpis_csv(df.sample(frac=1, random_state=1).sort_index()) == text
+
+
+# ---------------------------------------------------------------------------------------
+# failure isolation, timeouts, atomicity (trivial notebooks on the hand-made dataset)
+
+
+PARAMS_CELL = 'market: str = "GB"\nmonth: str = "2026-10"\ndata_dir: str = ""\nlang: str = ""\ncube_path: str = ""'
+TOY_NOTEBOOKS = {
+    "toy_ok": "from govlib.report.cube import load_cube\ncube = load_cube(cube_path)\nprint(cube.market, len(cube.kpis))",
+    "toy_bad": "if market == 'GB':\n    raise ValueError('planted failure for GB')\nprint('fine')",
+    "toy_slow": "import time\nif market == 'GB':\n    time.sleep(60)\nprint('done')",
+}
+
+
+def _toy_project(root: Path, monkeypatch, notebooks: dict[str, str], sleep: float = 0.0) -> None:
+    nbdir, pdir = root / "notebooks", root / "params"
+    nbdir.mkdir()
+    shutil.copytree(config.PARAMS_DIR / "markets", pdir / "markets")
+    for name, code in notebooks.items():
+        nb = new_notebook()
+        p = new_code_cell(PARAMS_CELL)
+        p.metadata["tags"] = ["parameters"]
+        body = (f"import time\ntime.sleep({sleep})\n" if sleep else "") + code
+        nb.cells = [p, new_code_cell("from IPython.display import Markdown, display\n"
+                                     "display(Markdown('# Toy ' + market))"), new_code_cell(body)]
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, nbdir / f"{name}.ipynb")
+    (pdir / "reports.yaml").write_text(
+        f"market_notebooks: [{', '.join(notebooks)}]\nrollup_notebooks: []\ntimeout_seconds: 10\n")
+    monkeypatch.setattr(config, "NOTEBOOKS_DIR", nbdir)
+    monkeypatch.setattr(config, "PARAMS_DIR", pdir)
+    monkeypatch.setenv("GOVLIB_PARAMS", str(pdir))
+
+
+def test_failing_and_timed_out_notebooks_are_isolated(roots, monkeypatch):
+    _toy_project(roots, monkeypatch, TOY_NOTEBOOKS)
+    data = write_valid_dataset(roots / "data", layout="partitioned")
+    out = roots / "reports"
+    res = runner.run_batch(MONTH, markets="DE,GB", data_dir=data, out_dir=out, jobs=2, progress=False)
+    status = {(o.market, o.report): o for o in res.outcomes}
+    assert not res.ok
+    assert {k: o.status for k, o in status.items()} == {
+        ("DE", "toy_ok"): "ok", ("DE", "toy_bad"): "ok", ("DE", "toy_slow"): "ok",
+        ("GB", "toy_ok"): "ok", ("GB", "toy_bad"): "failed", ("GB", "toy_slow"): "failed",
+    }
+    assert "planted failure for GB" in status[("GB", "toy_bad")].error
+    assert "timed out" in status[("GB", "toy_slow")].error.lower() or "timeout" in status[("GB", "toy_slow")].error.lower()
+    index = (out / MONTH / "index.html").read_text()
+    assert "planted failure for GB" in index
+    assert 'href="GB/toy_bad.html#papermill-error-cell"' in index
+    assert 'id="papermill-error-cell"' in (out / MONTH / "GB" / "toy_bad.html").read_text()
+    # every market folder is complete, nothing left in staging
+    for m in ("DE", "GB"):
+        folder = out / MONTH / m
+        assert (folder / "kpis.csv").read_text().startswith(KPI_HEADER)
+        for nb in TOY_NOTEBOOKS:
+            assert (folder / f"{nb}.ipynb").exists() and (folder / f"{nb}.html").exists()
+    assert _staging_dirs(out) == []
+
+
+def test_broken_market_fails_alone(roots, monkeypatch):
+    """Invalid rows in one market: that market fails in the index, the other reports, exit 1, no half folder."""
+    _toy_project(roots, monkeypatch, {"toy_ok": TOY_NOTEBOOKS["toy_ok"]})
+    data = write_valid_dataset(roots / "data", layout="partitioned")
+    part = next((data / "enforcement_actions" / "market=GB").glob("*.parquet"))
+    df = pd.read_parquet(part)
+    df.loc[df.index[:2], "action_type"] = "nuked"
+    df.to_parquet(part, index=False)
+    out = roots / "reports"
+    res = _run_child(["run", "--month", MONTH, "--markets", "DE,GB", "--data", str(data), "--out", str(out),
+                      "--no-progress"])
+    assert res.returncode == 1, res.stderr
+    assert "Traceback" not in res.stderr
+    assert "enforcement_actions.action_type: 2 rows" in res.stderr
+    index = (out / MONTH / "index.html").read_text()
+    assert "enforcement_actions.action_type: 2 rows" in index
+    assert not (out / MONTH / "GB").exists()
+    assert (out / MONTH / "DE" / "toy_ok.html").exists()
+    month_kpis = pd.read_csv(out / MONTH / "kpis.csv")
+    assert set(month_kpis["market"]) == {"DE"}
+    assert _staging_dirs(out) == []
+
+
+def test_interrupted_run_leaves_no_partial_report_and_resumes(roots, monkeypatch):
+    # a fixed code version: other engineers' edits to govlib/ between the two runs must not defeat --resume
+    monkeypatch.setenv("GOVLIB_CODE_VERSION", "test-resume")
+    _toy_project(roots, monkeypatch, {"toy_a": TOY_NOTEBOOKS["toy_ok"], "toy_b": TOY_NOTEBOOKS["toy_ok"]}, sleep=2)
+    data = write_valid_dataset(roots / "data", layout="partitioned")
+    out = roots / "reports"
+    args = ["run", "--month", MONTH, "--markets", "DE,GB", "--data", str(data), "--out", str(out), "--jobs", "1",
+            "--no-progress"]
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD, *args], env=_child_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not (out / MONTH / "DE").exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert (out / MONTH / "DE").exists(), proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    _stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    # DE is complete, GB absent or complete, no staging, no index from the interrupted run
+    assert all((out / MONTH / "DE" / f).exists() for f in ("toy_a.html", "toy_b.html", "kpis.csv"))
+    gb = out / MONTH / "GB"
+    assert not gb.exists() or all((gb / f).exists() for f in ("toy_a.html", "toy_b.html", "kpis.csv"))
+    assert _staging_dirs(out) == []
+    assert not (out / MONTH / "index.html").exists()
+    # resume: DE is reused, GB is done
+    res = runner.run_batch(MONTH, markets="DE,GB", data_dir=data, out_dir=out, jobs=2, resume=True, progress=False)
+    status = {(o.market, o.report): o.status for o in res.outcomes}
+    assert status[("DE", "toy_a")] == "reused" and status[("DE", "toy_b")] == "reused"
+    assert res.ok and (out / MONTH / "GB" / "toy_b.html").exists()
+
+
+def _child_env() -> dict:
+    return dict(os.environ, GOVLIB_PARAMS=str(config.PARAMS_DIR), GOVLIB_TEST_NOTEBOOKS=str(config.NOTEBOOKS_DIR))
+
+
+def _run_child(args: list[str]) -> subprocess.CompletedProcess:
+    """`govlib ARGS` in a child process that uses the (monkeypatched) toy notebooks and params."""
+    return subprocess.run([sys.executable, "-c", _CHILD, *args], capture_output=True, text=True, env=_child_env())
+
+
+# A child process running `govlib` with the toy notebooks directory.
+_CHILD = """
+import os, sys
+from pathlib import Path
+from govlib import config
+config.NOTEBOOKS_DIR = Path(os.environ["GOVLIB_TEST_NOTEBOOKS"])
+config.PARAMS_DIR = Path(os.environ["GOVLIB_PARAMS"])
+from govlib.cli import main
+raise SystemExit(main(sys.argv[1:]))
+"""
+
+
+# ---------------------------------------------------------------------------------------
+# the real reports on the small demo data
+
+
+@pytest.fixture(scope="module")
+def demo_run(demo_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports")
+    saved = {k: os.environ.get(k) for k in ("GOVLIB_ALLOWED_ROOTS", "GOVLIB_CODE_VERSION")}
+    os.environ["GOVLIB_ALLOWED_ROOTS"] = str(out)
+    os.environ["GOVLIB_CODE_VERSION"] = "test-demo-run"  # see test_interrupted_run_...: stable across this module
+    try:
+        res = runner.run_batch(MONTH, markets="DE,GB,PL", reports="market_report,emea_overview", data_dir=demo_dir,
+                               out_dir=out, jobs=2, progress=False)
+        yield res, out / MONTH
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def test_demo_run_layout(demo_run):
+    res, month_dir = demo_run
+    assert res.ok, [(o.market, o.report, o.error) for o in res.outcomes]
+    for m in ("DE", "GB", "PL"):
+        for f in ("market_report.ipynb", "market_report.html", "kpis.csv", "market_report.manifest.json"):
+            assert (month_dir / m / f).exists(), (m, f)
+    assert (month_dir / "EMEA" / "emea_overview.html").exists()
+    index = (month_dir / "index.html").read_text()
+    for m in ("DE", "GB", "PL"):
+        assert f'href="{m}/market_report.html"' in index
+    assert report_html.list_external_references(index) == []
+
+
+def test_demo_kpis_csv_matches_raw_tables(demo_run, demo_dir):
+    """Recompute KPIs from the raw Parquet files with plain pandas (independent of govlib.metrics)."""
+    res, month_dir = demo_run
+    kpis = pd.read_csv(month_dir / "kpis.csv")
+    assert list(kpis.columns) == KPI_COLUMNS
+    assert (month_dir / "kpis.csv").read_bytes().startswith(KPI_HEADER.encode() + b"\r\n")
+    acts = pd.read_parquet(demo_dir / "enforcement_actions")  # hive partitions: market from the path
+    acts["market"] = acts["market"].astype(str)
+    appeals = pd.read_parquet(demo_dir / "appeals.parquet")
+    tzs = {"DE": "Europe/Berlin", "GB": "Europe/London", "PL": "Europe/Warsaw"}
+    for market, tz in tzs.items():
+        got = kpis[kpis["market"] == market].set_index("kpi_id")
+        local = pd.to_datetime(acts["actioned_at"], utc=True).dt.tz_convert(tz).dt.strftime("%Y-%m")
+        a = acts[(acts["market"] == market) & (local == MONTH)]
+        assert got.loc["actions_total", "value"] == len(a) > 0
+        proactive = a["detection_source"].isin(["automated", "proactive_review"]).sum()
+        assert got.loc["proactive_rate", "numerator"] == proactive
+        assert got.loc["proactive_rate", "value"] == pytest.approx(proactive / len(a), rel=1e-9)
+        rm = a[(a["action_type"] == "content_removed") & a["views_before_action"].notna()]
+        assert got.loc["removed_before_views_rate", "denominator"] == len(rm)
+        assert got.loc["removed_before_views_rate", "value"] == pytest.approx((rm["views_before_action"] == 0).mean(),
+                                                                               rel=1e-9)
+        ap = appeals[appeals["market"] == market]
+        sub = pd.to_datetime(ap["submitted_at"], utc=True).dt.tz_convert(tz).dt.strftime("%Y-%m")
+        assert got.loc["appeals_submitted", "value"] == (sub == MONTH).sum()
+        resolved = pd.to_datetime(ap["resolved_at"], utc=True).dt.tz_convert(tz).dt.strftime("%Y-%m")
+        dec = ap[(resolved == MONTH) & (ap["outcome"] != "pending")]
+        if len(dec):
+            over = dec["outcome"].isin(["overturned", "partially_overturned"]).mean()
+            assert got.loc["overturn_rate", "value"] == pytest.approx(over, rel=1e-9)
+        # the market's own kpis.csv is the same rows
+        own = pd.read_csv(month_dir / market / "kpis.csv")
+        pd.testing.assert_frame_equal(own, kpis[kpis["market"] == market].reset_index(drop=True))
+
+
+def test_demo_html_self_contained_and_code_hidden(demo_run):
+    _res, month_dir = demo_run
+    for page in list(month_dir.glob("*/*.html")):
+        text = page.read_text(encoding="utf-8")
+        assert report_html.list_external_references(text) == [], page
+        assert "open_report_cube" not in text and "import " not in text.split("<body")[1], page  # code hidden
+        assert '<nav class="govlib-toc"' in text, page
+        assert "data:image/png;base64," in text, page
+
+
+def test_demo_outputs_carry_no_creator_ids(demo_run, demo_dir):
+    from govlib.privacy import scan_for_identifiers
+
+    _res, month_dir = demo_run
+    ids = pd.read_parquet(demo_dir / "creators.parquet", columns=["creator_id"])["creator_id"].astype(str)
+    files = [p for p in month_dir.rglob("*") if p.is_file()]
+    assert files
+    assert not scan_for_identifiers(files, ids.tolist())
+
+
+def test_demo_resume_reuses_and_rerun_is_byte_identical(demo_run, demo_dir, tmp_path, monkeypatch):
+    res, month_dir = demo_run
+    out = month_dir.parent
+    monkeypatch.setenv("GOVLIB_ALLOWED_ROOTS", os.pathsep.join([str(out), str(tmp_path)]))
+    before = {p: p.read_bytes() for p in month_dir.rglob("*.ipynb")}
+    again = runner.run_batch(MONTH, markets="DE,GB,PL", reports="market_report,emea_overview", data_dir=demo_dir,
+                             out_dir=out, jobs=2, resume=True, progress=False)
+    assert {o.status for o in again.outcomes if o.market != "EMEA"} == {"reused"}
+    # a fresh run elsewhere gives byte-identical kpis.csv and notebooks (determinism)
+    fresh = runner.run_batch(MONTH, markets="GB", reports="market_report", data_dir=demo_dir, out_dir=tmp_path,
+                             jobs=1, progress=False)
+    assert fresh.ok
+    assert (tmp_path / MONTH / "GB" / "kpis.csv").read_bytes() == (month_dir / "GB" / "kpis.csv").read_bytes()
+    assert (tmp_path / MONTH / "GB" / "market_report.ipynb").read_bytes() == before[month_dir / "GB" /
+                                                                                   "market_report.ipynb"]
