@@ -61,10 +61,11 @@ data: install $(DATA)/.complete ## generate the small demo dataset if missing
 .PHONY: reports
 reports: install i18n data ## command 1: install, make demo data, run the month's reports
 	$(BIN)/govlib validate --data $(DATA)
-	$(BIN)/govlib summary --data $(DATA) --month $(MONTH)
+	$(BIN)/govlib run --month $(MONTH) --data $(DATA) --jobs $(JOBS)
+	@echo "Index of the month's reports: reports/$(MONTH)/index.html"
 
 .PHONY: test
-test: $(VENV)/.installed-spark i18n ## command 2: run the whole test suite
+test: $(VENV)/.installed-spark i18n data ## command 2: run the whole test suite
 	$(BIN)/python -m pytest
 
 .PHONY: lab
