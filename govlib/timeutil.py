@@ -13,7 +13,7 @@ import pandas as pd
 
 from govlib.errors import UsageError
 
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])\Z", re.ASCII)  # \Z: no trailing newline; ASCII digits only
 
 
 def parse_month(month: str, *, allow_future: bool = True) -> str:

@@ -44,6 +44,7 @@ import html as _html
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -357,50 +358,117 @@ def _worker_main(task_path: str) -> int:
     return 0
 
 
+def _worker_loop() -> int:
+    """A long-lived worker: run each task path read from stdin, answer ``done`` on stdout; stop at end of input.
+
+    The libraries every task needs are imported once, here. Each task's stderr goes to the
+    file its task names (``stderr``), as with one process per task.
+    """
+    import papermill  # noqa: F401  (imported once for all the worker's tasks)
+
+    import govlib.report.html  # noqa: F401
+
+    # the protocol has fd 1 to itself: anything a library prints goes to the task's stderr file
+    out = os.fdopen(os.dup(1), "wb", buffering=0)
+    os.dup2(2, 1)
+    for raw in sys.stdin.buffer:
+        task_path = raw.decode().strip()
+        if not task_path:
+            continue
+        err_path = json.loads(Path(task_path).read_text(encoding="utf-8")).get("stderr")
+        if err_path:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            with open(err_path, "wb") as fh:
+                os.dup2(fh.fileno(), 1)
+                os.dup2(fh.fileno(), 2)
+        try:
+            _worker_main(task_path)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        out.write(b"done\n")
+    return 0
+
+
 class _Procs:
-    """Worker processes alive, so that an interrupt or a timeout can kill their process groups."""
+    """Worker processes of a batch: one long-lived worker per job slot (thread), killable by process group.
+
+    A worker (``python -m govlib.report.runner --worker-loop``) imports papermill, nbconvert
+    and pandas once (about 2.5 s of CPU) and then runs the tasks its slot hands it, one at a
+    time, each notebook in a fresh kernel, as the floor's process pool does. A worker that
+    dies or overruns its task's timeout is killed with its process group and replaced for
+    the next task, so a failure still stays with its task.
+    """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.alive: set[subprocess.Popen] = set()
         self.stopping = False
+        self.local = threading.local()
+
+    def _worker(self, env: dict[str, str]) -> subprocess.Popen | None:
+        proc = getattr(self.local, "proc", None)
+        if proc is not None and proc.poll() is None:
+            return proc
+        with self.lock:
+            if self.stopping:
+                return None
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "govlib.report.runner", "--worker-loop"],
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,  # each task's stderr goes to its own file (see _worker_loop)
+                bufsize=0,
+                start_new_session=True,  # own process group: a kill takes the whole worker
+            )
+            self.alive.add(proc)
+        self.local.proc = proc
+        return proc
+
+    def _drop(self, proc: subprocess.Popen) -> None:
+        self._kill(proc)
+        with self.lock:
+            self.alive.discard(proc)
+        self.local.proc = None
 
     def run(self, task: dict, env: dict[str, str], timeout: float) -> dict:
         tdir = Path(task["result"]).parent
-        task_path = tdir / (Path(task["result"]).stem + ".task.json")
+        stem = Path(task["result"]).stem
+        task_path = tdir / (stem + ".task.json")
+        task["stderr"] = str(tdir / (stem + ".stderr.txt"))
         task_path.write_text(json.dumps(task), encoding="utf-8")
         t0 = time.monotonic()
-        err_file = open(tdir / (Path(task["result"]).stem + ".stderr.txt"), "wb")
-        with self.lock:
-            if self.stopping:
-                err_file.close()
-                return {"status": "failed", "error": "run interrupted", "duration": 0.0}
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "govlib.report.runner", "--worker", str(task_path)],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=err_file,
-                start_new_session=True,  # own process group: a kill takes the kernel too
-            )
-            self.alive.add(proc)
-        timed_out = False
+        proc = self._worker(env)
+        if proc is None:
+            return {"status": "failed", "error": "run interrupted", "duration": 0.0}
+        timed_out, line = False, b""
         try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            self._kill(proc)
-        finally:
-            err_file.close()
-            with self.lock:
-                self.alive.discard(proc)
+            proc.stdin.write(str(task_path).encode() + b"\n")
+            deadline = t0 + timeout
+            while True:
+                ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+                if ready:
+                    line = proc.stdout.readline()  # "done" or b"" when the worker died
+                    break
+                if time.monotonic() >= deadline:
+                    timed_out = True
+                    break
+        except (BrokenPipeError, ValueError, OSError):
+            line = b""
+        if timed_out or not line:
+            self._drop(proc)
         duration = round(time.monotonic() - t0, 3)
         if timed_out:
             return {"status": "failed", "error": f"timed out after {timeout:.0f} s (timeout_seconds in params/reports.yaml)",
                     "duration": duration}
         result = _read_json(Path(task["result"]))
         if result is None:
-            err = (tdir / (Path(task["result"]).stem + ".stderr.txt")).read_text(errors="replace").strip().splitlines()
+            try:
+                err = Path(task["stderr"]).read_text(errors="replace").strip().splitlines()
+            except OSError:
+                err = []
             why = f"worker died (exit code {proc.returncode})" if proc.returncode else "worker wrote no result"
             return {"status": "failed", "error": "\n".join([why] + err[-4:]), "duration": duration}
         result["duration"] = duration
@@ -423,6 +491,19 @@ class _Procs:
             procs = list(self.alive)
         for p in procs:
             self._kill(p)
+
+    def close_all(self) -> None:
+        """End idle workers (end of input); kill any that does not exit promptly."""
+        with self.lock:
+            self.stopping = True
+            procs = list(self.alive)
+            self.alive.clear()
+        for p in procs:
+            try:
+                p.stdin.close()
+                p.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                self._kill(p)
 
 
 # ---------------------------------------------------------------------------------------
@@ -667,11 +748,12 @@ def run_batch(
             publish_market(market)
 
     def publish_market(market: str) -> None:
-        from govlib.report.cube import write_kpis_csv
+        from govlib.report.cube import write_alerts_csv, write_kpis_csv
 
         folder = stage / market
         cube = load_cube(cube_paths[market])
         write_kpis_csv(cube.kpis_for(month), folder / "kpis.csv")
+        write_alerts_csv(cube.alerts, folder / "alerts.csv")  # computed once, in the cube step
         _publish_dir(folder, month_dir / market)
 
     try:
@@ -764,6 +846,7 @@ def run_batch(
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        procs.close_all()
         shutil.rmtree(stage, ignore_errors=True)
         lock_file.close()
     return result
@@ -860,6 +943,8 @@ def render_index(result: BatchResult, month_dir: Path, _=lambda s: s) -> str:
         kp = month_dir / o.market / "kpis.csv"
         if o.market != ROLLUP_FOLDER and kp.exists():
             links.append(f'<a href="{esc(o.market + "/kpis.csv", quote=True)}">kpis.csv</a>')
+        if o.market != ROLLUP_FOLDER and (month_dir / o.market / "alerts.csv").exists():
+            links.append(f'<a href="{esc(o.market + "/alerts.csv", quote=True)}">alerts.csv</a>')
         cls = "ok" if o.status.split(" ")[0] in ("ok", "reused") else "failed"
         trs.append(
             f'<tr class="{cls}"><td>{esc(o.market)}</td><td>{esc(o.report)}</td><td>{esc(_(labels[o.status]) if o.status in labels else o.status)}</td>'
@@ -991,6 +1076,8 @@ def run(args: argparse.Namespace) -> int:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--worker":
         raise SystemExit(_worker_main(sys.argv[2]))
+    if len(sys.argv) == 2 and sys.argv[1] == "--worker-loop":
+        raise SystemExit(_worker_loop())
     if len(sys.argv) >= 2 and sys.argv[1] == "--store-outputs":
         for p in store_notebook_outputs([Path(a) for a in sys.argv[2:]] or None):
             print(f"stored outputs of {p}")

@@ -1,0 +1,68 @@
+"""Helpers of the reliability tests (test_bad_inputs, test_resume, test_param_safety...).
+
+A *toy project* is a throw-away ``GOVLIB_ROOT`` (params copied from the repository, tiny
+notebooks that read the market's cube) so that ``govlib run`` can be driven end to end in
+a subprocess in a few seconds; data still goes through the real engine, contract checks
+and cube build.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+
+from govlib import config
+
+MONTH = "2026-10"
+TEST_KEY = "test-key-0123456789abcdef"  # a non-example pseudonym key (non-demo data needs one)
+PARAMS_CELL = 'market: str = "GB"\nmonth: str = "2026-10"\ndata_dir: str = ""\nlang: str = ""\ncube_path: str = ""'
+READ_CUBE = ("from govlib.report.cube import load_cube\ncube = load_cube(cube_path)\n"
+             "print(cube.market, cube.month, len(cube.kpis_for()))")
+
+
+def make_toy_project(root: Path, notebooks: dict[str, str] | None = None, timeout: int = 60) -> Path:
+    """A GOVLIB_ROOT with ``params/`` (copied), ``locales/`` (linked) and toy notebooks; returns ``root``."""
+    notebooks = notebooks or {"toy_ok": READ_CUBE}
+    (root / "notebooks").mkdir(parents=True)
+    shutil.copytree(config.PARAMS_DIR / "markets", root / "params" / "markets")
+    (root / "params" / "reports.yaml").write_text(
+        f"market_notebooks: [{', '.join(notebooks)}]\nrollup_notebooks: []\ntimeout_seconds: {timeout}\n")
+    os.symlink(config.LOCALES_DIR, root / "locales")
+    for name, code in notebooks.items():
+        nb = new_notebook()
+        p = new_code_cell(PARAMS_CELL)
+        p.metadata["tags"] = ["parameters"]
+        nb.cells = [p, new_code_cell(code)]
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, root / "notebooks" / f"{name}.ipynb")
+    return root
+
+
+def toy_env(root: Path, **extra: str) -> dict[str, str]:
+    """Environment of a ``govlib`` child process working on the toy project ``root``."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("GOVLIB_PARAMS", "GOVLIB_DATA", "GOVLIB_REPORTS", "GOVLIB_ALLOWED_ROOTS")}
+    env.update(GOVLIB_ROOT=str(root), GOVLIB_CACHE=str(root / ".cache"), GOVLIB_PSEUDONYM_KEY=TEST_KEY)
+    env.update(extra)
+    return env
+
+
+def govlib(args: list[str], env: dict[str, str] | None = None, timeout: float = 300,
+           cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``python -m govlib ARGS`` in a subprocess (text output captured)."""
+    return subprocess.run([sys.executable, "-m", "govlib", *args], capture_output=True, text=True,
+                          env=env if env is not None else dict(os.environ), timeout=timeout, cwd=cwd)
+
+
+def report_files(out: Path) -> list[str]:
+    """Files under an output root, staging lock excepted (relative paths, sorted)."""
+    if not out.exists():
+        return []
+    return sorted(str(p.relative_to(out)) for p in out.rglob("*")
+                  if p.is_file() and not (p.parent.name == ".staging" and p.suffix == ".lock"))

@@ -1,0 +1,123 @@
+"""Parameter safety (issue 9): nothing a user types can become code in papermill's injected
+cell or make a run write outside its output root.
+
+Two lines of defence are tested: the command line refuses a crafted value before anything
+is written (``govlib run``), and :func:`govlib.report.runner.validate_notebook_parameters`
+refuses it again just before injection. ``tests/test_runner.py`` already checks a few
+crafted values; this adds the issue's exact payload, newline and Unicode-digit tricks,
+symlink / ``..`` escapes, and what papermill actually writes for validated values.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from govlib.errors import UsageError
+from govlib.report import runner
+from govlib.timeutil import parse_month
+
+sys.path.insert(0, str(Path(__file__).parent))
+from reliability_support import MONTH, govlib, make_toy_project, toy_env  # noqa: E402
+
+
+def _payload(tmp_path: Path) -> tuple[str, Path]:
+    pwned = tmp_path / "pwned"
+    return f'2026-10"; import os; os.system("touch {pwned}") #', pwned
+
+
+@pytest.mark.parametrize("option", ["--month", "--markets", "--lang", "--reports"])
+def test_cli_refuses_crafted_values_and_writes_nothing(tmp_path, option):
+    root = make_toy_project(tmp_path / "proj")
+    data = root / "data"
+    data.mkdir()
+    payload, pwned = _payload(tmp_path)
+    out = root / "reports"
+    args = {"--month": MONTH, "--markets": "DE", "--lang": "", "--reports": "toy_ok"}
+    args[option] = payload
+    cmd = ["run", "--data", str(data), "--out", str(out), "--no-progress"]
+    for k, v in args.items():
+        cmd += [k, v]
+    r = govlib(cmd, env=toy_env(root), timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and "error:" in r.stderr
+    assert not pwned.exists() and not out.exists()
+    assert not (root / ".cache" / "cubes").exists()
+
+
+@pytest.mark.parametrize("month", ["2026-10\n", "2026-10\nimport os", "\u0662\u0660\u0662\u0666-10",
+                                   "２０２６-10", " 2026-10", "2026-10 "])
+def test_month_must_be_plain_ascii_yyyy_mm(month):
+    # `$` in a regex also matches before a trailing newline and `\d` matches any Unicode digit:
+    # both were accepted before (a month folder named "2026-10\n" could be created)
+    with pytest.raises(UsageError, match="YYYY-MM"):
+        parse_month(month)
+    with pytest.raises(UsageError):
+        runner.validate_notebook_parameters({"month": month})
+
+
+def test_issue_payload_and_newline_variants_rejected_before_injection(tmp_path):
+    payload, _ = _payload(tmp_path)
+    for params in ({"month": payload}, {"market": "GB\n"}, {"markets": "DE,GB\n"}, {"lang": "en_GB\n"},
+                   {"failed_markets": 'DE"'}, {"cube_path": str(tmp_path) + '"; import os #'}):
+        with pytest.raises(UsageError):
+            runner.validate_notebook_parameters(params)
+
+
+def test_paths_escaping_allowed_roots_are_refused(tmp_path, monkeypatch):
+    root = tmp_path / "root"
+    root.mkdir()
+    monkeypatch.chdir(root)  # the current directory is an allowed root
+    monkeypatch.delenv("GOVLIB_ALLOWED_ROOTS", raising=False)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    assert runner.check_path(root / "reports", "output directory") == (root / "reports").resolve()
+    (root / "link").symlink_to(outside, target_is_directory=True)
+    for bad in (root / "link" / "reports", root / ".." / "outside", Path("../outside")):
+        with pytest.raises(UsageError, match="outside the allowed roots"):
+            runner.check_path(bad, "output directory")
+    with pytest.raises(UsageError, match="outside the allowed roots"):
+        runner.validate_notebook_parameters({"data_dir": str(root / "link")})
+
+
+def test_cli_output_outside_roots_refused(tmp_path):
+    root = make_toy_project(tmp_path / "proj")
+    (root / "data").mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    r = govlib(["run", "--month", MONTH, "--markets", "DE", "--data", str(root / "data"), "--out", str(elsewhere),
+                "--no-progress"], env=toy_env(root), cwd=root, timeout=120)
+    assert r.returncode == 2 and "outside the allowed roots" in r.stderr and "GOVLIB_ALLOWED_ROOTS" in r.stderr
+    assert not elsewhere.exists()
+
+
+def test_validated_values_are_injected_as_string_literals(tmp_path, monkeypatch):
+    """What papermill writes for validated values: assignments of string constants, nothing else."""
+    from papermill.translators import PythonTranslator
+
+    monkeypatch.setenv("GOVLIB_ALLOWED_ROOTS", str(tmp_path))
+    params = runner.validate_notebook_parameters(
+        {"market": "GB", "month": MONTH, "markets": "DE,GB", "failed_markets": "", "lang": "en_GB",
+         "data_dir": str(tmp_path), "cube_path": ""})
+    cell = PythonTranslator.codify(params)
+    tree = ast.parse(cell)
+    assigned = {}
+    for node in tree.body:
+        assert isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant), ast.dump(node)
+        assigned[node.targets[0].id] = node.value.value
+    assert assigned == params
+
+
+def test_crafted_value_never_reaches_a_run(tmp_path, monkeypatch):
+    """Even through the Python API, a crafted month stops the batch before any file exists."""
+    payload, pwned = _payload(tmp_path)
+    monkeypatch.setenv("GOVLIB_ALLOWED_ROOTS", str(tmp_path))
+    (tmp_path / "data").mkdir()
+    with pytest.raises(UsageError):
+        runner.run_batch(payload, markets="DE", data_dir=tmp_path / "data", out_dir=tmp_path / "reports",
+                         progress=False)
+    assert not (tmp_path / "reports").exists() and not pwned.exists()
+    assert os.listdir(tmp_path) == ["data"]
