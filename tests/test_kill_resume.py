@@ -1,0 +1,112 @@
+"""Crash safety (issue 9): SIGKILL of a notebook worker mid-run, then ``govlib run --resume``.
+
+A real ``govlib run`` subprocess on the toy project of ``reliability_support`` (tiny notebooks
+reading the real cube of the hand-made dataset). One notebook, ``toy_sleep``, writes a marker
+with its kernel's parent pid (the papermill worker) and sleeps the first time it runs in GB, so
+the kill lands while it is surely executing; on the resumed run the marker exists and it ends
+at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).parent))
+from datasets import write_valid_dataset
+from reliability_support import MONTH, READ_CUBE, make_toy_project, toy_env
+
+SLEEP = (
+    "import os, time\nfrom pathlib import Path\n"
+    "marker = Path(os.environ['KILL_TEST_MARKER'])\n"
+    "if market == 'GB' and not marker.exists():\n"
+    "    marker.write_text(f'{os.getpid()} {os.getppid()}')\n"
+    "    time.sleep(120)\n"
+    "print('slept', market)"
+)
+NOTEBOOKS = {"toy_a": READ_CUBE, "toy_sleep": SLEEP, "toy_z": READ_CUBE}
+
+
+def _index_rows(index: Path) -> dict[tuple[str, str], str]:
+    """(market, report) -> status cell of index.html."""
+    rows = re.findall(r"<tr class=\"\w+\"><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td>", index.read_text())
+    return {(m, r): s for m, r, s in rows}
+
+
+def _manifest(folder: Path, nb: str) -> dict:
+    return json.loads((folder / f"{nb}.manifest.json").read_text())
+
+
+def test_sigkill_of_a_worker_then_resume(tmp_path):
+    root = make_toy_project(tmp_path / "proj", NOTEBOOKS, timeout=300)
+    data = write_valid_dataset(root / "data", layout="partitioned")
+    out = root / "reports"
+    marker = tmp_path / "sleep.started"
+    # a fixed code version: other engineers' edits to govlib/ between the two runs must not defeat --resume
+    env = toy_env(root, KILL_TEST_MARKER=str(marker), GOVLIB_CODE_VERSION="test-kill-resume")
+    args = [sys.executable, "-m", "govlib", "run", "--month", MONTH, "--markets", "DE,GB", "--data", str(data),
+            "--out", str(out), "--jobs", "2", "--no-progress"]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert marker.exists(), proc.communicate(timeout=60)
+        kernel_pid, worker_pid = map(int, marker.read_text().split())
+        # the kernel's parent is a papermill worker of this run (a descendant of the runner)
+        workers = {p.pid: p for p in psutil.Process(proc.pid).children(recursive=True)
+                   if "--worker-loop" in " ".join(p.cmdline())}
+        assert worker_pid in workers, (worker_pid, list(workers))
+        # GB is still running its notebooks: nothing of GB is published yet
+        assert not (out / MONTH / "GB").exists()
+        os.kill(worker_pid, signal.SIGKILL)
+        _stdout, stderr = proc.communicate(timeout=240)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 1, stderr
+    assert "Traceback" not in stderr
+    # the orphaned kernel does not outlive its worker (ipykernel's parent poller, or the runner)
+    _gone, alive = psutil.wait_procs([psutil.Process(kernel_pid)] if psutil.pid_exists(kernel_pid) else [], timeout=15)
+    assert not alive, "kernel of the killed worker still running"
+
+    month = out / MONTH
+    gb, de = month / "GB", month / "DE"
+    # no partial report in place: the killed notebook has neither notebook nor HTML anywhere in the month
+    assert not list(month.rglob("GB/toy_sleep.ipynb")) and not list(month.rglob("GB/toy_sleep.html"))
+    assert not list(month.rglob(".*toy_sleep*"))
+    assert not [p for p in (out / ".staging").iterdir() if p.is_dir()]
+    # the rest of GB is complete, DE entirely
+    for folder in (gb, de):
+        for nb in ("toy_a", "toy_z"):
+            assert (folder / f"{nb}.ipynb").exists() and (folder / f"{nb}.html").exists()
+            assert _manifest(folder, nb)["status"] == "ok"
+        assert (folder / "kpis.csv").exists()
+    assert _manifest(de, "toy_sleep")["status"] == "ok"
+    killed = _manifest(gb, "toy_sleep")
+    assert killed["status"] == "failed" and "worker died" in killed["error"]
+    rows = _index_rows(month / "index.html")
+    assert rows == {(m, nb): ("failed" if (m, nb) == ("GB", "toy_sleep") else "ok")
+                    for m in ("DE", "GB") for nb in NOTEBOOKS}
+    kept = {p: p.read_bytes() for p in month.glob("*/*") if p.suffix in (".ipynb", ".html")}
+
+    # resume: exactly the failed (market, notebook) is redone
+    res = subprocess.run(args + ["--resume"], check=False, env=env, capture_output=True, text=True, timeout=240)
+    assert res.returncode == 0, res.stderr
+    rows = _index_rows(month / "index.html")
+    assert rows == {(m, nb): ("ok" if (m, nb) == ("GB", "toy_sleep") else "reused")
+                    for m in ("DE", "GB") for nb in NOTEBOOKS}
+    assert _manifest(gb, "toy_sleep")["status"] == "ok"
+    assert "slept GB" in (gb / "toy_sleep.ipynb").read_text()
+    # the reused reports are the same bytes
+    for p, data_before in kept.items():
+        assert p.read_bytes() == data_before, p
