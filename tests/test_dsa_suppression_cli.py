@@ -62,11 +62,29 @@ def test_counts_below_min_cell_size_are_suppressed_in_written_files(exports):
                     if ctx is not None:
                         assert rs[ctx] == note, (stem, rs[3], header[j])
                     n_suppressed += 1
+                elif rs[j] == "" and count >= k:  # hidden to protect a lone small cell of its column
+                    assert ctx is not None and "complementary" in rs[ctx], (stem, rs[3], header[j])
                 else:  # zero and counts >= k are published as they are
                     assert rs[j] == rr[j], (stem, rs[3], header[j])
                     n_shown += count > 0
     # the demo data has both kinds, so the checks above ran on real cells
     assert n_suppressed > 0 and n_shown > 0
+
+
+def test_no_suppressed_cell_can_be_derived_from_the_total(exports):
+    """In every count column, the hidden category cells are none or at least two."""
+    n_columns_with_hidden = 0
+    for stem in COUNT_PARTS:
+        shown, raw = _read(exports / "default" / f"{stem}.csv"), _read(exports / "raw" / f"{stem}.csv")
+        header = shown[0]
+        category_rows = [(rs, rr) for rs, rr in zip(shown[1:], raw[1:]) if rs[3].startswith("STATEMENT_CATEGORY_")]
+        for j, h in enumerate(header):
+            if h.startswith(("Contextual", "Service", "Reporting", "Country", "Statement", "Keyword")) or j < 5:
+                continue
+            hidden = [rr[j] for rs, rr in category_rows if rs[j] == "" and rr[j] not in ("", "0")]
+            assert len(hidden) != 1, (stem, h, hidden)
+            n_columns_with_hidden += bool(hidden)
+    assert n_columns_with_hidden > 0  # the demo data exercises it
 
 
 def test_dsa_exports_carry_no_creator_ids(exports, demo_dir):

@@ -18,7 +18,9 @@ regime are counted; a decision imported once per member state counts once (``sor
 
 Small cells: a count in ``[1, min_cell_size)`` and a median over fewer than ``min_cell_size``
 items is left empty, and the matching *Contextual information* cell says
-``Suppressed: fewer than N``. ``min_cell_size`` is the largest of the markets' params (strictest)
+``Suppressed: fewer than N``. Where a column has exactly one such category cell, the smallest
+other category cell of that column is suppressed too, so the small one cannot be derived from
+``TOTAL`` by subtraction. ``min_cell_size`` is the largest of the markets' params (strictest)
 unless ``--min-cell-size`` is given.
 """
 
@@ -232,8 +234,30 @@ def template_categories(part: int) -> list[str]:
     return [r[CATEGORY_COL] for r in rows if r[CATEGORY_COL].startswith("STATEMENT_CATEGORY_")]
 
 
+def _complementary_suppressions(values: dict, k: int) -> set[tuple[str, str]]:
+    """(category, column) count cells to hide so a lone small cell cannot be derived from TOTAL.
+
+    The categories of a column add up to its TOTAL: with exactly one category cell suppressed,
+    ``TOTAL - sum(shown)`` would reveal it, so the smallest other non-zero category cell of
+    that column is suppressed too (secondary suppression, as in statistical disclosure control).
+    """
+    cats = [key for key in values if isinstance(key, str) and key.startswith("STATEMENT_CATEGORY_")]
+    columns = {col for key in cats for col, cell in values[key].items() if cell is not None and cell.kind == "count"}
+    hidden = set()
+    for col in sorted(columns):
+        cells = {c: values[c].get(col) for c in cats if values[c].get(col) is not None}
+        small = [c for c, cell in cells.items() if 0 < cell.value < k]
+        if len(small) != 1:
+            continue
+        others = sorted((cell.value, c) for c, cell in cells.items() if cell.value >= k)
+        if others:
+            hidden.add((others[0][1], col))
+    return hidden
+
+
 def _fill_category_part(part: int, values: dict, service: str, period: str, k: int) -> list[list[str]]:
     header, rows = read_template(part)
+    complementary = _complementary_suppressions(values, k)
     ctx_index = {h.lower().removeprefix("contextual information on ").strip(): i
                  for i, h in enumerate(header) if h.lower().startswith("contextual information on ")}  # fmt: skip
     out, current_cat = [], None
@@ -249,6 +273,8 @@ def _fill_category_part(part: int, values: dict, service: str, period: str, k: i
             for col, cell in cells.items():
                 i = header.index(col)
                 text, note = _format(cell, k)
+                if (key, col) in complementary:
+                    text, note = "", f"Suppressed: fewer than {k} in another category (complementary)"
                 row[i] = text
                 if note:
                     row[ctx_index[col.strip().lower()]] = note
