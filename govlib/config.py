@@ -18,6 +18,9 @@ NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 LOCALES_DIR = PROJECT_ROOT / "locales"
 DOCS_DIR = PROJECT_ROOT / "docs"
 CACHE_DIR = Path(os.environ.get("GOVLIB_CACHE", PROJECT_ROOT / ".cache"))
+# Other services' published DSA transparency reports (CSV) for the reports' peer benchmarks.
+PEER_REPORTS_DIR = Path(os.environ.get("GOVLIB_PEER_REPORTS",
+                                       PROJECT_ROOT / "tests" / "fixtures" / "dsa" / "transparency_reports"))
 
 # Query engine of the data layer: "duckdb" (embedded, default) or "spark".
 ENGINE = os.environ.get("GOVLIB_ENGINE", "duckdb")

@@ -45,6 +45,11 @@ class RiskError(GovlibError):
     """Input to the risk scores is missing columns or holds unusable values."""
 
 
+def N_(text: str) -> str:
+    """Marks a literal for extraction into the catalog (translated by the caller's ``_``)."""
+    return text
+
+
 def _identity(text: str) -> str:
     return text
 
@@ -326,10 +331,10 @@ def _reasons(row: pd.Series, tr: Callable[[str], str], threshold: float) -> tupl
         "GMV": row["gmv_rel"],
     }
     labels = {
-        "likelihood": tr("violation rate {x:.1f}x market"),
-        "severity": tr("severity {x:.1f}x market"),
-        "views": tr("views {x:.1f}x market"),
-        "GMV": tr("GMV {x:.1f}x market"),
+        "likelihood": tr(N_("violation rate {x:.1f}x market")),
+        "severity": tr(N_("severity {x:.1f}x market")),
+        "views": tr(N_("views {x:.1f}x market")),
+        "GMV": tr(N_("GMV {x:.1f}x market")),
     }
     finite = {k: float(v) for k, v in factors.items() if pd.notna(v) and v > 0}
     if not finite:
@@ -340,7 +345,7 @@ def _reasons(row: pd.Series, tr: Callable[[str], str], threshold: float) -> tupl
         drivers = [top]
     text = "; ".join(labels[k].format(x=finite[k]) for k in drivers)
     if row.get("credibility", 1.0) < 0.5 and "likelihood" in drivers:
-        text += "; " + tr("few items: rate shrunk towards market")
+        text += "; " + tr(N_("few items: rate shrunk towards market"))
     return top, text
 
 
@@ -436,7 +441,7 @@ def plot_risk_matrix(
     ax.axvline(1, color="0.3", lw=0.8, ls="--")
     ax.axhline(1, color="0.3", lw=0.8, ls="--")
     unit = scores.attrs.get("unit", "creator")
-    ax.set_title(tr("Risk matrix: segments") if unit == "segment" else tr("Risk matrix: creators"))
-    ax.set_xlabel(tr("Likelihood (violation rate, x market average)"))
-    ax.set_ylabel(tr("Impact (severity x reach, x market average)"))
+    ax.set_title(tr(N_("Risk matrix: segments")) if unit == "segment" else tr(N_("Risk matrix: creators")))
+    ax.set_xlabel(tr(N_("Likelihood (violation rate, x market average)")))
+    ax.set_ylabel(tr(N_("Impact (severity x reach, x market average)")))
     return ax

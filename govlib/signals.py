@@ -46,7 +46,6 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.multitest import multipletests
 
 from govlib.metrics.frames import MetricInputError, as_utc, require_columns
 from govlib.metrics.stats import proportion_interval, test_proportions_2indep
@@ -623,7 +622,12 @@ def flag_transfer_gaps(evaluation: pd.DataFrame, reference: str, by: str = "lang
     adj = np.full(len(p), np.nan)
     ok = ~np.isnan(p)
     if ok.any():
-        adj[ok] = p[ok] if correction == "none" else multipletests(p[ok], alpha=alpha, method=correction)[1]
+        if correction != "none":
+            from statsmodels.stats.multitest import multipletests  # lazy: statsmodels is a slow import
+
+            adj[ok] = multipletests(p[ok], alpha=alpha, method=correction)[1]
+        else:
+            adj[ok] = p[ok]
     out["pvalue_adjusted"] = adj
     out["flagged"] = (np.nan_to_num(adj, nan=1.0) < alpha) & (np.nan_to_num(-out["gap"].to_numpy(), nan=0.0)
                                                                >= min_gap - 1e-12)

@@ -76,6 +76,11 @@ class TrendsError(GovlibError):
     """Input to the trend detection is missing columns or holds unusable values."""
 
 
+def N_(text: str) -> str:
+    """Marks a literal for extraction into the catalog (translated by the caller's ``_``)."""
+    return text
+
+
 def _identity(text: str) -> str:
     return text
 
@@ -952,17 +957,17 @@ def plot_alarm(
     s = s.tail(history_weeks)
     if ax is None:
         _fig, ax = plt.subplots(figsize=(8, 3.5))
-    ax.bar(s["week_start"], s["observed"], width=5, color="0.6", label=tr("Observed actions"))
+    ax.bar(s["week_start"], s["observed"], width=5, color="0.6", label=tr(N_("Observed actions")))
     if not fitted.empty:
         wk = pd.to_datetime(fitted["week_start"])
         ax.fill_between(wk, 0, fitted["upper"].astype(float), step="mid", alpha=0.25,
-                        label=tr("Expected range ({level:.0%} bound)").format(level=band_level))
-        ax.plot(wk, fitted["expected"].astype(float), drawstyle="steps-mid", label=tr("Expected"))
+                        label=tr(N_("Expected range ({level:.0%} bound)")).format(level=band_level))
+        ax.plot(wk, fitted["expected"].astype(float), drawstyle="steps-mid", label=tr(N_("Expected")))
     hit = s.loc[s["week_start"] == week]
-    ax.bar(hit["week_start"], hit["observed"], width=5, color="C3", label=tr("Alarm week"))
-    ax.set_title(tr("{policy} ({content_type}), {market}: weekly enforcement actions").format(
+    ax.bar(hit["week_start"], hit["observed"], width=5, color="C3", label=tr(N_("Alarm week")))
+    ax.set_title(tr(N_("{policy} ({content_type}), {market}: weekly enforcement actions")).format(
         policy=key["policy"], content_type=tr(str(key["content_type"])), market=key["market"]))
-    ax.set_xlabel(tr("Week starting"))
-    ax.set_ylabel(tr("Actions per week"))
+    ax.set_xlabel(tr(N_("Week starting")))
+    ax.set_ylabel(tr(N_("Actions per week")))
     ax.legend(loc="upper left", fontsize="small")
     return ax

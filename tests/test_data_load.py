@@ -79,10 +79,13 @@ def test_filters_are_pushed_down_to_the_engine(tmp_path):
     expr = ds.filter_expr("enforcement_actions", "DE", start, end)
     sql = str(ibis.to_sql(expr))
     assert "WHERE" in sql and "'DE'" in sql and "2026, 9, 30, 22" in sql  # the filter is in the query, not in pandas
-    # DuckDB prunes the market=GB partition: it never reads that file
+    # the market=GB partition is pruned by path: only the DE file is given to the scan (a corrupt GB
+    # file cannot fail DE: test_corrupt_partition_of_one_market_fails_only_that_market), and the
+    # time filter is pushed into the Parquet scan
+    files = ds.market_files("enforcement_actions", "DE")
+    assert files and [f.parent.name for f in files] == ["market=DE"]
     plan = "\n".join(r[1] for r in ds.con.raw_sql("EXPLAIN " + sql).fetchall())
-    assert "Scanning Files: 1/2" in plan, plan
-    assert "market = 'DE'" in plan
+    assert "Read Parquet" in plan and "actioned_at >=" in plan, plan
     # and only the slice comes back into pandas (10 actions in all, 4 in DE-October)
     assert len(ds.load("enforcement_actions")) == EXPECTED["rows"]["enforcement_actions"]
     assert len(ds.load("enforcement_actions", market="DE", start=start, end=end)) == EXPECTED["actions"]["DE"]
@@ -209,3 +212,42 @@ def test_spark_and_duckdb_load_identical_frames(tmp_path):
     assert list(ws["content"].content_id) == EXPECTED["window_content_DE_1"]
     for name in wd:
         pd.testing.assert_frame_equal(ws[name], wd[name], obj=f"window:{name}")
+
+
+def _window(path, market, months_back=1):
+    return load_market_window(open_dataset(path), market, MONTH, MARKETS[market], months_back=months_back)
+
+
+def test_corrupt_partition_of_one_market_fails_only_that_market(tmp_path):
+    path = write_valid_dataset(tmp_path / "d", layout="partitioned")
+    before = _window(path, "GB")
+    bad = sorted((path / "content" / "market=DE").rglob("*.parquet"))
+    assert bad, "the partitioned layout must have a market=DE directory"
+    bad[0].write_bytes(b"PAR1 not a parquet file")
+    after = _window(path, "GB")  # reads only market=GB files of the partitioned tables
+    assert list(after) == list(before)
+    for name in before:
+        pd.testing.assert_frame_equal(after[name], before[name], check_like=False)
+    # London, Sep + Oct: ct_10 (Sep 30 23:30Z = Oct 1 BST) and ct_08 (Oct 31 23:30 GMT) are in; ct_11 is
+    # referenced only by a_10 of August (outside the window); ct_12 (Dec 2025) by nothing
+    assert list(after["content"].content_id) == ["ct_07", "ct_08", "ct_09", "ct_10"]
+    with pytest.raises(DatasetError, match=r"table content: .*market=DE"):
+        _window(path, "DE")
+
+
+def test_market_window_reads_other_partitions_only_for_cross_market_references(tmp_path):
+    tables = valid_tables()
+    acts = tables["enforcement_actions"]
+    # a DE action on GB content and a GB creator: the window must still carry both rows
+    acts.loc[acts.action_id == "a_02", ["content_id", "creator_id"]] = ["ct_12", "cr_gb_3"]
+    part = write_valid_dataset(tmp_path / "p", layout="partitioned", tables=tables)
+    flat = write_valid_dataset(tmp_path / "f", layout="parquet", tables=tables)
+    w_part, w_flat = _window(part, "DE"), _window(flat, "DE")
+    assert list(w_part["content"].content_id) == ["ct_01", "ct_02", "ct_03", "ct_04", "ct_06", "ct_12"]
+    assert "cr_gb_3" in set(w_part["creators"].creator_id)
+    for name in w_flat:
+        pd.testing.assert_frame_equal(w_part[name].drop(columns=[], errors="ignore"), w_flat[name])
+    # a corrupt GB file is read only because a DE action points into GB: DE then fails, clearly
+    next((part / "content" / "market=GB").rglob("*.parquet")).write_bytes(b"PAR1 broken")
+    with pytest.raises(DatasetError, match="table content"):
+        _window(part, "DE")

@@ -527,3 +527,32 @@ def test_deterrence_did_recovers_planted_effect_on_demo(demo_dir, ground_truth):
     # (one committed in the window and caught after it), and the treated creators' recidivism reads as a rise
     viol = estimate_deterrence_did(panel, window=win, outcome="violations", n_boot=0).iloc[0]
     assert viol["control_outcome_total"] < 0.01 * res["control_outcome_total"] and viol["estimate"] > 0
+
+
+def test_did_cohort_without_controls_does_not_crash():
+    # Regression (IE demo market): a cohort whose treated creators have no eligible control
+    # at all makes np.bincount return int64 zeros, and the matched-control mean was divided
+    # into an int buffer (numpy UFuncTypeError). That cohort's treated are unmatched; the
+    # other cohort is estimated as usual.
+    # cohort 2026-03 (window 1): t has d = 0 - 1 = -1; control k (first action 2026-06, not yet
+    # actioned by 2026-04) has d = 2 - 1 = 1 -> ATT = -2.
+    # cohorts 2026-05 (u) and 2026-06 (k): every other creator is already actioned -> no control.
+    months = ["2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06", "2026-07"]
+    spec = {
+        "t": ("2026-03", [0, 1, 3, 0, 0, 0, 0]),
+        "k": ("2026-06", [0, 1, 0, 2, 0, 4, 0]),
+        "u": ("2026-05", [0, 0, 0, 1, 2, 0, 0]),
+    }
+    rows = [
+        (c, "IE", "new", m, 1, y, fam)
+        for c, (fam, ys) in spec.items()
+        for m, y in zip(months, ys, strict=True)
+    ]
+    panel = pd.DataFrame(
+        rows, columns=["creator_id", "market", "tier", "month", "activity", "allegations", "first_action_month"]
+    )
+    res = estimate_deterrence_did(panel, window=1, n_boot=20, seed=1, left_truncation="keep").iloc[0]
+    assert res["estimate"] == -2.0
+    assert res["n_treated"] == 1 and res["n_unmatched"] == 2
+    # post rate 0, counterfactual 1 + 1 = 2 -> RR = 0
+    assert res["rate_ratio"] == 0.0

@@ -23,7 +23,8 @@ from govlib.params import load_reports
 
 NOTEBOOKS = sorted(config.NOTEBOOKS_DIR.glob("*.ipynb"))
 REPORT_NOTEBOOKS = [config.NOTEBOOKS_DIR / f"{n}.ipynb"
-                    for n in load_reports().market_notebooks + load_reports().rollup_notebooks]
+                    for n in load_reports().market_notebooks + load_reports().rollup_notebooks
+                    + load_reports().expansion_notebooks]
 PARAM_LINE = re.compile(r'^[a-z_]+: (str|int|float|bool) = .+  # .+$')
 
 

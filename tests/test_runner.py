@@ -355,6 +355,35 @@ def test_demo_run_layout(demo_run):
     assert report_html.list_external_references(index) == []
 
 
+def test_demo_alerts_csv_has_planted_wave_first(demo_run, ground_truth):
+    """Issue 5: the planted emerging wave is row 1 of its market's alerts.csv for the last month."""
+    from govlib.trends import ALERT_COLUMNS
+
+    _res, month_dir = demo_run
+    wave = ground_truth["emerging_wave"]
+    assert MONTH in wave["months"] and wave["market"] in ("DE", "GB", "PL")  # the markets of demo_run
+    raw = (month_dir / wave["market"] / "alerts.csv").read_bytes()
+    assert raw.startswith(",".join(ALERT_COLUMNS).encode() + b"\r\n")
+    alerts = pd.read_csv(month_dir / wave["market"] / "alerts.csv", dtype={"week_start": str})
+    assert list(alerts.columns) == ALERT_COLUMNS and len(alerts) > 0
+    top = alerts.iloc[0]
+    assert (top["market"], top["policy"], top["month"]) == (wave["market"], wave["policy"], MONTH)
+    assert wave["start"] <= top["week_start"] <= wave["end"]
+    assert top["observed"] > top["expected"] and top["p_value"] <= top["q_value"]  # BH q >= p
+    assert alerts["p_value"].is_monotonic_increasing  # ranked: row 1 = strongest evidence
+    for m in ("DE", "GB", "PL"):  # every published market has one, possibly header only
+        assert (month_dir / m / "alerts.csv").read_bytes().startswith(",".join(ALERT_COLUMNS).encode())
+
+
+def test_format_alerts_csv_empty_month_is_header_only():
+    from govlib.report.cube import _empty_alerts, format_alerts_csv
+    from govlib.trends import ALERT_COLUMNS
+
+    assert format_alerts_csv(_empty_alerts()) == ",".join(ALERT_COLUMNS) + "\r\n"
+    with pytest.raises(Exception, match="q_value"):
+        format_alerts_csv(_empty_alerts().drop(columns="q_value"))
+
+
 def test_demo_kpis_csv_matches_raw_tables(demo_run, demo_dir):
     """Recompute KPIs from the raw Parquet files with plain pandas (independent of govlib.metrics)."""
     res, month_dir = demo_run
@@ -423,5 +452,42 @@ def test_demo_resume_reuses_and_rerun_is_byte_identical(demo_run, demo_dir, tmp_
                              jobs=1, progress=False)
     assert fresh.ok
     assert (tmp_path / MONTH / "GB" / "kpis.csv").read_bytes() == (month_dir / "GB" / "kpis.csv").read_bytes()
+    assert (tmp_path / MONTH / "GB" / "alerts.csv").read_bytes() == (month_dir / "GB" / "alerts.csv").read_bytes()
     assert (tmp_path / MONTH / "GB" / "market_report.ipynb").read_bytes() == before[month_dir / "GB" /
                                                                                    "market_report.ipynb"]
+
+
+# ---------------------------------------------------------------------------------------
+# the market report on real public data: DSA Transparency Database rows (issue 7)
+
+
+def test_market_report_runs_on_imported_real_dsa_rows(tmp_path):
+    """`govlib run` on a dataset imported from the real statement-of-reasons rows of tests/fixtures/dsa."""
+    from govlib.dsa import NOT_AVAILABLE_TEXT
+    from govlib.dsa.sor import import_dumps
+    from govlib.dsa.synth import build_dump
+
+    rows = Path(__file__).parent / "fixtures" / "dsa" / "sor_rows"
+    dumps = [build_dump(tmp_path / f"sor-global-{day}-full.zip",
+                        [[(f.name, f) for f in sorted(rows.glob(f"sor-global-{day}-full-*.csv"))]])
+             for day in ("2024-03-14", "2025-07-01")]
+    data, out = tmp_path / "dsa", tmp_path / "reports"
+    import_dumps(dumps, data)
+    env = dict(os.environ, GOVLIB_ALLOWED_ROOTS=str(tmp_path), GOVLIB_CACHE=str(tmp_path / "cache"),
+               GOVLIB_PSEUDONYM_KEY="test-only-pseudonym-key-0123456789")  # real data: no example key
+    res = subprocess.run([sys.executable, "-m", "govlib", "run", "--month", "2024-03", "--markets", "DE",
+                          "--reports", "market_report", "--data", str(data), "--out", str(out), "--jobs", "1",
+                          "--lang", "en_GB", "--no-progress"], capture_output=True, text=True, env=env, timeout=900)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    folder = out / "2024-03" / "DE"
+    html = (folder / "market_report.html").read_text(encoding="utf-8")
+    assert NOT_AVAILABLE_TEXT in html  # appeals, notices, prevalence, health, rewards, watchlist
+    assert "Peer benchmarks" in html and "Temu" in html  # DE is a DSA market; the published reports are read
+    assert "papermill-error" not in html
+    # the headline count is the imported rows of DE in March 2024 (Berlin time), counted directly
+    acts = pd.read_parquet(data / "enforcement_actions.parquet")
+    local = pd.to_datetime(acts["actioned_at"], utc=True).dt.tz_convert("Europe/Berlin").dt.strftime("%Y-%m")
+    n = int(((acts["market"].astype(str) == "DE") & (local == "2024-03")).sum())
+    kpis = pd.read_csv(folder / "kpis.csv").set_index("kpi_id")
+    assert kpis.loc["actions_total", "value"] == n > 0
+    assert (folder / "alerts.csv").read_text(encoding="utf-8").startswith("market,month,policy,content_type,")

@@ -217,10 +217,33 @@ class Dataset:
             raise DatasetError(f"table {name} is not in dataset {self.path} (expected {name}.parquet, {name}/ or {name}.csv)")
         return self.sources[name]
 
-    def raw(self, name: str):
-        """The table as stored (no casts), as an Ibis table. Raises :class:`DatasetError` if unreadable."""
-        if name in self._raw:
-            return self._raw[name]
+    def market_files(self, name: str, market: str) -> tuple[Path, ...] | None:
+        """Files of ``market``'s Hive partition (``market=XX`` in the path) of a partitioned table.
+
+        ``None`` when the table is not partitioned by market (a single file, a CSV, or
+        Parquet files without a ``market=`` directory), when ``market`` has no files, or on
+        Spark (which discovers partitions and prunes them on the market filter itself):
+        then the whole table is read.
+        """
+        src = self._source(name)
+        if src.kind != "parquet_dir" or "market" not in src.partition_columns:
+            return None
+        part = f"market={market}"
+        files = tuple(f for f in src.files if part in f.relative_to(src.path).parts[:-1])
+        if self.engine != "duckdb":
+            return None  # Spark discovers partitions itself and prunes on the market filter
+        return files or None
+
+    def raw(self, name: str, market: str | None = None):
+        """The table as stored (no casts), as an Ibis table. Raises :class:`DatasetError` if unreadable.
+
+        With ``market``, a table partitioned by market reads only that market's partition
+        files (see :meth:`market_files`), so a corrupt file of another market is never opened.
+        """
+        files = self.market_files(name, market) if market is not None else None
+        cache_key = name if files is None else (name, market)
+        if cache_key in self._raw:
+            return self._raw[cache_key]
         src = self._source(name)
         spec = contract.TABLES[name]
         try:
@@ -239,7 +262,8 @@ class Dataset:
             elif src.kind == "parquet":
                 t = self.con.read_parquet(str(src.path))
             elif self.engine == "duckdb":
-                t = self.con.read_parquet(f"{src.path}/**/*.parquet", hive_partitioning=True, union_by_name=True)
+                paths = f"{src.path}/**/*.parquet" if files is None else [str(f) for f in files]
+                t = self.con.read_parquet(paths, hive_partitioning=True, union_by_name=True)
             else:
                 # Spark discovers Hive partitions below basePath, so `market` comes from the path
                 t = self.con.read_parquet(str(src.path), basePath=str(src.path), mergeSchema="true")
@@ -248,9 +272,10 @@ class Dataset:
         except Exception as exc:
             if not is_engine_error(exc):
                 raise
-            raise DatasetError(f"table {name}: cannot read {src.path} ({_engine_error_text(exc)})",
+            where = src.path if files is None else f"{src.path} (market={market})"
+            raise DatasetError(f"table {name}: cannot read {where} ({_engine_error_text(exc)})",
                                "replace the corrupt file with a valid Parquet/CSV copy (re-export it)") from None
-        self._raw[name] = t
+        self._raw[cache_key] = t
         return t
 
     def nanos_columns(self, name: str) -> frozenset[str]:
@@ -267,24 +292,29 @@ class Dataset:
             return frozenset()
         return frozenset(f.name for f in schema if pa.types.is_timestamp(f.type) and f.type.unit == "ns")
 
-    def table(self, name: str):
+    def table(self, name: str, market: str | None = None):
         """Table ``name`` as an Ibis table with contract types.
 
         ids and other text columns are strings, timestamps UTC, counts int64, money and
         scores float64, flags boolean; partition columns are included; extra columns
-        are kept after the contract columns.
+        are kept after the contract columns. With ``market``, only that market's Hive
+        partition is read when the table is partitioned by market (rows of other markets
+        may remain in an unpartitioned table: filter on ``market`` as well).
         """
-        if name in self._typed:
-            return self._typed[name]
-        raw = self.raw(name)
+        if market is not None and self.market_files(name, market) is None:
+            market = None
+        cache_key = name if market is None else (name, market)
+        if cache_key in self._typed:
+            return self._typed[cache_key]
+        raw = self.raw(name, market)
         if self.check:
             from govlib.data.validate import ContractError, check_schema
 
-            problems = check_schema(self, name)
+            problems = check_schema(self if market is None else _MarketView(self, market), name)
             if problems:
                 raise ContractError(problems, dataset=self.path)
         t = _typed_table(raw, contract.TABLES[name], self.engine, self.nanos_columns(name))
-        self._typed[name] = t
+        self._typed[cache_key] = t
         return t
 
     def filter_expr(self, name: str, market: str | Iterable[str] | None = None,
@@ -292,7 +322,8 @@ class Dataset:
         """Ibis table of ``name`` filtered on market and ``[start, end)`` of its time column."""
         import ibis
 
-        t = self.table(name)
+        # one market: read only its partition (a corrupt file of another market cannot fail it)
+        t = self.table(name, market if isinstance(market, str) else None)
         spec = contract.TABLES[name]
         preds = []
         if market is not None:
@@ -355,13 +386,31 @@ class Dataset:
             if keys:
                 expr = expr.order_by(keys)
         try:
-            df = expr.to_pandas()
+            if self.engine == "duckdb":
+                # Arrow -> pandas in one vectorised step: Ibis's to_pandas converts every column
+                # holding a null through Python lists (seconds per million rows)
+                df = expr.to_pyarrow().to_pandas(split_blocks=True, self_destruct=True)
+            else:
+                df = expr.to_pandas()
         except Exception as exc:
             if not is_engine_error(exc):
                 raise
             raise DatasetError(f"table {name}: query failed while reading {self.sources[name].path} "
                                f"({_engine_error_text(exc)})", f"run `govlib validate --data {self.path}`") from None
-        return normalise_frame(df, spec)
+        return normalise_frame(df, spec, copy=False)
+
+
+class _MarketView:
+    """A dataset seen through one market's partitions: what ``check_schema`` reads for ``table(name, market)``."""
+
+    def __init__(self, ds: Dataset, market: str) -> None:
+        self._ds, self._market = ds, market
+
+    def raw(self, name: str):
+        return self._ds.raw(name, self._market)
+
+    def __getattr__(self, attr: str):
+        return getattr(self._ds, attr)
 
 
 def nanos_to_timestamp(col):
@@ -402,15 +451,20 @@ def _typed_table(raw, spec: contract.Table, engine: str, nanos: frozenset[str] =
     return raw.select(*[v.name(k) for k, v in cols.items()], *extras)
 
 
-def normalise_frame(df: pd.DataFrame, spec: contract.Table) -> pd.DataFrame:
-    """Contract dtypes on a pandas result: UTC ``datetime64[us]`` timestamps, str ids, bool flags."""
-    df = df.copy()
+def normalise_frame(df: pd.DataFrame, spec: contract.Table, copy: bool = True) -> pd.DataFrame:
+    """Contract dtypes on a pandas result: UTC ``datetime64[us]`` timestamps, str ids, bool flags.
+
+    ``copy=False`` lets the loader convert a frame it owns in place.
+    """
+    if copy:
+        df = df.copy()
     for c in spec.columns:
         if c.name not in df.columns:
             continue
         s = df[c.name]
         if c.dtype == "timestamp":
-            s = pd.to_datetime(s)
+            if not pd.api.types.is_datetime64_any_dtype(s.dtype):  # to_datetime scans even datetime columns
+                s = pd.to_datetime(s)
             s = s.dt.tz_localize("UTC") if s.dt.tz is None else s.dt.tz_convert("UTC")
             df[c.name] = s.astype("datetime64[us, UTC]")
         elif c.dtype == "str":
@@ -475,18 +529,102 @@ def load_market_window(ds: Dataset, market: str, month: str, tz: str, months_bac
     acts = ds.filter_expr("enforcement_actions", market, start, end) if ds.has("enforcement_actions") else None
     for name in wanted:
         if name == "content" and acts is not None:
-            t = ds.table("content")
+            t = ds.table("content", market)
             in_window = (t.market == market) & (t.published_at >= _lit(start)) & (t.published_at < _lit(end))
-            referenced = t.content_id.isin(acts.filter(acts.content_id.notnull()).select("content_id").distinct().content_id)
-            out[name] = ds.fetch(name, t.filter(in_window | referenced))
+            ref = acts.filter(acts.content_id.notnull()).select("content_id").distinct()
+            out[name] = _with_references(ds, name, market, t, in_window, "content_id", ref)
         elif name == "creators":
-            t = ds.table("creators")
-            pred = t.market == market
-            if acts is not None:
-                pred = pred | t.creator_id.isin(acts.select("creator_id").distinct().creator_id)
-            out[name] = ds.fetch(name, t.filter(pred))
+            t = ds.table("creators", market)
+            ref = acts.select("creator_id").distinct() if acts is not None else None
+            out[name] = _with_references(ds, name, market, t, t.market == market, "creator_id", ref)
         else:
             out[name] = ds.load(name, market=market, start=start, end=end)
+    return out
+
+
+def _with_references(ds: Dataset, name: str, market: str, t, pred, key: str, ref) -> pd.DataFrame:
+    """Rows of ``t`` matching ``pred`` or whose ``key`` is in ``ref`` (a one-column table), as pandas.
+
+    ``t`` may be ``market``'s partition only (:meth:`Dataset.table` with a market). Then
+    the referenced keys found there are taken from it, and only when some are not (an
+    action on another market's content or creator) are the other partitions read, for
+    those keys alone. Same rows as filtering the whole table, sorted by primary key.
+    """
+    if ref is None:
+        return ds.fetch(name, t.filter(pred))
+    df = ds.fetch(name, t.filter(pred | t[key].isin(ref[key])))
+    if ds.market_files(name, market) is None:  # t is already the whole table
+        return df
+    missing = ref.filter(~ref[key].isin(t[key]))
+    try:
+        n_missing = int(missing.count().to_pyarrow().as_py())
+    except Exception as exc:
+        if not is_engine_error(exc):
+            raise
+        raise DatasetError(f"table {name}: query failed while reading {ds.sources[name].path} "
+                           f"({_engine_error_text(exc)})", f"run `govlib validate --data {ds.path}`") from None
+    if n_missing == 0:
+        return df
+    full = ds.table(name)
+    other = ds.fetch(name, full.filter((full.market != market) & full[key].isin(missing[key])))
+    both = pd.concat([df, other], ignore_index=True)
+    return both.sort_values(contract.TABLES[name].primary_key, kind="stable").reset_index(drop=True)
+
+
+# Columns govlib.metrics.kpis.compute_kpis reads (a column it starts reading must be added here:
+# compute_kpis names a missing column in its error).
+KPI_INPUT_COLUMNS = {
+    "enforcement_actions": ["action_id", "market", "creator_id", "content_id", "detection_source", "decision_mode",
+                            "action_type", "views_before_action", "actioned_at"],
+    "content": ["content_id", "published_at"],
+    "notices": ["notice_id", "market", "outcome", "received_at", "handled_at"],
+    "appeals": ["appeal_id", "market", "outcome", "submitted_at", "resolved_at"],
+    "prevalence_samples": ["sample_id", "market", "sampled_at", "weight", "is_violating", "stratum"],
+}
+
+
+def load_kpi_inputs(ds: Dataset, market: str, month: str, tz: str) -> dict[str, pd.DataFrame]:
+    """Only the rows and columns :func:`govlib.metrics.kpis.compute_kpis` reads for one market-month.
+
+    ``compute_kpis(load_kpi_inputs(ds, m, month, tz), m, month, tz)`` equals
+    ``compute_kpis(load_market_window(ds, m, month, tz, months_back=3), m, month, tz)``, but the
+    engine does the selecting, so pandas receives thousands of rows instead of the market's
+    whole content window:
+
+    - ``enforcement_actions``: the market's actions of months ``M-3`` .. ``M`` (the
+      ``recidivism_90d`` cohort of ``M-3`` and its 90-day follow-up);
+    - ``content``: ``content_id`` and ``published_at`` of the content removed by the month's
+      actions (a semi-join in the engine; any market, as in ``load_market_window``);
+    - ``notices``: handled in ``M``; ``appeals``: submitted or resolved in ``M``;
+      ``prevalence_samples``: sampled in ``M`` (all of ``market``).
+
+    Month bounds are local to ``tz``. Absent optional tables are absent from the result.
+    """
+    m_start, m_end = month_bounds(month, tz)
+    m3_start, _ = month_bounds(shift_month(month, -3), tz)
+    lo, hi = _lit(m_start), _lit(m_end)
+
+    def cols(name: str, t) -> list[str]:
+        return [c for c in KPI_INPUT_COLUMNS[name] if c in t.columns]
+
+    out: dict[str, pd.DataFrame] = {}
+    acts = ds.filter_expr("enforcement_actions", market, m3_start, m_end)
+    out["enforcement_actions"] = ds.fetch("enforcement_actions", acts, columns=cols("enforcement_actions", acts))
+    if ds.has("content"):
+        removed = acts.filter((acts.actioned_at >= lo) & (acts.action_type == "content_removed")
+                              & acts.content_id.notnull())
+        t = ds.table("content")
+        out["content"] = ds.fetch("content", t.filter(t.content_id.isin(removed.content_id)), columns=cols("content", t))
+    in_month = {
+        "notices": lambda t: (t.handled_at >= lo) & (t.handled_at < hi),
+        "appeals": lambda t: ((t.submitted_at >= lo) & (t.submitted_at < hi))
+        | ((t.resolved_at >= lo) & (t.resolved_at < hi)),
+        "prevalence_samples": lambda t: (t.sampled_at >= lo) & (t.sampled_at < hi),
+    }
+    for name, pred in in_month.items():
+        if ds.has(name):
+            t = ds.filter_expr(name, market)
+            out[name] = ds.fetch(name, t.filter(pred(t)), columns=cols(name, t))
     return out
 
 
@@ -506,6 +644,7 @@ __all__ = [
     "DatasetError",
     "TableSource",
     "discover_tables",
+    "load_kpi_inputs",
     "load_market_window",
     "load_tables",
     "normalise_frame",

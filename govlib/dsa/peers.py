@@ -309,6 +309,48 @@ def read_peer_reports(paths: Sequence[str | Path]) -> pd.DataFrame:
     files = report_files(paths)
     if not files:
         raise PeerReportError(f"no CSV files under {[str(p) for p in paths]}")
+    # Parsing every report takes seconds and each market's report reads the same files: the
+    # result is memoised under <cache>/peers, keyed by the files (names, sizes, mtimes) and the code.
+    cached, store = _peer_cache(files)
+    if cached is not None:
+        return cached
+    tidy = _read_peer_reports(files)
+    store(tidy)
+    return tidy
+
+
+def _peer_cache(files: Mapping[Path, str]):
+    """``(memoised table or None, function storing a table)`` for :func:`read_peer_reports`."""
+    import hashlib
+    import os
+    import pickle
+
+    from govlib import config
+    from govlib.report.cube import code_version
+
+    h = hashlib.sha256(code_version().encode())
+    for f, name in files.items():
+        st = f.stat()
+        h.update(f"{f.resolve()}\0{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    path = Path(config.CACHE_DIR) / "peers" / f"tidy-{h.hexdigest()[:16]}.pkl"
+    try:
+        cached = pickle.loads(path.read_bytes())
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        cached = None
+
+    def store(tidy: pd.DataFrame) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}")
+            tmp.write_bytes(pickle.dumps(tidy, protocol=pickle.HIGHEST_PROTOCOL))
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only cache only costs the parsing next time
+
+    return cached, store
+
+
+def _read_peer_reports(files: Mapping[Path, str]) -> pd.DataFrame:
     frames = []
     for f, name in files.items():
         try:

@@ -908,7 +908,9 @@ def estimate_deterrence_did(
             k = np.bincount(co["cc"], weights=wc, minlength=co["ncell"])
             ok = k[co["ct"]] > 0
             wt = w[co["t"]] * ok
-            cbar = np.divide(s, k, out=np.zeros_like(s), where=k > 0)[co["ct"]]
+            # float out: np.bincount of an empty cohort (no controls) returns int64 even with
+            # weights, and an int out cannot hold the float quotient (UFuncTypeError)
+            cbar = np.divide(s, k, out=np.zeros(s.shape, dtype=float), where=k > 0)[co["ct"]]
             num += float((wt * (co["dt"] - cbar)).sum())
             den += float(wt.sum())
             post_s += float((wt * co["post_t"]).sum())

@@ -12,7 +12,6 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from govlib.metrics.frames import hours_between, require_columns, select_market, select_market_month
 from govlib.metrics.stats import proportion_interval
@@ -181,6 +180,8 @@ def compare_notice_handling_times(
         .to_numpy(float)
     )
     if len(a) and len(b):
+        from scipy import stats as sps  # lazy: a second of imports, one function uses it
+
         res = sps.mannwhitneyu(a, b, alternative=alternative)
         stat, p = float(res.statistic), float(res.pvalue)
     else:

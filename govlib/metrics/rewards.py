@@ -21,7 +21,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _sps
 
 from govlib.errors import GovlibError
 from govlib.metrics.stats import proportion_interval
@@ -397,6 +396,8 @@ def estimate_reward_change_after_violation(
         "share_rewarded_after": (a > 0).mean() if n else nan,
     }
     if n >= 2 and np.any(a != b):
+        from scipy import stats as _sps  # lazy: a second of imports, one function uses it
+
         tt = _sps.ttest_rel(a, b)
         ci = tt.confidence_interval(confidence_level=1 - alpha)
         row.update(

@@ -28,9 +28,25 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _sps
-from statsmodels.stats import proportion as _smprop
-from statsmodels.stats import rates as _smrates
+
+# scipy.stats and statsmodels cost about a second of CPU to import: loaded on first use, so that a
+# report kernel importing govlib.metrics pays for them only when it computes a test or interval.
+def _sps():
+    from scipy import stats
+
+    return stats
+
+
+def _smprop():
+    from statsmodels.stats import proportion
+
+    return proportion
+
+
+def _smrates():
+    from statsmodels.stats import rates
+
+    return rates
 
 __all__ = [
     "proportion_interval",
@@ -123,7 +139,7 @@ def proportion_interval(count, nobs, alpha: float = 0.05, method: str = "wilson"
         return (math.nan, math.nan)
     if count < 0 or nobs < 0 or count > nobs:
         raise ValueError(f"need 0 <= count <= nobs, got count={count}, nobs={nobs}")
-    low, high = _smprop.proportion_confint(count, nobs, alpha=alpha, method=method)
+    low, high = _smprop().proportion_confint(count, nobs, alpha=alpha, method=method)
     return (float(low), float(high))
 
 
@@ -173,7 +189,7 @@ def test_proportions_2indep(count1, nobs1, count2, nobs2, alternative: str = "tw
     if pooled in (0.0, 1.0):
         return TestResult(0.0, 1.0, p1, p2)
     with np.errstate(divide="ignore", invalid="ignore"):  # statsmodels also computes ratio and odds ratio
-        res = _smprop.test_proportions_2indep(
+        res = _smprop().test_proportions_2indep(
             count1,
             nobs1,
             count2,
@@ -233,7 +249,7 @@ def test_poisson_rates(
     r1, r2 = count1 / exposure1, count2 / exposure2
     if count1 + count2 == 0:
         return TestResult(math.nan, 1.0, r1, r2)
-    res = _smrates.test_poisson_2indep(
+    res = _smrates().test_poisson_2indep(
         int(count1), exposure1, int(count2), exposure2, method="exact-cond", alternative=alternative
     )
     return TestResult(math.nan, float(res.pvalue), r1, r2)
@@ -425,14 +441,14 @@ def estimate_prevalence(
     df = n - n_strata
     if method == "korn-graubard":
         if df >= 1 and n > 1:
-            n_eff_adj = n_eff * (_sps.t.ppf(alpha / 2, n - 1) / _sps.t.ppf(alpha / 2, df)) ** 2
+            n_eff_adj = n_eff * (_sps().t.ppf(alpha / 2, n - 1) / _sps().t.ppf(alpha / 2, df)) ** 2
         else:
             n_eff_adj = n_eff
         x = n_eff_adj * p
-        low = 0.0 if x <= 0 else float(_sps.beta.ppf(alpha / 2, x, n_eff_adj - x + 1))
-        high = 1.0 if x >= n_eff_adj else float(_sps.beta.ppf(1 - alpha / 2, x + 1, n_eff_adj - x))
+        low = 0.0 if x <= 0 else float(_sps().beta.ppf(alpha / 2, x, n_eff_adj - x + 1))
+        high = 1.0 if x >= n_eff_adj else float(_sps().beta.ppf(1 - alpha / 2, x + 1, n_eff_adj - x))
     else:
-        zq = float(_sps.norm.ppf(1 - alpha / 2))
+        zq = float(_sps().norm.ppf(1 - alpha / 2))
         low, high = max(0.0, p - zq * se), min(1.0, p + zq * se)
     return PrevalenceEstimate(
         value=p,

@@ -9,6 +9,10 @@ and month,
   that the KPIs of *M - 12* (year over year) include their ``recidivism_90d`` cohort;
 - ``kpis.parquet``: the headline KPIs (:func:`govlib.metrics.kpis.compute_kpis`) of each
   month from *M - 12* to *M*, for comparisons with last month and last year;
+- ``weekly_series.parquet`` and ``alerts.parquet``: the market's weekly enforcement series
+  (:func:`govlib.trends.weekly_series_for_month`) and the month's emerging-risk alarms
+  (:func:`govlib.trends.alerts_for_month`, the ``alerts.csv`` of the report folder),
+  computed once here because the alarm detection fits thousands of baselines;
 - ``cube.json``: what the cube was built from (its key and inputs), tables and row counts,
   and the dataset's ``source`` (e.g. ``dsa_transparency_database``).
 
@@ -36,7 +40,7 @@ from govlib import __version__, config
 from govlib.errors import GovlibError
 from govlib.timeutil import parse_month, shift_month
 
-CUBE_FORMAT = "1"
+CUBE_FORMAT = "2"  # 2: weekly series and alerts
 WINDOW_MONTHS_BACK = 15  # M-12's recidivism cohort starts at M-15
 KPI_HISTORY_MONTHS = 12  # KPIs of M-12 .. M
 KPI_COLUMNS = ["market", "month", "kpi_id", "value", "numerator", "denominator", "ci_low", "ci_high", "unit"]
@@ -171,9 +175,13 @@ class Cube:
         return self._cache[name]
 
     @property
-    def tables(self) -> dict[str, pd.DataFrame]:
-        """Every present table, as the mapping the metric functions take."""
-        return {name: self.table(name) for name in self.table_names}
+    def tables(self) -> Mapping[str, pd.DataFrame]:
+        """Every present table, as the mapping the metric functions take.
+
+        Read-only and lazy: a table's Parquet file is read when first looked up, so a
+        notebook that never touches ``content`` (the largest table) does not pay for it.
+        """
+        return _LazyTables(self)
 
     @property
     def kpis(self) -> pd.DataFrame:
@@ -182,11 +190,48 @@ class Cube:
             self._cache["kpis"] = pd.read_parquet(self.path / "kpis.parquet")
         return self._cache["kpis"]
 
+    @property
+    def alerts(self) -> pd.DataFrame:
+        """The month's emerging-risk alarms, ranked (exactly ``govlib.trends.ALERT_COLUMNS``; may be empty)."""
+        if "alerts" not in self._cache:
+            p = self.path / "alerts.parquet"
+            self._cache["alerts"] = pd.read_parquet(p) if p.exists() else _empty_alerts()
+        return self._cache["alerts"]
+
+    @property
+    def weekly_series(self) -> pd.DataFrame:
+        """Weekly series the alarms were computed from (:func:`govlib.trends.build_weekly_series`; may be empty)."""
+        if "weekly_series" not in self._cache:
+            p = self.path / "weekly_series.parquet"
+            self._cache["weekly_series"] = pd.read_parquet(p) if p.exists() else pd.DataFrame()
+        return self._cache["weekly_series"]
+
     def kpis_for(self, month: str | None = None) -> pd.DataFrame:
         """KPI rows of one month (default the cube's month), in the order of ``kpis.md``."""
         month = month or self.month
         k = self.kpis
         return k[k["month"] == month].reset_index(drop=True)
+
+
+class _LazyTables(Mapping):
+    """``{name: cube.table(name)}`` for every table of a cube, each read on first access."""
+
+    def __init__(self, cube: Cube) -> None:
+        self._cube = cube
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if not self._cube.has(name):
+            raise KeyError(name)
+        return self._cube.table(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._cube.table_names)
+
+    def __len__(self) -> int:
+        return len(self._cube.table_names)
+
+    def __repr__(self) -> str:
+        return f"<tables of cube {self._cube.path.name}: {', '.join(self._cube.table_names)}>"
 
 
 def load_cube(path: str | Path) -> Cube:
@@ -281,13 +326,14 @@ def build_cube(ds: Any, market: str, month: str, params: Any = None, *, cache_di
             df = tables[name]
             if df is None:
                 continue
-            df.to_parquet(tmp / "tables" / f"{name}.parquet", index=False)
+            _write_table(df, name, tmp / "tables" / f"{name}.parquet")
             rows[name] = int(len(df))
         check_market_slice(tmp / "tables", market)
         history = [shift_month(month, -k) for k in range(KPI_HISTORY_MONTHS, -1, -1)]
         kpis = pd.concat([compute_kpis(tables, market, m, tz) for m in history], ignore_index=True)
         kpis = kpis[KPI_COLUMNS]
         kpis.to_parquet(tmp / "kpis.parquet", index=False)
+        alerts_note = compute_alerts(tables, market, month, params, tmp)
         meta = {
             "key": key,
             "market": market,
@@ -296,6 +342,7 @@ def build_cube(ds: Any, market: str, month: str, params: Any = None, *, cache_di
             "source": read_dataset_source(data_dir),
             "tables": rows,
             "kpi_months": history,
+            "alerts": alerts_note,
             "inputs": {k: v for k, v in inputs.items() if k != "params"},
         }
         (tmp / "cube.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n", encoding="utf-8")
@@ -307,6 +354,57 @@ def build_cube(ds: Any, market: str, month: str, params: Any = None, *, cache_di
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+_ARROW_TYPES = {"str": "string", "int": "int64", "float": "float64", "bool": "bool"}
+
+
+def _write_table(df: pd.DataFrame, name: str, path: Path) -> None:
+    """Write a window table to Parquet; a column that is null in every row of the window
+    (e.g. ``product_category`` of imported DSA data) keeps its contract type instead of
+    Parquet's ``null`` type, which the contract check would reject."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from govlib import contract
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    spec = contract.TABLES.get(name)
+    for i, f in enumerate(table.schema):
+        if pa.types.is_null(f.type):
+            dtype = spec.column(f.name).dtype if spec and f.name in spec.column_names else "str"
+            if dtype == "timestamp":
+                target = pa.timestamp("us", tz="UTC")
+            else:
+                target = pa.type_for_alias(_ARROW_TYPES.get(dtype, "string"))
+            table = table.set_column(i, pa.field(f.name, target), pa.nulls(len(table), target))
+    pq.write_table(table, path)
+
+
+def _empty_alerts() -> pd.DataFrame:
+    from govlib.trends import ALERT_COLUMNS
+
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in ALERT_COLUMNS})
+
+
+def compute_alerts(tables: Mapping[str, pd.DataFrame], market: str, month: str, params: Any, out: Path) -> str:
+    """Write the market-month's weekly series and alarms into cube directory ``out``.
+
+    Returns ``"ok"``, or why there are no alarms (e.g. a dataset without ``content``),
+    which ``cube.json`` records; the alarms are then an empty table with the export
+    columns, so the reports say "no alarm" instead of failing.
+    """
+    from govlib.trends import TrendsError, alerts_for_month, weekly_series_for_month
+
+    try:
+        series = weekly_series_for_month(tables, market, month, params.timezone)
+        alerts = alerts_for_month(series, market, month, params.alerts)
+        note = "ok"
+    except TrendsError as exc:
+        series, alerts, note = pd.DataFrame(), _empty_alerts(), f"not available: {exc}"
+    series.to_parquet(out / "weekly_series.parquet", index=False)
+    alerts.to_parquet(out / "alerts.parquet", index=False)
+    return note
 
 
 def check_market_slice(tables_dir: str | Path, market: str) -> None:
@@ -373,6 +471,28 @@ def format_kpis_csv(kpis: pd.DataFrame) -> str:
     if missing:
         raise CubeError(f"KPI table lacks columns {missing}; expected {KPI_COLUMNS}")
     return kpis[KPI_COLUMNS].to_csv(index=False, lineterminator="\r\n", float_format="%.12g", na_rep="")
+
+
+def format_alerts_csv(alerts: pd.DataFrame) -> str:
+    """``alerts.csv`` text: exactly ``govlib.trends.ALERT_COLUMNS``, RFC 4180 (CRLF), floats ``%.12g``.
+
+    Rows keep the ranking (row 1 = strongest evidence); an empty month is the header only.
+    """
+    from govlib.trends import ALERT_COLUMNS
+
+    missing = [c for c in ALERT_COLUMNS if c not in alerts.columns]
+    if missing:
+        raise CubeError(f"alerts table lacks columns {missing}; expected {ALERT_COLUMNS}")
+    return alerts[ALERT_COLUMNS].to_csv(index=False, lineterminator="\r\n", float_format="%.12g", na_rep="")
+
+
+def write_alerts_csv(alerts: pd.DataFrame, path: str | Path) -> Path:
+    """Write :func:`format_alerts_csv` to ``path`` (UTF-8) atomically."""
+    p = Path(path)
+    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
+    tmp.write_bytes(format_alerts_csv(alerts).encode("utf-8"))
+    os.replace(tmp, p)
+    return p
 
 
 def write_kpis_csv(kpis: pd.DataFrame, path: str | Path) -> Path:

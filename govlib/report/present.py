@@ -161,6 +161,17 @@ def not_available(_: Callable[[str], str], table: str) -> str:
     return _("Not available for this dataset: it has no {table} table.").format(table=table)
 
 
+def not_available_for_source(_: Callable[[str], str], source: str) -> str:
+    """Sentence shown instead of a section the dataset's source cannot support.
+
+    For imported datasets whose ``dataset.json`` lists the section under
+    ``unavailable_sections`` (see :func:`govlib.dsa.section_available`); the English text
+    contains :data:`govlib.dsa.NOT_AVAILABLE_TEXT`.
+    """
+    return _("This section is not available for this source ({source}): the data it needs is not "
+             "published there.").format(source=source)
+
+
 def kpi_label(_: Callable[[str], str], kpi_id: str) -> str:
     """Translated display name of a KPI id (the id itself when it has no label)."""
     return _(KPI_LABELS[kpi_id]) if kpi_id in KPI_LABELS else kpi_id

@@ -460,6 +460,10 @@ class _Procs:
         if timed_out or not line:
             self._drop(proc)
         duration = round(time.monotonic() - t0, 3)
+        if task["kind"] == "notebook" and (timed_out or _read_json(Path(task["result"])) is None):
+            # a killed worker leaves a half-executed notebook (saved cell by cell): never publish it
+            for partial in (Path(task["output"]), Path(task["output"]).with_suffix(".html")):
+                partial.unlink(missing_ok=True)
         if timed_out:
             return {"status": "failed", "error": f"timed out after {timeout:.0f} s (timeout_seconds in params/reports.yaml)",
                     "duration": duration}
@@ -789,7 +793,21 @@ def run_batch(
                     pending_nbs[ROLLUP_FOLDER] = len(rollup_nbs)
                     for nb in rollup_nbs:
                         extra = ",".join(f"{m}:{cube_keys[m]}" for m in ok_markets)
+                        extra += "|failed:" + ",".join(sorted(result.market_errors))  # shown by the roll-up
                         key = notebook_key(extra, config.NOTEBOOKS_DIR / f"{nb}.ipynb", lang_r)
+                        pub = month_dir / ROLLUP_FOLDER
+                        old = _read_json(pub / f"{nb}.manifest.json") if resume else None
+                        if old and old.get("key") == key["key"] and old.get("status") == "ok" and all(
+                                (pub / f"{nb}{ext}").exists() for ext in (".ipynb", ".html")):
+                            for ext in (".ipynb", ".html", ".manifest.json"):  # --resume, as for market notebooks
+                                shutil.copy2(pub / f"{nb}{ext}", folder / f"{nb}{ext}")
+                            result.outcomes.append(Outcome(ROLLUP_FOLDER, nb, "reused", old.get("duration", 0.0), "",
+                                                           f"{ROLLUP_FOLDER}/{nb}.html", f"{ROLLUP_FOLDER}/{nb}.ipynb"))
+                            bar.update(1)
+                            pending_nbs[ROLLUP_FOLDER] -= 1
+                            if pending_nbs[ROLLUP_FOLDER] == 0:
+                                _publish_dir(folder, pub)
+                            continue
                         params = {"month": month, "markets": ",".join(ok_markets),
                                   "failed_markets": ",".join(sorted(result.market_errors)),
                                   "data_dir": str(data), "lang": lang}

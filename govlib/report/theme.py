@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -95,11 +96,49 @@ def apply_theme() -> None:
     ``SOURCE_DATE_EPOCH`` to 0 if unset, which matplotlib's PDF/PS backends use instead of
     the current time.
     """
-    import seaborn as sns
-
-    sns.set_theme(context="paper", style="whitegrid", palette=PALETTE, rc=RC)
+    matplotlib.rcParams.update(_seaborn_theme_rc())
     matplotlib.rcParams.update(RC)
     os.environ.setdefault("SOURCE_DATE_EPOCH", "0")
+
+
+def _seaborn_theme_rc() -> dict[str, Any]:
+    """The rcParams ``seaborn.set_theme`` sets for the house theme, memoised across processes.
+
+    Importing seaborn costs about 1.5 s of CPU, paid by every report kernel although the
+    reports only need its theme. Seaborn computes the settings once (on matplotlib's
+    defaults) and they are pickled under ``<cache>/theme/``, keyed by the seaborn and
+    matplotlib versions and the house settings; later calls read the file (milliseconds).
+    """
+    import hashlib
+    import pickle
+    from importlib.metadata import version
+
+    from govlib import config
+
+    key = hashlib.sha256(repr((version("seaborn"), matplotlib.__version__, PALETTE, sorted(RC.items()))).encode())
+    path = Path(config.CACHE_DIR) / "theme" / f"seaborn-rc-{key.hexdigest()[:16]}.pkl"
+    try:
+        return pickle.loads(path.read_bytes())
+    except (OSError, pickle.UnpicklingError, EOFError):
+        pass
+    import warnings
+
+    import seaborn as sns
+
+    with warnings.catch_warnings(), matplotlib.rc_context():
+        warnings.simplefilter("ignore")
+        matplotlib.rcdefaults()
+        before = dict(matplotlib.rcParams)
+        sns.set_theme(context="paper", style="whitegrid", palette=PALETTE, rc=RC)
+        rc = {k: v for k, v in matplotlib.rcParams.items() if k != "backend" and before.get(k) != v}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_bytes(pickle.dumps(rc))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache only costs the import next time
+    return rc
 
 
 def new_figure(width: str | float = "full", height_cm: float | None = None, nrows: int = 1, ncols: int = 1, **kwargs):
