@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from govlib.errors import GovlibError
+from govlib.metrics.frames import require_columns
 from govlib.timeutil import month_bounds, parse_month, shift_month, to_utc
 
 __all__ = [
@@ -121,12 +122,7 @@ def shrink_rates_gamma_poisson(events, exposure) -> pd.DataFrame:
 
 
 def _require(df: pd.DataFrame, table: str, columns: Sequence[str]) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise RiskError(
-            f"table {table!r} lacks column(s) {', '.join(missing)} needed for risk scores; "
-            f"present: {', '.join(map(str, df.columns))}"
-        )
+    require_columns(df, table, columns, error=RiskError)
 
 
 def _window(values: pd.Series, month: str, tz: str, months: int, table: str, column: str) -> pd.Series:

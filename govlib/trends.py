@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from govlib.errors import GovlibError
+from govlib.metrics.frames import require_columns
 from govlib.timeutil import parse_month, to_utc
 
 __all__ = [
@@ -89,12 +90,7 @@ def _identity(text: str) -> str:
 
 
 def _require(df: pd.DataFrame, table: str, columns: Sequence[str]) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise TrendsError(
-            f"table {table!r} lacks column(s) {', '.join(missing)} needed for weekly series; "
-            f"present: {', '.join(map(str, df.columns))}. Load it with govlib.data.load (all contract columns)."
-        )
+    require_columns(df, table, columns, error=TrendsError)
 
 
 def _local_dates(values: pd.Series, tz: str, table: str, column: str) -> pd.Series:

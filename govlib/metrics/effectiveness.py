@@ -37,6 +37,7 @@ import pandas as pd
 
 from govlib.contract import ACTION_TYPES
 from govlib.errors import GovlibError
+from govlib.metrics.frames import require_columns
 from govlib.timeutil import month_bounds, month_range, to_utc
 
 __all__ = [
@@ -57,11 +58,7 @@ class EffectivenessInputError(GovlibError):
 
 
 def _require(df: pd.DataFrame, table: str, columns: Sequence[str]) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise EffectivenessInputError(
-            f"table {table!r} lacks column(s) {', '.join(missing)}; it has {', '.join(map(str, df.columns))}"
-        )
+    require_columns(df, table, columns, error=EffectivenessInputError)
 
 
 # --------------------------------------------------------------------------- recidivism

@@ -31,13 +31,18 @@ class MetricInputError(GovlibError):
     """A table given to a metric function lacks a column or holds unusable values."""
 
 
-def require_columns(df: pd.DataFrame, table: str, columns: Iterable[str]) -> None:
-    """Raise :class:`MetricInputError` if ``df`` lacks any of ``columns``."""
+def require_columns(
+    df: pd.DataFrame, table: str, columns: Iterable[str], error: type[GovlibError] = MetricInputError
+) -> None:
+    """Raise ``error`` (default :class:`MetricInputError`) if ``df`` lacks any of ``columns``.
+
+    Modules with their own typed error (health, trends, risk, ...) pass it as ``error``.
+    """
     if not isinstance(df, pd.DataFrame):
-        raise MetricInputError(f"table {table!r}: expected a pandas DataFrame, got {type(df).__name__}")
+        raise error(f"table {table!r}: expected a pandas DataFrame, got {type(df).__name__}")
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise MetricInputError(
+        raise error(
             f"table {table!r} lacks column(s) {', '.join(missing)}; it has {', '.join(map(str, df.columns))}. "
             "Load it with govlib.data.load (contract columns) or rename the columns to the data contract "
             "(docs/data-contract.md)."

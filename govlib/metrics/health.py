@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from govlib.errors import GovlibError
+from govlib.metrics.frames import require_columns
 from govlib.metrics.stats import proportion_interval
 from govlib.params import HealthSettings
 from govlib.timeutil import to_utc
@@ -58,12 +59,7 @@ class HealthInputError(GovlibError):
 
 
 def _require(df: pd.DataFrame, table: str, columns: Sequence[str]) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise HealthInputError(
-            f"table {table!r} lacks column(s) {', '.join(missing)}; it has {', '.join(map(str, df.columns))}. "
-            f"Load it with govlib.data.load so it follows the data contract."
-        )
+    require_columns(df, table, columns, error=HealthInputError)
 
 
 def _at(at) -> pd.Timestamp:

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from govlib.errors import GovlibError
+from govlib.metrics.frames import require_columns
 from govlib.metrics.stats import proportion_interval
 from govlib.timeutil import month_bounds, shift_month, to_utc
 
@@ -48,11 +49,7 @@ class RewardsInputError(GovlibError):
 
 
 def _require(df: pd.DataFrame, table: str, columns: Sequence[str]) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise RewardsInputError(
-            f"table {table!r} lacks column(s) {', '.join(missing)}; it has {', '.join(map(str, df.columns))}"
-        )
+    require_columns(df, table, columns, error=RewardsInputError)
 
 
 def _window(month: str, tz: str, months: int) -> tuple[pd.Timestamp, pd.Timestamp]:
