@@ -491,3 +491,21 @@ def test_market_report_runs_on_imported_real_dsa_rows(tmp_path):
     kpis = pd.read_csv(folder / "kpis.csv").set_index("kpi_id")
     assert kpis.loc["actions_total", "value"] == n > 0
     assert (folder / "alerts.csv").read_text(encoding="utf-8").startswith("market,month,policy,content_type,")
+
+
+@pytest.mark.skipif(_chromium() is None, reason="no headless Chromium on this machine (see docs/reports.md)")
+def test_demo_reports_render_in_headless_chromium(demo_run, tmp_path):
+    """The real reports (DE in German, the roll-up, the index) load without a JavaScript error."""
+    _, month_dir = demo_run
+    pages = [month_dir / "DE" / "market_report.html", month_dir / "EMEA" / "emea_overview.html", month_dir / "index.html"]
+    for page in pages:
+        res = subprocess.run(
+            [_chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0", "--dump-dom",
+             page.as_uri()],
+            capture_output=True, text=True, timeout=120,
+        )
+        assert res.returncode == 0, (page, res.stderr[-2000:])
+        assert "</table>" in res.stdout, page  # the DOM was built: tables are there
+        assert "Uncaught" not in res.stderr, (page, res.stderr[-2000:])  # no JavaScript error
