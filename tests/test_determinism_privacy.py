@@ -29,7 +29,7 @@ import pandas as pd
 import pytest
 
 from govlib import config
-from govlib.params import load_market, load_reports
+from govlib.params import list_markets, load_market, load_reports
 from govlib.privacy import scan_for_identifiers
 from govlib.report import runner
 
@@ -201,3 +201,27 @@ def test_resume_skips_everything_and_changes_no_report_byte(runs):
     after = {p: p.read_bytes() for p in month_dir.rglob("*") if p.is_file() and p.name != "index.html"}
     assert sorted(after) == sorted(before)
     assert [str(p) for p in before if before[p] != after[p]] == []  # manifests included: nothing was re-executed
+
+
+def _full_demo_run() -> tuple[Path, Path] | None:
+    """(month folder, dataset) of the README's command 1 (`make reports`), when it has run here."""
+    month_dir = Path(config.REPORTS_DIR) / MONTH
+    data = Path(config.PROJECT_ROOT) / "data" / "demo"
+    if not (month_dir / "index.html").exists() or not (data / "creators.parquet").exists():
+        return None
+    return month_dir, data
+
+
+@pytest.mark.skipif(_full_demo_run() is None, reason="no full demo run here: `make reports` has not run")
+def test_no_creator_id_in_the_full_demo_run():
+    """Every file of the month's full demo run (all markets, every notebook, the roll-up): no raw creator_id.
+
+    CI runs `make reports` before `make test`, so this scans exactly what command 1 published.
+    """
+    month_dir, data = _full_demo_run()
+    ids = pd.read_parquet(data / "creators.parquet", columns=["creator_id"])["creator_id"].astype(str).tolist()
+    files = sorted(p for p in month_dir.rglob("*") if p.is_file() and p.suffix in (".html", ".ipynb", ".csv"))
+    markets = {p.relative_to(month_dir).parts[0] for p in files if len(p.relative_to(month_dir).parts) > 1}
+    assert markets >= set(list_markets()) | {ROLLUP}, markets  # every market and the roll-up were scanned
+    hits = scan_for_identifiers(files, ids)
+    assert hits == [], [(str(h.path), h.identifier, h.context) for h in hits[:5]]
