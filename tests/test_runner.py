@@ -568,4 +568,9 @@ def test_translated_reports_contain_no_untranslated_source_strings(demo_run, mar
     # and the report is really in the language: a translated section title is there
     from govlib.report.i18n import get_translator
 
-    assert get_translator(language).gettext("Headline indicators") in text
+    tr = get_translator(language)
+    assert tr.gettext("Headline indicators") in text and tr.gettext("Contents") in text  # body and table of contents
+    assert tr.gettext("Contents") != "Contents"
+    from govlib.report.i18n import formatter_for
+
+    assert formatter_for(market).market_name(market) in text  # "Deutschland", "Polska": not the English name

@@ -692,6 +692,8 @@ def run_batch(
         futures[pool.submit(procs.run, task, env, timeout)] = (kind, meta)
 
     def nb_task(nb: str, market: str, params: dict, folder: Path, title: str, html_lang: str) -> dict:
+        from govlib.report.i18n import get_translator
+
         validate_notebook_parameters(params)
         return {
             "kind": "notebook",
@@ -703,6 +705,7 @@ def run_batch(
             "cwd": str(config.NOTEBOOKS_DIR),
             "title": title,
             "html_lang": html_lang,
+            "toc_title": get_translator(html_lang).gettext("Contents"),
             "result": str(work / f"{market}-{nb}.result.json"),
         }
 
