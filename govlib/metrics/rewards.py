@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from govlib.contract import ACTION_TYPES
 from govlib.errors import GovlibError
 from govlib.metrics.frames import require_columns
 from govlib.metrics.stats import proportion_interval
@@ -34,14 +35,8 @@ __all__ = [
     "estimate_reward_change_after_violation",
 ]
 
-SANCTION_TYPES = (
-    "content_removed",
-    "visibility_limited",
-    "commission_withheld",
-    "feature_restricted",
-    "account_suspended",
-    "account_banned",
-)
+# every action type but a warning is a penalty
+SANCTION_TYPES = tuple(a for a in ACTION_TYPES if a != "warning")
 
 
 class RewardsInputError(GovlibError):
