@@ -50,6 +50,9 @@ __all__ = [
 ]
 
 EVENT_TIMES = ("committed", "detected_at", "actioned_at")
+# action columns the recidivism table reads
+_RECIDIVISM_COLUMNS = ("action_id", "creator_id", "market", "action_type", "policy", "severity", "detected_at",
+                       "actioned_at")
 _HARSHNESS = {a: i for i, a in enumerate(ACTION_TYPES)}  # contract order: lightest first
 
 
@@ -119,31 +122,9 @@ def build_recidivism_table(
     """
     if event_time not in EVENT_TIMES:
         raise ValueError(f"event_time must be one of {EVENT_TIMES}, got {event_time!r}")
-    _require(
-        actions,
-        "enforcement_actions",
-        [
-            "action_id",
-            "creator_id",
-            "market",
-            "action_type",
-            "policy",
-            "severity",
-            "detected_at",
-            "actioned_at",
-        ],
-    )
+    _require(actions, "enforcement_actions", _RECIDIVISM_COLUMNS)
     a = actions[
-        [
-            "action_id",
-            "creator_id",
-            "market",
-            "action_type",
-            "policy",
-            "severity",
-            "detected_at",
-            "actioned_at",
-        ]
+        list(_RECIDIVISM_COLUMNS)
         + (["content_id"] if "content_id" in actions.columns else [])
     ].copy()
     for c in ("action_id", "creator_id", "market", "action_type", "policy", "severity"):
