@@ -380,11 +380,7 @@ class Dataset:
                 raise DatasetError(f"table {name} has no column(s) {', '.join(missing)}; columns: {', '.join(expr.columns)}")
             expr = expr.select(columns)
         if ordered:
-            keys = [spec.primary_key] if spec.primary_key else (
-                ([spec.time_column] if spec.time_column else []) + [c for c in spec.column_names if c != spec.time_column])
-            keys = [k for k in keys if k in expr.columns]
-            if keys:
-                expr = expr.order_by(keys)
+            expr = _ordered(expr, spec)
         try:
             if self.engine == "duckdb":
                 # Arrow -> pandas in one vectorised step: Ibis's to_pandas converts every column
@@ -398,6 +394,62 @@ class Dataset:
             raise DatasetError(f"table {name}: query failed while reading {self.sources[name].path} "
                                f"({_engine_error_text(exc)})", f"run `govlib validate --data {self.path}`") from None
         return normalise_frame(df, spec, copy=False)
+
+
+    def write_parquet(self, name: str, expr, path: str | Path) -> int:
+        """Write an Ibis expression derived from ``ds.table(name)`` to one Parquet file, in the engine.
+
+        Rows are sorted as :meth:`fetch` sorts them, so the file is deterministic; on DuckDB
+        the rows never pass through pandas (``COPY (...) TO``). Returns the number of rows.
+        """
+        spec = contract.TABLES[name]
+        expr = _ordered(expr, spec)
+        path = Path(path)
+        try:
+            if self.engine == "duckdb":
+                self.con.to_parquet(expr, str(path))
+                import pyarrow.parquet as pq
+
+                return int(pq.ParquetFile(path).metadata.num_rows)
+            df = self.fetch(name, expr, ordered=False)
+            write_frame_parquet(df, name, path)
+            return len(df)
+        except Exception as exc:
+            if not is_engine_error(exc):
+                raise
+            raise DatasetError(f"table {name}: query failed while reading {self.sources[name].path} "
+                               f"({_engine_error_text(exc)})", f"run `govlib validate --data {self.path}`") from None
+
+
+_ARROW_TYPES = {"str": "string", "int": "int64", "float": "float64", "bool": "bool"}
+
+
+def write_frame_parquet(df: pd.DataFrame, name: str, path: str | Path) -> None:
+    """Write a frame of contract table ``name`` to Parquet; a column null in every row
+    (e.g. ``product_category`` of imported DSA data) keeps its contract type instead of
+    Parquet's ``null`` type, which the contract check would reject."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    spec = contract.TABLES.get(name)
+    for i, f in enumerate(table.schema):
+        if pa.types.is_null(f.type):
+            dtype = spec.column(f.name).dtype if spec and f.name in spec.column_names else "str"
+            if dtype == "timestamp":
+                target = pa.timestamp("us", tz="UTC")
+            else:
+                target = pa.type_for_alias(_ARROW_TYPES.get(dtype, "string"))
+            table = table.set_column(i, pa.field(f.name, target), pa.nulls(len(table), target))
+    pq.write_table(table, path)
+
+
+def _ordered(expr, spec: contract.Table):
+    """``expr`` sorted by the table's primary key (keyless: time column, then every contract column)."""
+    keys = [spec.primary_key] if spec.primary_key else (
+        ([spec.time_column] if spec.time_column else []) + [c for c in spec.column_names if c != spec.time_column])
+    keys = [k for k in keys if k in expr.columns]
+    return expr.order_by(keys) if keys else expr
 
 
 class _MarketView:
@@ -583,7 +635,8 @@ KPI_INPUT_COLUMNS = {
 }
 
 
-def load_kpi_inputs(ds: Dataset, market: str, month: str, tz: str) -> dict[str, pd.DataFrame]:
+def load_kpi_inputs(ds: Dataset, market: str, month: str, tz: str,
+                    first_month: str | None = None) -> dict[str, pd.DataFrame]:
     """Only the rows and columns :func:`govlib.metrics.kpis.compute_kpis` reads for one market-month.
 
     ``compute_kpis(load_kpi_inputs(ds, m, month, tz), m, month, tz)`` equals
@@ -599,9 +652,13 @@ def load_kpi_inputs(ds: Dataset, market: str, month: str, tz: str) -> dict[str, 
       ``prevalence_samples``: sampled in ``M`` (all of ``market``).
 
     Month bounds are local to ``tz``. Absent optional tables are absent from the result.
+    With ``first_month``, the inputs of every month from ``first_month`` to ``month``
+    (the same rules over that span), so that ``compute_kpis`` of each of those months is
+    exact on one load: the report cube's KPI history.
     """
-    m_start, m_end = month_bounds(month, tz)
-    m3_start, _ = month_bounds(shift_month(month, -3), tz)
+    _, m_end = month_bounds(month, tz)
+    m_start, _ = month_bounds(first_month or month, tz)
+    m3_start, _ = month_bounds(shift_month(first_month or month, -3), tz)
     lo, hi = _lit(m_start), _lit(m_end)
 
     def cols(name: str, t) -> list[str]:
@@ -628,6 +685,44 @@ def load_kpi_inputs(ds: Dataset, market: str, month: str, tz: str) -> dict[str, 
     return out
 
 
+def load_signal_evaluation_inputs(ds: Dataset, market: str, start: Any, end: Any,
+                                  content_lookback: pd.Timedelta = pd.Timedelta(days=31)) -> dict[str, Any]:
+    """What :func:`govlib.signals.prepare_signal_labels` reads for one market, selected in the engine.
+
+    Only labelled content matters to a signal's evaluation, so instead of every score of
+    the period (millions of rows for an established market) pandas receives:
+
+    - ``signal_scores``: the market's scores of ``[start, end)`` (``scored_at``) whose
+      content has a review label;
+    - ``review_labels``: the market's labels (all of them: a label reviewed later still
+      describes content scored then);
+    - ``content``: ``content_id, market, language`` of the labelled content published in
+      ``[start - content_lookback, end)`` (an item scored early in the period was
+      published before it);
+    - ``signal_counts``: rows of *all* the period's scores per ``signal`` and ``version``
+      (which signal is the main one, which version is the latest), a DataFrame.
+
+    Absent tables give empty frames (``signal_counts`` empty).
+    """
+    start, end = _to_utc_timestamp(start), _to_utc_timestamp(end)
+    out: dict[str, Any] = {"signal_counts": pd.DataFrame({"signal": pd.Series(dtype=object),
+                                                          "version": pd.Series(dtype=object),
+                                                          "rows": pd.Series(dtype="int64")})}
+    if not (ds.has("signal_scores") and ds.has("review_labels")):
+        return out
+    sc = ds.filter_expr("signal_scores", market, start, end)
+    lb = ds.filter_expr("review_labels", market)
+    counts = sc.group_by(["signal", "version"]).agg(rows=sc.count()).order_by(["signal", "version"])
+    out["signal_counts"] = counts.to_pyarrow().to_pandas()
+    out["signal_scores"] = ds.fetch("signal_scores", sc.filter(sc.content_id.isin(lb.content_id)))
+    out["review_labels"] = ds.fetch("review_labels", lb)
+    if ds.has("content"):
+        out["content"] = ds.load("content", market=market, start=start - content_lookback, end=end,
+                                 columns=["content_id", "market", "language"],
+                                 where=lambda t: t.content_id.isin(lb.content_id))
+    return out
+
+
 def _lit(ts: pd.Timestamp):
     import ibis
 
@@ -646,6 +741,7 @@ __all__ = [
     "discover_tables",
     "load_kpi_inputs",
     "load_market_window",
+    "load_signal_evaluation_inputs",
     "load_tables",
     "normalise_frame",
     "open_dataset",

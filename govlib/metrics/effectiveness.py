@@ -484,6 +484,7 @@ def build_violation_panel(
     market: str | None = None,
     labels: pd.DataFrame | None = None,
     notices: pd.DataFrame | None = None,
+    activity: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Creator x month panel of violations, allegations, exposure and first-action month.
 
@@ -523,6 +524,12 @@ def build_violation_panel(
         not-yet-actioned control cannot be; allegations are observed the same way
         whether or not the creator was ever actioned, which the deterrence design needs
         (see :func:`estimate_deterrence_did`).
+    activity : DataFrame, optional
+        Content published per creator and local month (``creator_id, month, activity``),
+        counted by the engine over the whole window, e.g. a report cube's
+        ``content_activity``. Then ``content`` need only hold the content the other
+        columns look up (the actions', notices' and labels' content), not every item of
+        the window, and the panel's months are those of ``activity``.
 
     Returns
     -------
@@ -606,15 +613,23 @@ def build_violation_panel(
         "first_action_month",
         "registered_month",
     ]
-    if c.empty:
+    if activity is not None:
+        _require(activity, "activity", ["creator_id", "month", "activity"])
+        act = activity.assign(creator_id=activity["creator_id"].astype(str), month=activity["month"].astype(str))
+        act = act[act["creator_id"].isin(cr["creator_id"])]
+        act_n = act.groupby(["creator_id", "month"])["activity"].sum().astype(int)
+        span = act["month"]
+    else:
+        act_n = c.groupby(["creator_id", "month"]).size().rename("activity")
+        span = c["month"]
+    if span.empty:
         extra = (["qa_labelled", "qa_violating"] if labels is not None else []) + (
             ["allegations"] if notices is not None else []
         )
         return pd.DataFrame(columns=base_cols + extra)
-    months = month_range(c["month"].min(), c["month"].max())
+    months = month_range(span.min(), span.max())
     grid = pd.MultiIndex.from_product([sorted(cr["creator_id"]), months], names=["creator_id", "month"])
     panel = pd.DataFrame(index=grid).reset_index()
-    act_n = c.groupby(["creator_id", "month"]).size().rename("activity")
     vio_n = v.groupby(["creator_id", "month"]).size().rename("violations")
     panel = panel.join(act_n, on=["creator_id", "month"]).join(vio_n, on=["creator_id", "month"])
     panel[["activity", "violations"]] = panel[["activity", "violations"]].fillna(0).astype(int)

@@ -4,11 +4,16 @@ A cube is a directory of Parquet files under ``.cache/cubes/`` holding, for one 
 and month,
 
 - ``tables/<table>.parquet``: every contract table present, restricted to the market and
-  to the window ``[M - 15 months, M + 1)`` in the market's time zone (the engine pushes
-  the filters down; see :func:`govlib.data.load.load_market_window`). Fifteen months so
-  that the KPIs of *M - 12* (year over year) include their ``recidivism_90d`` cohort;
+  to the window ``[M - 15 months, M + 1)`` in the market's time zone, selected and written
+  by the engine (:func:`cube_table_exprs`). Fifteen months so that the comparisons with
+  last year have their history. ``content`` and ``signal_scores``, the tables that grow
+  with every upload, keep only what the reports read: recent and referenced content,
+  scores of labelled content;
+- ``content_activity.parquet`` and ``weekly_published.parquet``: content published per
+  creator and month, and per content type and week, counted by the engine over the window;
 - ``kpis.parquet``: the headline KPIs (:func:`govlib.metrics.kpis.compute_kpis`) of each
-  month from *M - 12* to *M*, for comparisons with last month and last year;
+  month from *M - 12* to *M*, for comparisons with last month and last year, computed on
+  :func:`govlib.data.load.load_kpi_inputs` (exact, whatever the window);
 - ``weekly_series.parquet`` and ``alerts.parquet``: the market's weekly enforcement series
   (:func:`govlib.trends.weekly_series_for_month`) and the month's emerging-risk alarms
   (:func:`govlib.trends.alerts_for_month`, the ``alerts.csv`` of the report folder),
@@ -40,8 +45,12 @@ from govlib import __version__, config
 from govlib.errors import GovlibError
 from govlib.timeutil import parse_month, shift_month
 
-CUBE_FORMAT = "2"  # 2: weekly series and alerts
+CUBE_FORMAT = "3"  # 2: weekly series and alerts; 3: built by the engine, slim content, content_activity
 WINDOW_MONTHS_BACK = 15  # M-12's recidivism cohort starts at M-15
+CONTENT_MONTHS_BACK = 3  # content published in M-3 .. M: covers 90 days whatever the month lengths
+ACTIVITY_TABLE = "content_activity"  # published content per creator and local month (cube root, not tables/)
+PUBLISHED_TABLE = "weekly_published"  # published content per local week and type (cube root)
+AUX_TABLES = (ACTIVITY_TABLE, PUBLISHED_TABLE)
 KPI_HISTORY_MONTHS = 12  # KPIs of M-12 .. M
 KPI_COLUMNS = ["market", "month", "kpi_id", "value", "numerator", "denominator", "ci_low", "ci_high", "unit"]
 
@@ -206,6 +215,33 @@ class Cube:
             self._cache["weekly_series"] = pd.read_parquet(p) if p.exists() else pd.DataFrame()
         return self._cache["weekly_series"]
 
+    @property
+    def activity(self) -> pd.DataFrame:
+        """Content published per creator and local month over the window (``creator_id, month, activity``).
+
+        The ``activity`` argument of :func:`govlib.metrics.effectiveness.build_violation_panel`:
+        the cube's ``content`` table holds only recent and referenced content.
+        """
+        if "activity" not in self._cache:
+            p = self.path / f"{ACTIVITY_TABLE}.parquet"
+            self._cache["activity"] = (pd.read_parquet(p) if p.exists() else
+                                       pd.DataFrame({"creator_id": pd.Series(dtype=object),
+                                                     "month": pd.Series(dtype=object),
+                                                     "activity": pd.Series(dtype="int64")}))
+        return self._cache["activity"]
+
+    @property
+    def signal_counts(self) -> pd.DataFrame:
+        """Scores of the window per ``signal`` and ``version`` (``rows``), sorted; the cube keeps only labelled ones."""
+        rows = self.meta.get("signal_counts") or []
+        return pd.DataFrame(rows, columns=["signal", "version", "rows"])
+
+    @property
+    def content_first_published_at(self) -> pd.Timestamp | None:
+        """When the market's first content was published (all history; ``None`` without content)."""
+        v = self.meta.get("content_first_published_at")
+        return pd.Timestamp(v) if v else None
+
     def kpis_for(self, month: str | None = None) -> pd.DataFrame:
         """KPI rows of one month (default the cube's month), in the order of ``kpis.md``."""
         month = month or self.month
@@ -293,8 +329,12 @@ def build_cube(ds: Any, market: str, month: str, params: Any = None, *, cache_di
 
     Notes
     -----
-    Written into a temporary sibling and renamed into place, so a cube directory is
-    always complete. Deterministic: the same inputs give byte-identical Parquet files.
+    The engine selects, aggregates and writes (:func:`cube_table_exprs`,
+    :meth:`govlib.data.load.Dataset.write_parquet`): the large tables never pass through
+    pandas whole. pandas receives only the KPI inputs of the 13 months
+    (:func:`govlib.data.load.load_kpi_inputs`) and the window's actions for the weekly
+    series. Written into a temporary sibling and renamed into place, so a cube directory
+    is always complete. Deterministic: the same inputs give byte-identical Parquet files.
     """
     from govlib.params import load_market
 
@@ -307,33 +347,34 @@ def build_cube(ds: Any, market: str, month: str, params: Any = None, *, cache_di
     if (out / "cube.json").exists():
         return out  # cache hit: the engine is not even opened
 
-    from govlib.data.load import load_market_window, open_dataset
+    from govlib.data.load import load_kpi_inputs, open_dataset
 
     if not hasattr(ds, "load"):
         ds = open_dataset(data_dir)
     from govlib.metrics.kpis import compute_kpis
 
     tz = params.timezone
-    tables = load_market_window(ds, market, month, tz, months_back=WINDOW_MONTHS_BACK)
-
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".tmp-{out.name}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "tables").mkdir(parents=True)
     try:
-        rows = {}
-        for name in sorted(tables):
-            df = tables[name]
-            if df is None:
+        exprs, facts = cube_table_exprs(ds, market, month, tz)
+        rows, aux_rows = {}, {}
+        for name in sorted(exprs):
+            if exprs[name] is None:
                 continue
-            _write_table(df, name, tmp / "tables" / f"{name}.parquet")
-            rows[name] = int(len(df))
+            if name in AUX_TABLES:  # aggregates, not contract tables: written beside tables/
+                aux_rows[name] = ds.write_parquet("content", exprs[name], tmp / f"{name}.parquet")
+            else:
+                rows[name] = ds.write_parquet(name, exprs[name], tmp / "tables" / f"{name}.parquet")
         check_market_slice(tmp / "tables", market)
         history = [shift_month(month, -k) for k in range(KPI_HISTORY_MONTHS, -1, -1)]
-        kpis = pd.concat([compute_kpis(tables, market, m, tz) for m in history], ignore_index=True)
+        kpi_inputs = load_kpi_inputs(ds, market, month, tz, first_month=history[0])
+        kpis = pd.concat([compute_kpis(kpi_inputs, market, m, tz) for m in history], ignore_index=True)
         kpis = kpis[KPI_COLUMNS]
         kpis.to_parquet(tmp / "kpis.parquet", index=False)
-        alerts_note = compute_alerts(tables, market, month, params, tmp)
+        alerts_note = compute_alerts(tmp, market, month, params)
         meta = {
             "key": key,
             "market": market,
@@ -341,8 +382,11 @@ def build_cube(ds: Any, market: str, month: str, params: Any = None, *, cache_di
             "timezone": tz,
             "source": read_dataset_source(data_dir),
             "tables": rows,
+            "aggregates": aux_rows,
             "kpi_months": history,
             "alerts": alerts_note,
+            "content_first_published_at": facts["content_first_published_at"],
+            "signal_counts": facts["signal_counts"],
             "inputs": {k: v for k, v in inputs.items() if k != "params"},
         }
         (tmp / "cube.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n", encoding="utf-8")
@@ -356,29 +400,159 @@ def build_cube(ds: Any, market: str, month: str, params: Any = None, *, cache_di
     return out
 
 
-_ARROW_TYPES = {"str": "string", "int": "int64", "float": "float64", "bool": "bool"}
+def _lit(ts: pd.Timestamp):
+    import ibis
+
+    return ibis.literal(ts.tz_convert("UTC"), type="timestamp('UTC')")
 
 
-def _write_table(df: pd.DataFrame, name: str, path: Path) -> None:
-    """Write a window table to Parquet; a column that is null in every row of the window
-    (e.g. ``product_category`` of imported DSA data) keeps its contract type instead of
-    Parquet's ``null`` type, which the contract check would reject."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+def _bucket_expr(col, labels: list[str], ends: list[pd.Timestamp], name: str):
+    """Ibis CASE: ``labels[i]`` for the first ``i`` with ``col < ends[i]`` (the caller filters the lower edge).
 
-    from govlib import contract
+    Buckets (local months, local weeks) are cut at UTC bounds computed in Python with the
+    market's time zone, so the engine buckets exactly as pandas does, daylight saving
+    included, on DuckDB and Spark alike.
+    """
+    import ibis
 
-    table = pa.Table.from_pandas(df, preserve_index=False)
-    spec = contract.TABLES.get(name)
-    for i, f in enumerate(table.schema):
-        if pa.types.is_null(f.type):
-            dtype = spec.column(f.name).dtype if spec and f.name in spec.column_names else "str"
-            if dtype == "timestamp":
-                target = pa.timestamp("us", tz="UTC")
-            else:
-                target = pa.type_for_alias(_ARROW_TYPES.get(dtype, "string"))
-            table = table.set_column(i, pa.field(f.name, target), pa.nulls(len(table), target))
-    pq.write_table(table, path)
+    return ibis.cases(*[(col < _lit(e), lab) for lab, e in zip(labels, ends)], else_=None).cast("string").name(name)
+
+
+def _union_references(ds: Any, name: str, market: str, t, pred, key: str, ref):
+    """Ibis expression: rows of ``t`` matching ``pred`` or whose ``key`` is in ``ref`` (one column).
+
+    The expression form of :func:`govlib.data.load._with_references`: when ``t`` is only
+    ``market``'s partition and some referenced keys are not in it (an action on another
+    market's content or creator), the other partitions are added for those keys alone.
+    """
+    own = t.filter(pred | t[key].isin(ref[key]))
+    if ds.market_files(name, market) is None:
+        return own
+    missing = ref.filter(~ref[key].isin(t[key]))
+    if int(missing.count().to_pyarrow().as_py()) == 0:
+        return own
+    full = ds.table(name)
+    return own.union(full.filter((full.market != market) & full[key].isin(missing[key])).select(own.columns))
+
+
+def cube_table_exprs(ds: Any, market: str, month: str, tz: str) -> tuple[dict, dict]:
+    """The cube's tables as engine expressions, and facts computed on the way.
+
+    The window is ``[M - WINDOW_MONTHS_BACK, M + 1)`` local. Tables are cut on their time
+    column, with three exceptions that keep the cube bounded by what the reports read:
+
+    - ``content``: the market's content published in the last ``CONTENT_MONTHS_BACK + 1``
+      months (health's 90 days, risk's 3 months, the month's performance), the content
+      of the window's actions (any market, whenever published: type, category,
+      ``published_at``), and the window's content named by notices or review labels
+      (owners of allegations, languages of labelled items). Not the whole window: at
+      ``large`` that is 5M rows for one market;
+    - ``content_activity`` (outside ``tables/``): content published per creator and local
+      month over the window (the window's content and the actions' content), the
+      activity of :func:`govlib.metrics.effectiveness.build_violation_panel`;
+    - ``signal_scores``: only the scores of content with a review label (what
+      signal evaluation reads); the counts of all scores per signal and version are in
+      ``facts["signal_counts"]``;
+    - ``creators``: every creator of the market plus those of other markets acted on.
+
+    Returns
+    -------
+    (dict, dict)
+        ``{name: ibis expression}`` and facts: ``content_first_published_at`` (ISO, the
+        market's first content ever), ``signal_counts``, ``window_start`` /
+        ``window_end`` (UTC ISO) and ``first_event_at``.
+    """
+    import ibis
+
+    from govlib.data.load import window_bounds
+    from govlib.timeutil import month_bounds, month_range
+
+    start, end = window_bounds(month, tz, WINDOW_MONTHS_BACK)
+    recent_start, _ = month_bounds(shift_month(month, -CONTENT_MONTHS_BACK), tz)
+    lo, hi, recent_lo = _lit(start), _lit(end), _lit(recent_start)
+    exprs: dict[str, Any] = {}
+    facts: dict[str, Any] = {"window_start": start.isoformat(), "window_end": end.isoformat(),
+                             "content_first_published_at": None, "signal_counts": []}
+    acts = ds.filter_expr("enforcement_actions", market, start, end) if ds.has("enforcement_actions") else None
+    for name in ds.tables:
+        if name in ("content", "creators", "signal_scores"):
+            continue
+        exprs[name] = ds.filter_expr(name, market, start, end)
+    if ds.has("creators"):
+        t = ds.table("creators", market)
+        if acts is not None:
+            exprs["creators"] = _union_references(ds, "creators", market, t, t.market == market, "creator_id",
+                                                  acts.select("creator_id").distinct())
+        else:
+            exprs["creators"] = t.filter(t.market == market)
+    if ds.has("content"):
+        t = ds.table("content", market)
+        mine = t.market == market
+        in_window = mine & (t.published_at >= lo) & (t.published_at < hi)
+        named = []
+        for other, col in (("notices", "content_id"), ("review_labels", "content_id")):
+            if ds.has(other):
+                o = exprs[other] if other in exprs else ds.filter_expr(other, market)
+                named.append(o.filter(o[col].notnull()).select(content_id=o[col]))
+        slim = mine & (t.published_at >= recent_lo) & (t.published_at < hi)
+        for n in named:
+            slim = slim | (in_window & t.content_id.isin(n.content_id))
+        if acts is not None:
+            ref = acts.filter(acts.content_id.notnull()).select("content_id").distinct()
+            exprs["content"] = _union_references(ds, "content", market, t, slim, "content_id", ref)
+            window = _union_references(ds, "content", market, t, in_window, "content_id", ref)
+        else:
+            exprs["content"] = t.filter(slim)
+            window = t.filter(in_window)
+        first = t.filter(mine).published_at.min().to_pyarrow().as_py()
+        facts["content_first_published_at"] = pd.Timestamp(first).isoformat() if first is not None else None
+        in_span = window.filter((window.published_at >= lo) & (window.published_at < hi))
+        months = month_range(shift_month(month, -WINDOW_MONTHS_BACK), month)
+        month_col = _bucket_expr(in_span.published_at, months, [month_bounds(m, tz)[1] for m in months], "month")
+        exprs[ACTIVITY_TABLE] = (in_span.select("creator_id", month_col).group_by(["creator_id", "month"])
+                                 .agg(activity=ibis._.count()).order_by(["creator_id", "month"]))
+        exprs[PUBLISHED_TABLE] = _weekly_published_expr(window.filter(window.market == market), acts, month, tz)
+    if ds.has("signal_scores"):
+        sc = ds.filter_expr("signal_scores", market, start, end)
+        counts = (sc.group_by(["signal", "version"]).agg(rows=ibis._.count()).order_by(["signal", "version"])
+                  .to_pyarrow().to_pylist())
+        facts["signal_counts"] = [{"signal": r["signal"], "version": r["version"], "rows": int(r["rows"])}
+                                  for r in counts]
+        if ds.has("review_labels"):
+            lb = ds.filter_expr("review_labels", market)
+            exprs["signal_scores"] = sc.filter(sc.content_id.isin(lb.content_id))
+        else:
+            exprs["signal_scores"] = sc.filter(sc.content_id.isnull() & sc.content_id.notnull())
+    return exprs, facts
+
+
+def _weekly_published_expr(content, acts, month: str, tz: str):
+    """Content published per local week and content type, from the first event day to the end of ``month``.
+
+    The denominators of :func:`govlib.trends.build_weekly_series`, counted in the engine:
+    its observation window starts on the local day of the first action or publication
+    of the market (``content`` = the market's rows of the window's content and of the
+    actions' content) and ends on the first day of the next month. ``None`` when there is
+    no event at all.
+    """
+    import ibis
+
+    firsts = [content.published_at.min().to_pyarrow().as_py()]
+    if acts is not None:
+        firsts.append(acts.actioned_at.min().to_pyarrow().as_py())
+    firsts = [pd.Timestamp(f) for f in firsts if f is not None]
+    if not firsts:
+        return None
+    lo_day = min(firsts).tz_convert(tz).tz_localize(None).normalize()
+    hi_day = pd.Timestamp(f"{shift_month(month, 1)}-01")
+    mondays = pd.date_range(lo_day - pd.Timedelta(days=lo_day.weekday()), hi_day - pd.Timedelta(days=1), freq="7D")
+    ends = [min(w + pd.Timedelta(days=7), hi_day).tz_localize(tz) for w in mondays]
+    lo, hi = _lit(lo_day.tz_localize(tz)), _lit(hi_day.tz_localize(tz))
+    c = content.filter((content.published_at >= lo) & (content.published_at < hi))
+    week = _bucket_expr(c.published_at, [w.strftime("%Y-%m-%d") for w in mondays], ends, "week_start")
+    return (c.select("content_type", week).group_by(["content_type", "week_start"])
+            .agg(published=ibis._.count()).order_by(["content_type", "week_start"])
+            .mutate(first_day=ibis.literal(lo_day.strftime("%Y-%m-%d"))))
 
 
 def _empty_alerts() -> pd.DataFrame:
@@ -387,24 +561,67 @@ def _empty_alerts() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in ALERT_COLUMNS})
 
 
-def compute_alerts(tables: Mapping[str, pd.DataFrame], market: str, month: str, params: Any, out: Path) -> str:
-    """Write the market-month's weekly series and alarms into cube directory ``out``.
+def compute_alerts(cube_path: Path, market: str, month: str, params: Any) -> str:
+    """Write the market-month's weekly series and alarms into the cube directory being built.
 
-    Returns ``"ok"``, or why there are no alarms (e.g. a dataset without ``content``),
-    which ``cube.json`` records; the alarms are then an empty table with the export
-    columns, so the reports say "no alarm" instead of failing.
+    The series are :func:`govlib.trends.build_weekly_series` of the cube's actions, with
+    the weekly publication counts the engine computed over the window's content
+    (``weekly_published.parquet``): the cube's slim ``content`` gives the acted-on
+    content its type, the counts give the denominators. Returns ``"ok"``, or why there
+    are no alarms (e.g. a dataset without ``content``), which ``cube.json`` records; the
+    alarms are then an empty table with the export columns, so the reports say "no
+    alarm" instead of failing.
     """
-    from govlib.trends import TrendsError, alerts_for_month, weekly_series_for_month
+    from govlib.trends import TrendsError, alerts_for_month, build_weekly_series
 
+    tables, pub_path = cube_path / "tables", cube_path / f"{PUBLISHED_TABLE}.parquet"
     try:
-        series = weekly_series_for_month(tables, market, month, params.timezone)
+        missing = [t for t in ("enforcement_actions", "content") if not (tables / f"{t}.parquet").exists()]
+        if missing or not pub_path.exists():
+            raise TrendsError(f"weekly series need table(s) {', '.join(missing or ['content'])}")
+        actions = pd.read_parquet(tables / "enforcement_actions.parquet",
+                                  columns=["market", "policy", "actioned_at", "content_id", "creator_id"])
+        content = pd.read_parquet(tables / "content.parquet",
+                                  columns=["content_id", "market", "content_type", "published_at"])
+        published = pd.read_parquet(pub_path)
+        if published.empty:
+            raise TrendsError(f"market {market!r}: no enforcement actions or content to build weekly series from")
+        end = f"{shift_month(month, 1)}-01"
+        series = build_weekly_series(actions, content, market, params.timezone,
+                                     start=published["first_day"].iloc[0], end=end)
+        series = _with_published(series, published)
         alerts = alerts_for_month(series, market, month, params.alerts)
         note = "ok"
     except TrendsError as exc:
         series, alerts, note = pd.DataFrame(), _empty_alerts(), f"not available: {exc}"
-    series.to_parquet(out / "weekly_series.parquet", index=False)
-    alerts.to_parquet(out / "alerts.parquet", index=False)
+    series.to_parquet(cube_path / "weekly_series.parquet", index=False)
+    alerts.to_parquet(cube_path / "alerts.parquet", index=False)
     return note
+
+
+def _with_published(series: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
+    """``series`` with ``published`` and ``rate_per_1000`` from the engine's weekly counts.
+
+    ``build_weekly_series`` counted only the content it was given (the cube's slim
+    content); the counts of every publication per (type, week) replace them: a type
+    series gets its type's count, an ``"all"`` series the week's total.
+    """
+    import numpy as np
+
+    from govlib.trends import ALL_TYPES
+
+    pub = published.assign(week_start=pd.to_datetime(published["week_start"]))
+    by_type = pub.set_index(["content_type", "week_start"])["published"]
+    total = pub.groupby("week_start")["published"].sum()
+    out = series.copy()
+    is_all = (out["content_type"] == ALL_TYPES).to_numpy()
+    keys = pd.MultiIndex.from_arrays([out["content_type"], pd.to_datetime(out["week_start"])])
+    counts = np.where(is_all, total.reindex(pd.to_datetime(out["week_start"])).to_numpy(),
+                      by_type.reindex(keys).to_numpy())
+    out["published"] = pd.Series(counts).fillna(0).astype("int64").to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["rate_per_1000"] = np.where(out["published"] > 0, 1000.0 * out["observed"] / out["published"], np.nan)
+    return out
 
 
 def check_market_slice(tables_dir: str | Path, market: str) -> None:
