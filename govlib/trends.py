@@ -17,9 +17,11 @@ them to spot a new abuse wave before it is big:
   :func:`summarise_alarms` - one row per alarmed series; :func:`plot_alarm` - a figure.
 
 No maintained Python package implements the Farrington family (``epysurv`` wraps R's
-``surveillance`` and is unmaintained), so the baseline is a small implementation on
-statsmodels' GLM, following ``surveillance::farringtonFlexible`` (Salmon, Schumacher &
-Hoehle 2016) where the papers leave a choice open. See ``docs/trends.md``.
+``surveillance`` and is unmaintained), so the baseline is a small implementation,
+following ``surveillance::farringtonFlexible`` (Salmon, Schumacher & Hoehle 2016) where
+the papers leave a choice open. Its Poisson GLMs are fitted by an IRLS that runs the
+fits of all series of a week as one stack (checked against statsmodels' GLM in the
+tests); a market-month is about 1,400 baselines. See ``docs/trends.md``.
 """
 
 from __future__ import annotations
@@ -95,7 +97,8 @@ def _require(df: pd.DataFrame, table: str, columns: Sequence[str]) -> None:
 
 def _local_dates(values: pd.Series, tz: str, table: str, column: str) -> pd.Series:
     try:
-        utc = to_utc(values)
+        # already tz-aware (as loaded): convert directly; pd.to_datetime would re-parse it
+        utc = values.dt.tz_convert("UTC") if isinstance(values.dtype, pd.DatetimeTZDtype) else to_utc(values)
     except (ValueError, TypeError) as exc:
         raise TrendsError(f"table {table!r} column {column!r}: not parseable as timestamps ({exc})") from None
     bad = utc.isna()
@@ -216,32 +219,43 @@ def build_weekly_series(
 
     pol = sorted(set(a["policy"])) if policies is None else sorted(set(map(str, policies)))
     a = a.loc[a["policy"].isin(pol)]
-    pub_all = c.groupby("week_start").size().rename("published")
+    wk = frame_weeks["week_start"]
+
+    def _count(df, keys):
+        df = df.assign(week_start=df["week_start"].astype(wk.dtype))  # merge keys of one resolution
+        return (df.groupby(keys).agg(observed=("week_start", "size"), creators=("creator_id", "nunique"))
+                .reset_index())
+
+    def _block(keys: list[tuple], names: list[str], counts: pd.DataFrame, published: pd.DataFrame, on: list[str]):
+        # every series (keys) x every week, its counts (missing: none that week) and denominator
+        f = pd.DataFrame({n: np.repeat(np.array([k[i] for k in keys], dtype=object), len(frame_weeks))
+                          for i, n in enumerate(names)})
+        f["week_start"] = np.tile(wk.to_numpy(), len(keys))
+        f["days"] = np.tile(frame_weeks["days"].to_numpy(), len(keys))
+        f = f.merge(counts, on=names + ["week_start"], how="left")
+        return f.merge(published, on=on + ["week_start"], how="left")
 
     frames = []
-    def _count(df, keys):
-        return df.groupby(keys).agg(observed=("week_start", "size"), creators=("creator_id", "nunique"))
-
-    counts = _count(a, ["policy", "week_start"])
-    for p in pol:
-        f = frame_weeks.assign(policy=p, content_type=ALL_TYPES)
-        f = f.join(counts.xs(p, level="policy") if p in counts.index.get_level_values(0) else
-                   pd.DataFrame(columns=["observed", "creators"], dtype="int64"), on="week_start")
-        f = f.join(pub_all, on="week_start")
-        frames.append(f)
+    if pol:
+        pub_all = c.assign(week_start=c["week_start"].astype(wk.dtype)).groupby("week_start").size()
+        f = _block([(p,) for p in pol], ["policy"], _count(a, ["policy", "week_start"]),
+                   pub_all.rename("published").reset_index(), [])
+        frames.append(f.assign(content_type=ALL_TYPES))
     if by_content_type and len(a):
-        # the type of the acted-on content, whenever it was published
-        types = pd.DataFrame({"content_id": cont["content_id"].astype(object).to_numpy(),
-                              "content_type": cont["content_type"].astype(str).to_numpy()})
+        # the type of the acted-on content, whenever it was published (first row of a content_id)
+        ids = cont["content_id"].astype(object)
+        hit = ids.isin(a["content_id"].unique()).to_numpy()
+        types = pd.DataFrame({"content_id": ids.to_numpy()[hit],
+                              "content_type": cont["content_type"].astype(object).to_numpy()[hit]})
+        types["content_type"] = types["content_type"].astype(str)
         typed = a.merge(types.drop_duplicates("content_id"), on="content_id", how="inner")
-        tcounts = _count(typed, ["policy", "content_type", "week_start"])
-        pub_type = c.groupby(["content_type", "week_start"]).size().rename("published")
-        for p, ct in sorted(set(zip(typed["policy"], typed["content_type"]))):
-            f = frame_weeks.assign(policy=p, content_type=ct)
-            f = f.join(tcounts.xs((p, ct), level=["policy", "content_type"]), on="week_start")
-            f = f.join(pub_type.xs(ct, level="content_type") if ct in pub_type.index.get_level_values(0)
-                       else pd.Series(dtype="int64", name="published"), on="week_start")
-            frames.append(f)
+        if len(typed):
+            pub_type = (c.assign(week_start=c["week_start"].astype(wk.dtype))
+                        .groupby(["content_type", "week_start"]).size().rename("published").reset_index())
+            combos = sorted(set(zip(typed["policy"], typed["content_type"])))
+            frames.append(_block(combos, ["policy", "content_type"],
+                                 _count(typed, ["policy", "content_type", "week_start"]), pub_type,
+                                 ["content_type"]))
     cols = ["market", "policy", "content_type", "week_start", "days", "observed", "creators", "published",
             "rate_per_1000"]
     if not frames:
@@ -310,57 +324,174 @@ def _design(t: np.ndarray, trend: bool, harmonics: int) -> np.ndarray:
     return np.column_stack(cols)
 
 
+def _design_batch(t: np.ndarray, trend: bool, harmonics: int) -> np.ndarray:
+    """:func:`_design` of a stack of time vectors ``t`` (fits x weeks): fits x weeks x columns."""
+    cols = [np.ones_like(t, dtype=float)]
+    if trend:
+        cols.append(t.astype(float))
+    for j in range(1, harmonics + 1):
+        ang = 2 * np.pi * j * t / WEEKS_PER_YEAR
+        cols += [np.sin(ang), np.cos(ang)]
+    return np.stack(cols, axis=-1)
+
+
 def _anscombe_standardised(y, mu, phi, X, w):
-    """Standardised Anscombe residuals of a Poisson GLM (Farrington 1996, eq. 2)."""
+    """Standardised Anscombe residuals of Poisson GLMs (Farrington 1996, eq. 2).
+
+    Stacked: ``y, mu, w`` are fits x weeks, ``X`` fits x weeks x columns, ``phi`` one per
+    fit; rows with ``w == 0`` (padding) have hat value 0.
+    """
     ra = 1.5 * (np.power(y, 2 / 3) - np.power(mu, 2 / 3)) / np.power(mu, 1 / 6)
-    wx = X * np.sqrt(w * mu)[:, None]
-    hat = np.einsum("ij,jk,ik->i", wx, np.linalg.pinv(wx.T @ wx), wx)
-    return ra / np.sqrt(phi * np.clip(1 - hat, 1e-8, None))
+    wx = X * np.sqrt(w * mu)[:, :, None]
+    hat = np.einsum("mij,mjk,mik->mi", wx, np.linalg.pinv(wx.transpose(0, 2, 1) @ wx), wx)
+    return ra / np.sqrt(phi[:, None] * np.clip(1 - hat, 1e-8, None))
 
 
 @dataclass(frozen=True)
 class _GlmFit:
-    params: np.ndarray
-    mu: np.ndarray
-    scale: float  # Pearson chi2 / residual df
-    cov: np.ndarray  # covariance of params at that scale
-    pvalues: np.ndarray  # Wald, normal reference
+    params: np.ndarray  # fits x columns
+    mu: np.ndarray  # fits x weeks
+    scale: np.ndarray  # Pearson chi2 / residual df, per fit
+    cov: np.ndarray  # covariance of params at that scale, fits x columns x columns
+    pvalues: np.ndarray  # Wald, normal reference, fits x columns
 
 
-def _glm(y, X, offset, w, maxiter: int = 100, tol: float = 1e-10) -> _GlmFit:
-    """Poisson log-link GLM with variance weights by IRLS, quasi-Poisson scale.
+def _solve_stack(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    try:
+        return np.linalg.solve(a, b[..., None])[..., 0]
+    except np.linalg.LinAlgError:  # a singular system somewhere in the stack: one by one
+        out = np.empty_like(b)
+        for i in range(len(a)):
+            try:
+                out[i] = np.linalg.solve(a[i], b[i])
+            except np.linalg.LinAlgError:
+                out[i] = np.linalg.pinv(a[i]) @ b[i]
+        return out
 
-    The same fit as ``statsmodels.api.GLM(y, X, family=Poisson(), offset=offset,
-    var_weights=w).fit(scale="X2")`` (tests check it against statsmodels); written out
-    because the detector fits thousands of 26-row models and statsmodels' per-fit
-    overhead (~4 ms) dominated the monthly run.
+
+def _glm_stack(y, X, offset, w, n, maxiter: int = 100, tol: float = 1e-10) -> _GlmFit:
+    """Stacked Poisson log-link GLMs with variance weights by IRLS, quasi-Poisson scale.
+
+    Each fit ``m`` is ``statsmodels.api.GLM(y[m], X[m], family=Poisson(), offset=offset[m],
+    var_weights=w[m]).fit(scale="X2")`` on its ``n[m]`` real rows; padding rows carry
+    ``w == 0`` (and finite ``y, offset``) and do not change the fit. Every fit iterates
+    and stops on its own, with statsmodels' start values and deviance criterion.
+    Written out because the detector fits thousands of 26-row models and statsmodels'
+    per-fit overhead (~4 ms) dominated the monthly run; stacking the fits of all series
+    that share a design removes numpy's per-call overhead too. Checked against
+    statsmodels to 1e-8 (``tests/test_trends.py::test_stacked_baseline_fits_match_statsmodels``).
     """
     from scipy.special import ndtr
 
-    n, k = X.shape
-    mu = (y + y.mean()) / 2.0  # statsmodels' starting values
+    m, _, k = X.shape
+    n = np.asarray(n, dtype=float)
+    mu = (y + (y.sum(axis=1) / n)[:, None]) / 2.0  # statsmodels' starting values
     eta = np.log(mu)
-    dev_old = np.inf
+    beta = np.zeros((m, k))
+    dev_old = np.full(m, np.inf)
+    active = np.arange(m)
     for _ in range(maxiter):
-        z = eta - offset + (y - mu) / mu
-        xtw = X.T * (w * mu)
-        try:
-            beta = np.linalg.solve(xtw @ X, xtw @ z)
-        except np.linalg.LinAlgError:
-            beta = np.linalg.pinv(xtw @ X) @ (xtw @ z)
-        eta = np.clip(X @ beta + offset, -700, 700)
-        mu = np.exp(eta)
+        ya, Xa, oa, wa, mua = y[active], X[active], offset[active], w[active], mu[active]
+        z = eta[active] - oa + (ya - mua) / mua
+        xtw = Xa.transpose(0, 2, 1) * (wa * mua)[:, None, :]
+        b = _solve_stack(xtw @ Xa, (xtw @ z[:, :, None])[:, :, 0])
+        e = np.clip((Xa @ b[:, :, None])[:, :, 0] + oa, -700, 700)
+        mua = np.exp(e)
         with np.errstate(divide="ignore", invalid="ignore"):
-            dev = 2 * np.sum(w * (np.where(y > 0, y * np.log(y / mu), 0.0) - (y - mu)))
-        if abs(dev - dev_old) <= tol * (abs(dev) + 0.1):
+            dev = 2 * np.sum(wa * (np.where(ya > 0, ya * np.log(ya / mua), 0.0) - (ya - mua)), axis=1)
+        beta[active], eta[active], mu[active] = b, e, mua
+        done = np.abs(dev - dev_old[active]) <= tol * (np.abs(dev) + 0.1)
+        dev_old[active] = dev
+        active = active[~done]
+        if not len(active):
             break
-        dev_old = dev
-    df = max(n - k, 1)
-    scale = float(np.sum(w * (y - mu) ** 2 / mu) / df)
-    cov = np.linalg.pinv((X.T * (w * mu)) @ X) * scale
+    df = np.maximum(n - k, 1)
+    scale = np.sum(w * (y - mu) ** 2 / mu, axis=1) / df
+    cov = np.linalg.pinv((X.transpose(0, 2, 1) * (w * mu)[:, None, :]) @ X) * scale[:, None, None]
     with np.errstate(divide="ignore", invalid="ignore"):
-        zstat = beta / np.sqrt(np.diag(cov))
+        zstat = beta / np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
     return _GlmFit(beta, mu, scale, cov, 2 * ndtr(-np.abs(zstat)))
+
+
+def _glm(y, X, offset, w, maxiter: int = 100, tol: float = 1e-10) -> _GlmFit:
+    """One fit of :func:`_glm_stack` (``statsmodels GLM(..., Poisson(), var_weights=w).fit(scale="X2")``)."""
+    f = _glm_stack(y[None], X[None], offset[None], w[None], [len(y)], maxiter, tol)
+    return _GlmFit(f.params[0], f.mu[0], float(f.scale[0]), f.cov[0], f.pvalues[0])
+
+
+def _fit_baselines(y, exposure, time, mask, target_time, target_exposure, *, trend=True, trend_alpha=0.05,
+                   cap_at_max=False, reweight=True, reweight_threshold=2.58, harmonics="auto") -> dict:
+    """:func:`fit_quasi_poisson_baseline` of many baselines at once (one per row).
+
+    ``y, exposure, time, mask`` are fits x weeks; ``mask`` marks each fit's baseline weeks
+    (the others are padding: any finite values, exposure > 0). ``target_time`` and
+    ``target_exposure`` have one value per fit. Returns a dict of arrays named as the
+    fields of :class:`BaselineFit`. Fits that share a design (trend kept or not, number of
+    harmonics) run as one :func:`_glm_stack`.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    y = np.where(mask, y, 0.0)
+    e = np.where(mask, exposure, 1.0)
+    t = np.where(mask, time, 0.0)
+    target_time = np.asarray(target_time, dtype=float)
+    target_exposure = np.asarray(target_exposure, dtype=float)
+    m = len(y)
+    n = mask.sum(axis=1)
+    if harmonics == "auto":
+        span = (np.max(np.where(mask, t, -np.inf), axis=1, initial=-np.inf)
+                - np.min(np.where(mask, t, np.inf), axis=1, initial=np.inf) + 1)
+        hh = np.where((n > 0) & (span >= 2 * WEEKS_PER_YEAR), 1, 0)
+    else:
+        hh = np.full(m, int(harmonics))
+    hh = np.where(n > 2 + 2 * hh + 2, hh, 0)
+    out = {
+        "expected": np.zeros(m), "dispersion": np.ones(m), "var_log_expected": np.zeros(m),
+        "trend": np.zeros(m, dtype=bool), "harmonics": np.zeros(m, dtype="int64"), "n_baseline": n.astype("int64"),
+    }
+    # a baseline without any count: expected 0, dispersion 1 (no model can be fitted to all zeros)
+    todo = (n > 0) & (y.sum(axis=1) > 0)
+    use_trend = trend & (n >= 3) & todo
+    offset = np.log(e)
+    max_rate = np.max(np.where(mask, y / e, -np.inf), axis=1, initial=-np.inf)
+    while todo.any():
+        retry = np.zeros(m, dtype=bool)
+        for tr, h in sorted(set(zip(use_trend[todo].tolist(), hh[todo].tolist()))):
+            idx = np.flatnonzero(todo & (use_trend == tr) & (hh == h))
+            # centre time on the target: the intercept is then the target's log rate
+            X = _design_batch(t[idx] - target_time[idx, None], tr, h)
+            yi, oi, ni = y[idx], offset[idx], n[idx]
+            w = mask[idx].astype(float)
+            fit = _glm_stack(yi, X, oi, w, ni)
+            phi = np.maximum(1.0, fit.scale)
+            if reweight:
+                r = _anscombe_standardised(yi, fit.mu, phi, X, w)
+                w = np.where(mask[idx], np.where(r > reweight_threshold, np.power(np.maximum(r, 1e-12), -2.0), 1.0),
+                             0.0)
+                w = w * ni[:, None] / w.sum(axis=1)[:, None]
+                fit = _glm_stack(yi, X, oi, w, ni)
+                phi = np.maximum(1.0, fit.scale)
+            x0 = _design(np.array([0.0]), tr, h)[0]
+            mu0 = np.exp(fit.params @ x0 + np.log(target_exposure[idx]))
+            keep = np.ones(len(idx), dtype=bool)
+            if tr:
+                pval = fit.pvalues[:, 1]
+                too_high = cap_at_max & (mu0 > max_rate[idx] * target_exposure[idx])
+                keep = np.isfinite(pval) & (pval < trend_alpha) & ~too_high
+                retry[idx[~keep]] = True
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(fit.scale > 0, phi / fit.scale, 1.0)
+            cov = fit.cov * ratio[:, None, None]
+            var_eta = np.einsum("k,mkj,j->m", x0, cov, x0)
+            sel = idx[keep]
+            out["expected"][sel] = mu0[keep]
+            out["dispersion"][sel] = phi[keep]
+            out["var_log_expected"][sel] = np.maximum(var_eta[keep], 0.0)
+            out["trend"][sel] = tr
+            out["harmonics"][sel] = h
+        # Farrington: a trend that is not significant (or extrapolates too far) is dropped, and refitted
+        use_trend = use_trend & ~retry
+        todo = retry
+    return out
 
 
 def fit_quasi_poisson_baseline(
@@ -432,39 +563,11 @@ def fit_quasi_poisson_baseline(
         raise TrendsError("observed, exposure and time must have the same length")
     if np.any(e <= 0) or target_exposure <= 0:
         raise TrendsError("exposure must be positive (weeks without exposure cannot be fitted or tested)")
-    n = len(y)
-    if harmonics == "auto":
-        harmonics = 1 if n and (t.max() - t.min() + 1) >= 2 * WEEKS_PER_YEAR else 0
-    if n == 0 or y.sum() == 0:
-        return BaselineFit(0.0, 1.0, 0.0, False, 0, n)
-    # centre time on the target: the intercept is then the target's log rate
-    tc, t0 = t - target_time, 0.0
-    offset = np.log(e)
-    use_trend = trend and n >= 3
-    while True:
-        h = int(harmonics) if n > 2 + 2 * int(harmonics) + 2 else 0
-        X = _design(tc, use_trend, h)
-        w = np.ones(n)
-        fit = _glm(y, X, offset, w)
-        phi = max(1.0, float(fit.scale))
-        if reweight:
-            r = _anscombe_standardised(y, fit.mu, phi, X, w)
-            w = np.where(r > reweight_threshold, np.power(np.maximum(r, 1e-12), -2.0), 1.0)
-            w = w * n / w.sum()
-            fit = _glm(y, X, offset, w)
-            phi = max(1.0, float(fit.scale))
-        x0 = _design(np.array([t0]), use_trend, h)[0]
-        eta0 = float(x0 @ fit.params) + math.log(target_exposure)
-        mu0 = math.exp(eta0)
-        if use_trend:
-            pval = float(fit.pvalues[1])
-            too_high = cap_at_max and mu0 > np.max(y / e) * target_exposure
-            if not np.isfinite(pval) or pval >= trend_alpha or too_high:
-                use_trend = False
-                continue
-        cov = fit.cov * (phi / fit.scale if fit.scale > 0 else 1.0)
-        var_eta = float(x0 @ cov @ x0)
-        return BaselineFit(mu0, phi, max(var_eta, 0.0), use_trend, h, n)
+    res = _fit_baselines(y[None], e[None], t[None], np.ones((1, len(y)), dtype=bool), [float(target_time)],
+                         [float(target_exposure)], trend=trend, trend_alpha=trend_alpha, cap_at_max=cap_at_max,
+                         reweight=reweight, reweight_threshold=reweight_threshold, harmonics=harmonics)
+    return BaselineFit(float(res["expected"][0]), float(res["dispersion"][0]), float(res["var_log_expected"][0]),
+                       bool(res["trend"][0]), int(res["harmonics"][0]), int(res["n_baseline"][0]))
 
 
 def _nbinom_params(expected, dispersion, var_log_expected):
@@ -578,12 +681,30 @@ def cusum_poisson(observed, expected, k: float = 0.5, h: float = 5.0, sd=None, z
     surveillance of health events. Statistics in Medicine 18, 2111-2122.
     """
     z = _standardise(observed, expected, sd, z)
+    s = _cusum_statistic(z, k)
+    return pd.DataFrame({"z": z, "statistic": s, "alarm": s > h})
+
+
+def _cusum_statistic(z: np.ndarray, k: float) -> np.ndarray:
     s = np.zeros(len(z))
     prev = 0.0
     for i, zi in enumerate(z):
         prev = max(0.0, prev + zi - k)
         s[i] = prev
-    return pd.DataFrame({"z": z, "statistic": s, "alarm": s > h})
+    return s
+
+
+def _ewma_statistic(z: np.ndarray, lam: float) -> np.ndarray:
+    stat = np.zeros(len(z))
+    prev = 0.0
+    for i, zi in enumerate(z):
+        prev = lam * zi + (1 - lam) * prev
+        stat[i] = prev
+    return stat
+
+
+def _ewma_limit(lam: float, limit: float) -> float:
+    return limit * math.sqrt(lam / (2 - lam))
 
 
 def ewma_poisson(observed, expected, lam: float = 0.2, limit: float = 3.0, sd=None, z=None) -> pd.DataFrame:
@@ -611,21 +732,22 @@ def ewma_poisson(observed, expected, lam: float = 0.2, limit: float = 3.0, sd=No
     Quality Technology 30, 352-361.
     """
     z = _standardise(observed, expected, sd, z)
-    stat = np.zeros(len(z))
-    prev = 0.0
-    for i, zi in enumerate(z):
-        prev = lam * zi + (1 - lam) * prev
-        stat[i] = prev
-    ucl = np.full(len(z), limit * math.sqrt(lam / (2 - lam)))
+    stat = _ewma_statistic(z, lam)
+    ucl = np.full(len(z), _ewma_limit(lam, limit))
     return pd.DataFrame({"z": z, "statistic": stat, "limit": ucl, "alarm": stat > ucl})
 
 
 # --------------------------------------------------------------------------- detection
 
 
+def _month_number(weeks: pd.Series) -> pd.Series:
+    """``year * 100 + month`` of each date (NaN for NaT): the order of ``strftime("%Y-%m")``, without formatting."""
+    return weeks.dt.year * 100 + weeks.dt.month
+
+
 def _month_weeks(weeks: pd.Series, month: str) -> pd.Series:
     parse_month(month)
-    return weeks.dt.strftime("%Y-%m") == month
+    return _month_number(weeks) == int(month[:4]) * 100 + int(month[5:])
 
 
 def _check_series(series: pd.DataFrame) -> None:
@@ -640,59 +762,88 @@ def _check_series(series: pd.DataFrame) -> None:
         raise TrendsError(f"weekly series: {int(neg.sum())} row(s) with a negative observed count")
 
 
-def _evaluate_series(g: pd.DataFrame, targets: np.ndarray, settings, offset: str, band_level: float,
-                     run_in_weeks: int, outbreak_alpha: float):
-    """Sequential baseline fits and charts of one series; rows for the target positions.
+def _evaluate_series(ys: list, expos: list, targets: list, settings, band_level: float, run_in_weeks: int,
+                     outbreak_alpha: float) -> list[dict]:
+    """Sequential baseline fits and charts of several series; rows for the target positions.
 
-    Weeks are evaluated in order from ``run_in_weeks`` before the first target. A week
-    that looks like an outbreak (p <= outbreak_alpha and ratio >= min_ratio) is left
-    out of the baselines of the weeks after it.
+    The weeks of a series are evaluated in order from ``run_in_weeks`` before its first
+    target. A week that looks like an outbreak (p <= outbreak_alpha and ratio >=
+    min_ratio) is left out of the baselines of the weeks after it. Series do not inform
+    each other, so the k-th evaluated week of every series is fitted in one stack
+    (:func:`_fit_baselines`). Returns, per series, a dict of arrays over its evaluated
+    weeks (``pos`` = position in the series); untested weeks have ``expected`` NaN.
     """
-    y = g["observed"].to_numpy(dtype=float)
-    expo = (g["published"] if offset == "published" else g["days"] / 7.0).to_numpy(dtype=float)
-    t = np.arange(len(g), dtype=float)
-    n = len(g)
-    usable = expo > 0
-    first = max(0, int(targets.min()) - run_in_weeks)
-    rows = []
-    for i in range(first, int(targets.max()) + 1):
-        end = i - settings.current_weeks + 1  # baseline: usable weeks before `end`
-        idx = np.flatnonzero(usable[: max(0, end)])[-settings.baseline_weeks:]
-        if len(idx) < MIN_BASELINE_WEEKS or not usable[i]:
-            rows.append((i, np.nan, np.nan, np.nan, False, 0, np.nan, np.nan))
+    usable = [np.asarray(e) > 0 for e in expos]
+    res = []
+    for tg in targets:
+        pos = np.arange(max(0, int(tg.min()) - run_in_weeks), int(tg.max()) + 1)
+        k = len(pos)
+        res.append({"pos": pos, "expected": np.full(k, np.nan), "dispersion": np.full(k, np.nan),
+                    "var_log_expected": np.full(k, np.nan), "trend": np.zeros(k, dtype=bool),
+                    "n_baseline": np.zeros(k, dtype="int64"), "expected_floored": np.full(k, np.nan),
+                    "p_value": np.full(k, np.nan)})
+    for j in range(max((len(r["pos"]) for r in res), default=0)):
+        batch = []
+        for s, r in enumerate(res):
+            if j >= len(r["pos"]):
+                continue
+            i = int(r["pos"][j])
+            end = i - settings.current_weeks + 1  # baseline: usable weeks before `end`
+            idx = np.flatnonzero(usable[s][: max(0, end)])[-settings.baseline_weeks:]
+            if len(idx) >= MIN_BASELINE_WEEKS and usable[s][i]:
+                batch.append((s, i, idx))
+        if not batch:
             continue
-        fit = fit_quasi_poisson_baseline(y[idx], expo[idx], t[idx], target_time=t[i],
-                                         target_exposure=float(expo[i]))
-        mu = max(fit.expected, settings.min_expected)
-        p = float(predictive_pvalue(y[i], mu, fit.dispersion, fit.var_log_expected))
-        if p <= outbreak_alpha and y[i] / mu >= settings.min_ratio:
-            usable[i] = False  # a past outbreak does not inform later baselines
-        rows.append((i, fit.expected, fit.dispersion, fit.var_log_expected, fit.trend, fit.n_baseline, mu, p))
-    res = pd.DataFrame(rows, columns=["pos", "expected", "dispersion", "var_log_expected", "trend",
-                                      "n_baseline", "expected_floored", "p_value"])
-    res["observed"] = y[res["pos"].to_numpy()] if n else []
-    res["upper"] = np.nan
-    for col in ("cusum", "ewma", "ewma_limit"):
-        res[col] = np.nan
-    res["cusum_alarm"] = False
-    res["ewma_alarm"] = False
+        width = max(len(idx) for _, _, idx in batch)
+        yb, eb, tb = np.zeros((len(batch), width)), np.ones((len(batch), width)), np.zeros((len(batch), width))
+        mb = np.zeros((len(batch), width), dtype=bool)
+        for b, (s, i, idx) in enumerate(batch):
+            yb[b, : len(idx)] = ys[s][idx]
+            eb[b, : len(idx)] = expos[s][idx]
+            tb[b, : len(idx)] = idx
+            mb[b, : len(idx)] = True
+        fit = _fit_baselines(yb, eb, tb, mb, [float(i) for _, i, _ in batch],
+                             [float(expos[s][i]) for s, i, _ in batch])
+        yi = np.array([ys[s][i] for s, i, _ in batch])
+        mu = np.maximum(fit["expected"], settings.min_expected)
+        p = np.atleast_1d(predictive_pvalue(yi, mu, fit["dispersion"], fit["var_log_expected"]))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            outbreak = (p <= outbreak_alpha) & (yi / mu >= settings.min_ratio)
+        for b, (s, i, _) in enumerate(batch):
+            r = res[s]
+            for col in ("expected", "dispersion", "var_log_expected", "trend", "n_baseline"):
+                r[col][j] = fit[col][b]
+            r["expected_floored"][j], r["p_value"][j] = mu[b], p[b]
+            if outbreak[b]:
+                usable[s][i] = False  # a past outbreak does not inform later baselines
     # the charts start at the first target week (a fresh chart per report period)
-    tested = (res["expected"].notna() & (res["pos"] >= int(targets.min()))).to_numpy()
-    if tested.any():
-        sub = res.loc[tested]
-        mu = sub["expected_floored"].to_numpy(dtype=float)
-        phi = sub["dispersion"].to_numpy(dtype=float)
-        ve = sub["var_log_expected"].to_numpy(dtype=float)
-        res.loc[tested, "upper"] = predictive_upper(sub["expected"].to_numpy(dtype=float), phi, ve, band_level)
-        z = np.atleast_1d(predictive_zscore(sub["observed"].to_numpy(dtype=float), mu, phi, ve))
-        cu = cusum_poisson(sub["observed"], mu, settings.cusum_k, settings.cusum_h, z=z)
-        ew = ewma_poisson(sub["observed"], mu, settings.ewma_lambda, settings.ewma_limit, z=z)
-        res.loc[tested, "cusum"] = cu["statistic"].to_numpy()
-        res.loc[tested, "cusum_alarm"] = cu["alarm"].to_numpy()
-        res.loc[tested, "ewma"] = ew["statistic"].to_numpy()
-        res.loc[tested, "ewma_limit"] = ew["limit"].to_numpy()
-        res.loc[tested, "ewma_alarm"] = ew["alarm"].to_numpy()
-    return res.loc[res["pos"].isin(targets)]
+    tested = [np.isfinite(r["expected"]) & (r["pos"] >= int(tg.min())) for r, tg in zip(res, targets)]
+    obs = [np.asarray(y, dtype=float)[r["pos"]] for y, r in zip(ys, res)]
+    cat = [np.concatenate([r[c][t] for r, t in zip(res, tested)]) if res else np.zeros(0)
+           for c in ("expected", "expected_floored", "dispersion", "var_log_expected")]
+    obs_t = np.concatenate([o[t] for o, t in zip(obs, tested)]) if res else np.zeros(0)
+    upper = z = np.zeros(0)
+    if len(obs_t):
+        upper = np.atleast_1d(predictive_upper(cat[0], cat[2], cat[3], band_level))
+        z = np.atleast_1d(predictive_zscore(obs_t, cat[1], cat[2], cat[3]))
+    ucl = _ewma_limit(settings.ewma_lambda, settings.ewma_limit)
+    at = 0
+    for r, t, o in zip(res, tested, obs):
+        k = int(t.sum())
+        r["observed"] = o
+        for col in ("upper", "cusum", "ewma", "ewma_limit"):
+            r[col] = np.full(len(t), np.nan)
+        r["cusum_alarm"] = np.zeros(len(t), dtype=bool)
+        r["ewma_alarm"] = np.zeros(len(t), dtype=bool)
+        if k:
+            zs = z[at: at + k]
+            cu = _cusum_statistic(zs, settings.cusum_k)
+            ew = _ewma_statistic(zs, settings.ewma_lambda)
+            r["upper"][t] = upper[at: at + k]
+            r["cusum"][t], r["cusum_alarm"][t] = cu, cu > settings.cusum_h
+            r["ewma"][t], r["ewma_limit"][t], r["ewma_alarm"][t] = ew, ucl, ew > ucl
+        at += k
+    return res
 
 
 def detect_emerging_risks(
@@ -795,25 +946,36 @@ def detect_emerging_risks(
         is_target = s["week_start"].isin(last)
 
     s["_target"] = is_target.to_numpy()
-    parts = []
-    for key, g in s.groupby(SERIES_KEYS, sort=True):
-        g = g.reset_index(drop=True)
-        targets = np.flatnonzero(g["_target"].to_numpy())
-        if len(targets) == 0:
-            continue
-        res = _evaluate_series(g, targets, settings, offset, band_level, run_in_weeks, outbreak_alpha)
-        res = res.loc[res["expected"].notna()]
-        if res.empty:
-            continue
-        res.insert(0, "week_start", g["week_start"].to_numpy()[res["pos"].to_numpy()])
-        for k, v in zip(SERIES_KEYS, key):
-            res.insert(0, k, v)
-        parts.append(res.drop(columns="pos"))
+    # series in groupby order (as `for key, g in s.groupby(SERIES_KEYS)`), as row positions of `s`
+    gb = s.groupby(SERIES_KEYS, sort=True)
+    code = gb.ngroup().to_numpy()
+    order = np.argsort(code, kind="stable")
+    bounds = np.searchsorted(code[order], np.arange(gb.ngroups + 1))
+    y_all = s["observed"].to_numpy(dtype=float)
+    expo_all = (s["published"] if offset == "published" else s["days"] / 7.0).to_numpy(dtype=float)
+    target_all = s["_target"].to_numpy(dtype=bool)
+    rows, ys, expos, targets = [], [], [], []
+    for gi in range(gb.ngroups):
+        r = order[bounds[gi]: bounds[gi + 1]]
+        tg = np.flatnonzero(target_all[r])
+        if len(tg):
+            rows.append(r)
+            ys.append(y_all[r])
+            expos.append(expo_all[r])
+            targets.append(tg)
+    res = _evaluate_series(ys, expos, targets, settings, band_level, run_in_weeks, outbreak_alpha)
+    keep = [np.isin(e["pos"], tg) & np.isfinite(e["expected"]) for e, tg in zip(res, targets)]
     cols = SERIES_KEYS + ["week_start", "observed", "expected", "ratio", "score", "p_value", "q_value",
                           "method", "upper", "cusum", "ewma", "dispersion", "trend", "n_baseline", "alarm"]
-    if not parts:
+    if not any(k.any() for k in keep):
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
-    out = pd.concat(parts, ignore_index=True)
+    at = np.concatenate([r[e["pos"][k]] for r, e, k in zip(rows, res, keep)])
+    data = {c: s[c].to_numpy(dtype=object)[at] for c in SERIES_KEYS}
+    data["week_start"] = s["week_start"].to_numpy()[at]
+    for c in ("observed", "expected", "expected_floored", "p_value", "upper", "cusum", "ewma", "dispersion",
+              "trend", "n_baseline", "cusum_alarm", "ewma_alarm"):
+        data[c] = np.concatenate([e[c][k] for e, k in zip(res, keep)])
+    out = pd.DataFrame(data)
     out["observed"] = out["observed"].astype("int64")
     out["ratio"] = out["observed"] / out["expected_floored"]
     out["q_value"] = multipletests(out["p_value"].to_numpy(dtype=float), method="fdr_bh")[1]
@@ -827,7 +989,8 @@ def detect_emerging_risks(
         }
     )
     out["alarm"] = rules.any(axis=1)
-    out["method"] = ["+".join(c for c in rules.columns if row[c]) for _, row in rules.iterrows()]
+    names = list(rules.columns)
+    out["method"] = ["+".join(c for c, v in zip(names, row) if v) for row in rules.to_numpy(dtype=bool)]
     out["trend"] = out["trend"].astype(bool)
     out["n_baseline"] = out["n_baseline"].astype("int64")
     out = out.sort_values(
@@ -860,7 +1023,7 @@ def alerts_for_month(series: pd.DataFrame, market: str, month: str, settings, *,
     """
     parse_month(month)
     s = series.loc[series["market"] == market]
-    s = s.loc[pd.to_datetime(s["week_start"]).dt.strftime("%Y-%m") <= month]
+    s = s.loc[(_month_number(pd.to_datetime(s["week_start"])) <= int(month[:4]) * 100 + int(month[5:])).to_numpy()]
     found = detect_emerging_risks(s, settings, month=month, offset=offset, count=count)
     out = found.assign(month=month)
     out["week_start"] = pd.to_datetime(out["week_start"]).dt.strftime("%Y-%m-%d")

@@ -330,3 +330,172 @@ def test_predictive_zscore_is_the_normal_score_of_the_mid_p_value():
     assert trends.predictive_zscore(2, 2.0) == pytest.approx(0.103813, abs=1e-5)
     # far in the tail the score is large but finite
     assert 8 < trends.predictive_zscore(40, 2.0) < 40
+
+
+# ----------------------------------------------------------------------------- stacked (fast) fits
+
+
+def _design_ref(t, trend, harmonics):
+    cols = [np.ones_like(t)] + ([t] if trend else [])
+    for j in range(1, harmonics + 1):
+        ang = 2 * np.pi * j * t / (365.2425 / 7)
+        cols += [np.sin(ang), np.cos(ang)]
+    return np.column_stack(cols)
+
+
+def _baseline_by_statsmodels(y, e, t, t0, e0, alpha=0.05, threshold=2.58):
+    """Farrington baseline (docs/trends.md) with statsmodels doing every fit.
+
+    Reference for the stacked IRLS: ``sm.GLM(y, X, family=Poisson(), offset=log(e),
+    var_weights=w).fit(scale="X2")``, hat values from ``get_influence()``.
+    """
+    y, e, t = (np.asarray(v, dtype=float) for v in (y, e, t))
+    n = len(y)
+    if n == 0 or y.sum() == 0:
+        return 0.0, 1.0, 0.0, False, 0
+    h = 1 if (t.max() - t.min() + 1) >= 2 * 365.2425 / 7 else 0
+    h = h if n > 2 + 2 * h + 2 else 0
+    use_trend = n >= 3
+    while True:
+        X = _design_ref(t - t0, use_trend, h)
+        f0 = sm.GLM(y, X, family=sm.families.Poisson(), offset=np.log(e)).fit(scale="X2")
+        phi0 = max(1.0, f0.scale)
+        hat = f0.get_influence().hat_matrix_diag
+        r = 1.5 * (y ** (2 / 3) - f0.mu ** (2 / 3)) / f0.mu ** (1 / 6) / np.sqrt(phi0 * np.clip(1 - hat, 1e-8, None))
+        w = np.where(r > threshold, np.maximum(r, 1e-12) ** -2.0, 1.0)
+        w = w * n / w.sum()
+        f1 = sm.GLM(y, X, family=sm.families.Poisson(), offset=np.log(e), var_weights=w).fit(scale="X2")
+        phi = max(1.0, f1.scale)
+        x0 = _design_ref(np.array([0.0]), use_trend, h)
+        mu0 = float(f1.predict(x0, offset=np.log([e0]))[0])
+        if use_trend and not f1.pvalues[1] < alpha:
+            use_trend = False
+            continue
+        var = float(x0[0] @ (np.asarray(f1.cov_params()) * phi / f1.scale) @ x0[0])
+        return mu0, phi, var, use_trend, h
+
+
+def _hand_made_baselines():
+    """(name, y, exposure, t, target t, target exposure): planted spike, trend, seasonality, degenerate."""
+    rng = np.random.default_rng(11)
+    t26 = np.arange(26.0)
+    cases = [
+        ("flat", rng.poisson(12, 26), np.ones(26), t26, 27.0, 1.0),
+        ("spike", np.r_[rng.poisson(8, 12), 60, rng.poisson(8, 13)], np.ones(26), t26, 27.0, 1.0),
+        ("trend", rng.poisson(5 * np.exp(0.06 * t26)), np.ones(26), t26, 27.0, 4 / 7),
+        ("trend_and_spike", np.r_[rng.poisson(6 * np.exp(0.05 * t26[:20])), 90, rng.poisson(20, 5)],
+         rng.uniform(0.6, 1.0, 26), t26 + 30, 58.0, 1.0),
+        ("seasonal_2y", rng.poisson(20 * np.exp(0.6 * np.sin(2 * np.pi * np.arange(110.0) / (365.2425 / 7)))),
+         np.ones(110), np.arange(110.0), 112.0, 1.0),
+        ("single_nonzero", np.r_[np.zeros(10), 5, np.zeros(9)], np.ones(20), np.arange(20.0), 21.0, 1.0),
+        ("short_8", np.array([3, 5, 4, 6, 2, 7, 5, 4]), np.ones(8), np.arange(8.0), 9.0, 1.0),
+        ("short_3", np.array([2, 9, 4]), np.ones(3), np.arange(3.0), 4.0, 1.0),
+        ("short_2", np.array([2, 7]), np.array([1.0, 0.5]), np.arange(2.0), 3.0, 1.0),
+        ("all_zero", np.zeros(26), np.ones(26), t26, 27.0, 1.0),
+    ]
+    return [(nm, np.asarray(y, dtype=float), np.asarray(e, dtype=float), t, t0, e0) for nm, y, e, t, t0, e0 in cases]
+
+
+def test_stacked_glm_matches_statsmodels_with_padding():
+    # fits of different lengths in one stack: padding rows (w = 0) must not change any fit
+    rng = np.random.default_rng(5)
+    lengths, k = [26, 17, 9], 2
+    L = max(lengths)
+    y, X, off, w = np.zeros((3, L)), np.zeros((3, L, k)), np.zeros((3, L)), np.zeros((3, L))
+    refs = []
+    for m, n in enumerate(lengths):
+        t = np.arange(n, dtype=float) - n
+        Xm = np.column_stack([np.ones(n), t])
+        om = np.log(rng.uniform(0.5, 1.0, n))
+        wm = rng.uniform(0.2, 1.5, n)
+        ym = rng.poisson(np.exp(2.0 + 0.04 * t + om)).astype(float)
+        y[m, :n], X[m, :n], off[m, :n], w[m, :n] = ym, Xm, om, wm
+        X[m, n:] = [1.0, 99.0]  # padding: arbitrary finite rows
+        refs.append(sm.GLM(ym, Xm, family=sm.families.Poisson(), offset=om, var_weights=wm).fit(scale="X2"))
+    got = trends._glm_stack(y, X, off, w, lengths)
+    for m, (n, ref) in enumerate(zip(lengths, refs)):
+        np.testing.assert_allclose(got.params[m], ref.params, rtol=1e-8)
+        np.testing.assert_allclose(got.mu[m, :n], ref.mu, rtol=1e-8)
+        assert got.scale[m] == pytest.approx(ref.scale, rel=1e-8)
+        np.testing.assert_allclose(got.cov[m], ref.cov_params(), rtol=1e-8)
+        np.testing.assert_allclose(got.pvalues[m], ref.pvalues, rtol=1e-7)
+
+
+def test_stacked_baseline_fits_match_statsmodels():
+    cases = _hand_made_baselines()
+    L = max(len(c[1]) for c in cases)
+    m = len(cases)
+    y, e, t, mask = np.zeros((m, L)), np.ones((m, L)), np.zeros((m, L)), np.zeros((m, L), dtype=bool)
+    for i, (_, yi, ei, ti, _, _) in enumerate(cases):
+        n = len(yi)
+        y[i, :n], e[i, :n], t[i, :n], mask[i, :n] = yi, ei, ti, True
+        y[i, n:], e[i, n:], t[i, n:] = 7.0, 3.0, 500.0  # padding values must be ignored
+    stacked = trends._fit_baselines(y, e, t, mask, [c[4] for c in cases], [c[5] for c in cases])
+    seen = set()
+    for i, (name, yi, ei, ti, t0, e0) in enumerate(cases):
+        mu0, phi, var, trend, h = _baseline_by_statsmodels(yi, ei, ti, t0, e0)
+        one = fit_quasi_poisson_baseline(yi, ei, ti, target_time=t0, target_exposure=e0)
+        for got in (
+            (stacked["expected"][i], stacked["dispersion"][i], stacked["var_log_expected"][i],
+             bool(stacked["trend"][i]), int(stacked["harmonics"][i]), int(stacked["n_baseline"][i])),
+            (one.expected, one.dispersion, one.var_log_expected, one.trend, one.harmonics, one.n_baseline),
+        ):
+            assert got[3:] == (trend, h, len(yi)), name
+            assert got[0] == pytest.approx(mu0, rel=1e-8, abs=1e-300), name
+            assert got[1] == pytest.approx(phi, rel=1e-8), name
+            assert got[2] == pytest.approx(var, rel=1e-8, abs=1e-300), name
+        seen.add((trend, h))
+    # the cases exercise every design: intercept only, trend, and seasonal harmonics
+    assert {(False, 0), (True, 0)} <= seen and any(h == 1 for _, h in seen)
+    zero = [c[0] for c in cases].index("all_zero")
+    assert (stacked["expected"][zero], stacked["dispersion"][zero], stacked["var_log_expected"][zero]) == (0, 1, 0)
+
+
+def _detect_one_series_at_a_time(series, settings, month, run_in_weeks=13, outbreak_alpha=0.01):
+    """Reference for the stacked detector: each series alone, week by week, with the public functions."""
+    out = []
+    for key, g in series.sort_values(["market", "policy", "content_type", "week_start"]).groupby(
+            ["market", "policy", "content_type"]):
+        y = g["observed"].to_numpy(float)
+        expo = g["days"].to_numpy(float) / 7
+        targets = np.flatnonzero(g["week_start"].dt.strftime("%Y-%m").to_numpy() == month)
+        usable = expo > 0
+        rows = []
+        for i in range(max(0, targets.min() - run_in_weeks), targets.max() + 1):
+            idx = np.flatnonzero(usable[: max(0, i - settings.current_weeks + 1)])[-settings.baseline_weeks:]
+            if len(idx) < 8 or not usable[i]:
+                continue
+            fit = fit_quasi_poisson_baseline(y[idx], expo[idx], idx.astype(float), target_time=float(i),
+                                             target_exposure=expo[i])
+            mu = max(fit.expected, settings.min_expected)
+            p = predictive_pvalue(y[i], mu, fit.dispersion, fit.var_log_expected)
+            if p <= outbreak_alpha and y[i] / mu >= settings.min_ratio:
+                usable[i] = False
+            if i >= targets.min():
+                rows.append((i, fit.expected, mu, fit.dispersion, fit.var_log_expected, p))
+        pos, expected, mu, phi, ve, p = map(np.array, zip(*rows))
+        z = trends.predictive_zscore(y[pos], mu, phi, ve)
+        cu = cusum_poisson(y[pos], mu, settings.cusum_k, z=z)["statistic"].to_numpy()
+        ew = ewma_poisson(y[pos], mu, settings.ewma_lambda, z=z)["statistic"].to_numpy()
+        out.append(pd.DataFrame({"policy": key[1], "week_start": g["week_start"].to_numpy()[pos],
+                                 "expected": expected, "p_value": p, "cusum": cu, "ewma": ew}))
+    return pd.concat(out).sort_values(["policy", "week_start"]).reset_index(drop=True)
+
+
+def test_stacked_detection_equals_one_series_at_a_time():
+    # series of different lengths, an outbreak in the run-in (left out of later baselines),
+    # a week without exposure and a series of zeros, all detected in one call
+    s = _simulated(seed=4, n_series=6, weeks=60, outbreak=("p01", 4.0, 9))
+    s = s.loc[~((s["policy"] == "p02") & (s["week_start"] < "2025-12-01"))]  # starts later
+    s.loc[(s["policy"] == "p03") & (s["week_start"] == "2026-07-06"), "days"] = 0
+    s.loc[s["policy"] == "p04", "observed"] = 0
+    month = s["week_start"].max().strftime("%Y-%m")
+    settings = AlertSettings()
+    got = detect_emerging_risks(s, settings, month=month, all_weeks=True)
+    got = got.sort_values(["policy", "week_start"]).reset_index(drop=True)
+    ref = _detect_one_series_at_a_time(s, settings, month)
+    assert got["policy"].tolist() == ref["policy"].tolist()
+    assert (got["week_start"].to_numpy() == ref["week_start"].to_numpy()).all()
+    for c in ("expected", "p_value", "cusum", "ewma"):
+        np.testing.assert_allclose(got[c].to_numpy(float), ref[c].to_numpy(float), rtol=1e-12, atol=0, err_msg=c)
+    assert got.loc[got["policy"] == "p01", "alarm"].any()  # the outbreak is still found
