@@ -55,7 +55,8 @@ def month_bounds(month: str, tz: str) -> tuple[pd.Timestamp, pd.Timestamp]:
 
 def to_utc(values: pd.Series) -> pd.Series:
     """Timestamps as tz-aware UTC (naive values are taken to be UTC, per the contract)."""
-    s = pd.to_datetime(values)
+    # to_datetime re-parses even a datetime column (seconds per million rows)
+    s = values if pd.api.types.is_datetime64_any_dtype(values) else pd.to_datetime(values)
     if getattr(s.dt, "tz", None) is None:
         return s.dt.tz_localize("UTC")
     return s.dt.tz_convert("UTC")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -279,3 +280,34 @@ def test_demo_scores_match_direct_computation(demo_dir):
     assert shares["value"].is_monotonic_decreasing  # lower milestones hold fewer creators
     w = list_early_warning(scores, acts, de.health)
     assert not w.empty and (w["score"] > w["next_milestone"]).all()
+
+
+def _rolling_max_reference(df, keys, value, days):
+    # the definition: pandas' time-based rolling window per group (the implementation before vectorising)
+    d = df.sort_values([*keys, "actioned_at", "action_id"])[[*keys, "actioned_at", value]]
+    d = d.assign(actioned_at=d["actioned_at"].dt.tz_convert("UTC").dt.tz_localize(None))
+    rolled = d.groupby(keys, sort=True).rolling(f"{days}D", on="actioned_at", closed="right")[value].sum()
+    return rolled.groupby(level=list(range(len(keys)))).max()
+
+
+def test_rolling_max_equals_pandas_rolling_windows():
+    from govlib.metrics.health import _rolling_max
+
+    rng = np.random.default_rng(3)
+    n = 4000
+    base = pd.Timestamp("2026-01-01", tz="UTC")
+    # whole days and hours so that many actions sit exactly on a window edge or share a timestamp
+    t = base + pd.to_timedelta(rng.integers(0, 400, n), unit="D") + pd.to_timedelta(rng.integers(0, 3, n), unit="h")
+    df = pd.DataFrame({"action_id": [f"a{i:05d}" for i in range(n)],
+                       "creator_id": rng.choice([f"c{i}" for i in range(150)], n),
+                       "policy": rng.choice(["p1", "p2", "p3"], n),
+                       "actioned_at": t,
+                       "health_points": rng.choice([0, 2, 4, 10, 25], n).astype(float)})
+    df["one"] = 1.0
+    edge = df["actioned_at"] - pd.Timedelta(days=90)
+    assert df["actioned_at"].isin(edge).any()  # exact window edges occur
+    for keys, value, days in ((["creator_id"], "health_points", 90), (["creator_id", "policy"], "one", 30)):
+        got = _rolling_max(df, keys, value, days)
+        want = _rolling_max_reference(df, keys, value, days)
+        pd.testing.assert_series_equal(got, want, check_names=False)
+        assert got.max() > got.min()

@@ -72,13 +72,36 @@ def _settings(settings: HealthSettings | None) -> HealthSettings:
 
 
 def _rolling_max(df: pd.DataFrame, keys: list[str], value: str, days: int) -> pd.Series:
-    """Per group of ``keys``: max over actions of ``sum(value)`` over (t - days, t]."""
+    """Per group of ``keys``: max over actions of ``sum(value)`` over (t - days, t].
+
+    The window of action *i* holds the rows up to *i* (sorted by time, then
+    ``action_id``) with ``actioned_at > t_i - days``: the definition of pandas'
+    ``groupby(...).rolling(f"{days}D", closed="right")``, computed as a difference of
+    cumulative sums with the window's first row found by ``merge_asof`` (one vectorised
+    pass instead of one rolling window per creator: seconds instead of minutes for a
+    large market).
+    """
     if df.empty:
         return pd.Series(dtype=float)
-    d = df.sort_values([*keys, "actioned_at", "action_id"])[[*keys, "actioned_at", value]]
-    d = d.assign(actioned_at=d["actioned_at"].dt.tz_convert("UTC").dt.tz_localize(None))
-    rolled = d.groupby(keys, sort=True).rolling(f"{days}D", on="actioned_at", closed="right")[value].sum()
-    return rolled.groupby(level=list(range(len(keys)))).max()
+    d = df.sort_values([*keys, "actioned_at", "action_id"])[[*keys, "actioned_at", value]].reset_index(drop=True)
+    vals = d[value].to_numpy(dtype=float)
+    if np.isnan(vals).any():  # rolling sums skip missing values; keep pandas' exact semantics then
+        t = d.assign(actioned_at=d["actioned_at"].dt.tz_convert("UTC").dt.tz_localize(None))
+        rolled = t.groupby(keys, sort=True).rolling(f"{days}D", on="actioned_at", closed="right")[value].sum()
+        return rolled.groupby(level=list(range(len(keys)))).max()
+    grp = d.groupby(keys, sort=True).ngroup().to_numpy()
+    t = d["actioned_at"].dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ns]")
+    pos = np.arange(len(d))
+    # first row of each (group, time): ties are in the window together
+    firsts = pd.DataFrame({"grp": grp, "t": t.to_numpy(), "pos": pos}).drop_duplicates(["grp", "t"])
+    lower = pd.DataFrame({"grp": grp, "lower": (t - pd.Timedelta(days=days)).to_numpy(), "row": pos})
+    start = pd.merge_asof(lower.sort_values("lower", kind="stable"), firsts.sort_values("t", kind="stable"),
+                          left_on="lower", right_on="t", by="grp", direction="forward", allow_exact_matches=False)
+    j = np.empty(len(d), dtype=np.int64)
+    j[start["row"].to_numpy()] = start["pos"].to_numpy(dtype=np.int64)
+    csum = np.concatenate([[0.0], np.cumsum(vals)])
+    window = csum[pos + 1] - csum[j]
+    return d[keys].assign(_window=window).groupby(keys, sort=True)["_window"].max().rename(value)
 
 
 def score_health(

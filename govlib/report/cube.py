@@ -175,13 +175,23 @@ class Cube:
         """True when the dataset has table ``name`` (an optional table may be absent)."""
         return name in self.meta["tables"]
 
-    def table(self, name: str) -> pd.DataFrame:
-        """Table ``name`` over the cube's window (a fresh copy each call is not needed: treat as read-only)."""
+    def table(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """Table ``name`` over the cube's window (treat as read-only).
+
+        ``columns`` reads only those columns (the text columns of a large table are most
+        of the cost of reading it); a table already read whole is sliced instead.
+        """
         if not self.has(name):
             raise CubeError(f"table {name!r} is not in this dataset (cube {self.path}); check cube.has({name!r}) first")
-        if name not in self._cache:
+        if name in self._cache:
+            return self._cache[name] if columns is None else self._cache[name][list(columns)]
+        if columns is None:
             self._cache[name] = pd.read_parquet(self.path / "tables" / f"{name}.parquet")
-        return self._cache[name]
+            return self._cache[name]
+        key = (name, tuple(columns))
+        if key not in self._cache:
+            self._cache[key] = pd.read_parquet(self.path / "tables" / f"{name}.parquet", columns=list(columns))
+        return self._cache[key]
 
     @property
     def tables(self) -> Mapping[str, pd.DataFrame]:
