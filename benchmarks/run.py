@@ -59,7 +59,7 @@ LABELS = {
     "batch_govlib": "(b) monthly batch, all markets (govlib run)",
     "batch_floor": "(b) floor: trivial notebooks, same count and parallelism",
     "validate": "(c) validation, level full (validate_dataset)",
-    "cube": "runner's per-market cube (build_cube: 15-month window, 13 months of KPIs, slice validation)",
+    "cube": "runner's per-market cube (build_cube: tables written by the engine, 13 months of KPIs, alarms, slice validation)",
 }
 SECTION = "Benchmarks"
 

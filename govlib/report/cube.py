@@ -384,7 +384,7 @@ def build_cube(ds: Any, market: str, month: str, params: Any = None, *, cache_di
         kpis = pd.concat([compute_kpis(kpi_inputs, market, m, tz) for m in history], ignore_index=True)
         kpis = kpis[KPI_COLUMNS]
         kpis.to_parquet(tmp / "kpis.parquet", index=False)
-        alerts_note = compute_alerts(tmp, market, month, params)
+        alerts_note, alert_rows = compute_alerts(tmp, market, month, params)
         meta = {
             "key": key,
             "market": market,
@@ -393,6 +393,8 @@ def build_cube(ds: Any, market: str, month: str, params: Any = None, *, cache_di
             "source": read_dataset_source(data_dir),
             "tables": rows,
             "aggregates": aux_rows,
+            # rows the build itself took into pandas (the tables above went from the engine to Parquet)
+            "pandas_rows": sum(len(df) for df in kpi_inputs.values()) + alert_rows,
             "kpi_months": history,
             "alerts": alerts_note,
             "content_first_published_at": facts["content_first_published_at"],
@@ -571,7 +573,7 @@ def _empty_alerts() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in ALERT_COLUMNS})
 
 
-def compute_alerts(cube_path: Path, market: str, month: str, params: Any) -> str:
+def compute_alerts(cube_path: Path, market: str, month: str, params: Any) -> tuple[str, int]:
     """Write the market-month's weekly series and alarms into the cube directory being built.
 
     The series are :func:`govlib.trends.build_weekly_series` of the cube's actions, with
@@ -580,9 +582,11 @@ def compute_alerts(cube_path: Path, market: str, month: str, params: Any) -> str
     content its type, the counts give the denominators. Returns ``"ok"``, or why there
     are no alarms (e.g. a dataset without ``content``), which ``cube.json`` records; the
     alarms are then an empty table with the export columns, so the reports say "no
-    alarm" instead of failing.
+    alarm" instead of failing. Also returns the number of rows read into pandas.
     """
     from govlib.trends import TrendsError, alerts_for_month, build_weekly_series
+
+    rows_read = 0
 
     tables, pub_path = cube_path / "tables", cube_path / f"{PUBLISHED_TABLE}.parquet"
     try:
@@ -594,6 +598,7 @@ def compute_alerts(cube_path: Path, market: str, month: str, params: Any) -> str
         content = pd.read_parquet(tables / "content.parquet",
                                   columns=["content_id", "market", "content_type", "published_at"])
         published = pd.read_parquet(pub_path)
+        rows_read = len(actions) + len(content) + len(published)
         if published.empty:
             raise TrendsError(f"market {market!r}: no enforcement actions or content to build weekly series from")
         end = f"{shift_month(month, 1)}-01"
@@ -606,7 +611,7 @@ def compute_alerts(cube_path: Path, market: str, month: str, params: Any) -> str
         series, alerts, note = pd.DataFrame(), _empty_alerts(), f"not available: {exc}"
     series.to_parquet(cube_path / "weekly_series.parquet", index=False)
     alerts.to_parquet(cube_path / "alerts.parquet", index=False)
-    return note
+    return note, rows_read
 
 
 def _with_published(series: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
