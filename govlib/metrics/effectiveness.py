@@ -566,7 +566,12 @@ def build_violation_panel(
     mk = cr.set_index("creator_id")["market"]
     cr["registered_month"] = months_of(cr["registered_at"], cr["market"]).to_numpy()
 
-    c = content[["content_id", "creator_id", "published_at"]].copy()
+    c = content[["content_id", "creator_id", "published_at"]]
+    if activity is not None:
+        # activity is given: content matters only as the actions', notices' and labels' items
+        looked_up = [actions["content_id"]] + [t["content_id"] for t in (notices, labels) if t is not None]
+        c = c[c["content_id"].isin(pd.concat(looked_up).dropna().astype(str).unique())]
+    c = c.copy()
     c["creator_id"] = c["creator_id"].astype(str)
     c["content_id"] = c["content_id"].astype(str)
     owner = c.drop_duplicates("content_id").set_index("content_id")["creator_id"]
