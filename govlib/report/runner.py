@@ -3,7 +3,7 @@
 ::
 
     govlib run --month 2026-10 [--markets all|GB,DE] [--reports market_report,...]
-               [--data DIR] [--out reports] [--jobs N] [--lang en_GB] [--resume]
+               [--data DIR] [--out reports] [--jobs N] [--lang en_GB] [--resume] [--fresh-kernels]
 
 What a run does, in order:
 
@@ -16,10 +16,12 @@ What a run does, in order:
 2. **Builds each market's cube once** (:func:`govlib.report.cube.build_cube`), shared by
    that market's notebooks; a cached cube is reused when data, params and code are
    unchanged.
-3. **Executes each (market, notebook)** with papermill in its own worker process (at most
-   ``--jobs`` at a time, default the number of cores), with a per-notebook timeout from
-   ``reports.yaml`` (the worker's process group, kernel included, is killed when it
-   runs out), then exports the self-contained HTML (:mod:`govlib.report.html`).
+3. **Executes each (market, notebook)** with papermill in long-lived worker processes (at
+   most ``--jobs`` at a time, default the number of cores), each keeping one warm kernel
+   that is reset between notebooks (:class:`WarmKernel`; ``--fresh-kernels`` starts a
+   kernel per notebook instead), with a per-notebook timeout from ``reports.yaml`` (the
+   worker is killed when it runs out, and its kernel exits with it), then exports the
+   self-contained HTML (:mod:`govlib.report.html`).
 4. **Publishes atomically**: everything is written under ``<out>/.staging/`` and each
    market folder is renamed into ``<out>/<YYYY-MM>/<MARKET>/`` once all its notebooks
    are done, so a folder a reader finds is complete. Then the roll-up notebooks run
@@ -307,14 +309,238 @@ def _worker_cube(task: dict) -> dict:
     return {"status": "ok", "cube_path": str(path)}
 
 
-def _worker_notebook(task: dict) -> dict:
+# ---------------------------------------------------------------------------------------
+# warm kernels: one kernel per worker process, reused from notebook to notebook
+
+KERNEL_MAX_REPORTS = 50  # notebooks one kernel runs before it is replaced (GOVLIB_KERNEL_MAX_REPORTS)
+KERNEL_MAX_RSS_MB = 3072  # a kernel above this resident size is replaced (GOVLIB_KERNEL_MAX_RSS_MB)
+KERNEL_HISTORY = "--HistoryManager.hist_file=:memory:"  # as nbclient starts kernels: no history on disk
+
+
+def fresh_kernels_requested(flag: bool | None = None) -> bool:
+    """``--fresh-kernels`` given, or else ``GOVLIB_FRESH_KERNELS`` set to 1/true/yes/on."""
+    if flag:
+        return True
+    return os.environ.get("GOVLIB_FRESH_KERNELS", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+class KernelGone(RuntimeError):
+    """The warm kernel died or stopped answering."""
+
+
+def _kernel_manager_class():
+    """``AsyncKernelManager`` (nbclient's default) that remembers the clients opened on it.
+
+    papermill's client does not close the client it opens on a kernel it does not own
+    (nbclient ``setup_kernel``: ``cleanup_kc`` defaults to ``owns_km``); the worker closes
+    them after each notebook so that sockets do not pile up over 50 notebooks.
+    """
+    global _KM_CLASS
+    if _KM_CLASS is None:
+        from jupyter_client.manager import AsyncKernelManager
+
+        class _TrackingKernelManager(AsyncKernelManager):
+            def client(self, **kwargs):
+                kc = super().client(**kwargs)
+                self.__dict__.setdefault("_govlib_clients", []).append(kc)
+                return kc
+
+            def close_clients(self) -> None:
+                for kc in self.__dict__.pop("_govlib_clients", []):
+                    try:
+                        kc.stop_channels()
+                    except Exception:  # noqa: BLE001, S110 - closing sockets of a dead kernel
+                        pass
+
+        _KM_CLASS = _TrackingKernelManager
+    return _KM_CLASS
+
+
+_KM_CLASS = None
+
+
+class WarmKernel:
+    """The one Jupyter kernel a worker process keeps and runs its notebooks in, one after the other.
+
+    Started on the first notebook and warmed (:func:`govlib.report.kernel_state.warm_kernel`:
+    numpy, pandas, matplotlib/pyplot, scipy/statsmodels/lifelines and every import statement
+    of the run's notebooks), so no report pays for the imports. Before each notebook
+    :func:`govlib.report.kernel_state.prepare_kernel` resets it (user namespace, figures,
+    rcParams, warnings filters, environment, cwd, ``execution_count`` = 1), run silently so
+    the executed notebook is the one a fresh kernel gives. papermill runs the notebook in it
+    through nbclient's ``km=`` (a kernel manager papermill does not own is not shut down).
+
+    The kernel is replaced (killed; a new one is started and warmed before the next
+    notebook) after a notebook that failed (a cell error, a timeout: the kernel may still be
+    busy), when it died, after ``max_reports`` notebooks, or when its resident size after
+    the reset exceeds ``max_rss_mb``, so a leak cannot accumulate.
+
+    Parameters
+    ----------
+    kernel_name : str
+        Kernel spec (:func:`ensure_kernel`).
+    max_reports : int, optional
+        Default ``GOVLIB_KERNEL_MAX_REPORTS`` or :data:`KERNEL_MAX_REPORTS`.
+    max_rss_mb : int, optional
+        Default ``GOVLIB_KERNEL_MAX_RSS_MB`` or :data:`KERNEL_MAX_RSS_MB`.
+    """
+
+    def __init__(self, kernel_name: str, max_reports: int | None = None, max_rss_mb: int | None = None,
+                 startup_timeout: float = 300.0) -> None:
+        self.kernel_name = kernel_name
+        self.max_reports = int(max_reports or os.environ.get("GOVLIB_KERNEL_MAX_REPORTS") or KERNEL_MAX_REPORTS)
+        self.max_rss = int(max_rss_mb or os.environ.get("GOVLIB_KERNEL_MAX_RSS_MB") or KERNEL_MAX_RSS_MB) * 2**20
+        self.startup_timeout = startup_timeout
+        self.km = None
+        self.kc = None  # shell-only blocking client for the silent warm-up / reset commands
+        self.reports = 0  # notebooks run in the current kernel
+        self.replacements: list[str] = []  # why each earlier kernel was replaced
+
+    @property
+    def pid(self) -> int | None:
+        return getattr(getattr(self.km, "provisioner", None), "pid", None)
+
+    def _alive(self) -> bool:
+        from jupyter_core.utils import run_sync
+
+        try:
+            return self.km is not None and bool(run_sync(self.km.is_alive)())
+        except Exception:  # noqa: BLE001
+            return False
+
+    def _execute(self, code: str, timeout: float) -> dict:
+        """Run ``code`` silently (no history, no execution count, no output kept); its reply's content."""
+        import queue
+
+        msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                msg = self.kc.get_shell_msg(timeout=1.0)
+            except queue.Empty:
+                if not self._alive():
+                    raise KernelGone(f"kernel {self.pid} died") from None
+                if time.monotonic() > deadline:
+                    raise KernelGone(f"kernel {self.pid} did not answer within {timeout:.0f} s") from None
+                continue
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            content = msg["content"]
+            if content.get("status") != "ok":
+                raise KernelGone(f"kernel command failed: {content.get('ename')}: {content.get('evalue')}")
+            return content
+
+    def _start(self, task: dict) -> None:
+        from jupyter_client.blocking import BlockingKernelClient
+        from jupyter_core.utils import run_sync
+
+        km = _kernel_manager_class()(kernel_name=self.kernel_name)
+        self.km, self.reports = km, 0
+        run_sync(km.start_kernel)(extra_arguments=[KERNEL_HISTORY], cwd=task["cwd"])
+        kc = BlockingKernelClient()
+        kc.load_connection_info(km.get_connection_info())  # its own session: the same key, its own digests
+        kc.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
+        self.kc = kc
+        notebooks = [str(p) for p in task.get("warm_notebooks", [task["input"]])]
+        self._execute(f"__import__('govlib.report.kernel_state', fromlist=['warm_kernel']).warm_kernel({notebooks!r})",
+                      self.startup_timeout)
+
+    def shutdown(self, why: str = "") -> None:
+        """Kill the kernel (if any); the next :meth:`prepare` starts a new one."""
+        from jupyter_core.utils import run_sync
+
+        if why and self.km is not None:
+            self.replacements.append(why)
+        if self.kc is not None:
+            try:
+                self.kc.stop_channels()
+            except Exception:  # noqa: BLE001, S110 - closing sockets of a dead kernel
+                pass
+            self.kc = None
+        km, self.km = self.km, None
+        if km is None:
+            return
+        km.close_clients()
+        pid = getattr(km.provisioner, "pid", None)
+        try:
+            run_sync(km.shutdown_kernel)(now=True)
+        except Exception:  # noqa: BLE001 - make sure it is gone anyway
+            if pid:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+
+    def prepare(self, task: dict) -> None:
+        """A warm, reset kernel for ``task`` (starts or replaces one as needed); raise if none can start."""
+        from govlib.report.kernel_state import rss_bytes
+
+        if self.km is not None and not self._alive():
+            self.shutdown("kernel died")
+        elif self.km is not None and self.reports >= self.max_reports:
+            self.shutdown(f"ran {self.reports} notebooks")
+        reset = (f"__import__('govlib.report.kernel_state', fromlist=['prepare_kernel'])"
+                 f".prepare_kernel({task['cwd']!r}, {dict(task.get('env') or {})!r})")
+        for attempt in range(3):
+            try:
+                if self.km is None:
+                    self._start(task)
+                self._execute(reset, timeout=120)
+            except Exception:
+                self.shutdown("kernel failed to start or reset")
+                if attempt == 2:
+                    raise
+                continue
+            rss = rss_bytes(self.pid) if self.pid else 0
+            if self.reports and rss > self.max_rss:
+                self.shutdown(f"resident size {rss / 2**20:.0f} MB")
+                continue
+            return
+
+    def finish(self, ok: bool, why: str = "") -> None:
+        """After a notebook: close papermill's client; replace the kernel unless the notebook succeeded."""
+        self.reports += 1
+        if self.km is not None:
+            self.km.close_clients()
+        if not ok:
+            self.shutdown(why or "the notebook failed")
+
+
+_WARM_KERNEL: WarmKernel | None = None
+
+
+def _failure_kind(exc: BaseException) -> str:
+    """Why a notebook's execution failed, for the kernel's replacement record."""
+    names = {c.__name__ for c in type(exc).__mro__}
+    if "DeadKernelError" in names:
+        return "kernel died"
+    if "CellTimeoutError" in names or "TimeoutError" in names:
+        return "timed out"
+    return "cell error"
+
+
+def _worker_notebook(task: dict, kernel: WarmKernel | None = None) -> dict:
+    """Execute one notebook with papermill (in ``kernel`` when given, else a fresh kernel), export its HTML."""
     import nbformat
     import papermill as pm
 
     from govlib.report.html import export_html
 
     out_nb = Path(task["output"])
-    status, error = "ok", ""
+    status, error, extra, info = "ok", "", {}, {}
+    saved_env: dict[str, str | None] = {}
+    if kernel is not None:
+        try:
+            kernel.prepare(task)
+        except Exception as exc:  # noqa: BLE001
+            return {"status": "failed", "error": "could not start the report kernel: " + _error_summary(exc)}
+        extra["km"] = kernel.km
+        info = {"kernel_pid": kernel.pid, "kernel_run": kernel.reports + 1}
+    else:  # a fresh kernel inherits the worker's environment: the task's variables for this notebook only
+        for k, v in (task.get("env") or {}).items():
+            saved_env[k] = os.environ.get(k)
+            os.environ[k] = v
+    why = ""
     try:
         pm.execute_notebook(
             task["input"],
@@ -326,9 +552,18 @@ def _worker_notebook(task: dict) -> dict:
             request_save_on_cell_execute=True,
             execution_timeout=task["timeout"],
             cwd=task["cwd"],
+            **extra,
         )
     except Exception as exc:  # noqa: BLE001 - any failure is recorded, not raised
-        status, error = "failed", _error_summary(exc)
+        status, error, why = "failed", _error_summary(exc), _failure_kind(exc)
+    finally:
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        if kernel is not None:
+            kernel.finish(status == "ok", why)
     if out_nb.exists():
         nb = nbformat.read(str(out_nb), as_version=4)
         _strip_run_metadata(nb)
@@ -339,14 +574,26 @@ def _worker_notebook(task: dict) -> dict:
         except Exception as exc:  # noqa: BLE001
             status = "failed"
             error = (error + "\n" if error else "") + "HTML export: " + _error_summary(exc)
-    return {"status": status, "error": error}
+    return {"status": status, "error": error, **info}
 
 
-def _worker_main(task_path: str) -> int:
+def _worker_main(task_path: str, warm: bool = False) -> int:
+    """Run one task file and write its result file; ``warm``: notebooks run in the worker's :class:`WarmKernel`."""
+    global _WARM_KERNEL
     task = json.loads(Path(task_path).read_text(encoding="utf-8"))
     t0 = time.monotonic()
     try:
-        result = _worker_cube(task) if task["kind"] == "cube" else _worker_notebook(task)
+        if task["kind"] == "cube":
+            result = _worker_cube(task)
+        else:
+            kernel = None
+            if warm and not task.get("fresh_kernel"):
+                if _WARM_KERNEL is None or _WARM_KERNEL.kernel_name != task["kernel_name"]:
+                    if _WARM_KERNEL is not None:
+                        _WARM_KERNEL.shutdown()
+                    _WARM_KERNEL = WarmKernel(task["kernel_name"])
+                kernel = _WARM_KERNEL
+            result = _worker_notebook(task, kernel)
     except Exception as exc:  # noqa: BLE001
         import traceback
 
@@ -362,32 +609,41 @@ def _worker_loop() -> int:
     """A long-lived worker: run each task path read from stdin, answer ``done`` on stdout; stop at end of input.
 
     The libraries every task needs are imported once, here. Each task's stderr goes to the
-    file its task names (``stderr``), as with one process per task.
+    file its task names (``stderr``), as with one process per task. Notebooks run in the
+    worker's :class:`WarmKernel` unless ``GOVLIB_FRESH_KERNELS`` is set (``--fresh-kernels``)
+    or the task asks for a fresh kernel; the kernel is shut down at end of input. A worker
+    killed by :class:`_Procs` takes its kernel along: ipykernel exits when its parent
+    process is gone (``JPY_PARENT_PID``).
     """
     import papermill  # noqa: F401  (imported once for all the worker's tasks)
 
     import govlib.report.html  # noqa: F401
 
+    warm = not fresh_kernels_requested()
     # the protocol has fd 1 to itself: anything a library prints goes to the task's stderr file
     out = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)
-    for raw in sys.stdin.buffer:
-        task_path = raw.decode().strip()
-        if not task_path:
-            continue
-        err_path = json.loads(Path(task_path).read_text(encoding="utf-8")).get("stderr")
-        if err_path:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            with open(err_path, "wb") as fh:
-                os.dup2(fh.fileno(), 1)
-                os.dup2(fh.fileno(), 2)
-        try:
-            _worker_main(task_path)
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        out.write(b"done\n")
+    try:
+        for raw in sys.stdin.buffer:
+            task_path = raw.decode().strip()
+            if not task_path:
+                continue
+            err_path = json.loads(Path(task_path).read_text(encoding="utf-8")).get("stderr")
+            if err_path:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                with open(err_path, "wb") as fh:
+                    os.dup2(fh.fileno(), 1)
+                    os.dup2(fh.fileno(), 2)
+            try:
+                _worker_main(task_path, warm=warm)
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            out.write(b"done\n")
+    finally:
+        if _WARM_KERNEL is not None:
+            _WARM_KERNEL.shutdown()
     return 0
 
 
@@ -396,7 +652,8 @@ class _Procs:
 
     A worker (``python -m govlib.report.runner --worker-loop``) imports papermill, nbconvert
     and pandas once (about 2.5 s of CPU) and then runs the tasks its slot hands it, one at a
-    time, each notebook in a fresh kernel, as the floor's process pool does. A worker that
+    time, the notebooks in one warm kernel it keeps (:class:`WarmKernel`), or each in a
+    fresh kernel with ``--fresh-kernels``. A worker that
     dies or overruns its task's timeout is killed with its process group and replaced for
     the next task, so a failure still stays with its task.
     """
@@ -525,6 +782,7 @@ class Outcome:
     error: str = ""
     html: str = ""  # relative to the month folder
     notebook: str = ""
+    kernel_pid: int | None = None  # the kernel that ran it (warm kernels only; run metadata, not published)
 
 
 @dataclass
@@ -607,8 +865,12 @@ def run_batch(
     lang: str = "",
     resume: bool = False,
     progress: bool = True,
+    fresh_kernels: bool | None = None,
 ) -> BatchResult:
     """Run the month's reports; see the module docstring. Returns what happened to each report.
+
+    ``fresh_kernels``: start a fresh kernel for every notebook instead of reusing one warm
+    kernel per worker (:class:`WarmKernel`); default ``GOVLIB_FRESH_KERNELS``.
 
     Raises
     ------
@@ -674,6 +936,10 @@ def run_batch(
     env.setdefault("GOVLIB_ROOT", str(config.PROJECT_ROOT))
     env["GOVLIB_ALLOWED_ROOTS"] = os.pathsep.join(str(r) for r in allowed_roots())
     env.pop("MPLBACKEND", None)
+    fresh = fresh_kernels_requested(fresh_kernels)
+    env["GOVLIB_FRESH_KERNELS"] = "1" if fresh else "0"  # read by the workers (_worker_loop)
+    # a warm kernel imports what all of the run's notebooks import, before its first notebook
+    warm_notebooks = [str(config.NOTEBOOKS_DIR / f"{nb}.ipynb") for nb in market_nbs + rollup_nbs]
     procs = _Procs()
     result = BatchResult(month, month_dir)
     n_tasks = sum(1 + len(nbs_of[m]) for m in market_list) + len(rollup_nbs)
@@ -707,6 +973,8 @@ def run_batch(
             "html_lang": html_lang,
             "toc_title": get_translator(html_lang).gettext("Contents"),
             "result": str(work / f"{market}-{nb}.result.json"),
+            "fresh_kernel": fresh,
+            "warm_notebooks": warm_notebooks,
         }
 
     def start_market_notebooks(market: str) -> None:
@@ -749,7 +1017,8 @@ def run_batch(
         if html_rel and status == "failed":
             html_rel += "#papermill-error-cell"
         result.outcomes.append(Outcome(market, nb, status, res.get("duration", 0.0), res.get("error", ""), html_rel,
-                                       f"{market}/{nb}.ipynb" if (folder / f"{nb}.ipynb").exists() else ""))
+                                       f"{market}/{nb}.ipynb" if (folder / f"{nb}.ipynb").exists() else "",
+                                       res.get("kernel_pid")))
         pending_nbs[market] -= 1
         if pending_nbs[market] == 0:
             publish_market(market)
@@ -850,7 +1119,8 @@ def run_batch(
                         html_rel += "#papermill-error-cell"
                     result.outcomes.append(Outcome(ROLLUP_FOLDER, nb, res["status"], res.get("duration", 0.0),
                                                    res.get("error", ""), html_rel,
-                                                   f"{ROLLUP_FOLDER}/{nb}.ipynb" if (folder / f"{nb}.ipynb").exists() else ""))
+                                                   f"{ROLLUP_FOLDER}/{nb}.ipynb" if (folder / f"{nb}.ipynb").exists() else "",
+                                                   res.get("kernel_pid")))
                     pending_nbs[ROLLUP_FOLDER] -= 1
                     if pending_nbs[ROLLUP_FOLDER] == 0:
                         _publish_dir(folder, month_dir / ROLLUP_FOLDER)
@@ -1064,6 +1334,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true",
                         help="reuse published reports whose inputs (data, params, code, language) are unchanged")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--fresh-kernels", action="store_true", default=None,
+                        help="start a fresh Jupyter kernel for every notebook (slower; the default reuses one warm "
+                             "kernel per worker, reset between notebooks); also GOVLIB_FRESH_KERNELS=1")
     parser.add_argument("--engine", choices=("duckdb", "spark"), default=None,
                         help="query engine of the data layer (default: GOVLIB_ENGINE or duckdb); Spark settings from "
                              "GOVLIB_SPARK_MASTER, GOVLIB_SPARK_REMOTE, GOVLIB_SPARK_CONF (docs/spark.md)")
@@ -1080,6 +1353,7 @@ def run(args: argparse.Namespace) -> int:
         res = run_batch(
             month=args.month, markets=args.markets, reports=args.reports, data_dir=args.data, out_dir=args.out,
             jobs=args.jobs, lang=args.lang, resume=args.resume, progress=not args.no_progress,
+            fresh_kernels=getattr(args, "fresh_kernels", None),
         )
     finally:
         signal.signal(signal.SIGTERM, previous)
