@@ -283,8 +283,32 @@ def batch_floor(data: Path, market: str, month: str, tz: str, n: int = 1, jobs: 
     return n, {"notebooks": n, "ok": True}
 
 
+def batch_data_floor(data: Path, market: str, month: str, tz: str, markets: str = "all"):
+    """(b) what any report batch must at least do with the data: the engine selecting and writing
+    every market's report inputs (the cube tables and aggregates of ``cube_table_exprs``), one
+    market after the other (DuckDB itself uses every core), with no pandas, KPIs, alarms or notebooks.
+    """
+    import tempfile
+
+    from govlib.data.load import open_dataset
+    from govlib.params import list_markets, load_market
+    from govlib.report.cube import cube_table_exprs
+
+    codes = list_markets() if markets == "all" else markets.split(",")
+    ds = open_dataset(data)
+    rows = 0
+    with tempfile.TemporaryDirectory(prefix="bench-data-floor-") as tmp:
+        for m in codes:
+            exprs, _facts = cube_table_exprs(ds, m, month, load_market(m).timezone)
+            for name, expr in sorted(exprs.items()):
+                if expr is not None:
+                    table = name if name in ds.tables else "content"
+                    rows += ds.write_parquet(table, expr, Path(tmp) / f"{m}-{name}.parquet")
+    return rows, {"markets": len(codes)}
+
+
 STEPS = {"kpi_govlib": kpi_govlib, "kpi_sql": kpi_sql, "kpi_pandas": kpi_pandas, "validate": validate, "cube": cube,
-         "batch_govlib": batch_govlib, "batch_floor": batch_floor}
+         "batch_govlib": batch_govlib, "batch_floor": batch_floor, "batch_data_floor": batch_data_floor}
 
 # what each step's child imports before the clock starts (import time is not the step's)
 PRELOAD = {
@@ -296,4 +320,5 @@ PRELOAD = {
              "govlib.report.cube"),
     "batch_govlib": ("govlib.report.runner", "papermill", "batch"),
     "batch_floor": ("govlib.report.runner", "papermill", "batch"),
+    "batch_data_floor": ("pandas", "ibis", "ibis.backends.duckdb", "duckdb", "govlib.data.load", "govlib.report.cube"),
 }

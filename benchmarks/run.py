@@ -58,6 +58,7 @@ LABELS = {
     "kpi_pandas": "(a) KPI table, naive pandas (read whole tables, filter, group by)",
     "batch_govlib": "(b) monthly batch, all markets (govlib run)",
     "batch_floor": "(b) floor: trivial notebooks, same count and parallelism",
+    "batch_data_floor": "(b) data floor: the engine writing every market's report inputs (no pandas, no notebooks)",
     "validate": "(c) validation, level full (validate_dataset)",
     "cube": "runner's per-market cube (build_cube: tables written by the engine, 13 months of KPIs, alarms, slice validation)",
 }
@@ -190,8 +191,10 @@ def run_batch_bench(data: Path, month: str, tz: str, jobs: int | None) -> dict |
     g = run_child("batch_govlib", data, "all", month, tz, jobs=jobs)
     n = g["result"]["notebooks"]
     f = run_child("batch_floor", data, "all", month, tz, n=n, jobs=jobs)
+    d = run_child("batch_data_floor", data, "all", month, tz)
     where = f"all markets {month}, {n} notebooks, {jobs} jobs"
-    return {"govlib": g, "floor": f, "where": where, "ok": g["result"]["ok"], "failed": g["result"]["failed"]}
+    return {"govlib": g, "floor": f, "data_floor": d, "where": where, "ok": g["result"]["ok"],
+            "failed": g["result"]["failed"]}
 
 
 # ---------------------------------------------------------------------------------------
@@ -333,6 +336,9 @@ def bench_scale(scale: str, data: Path, repeats: int, market: str | None, with_b
                       + "\n  ".join(b["failed"][:10]), file=sys.stderr, flush=True)
             rows.append({**b["govlib"], "scale": scale, "step": "batch_govlib", "where": b["where"]})
             rows.append({**b["floor"], "scale": scale, "step": "batch_floor", "where": b["where"], "ratio": note})
+            d = b["data_floor"]
+            rows.append({**d, "scale": scale, "step": "batch_data_floor", "where": f"all markets {month}",
+                         "ratio": f"data floor / floor = {d['seconds'] / b['floor']['seconds']:.2f}"})
 
     print(f"[{scale}] validate ...", flush=True)
     v = run_child("validate", data, market, month, tz)
