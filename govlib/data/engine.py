@@ -110,5 +110,6 @@ def connect(engine: str | None = None):
     if name == "duckdb":
         con = ibis.duckdb.connect()
         con.raw_sql("SET TimeZone = 'UTC'")
+        con.raw_sql("SET enable_progress_bar = false")  # long scans would draw bars into logs and notebooks
         return con
     return ibis.pyspark.connect(spark_session())
