@@ -110,6 +110,9 @@ def connect(engine: str | None = None):
     if name == "duckdb":
         con = ibis.duckdb.connect()
         con.raw_sql("SET TimeZone = 'UTC'")
-        con.raw_sql("SET enable_progress_bar = false")  # long scans would draw bars into logs and notebooks
+        try:  # long scans would draw progress bars into the runner's logs
+            con.raw_sql("SET enable_progress_bar = false")
+        except Exception:  # noqa: BLE001 - in a Jupyter kernel DuckDB refuses the change without ipywidgets
+            pass
         return con
     return ibis.pyspark.connect(spark_session())
