@@ -74,3 +74,24 @@ def test_appeals_resolved_in_month_but_submitted_long_before_are_kept(ds, whole,
     month = row.resolved_at.tz_convert(tz).strftime("%Y-%m")
     got = load_kpi_inputs(ds, market, month, tz)["appeals"]
     assert row.appeal_id in set(got.appeal_id)
+
+
+@pytest.mark.parametrize("layout", ["parquet", "partitioned"])
+def test_removed_content_of_another_market_is_found(tmp_path, layout):
+    # load_kpi_inputs scans the market's own content partition first and the other markets' only
+    # for ids not found there: a DE removal of GB content (ct_07) must still count in the 24-hour KPI
+    from datasets import MONTH, valid_tables, write_valid_dataset
+
+    tables = valid_tables()
+    acts = tables["enforcement_actions"]
+    acts.loc[acts["action_id"] == "a_03", "content_id"] = "ct_07"
+    write_valid_dataset(tmp_path, layout=layout, tables=tables)
+    ds = open_dataset(tmp_path)
+    tz = "Europe/Berlin"
+    inputs = load_kpi_inputs(ds, "DE", MONTH, tz)
+    assert "ct_07" in set(inputs["content"]["content_id"])
+    whole = {name: ds.load(name) for name in KPI_INPUT_COLUMNS if ds.has(name)}
+    got = compute_kpis(inputs, "DE", MONTH, tz).set_index("kpi_id")
+    want = compute_kpis(whole, "DE", MONTH, tz).set_index("kpi_id")
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert got.loc["removed_within_24h_rate", "denominator"] == 2  # a_01 (ct_01) and a_03 (now ct_07)

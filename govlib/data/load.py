@@ -668,10 +668,10 @@ def load_kpi_inputs(ds: Dataset, market: str, month: str, tz: str,
     acts = ds.filter_expr("enforcement_actions", market, m3_start, m_end)
     out["enforcement_actions"] = ds.fetch("enforcement_actions", acts, columns=cols("enforcement_actions", acts))
     if ds.has("content"):
-        removed = acts.filter((acts.actioned_at >= lo) & (acts.action_type == "content_removed")
-                              & acts.content_id.notnull())
-        t = ds.table("content")
-        out["content"] = ds.fetch("content", t.filter(t.content_id.isin(removed.content_id)), columns=cols("content", t))
+        a = out["enforcement_actions"]
+        removed = a.loc[(a["actioned_at"] >= m_start) & (a["action_type"] == "content_removed")
+                        & a["content_id"].notna(), "content_id"].unique()
+        out["content"] = _load_content_by_id(ds, market, removed, KPI_INPUT_COLUMNS["content"])
     in_month = {
         "notices": lambda t: (t.handled_at >= lo) & (t.handled_at < hi),
         "appeals": lambda t: ((t.submitted_at >= lo) & (t.submitted_at < hi))
@@ -683,6 +683,31 @@ def load_kpi_inputs(ds: Dataset, market: str, month: str, tz: str,
             t = ds.filter_expr(name, market)
             out[name] = ds.fetch(name, t.filter(pred(t)), columns=cols(name, t))
     return out
+
+
+def _load_content_by_id(ds: Dataset, market: str, ids, columns: list[str]) -> pd.DataFrame:
+    """Rows of ``content`` whose ``content_id`` is in ``ids`` (any market), sorted by ``content_id``.
+
+    A market's actions act on its own content almost always, so when ``content`` is
+    partitioned by market only that partition is scanned for ``ids``; the other partitions
+    are read only for ids not found there (a quarter of the scan for a market of four).
+    """
+    import ibis
+
+    ids = pd.Series(ids, dtype=object).dropna().astype(str).unique()
+    keys = ibis.memtable(pd.DataFrame({"content_id": ids}))
+    t = ds.table("content", market)
+    cols = [c for c in columns if c in t.columns]
+    found = ds.fetch("content", t.filter(t.content_id.isin(keys.content_id)), columns=cols)
+    if ds.market_files("content", market) is None:  # t is the whole table
+        return found
+    missing = sorted(set(ids) - set(found["content_id"]))
+    if not missing:
+        return found
+    full = ds.table("content")
+    other = ds.fetch("content", full.filter((full.market != market) & full.content_id.isin(missing)), columns=cols)
+    both = pd.concat([found, other], ignore_index=True)
+    return both.sort_values("content_id", kind="stable").reset_index(drop=True)
 
 
 def load_signal_evaluation_inputs(ds: Dataset, market: str, start: Any, end: Any,

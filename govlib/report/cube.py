@@ -595,8 +595,10 @@ def compute_alerts(cube_path: Path, market: str, month: str, params: Any) -> tup
             raise TrendsError(f"weekly series need table(s) {', '.join(missing or ['content'])}")
         actions = pd.read_parquet(tables / "enforcement_actions.parquet",
                                   columns=["market", "policy", "actioned_at", "content_id", "creator_id"])
+        acted_on = actions["content_id"].dropna().astype(str).unique().tolist()  # only their types are looked up
         content = pd.read_parquet(tables / "content.parquet",
-                                  columns=["content_id", "market", "content_type", "published_at"])
+                                  columns=["content_id", "market", "content_type", "published_at"],
+                                  filters=[("content_id", "in", acted_on)] if acted_on else None)
         published = pd.read_parquet(pub_path)
         rows_read = len(actions) + len(content) + len(published)
         if published.empty:
