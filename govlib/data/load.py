@@ -582,7 +582,7 @@ def load_market_window(ds: Dataset, market: str, month: str, tz: str, months_bac
     for name in wanted:
         if name == "content" and acts is not None:
             t = ds.table("content", market)
-            in_window = (t.market == market) & (t.published_at >= _lit(start)) & (t.published_at < _lit(end))
+            in_window = (t.market == market) & (t.published_at >= utc_literal(start)) & (t.published_at < utc_literal(end))
             ref = acts.filter(acts.content_id.notnull()).select("content_id").distinct()
             out[name] = _with_references(ds, name, market, t, in_window, "content_id", ref)
         elif name == "creators":
@@ -594,19 +594,17 @@ def load_market_window(ds: Dataset, market: str, month: str, tz: str, months_bac
     return out
 
 
-def _with_references(ds: Dataset, name: str, market: str, t, pred, key: str, ref) -> pd.DataFrame:
-    """Rows of ``t`` matching ``pred`` or whose ``key`` is in ``ref`` (a one-column table), as pandas.
+def with_references_expr(ds: Dataset, name: str, market: str, t, pred, key: str, ref):
+    """Ibis expression: rows of ``t`` matching ``pred`` or whose ``key`` is in ``ref`` (a one-column table).
 
     ``t`` may be ``market``'s partition only (:meth:`Dataset.table` with a market). Then
     the referenced keys found there are taken from it, and only when some are not (an
-    action on another market's content or creator) are the other partitions read, for
-    those keys alone. Same rows as filtering the whole table, sorted by primary key.
+    action on another market's content or creator) are the other partitions added, for
+    those keys alone. Same rows as filtering the whole table.
     """
-    if ref is None:
-        return ds.fetch(name, t.filter(pred))
-    df = ds.fetch(name, t.filter(pred | t[key].isin(ref[key])))
+    own = t.filter(pred | t[key].isin(ref[key]))
     if ds.market_files(name, market) is None:  # t is already the whole table
-        return df
+        return own
     missing = ref.filter(~ref[key].isin(t[key]))
     try:
         n_missing = int(missing.count().to_pyarrow().as_py())
@@ -616,11 +614,28 @@ def _with_references(ds: Dataset, name: str, market: str, t, pred, key: str, ref
         raise DatasetError(f"table {name}: query failed while reading {ds.sources[name].path} "
                            f"({_engine_error_text(exc)})", f"run `govlib validate --data {ds.path}`") from None
     if n_missing == 0:
-        return df
+        return own
     full = ds.table(name)
-    other = ds.fetch(name, full.filter((full.market != market) & full[key].isin(missing[key])))
-    both = pd.concat([df, other], ignore_index=True)
-    return both.sort_values(contract.TABLES[name].primary_key, kind="stable").reset_index(drop=True)
+    return own.union(full.filter((full.market != market) & full[key].isin(missing[key])).select(own.columns))
+
+
+def _with_references(ds: Dataset, name: str, market: str, t, pred, key: str, ref) -> pd.DataFrame:
+    """:func:`with_references_expr` as pandas, sorted by primary key (``ref`` None: ``pred`` only)."""
+    if ref is None:
+        return ds.fetch(name, t.filter(pred))
+    return ds.fetch(name, with_references_expr(ds, name, market, t, pred, key, ref))
+
+
+def count_signal_scores(scores) -> pd.DataFrame:
+    """Rows of an Ibis ``signal_scores`` expression per ``signal`` and ``version`` (``rows``), sorted.
+
+    Which signal is a market's main one and which version is the latest are read from all
+    its scores, though only labelled items are evaluated.
+    """
+    counts = scores.group_by(["signal", "version"]).agg(rows=scores.count()).order_by(["signal", "version"])
+    df = counts.to_pyarrow().to_pandas()
+    return pd.DataFrame({"signal": df["signal"].astype(object), "version": df["version"].astype(object),
+                         "rows": df["rows"].astype("int64")})
 
 
 # Columns govlib.metrics.kpis.compute_kpis reads (a column it starts reading must be added here:
@@ -659,7 +674,7 @@ def load_kpi_inputs(ds: Dataset, market: str, month: str, tz: str,
     _, m_end = month_bounds(month, tz)
     m_start, _ = month_bounds(first_month or month, tz)
     m3_start, _ = month_bounds(shift_month(first_month or month, -3), tz)
-    lo, hi = _lit(m_start), _lit(m_end)
+    lo, hi = utc_literal(m_start), utc_literal(m_end)
 
     def cols(name: str, t) -> list[str]:
         return [c for c in KPI_INPUT_COLUMNS[name] if c in t.columns]
@@ -737,8 +752,7 @@ def load_signal_evaluation_inputs(ds: Dataset, market: str, start: Any, end: Any
         return out
     sc = ds.filter_expr("signal_scores", market, start, end)
     lb = ds.filter_expr("review_labels", market)
-    counts = sc.group_by(["signal", "version"]).agg(rows=sc.count()).order_by(["signal", "version"])
-    out["signal_counts"] = counts.to_pyarrow().to_pandas()
+    out["signal_counts"] = count_signal_scores(sc)
     out["signal_scores"] = ds.fetch("signal_scores", sc.filter(sc.content_id.isin(lb.content_id)))
     out["review_labels"] = ds.fetch("review_labels", lb)
     if ds.has("content"):
@@ -748,7 +762,8 @@ def load_signal_evaluation_inputs(ds: Dataset, market: str, start: Any, end: Any
     return out
 
 
-def _lit(ts: pd.Timestamp):
+def utc_literal(ts: Any):
+    """An Ibis UTC timestamp literal (naive values are UTC), for filters the engine pushes down."""
     import ibis
 
     return ibis.literal(_to_utc_timestamp(ts), type="timestamp('UTC')")
@@ -768,6 +783,8 @@ __all__ = [
     "load_market_window",
     "load_signal_evaluation_inputs",
     "load_tables",
+    "utc_literal",
+    "with_references_expr",
     "normalise_frame",
     "open_dataset",
     "window_bounds",

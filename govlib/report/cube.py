@@ -42,6 +42,7 @@ from typing import Any
 import pandas as pd
 
 from govlib import __version__, config
+from govlib.data.load import utc_literal
 from govlib.errors import GovlibError
 from govlib.timeutil import parse_month, shift_month
 
@@ -412,12 +413,6 @@ def build_cube(ds: Any, market: str, month: str, params: Any = None, *, cache_di
     return out
 
 
-def _lit(ts: pd.Timestamp):
-    import ibis
-
-    return ibis.literal(ts.tz_convert("UTC"), type="timestamp('UTC')")
-
-
 def _bucket_expr(col, labels: list[str], ends: list[pd.Timestamp], name: str):
     """Ibis CASE: ``labels[i]`` for the first ``i`` with ``col < ends[i]`` (the caller filters the lower edge).
 
@@ -427,24 +422,7 @@ def _bucket_expr(col, labels: list[str], ends: list[pd.Timestamp], name: str):
     """
     import ibis
 
-    return ibis.cases(*[(col < _lit(e), lab) for lab, e in zip(labels, ends)], else_=None).cast("string").name(name)
-
-
-def _union_references(ds: Any, name: str, market: str, t, pred, key: str, ref):
-    """Ibis expression: rows of ``t`` matching ``pred`` or whose ``key`` is in ``ref`` (one column).
-
-    The expression form of :func:`govlib.data.load._with_references`: when ``t`` is only
-    ``market``'s partition and some referenced keys are not in it (an action on another
-    market's content or creator), the other partitions are added for those keys alone.
-    """
-    own = t.filter(pred | t[key].isin(ref[key]))
-    if ds.market_files(name, market) is None:
-        return own
-    missing = ref.filter(~ref[key].isin(t[key]))
-    if int(missing.count().to_pyarrow().as_py()) == 0:
-        return own
-    full = ds.table(name)
-    return own.union(full.filter((full.market != market) & full[key].isin(missing[key])).select(own.columns))
+    return ibis.cases(*[(col < utc_literal(e), lab) for lab, e in zip(labels, ends)], else_=None).cast("string").name(name)
 
 
 def cube_table_exprs(ds: Any, market: str, month: str, tz: str) -> tuple[dict, dict]:
@@ -470,21 +448,20 @@ def cube_table_exprs(ds: Any, market: str, month: str, tz: str) -> tuple[dict, d
     Returns
     -------
     (dict, dict)
-        ``{name: ibis expression}`` and facts: ``content_first_published_at`` (ISO, the
-        market's first content ever), ``signal_counts``, ``window_start`` /
-        ``window_end`` (UTC ISO) and ``first_event_at``.
+        ``{name: ibis expression}`` (``None`` for an aggregate without input) and facts:
+        ``content_first_published_at`` (ISO, the market's first content ever) and
+        ``signal_counts`` (records of :func:`govlib.data.load.count_signal_scores`).
     """
     import ibis
 
-    from govlib.data.load import window_bounds
+    from govlib.data.load import count_signal_scores, window_bounds, with_references_expr
     from govlib.timeutil import month_bounds, month_range
 
     start, end = window_bounds(month, tz, WINDOW_MONTHS_BACK)
     recent_start, _ = month_bounds(shift_month(month, -CONTENT_MONTHS_BACK), tz)
-    lo, hi, recent_lo = _lit(start), _lit(end), _lit(recent_start)
+    lo, hi, recent_lo = utc_literal(start), utc_literal(end), utc_literal(recent_start)
     exprs: dict[str, Any] = {}
-    facts: dict[str, Any] = {"window_start": start.isoformat(), "window_end": end.isoformat(),
-                             "content_first_published_at": None, "signal_counts": []}
+    facts: dict[str, Any] = {"content_first_published_at": None, "signal_counts": []}
     acts = ds.filter_expr("enforcement_actions", market, start, end) if ds.has("enforcement_actions") else None
     for name in ds.tables:
         if name in ("content", "creators", "signal_scores"):
@@ -493,7 +470,7 @@ def cube_table_exprs(ds: Any, market: str, month: str, tz: str) -> tuple[dict, d
     if ds.has("creators"):
         t = ds.table("creators", market)
         if acts is not None:
-            exprs["creators"] = _union_references(ds, "creators", market, t, t.market == market, "creator_id",
+            exprs["creators"] = with_references_expr(ds, "creators", market, t, t.market == market, "creator_id",
                                                   acts.select("creator_id").distinct())
         else:
             exprs["creators"] = t.filter(t.market == market)
@@ -511,8 +488,8 @@ def cube_table_exprs(ds: Any, market: str, month: str, tz: str) -> tuple[dict, d
             slim = slim | (in_window & t.content_id.isin(n.content_id))
         if acts is not None:
             ref = acts.filter(acts.content_id.notnull()).select("content_id").distinct()
-            exprs["content"] = _union_references(ds, "content", market, t, slim, "content_id", ref)
-            window = _union_references(ds, "content", market, t, in_window, "content_id", ref)
+            exprs["content"] = with_references_expr(ds, "content", market, t, slim, "content_id", ref)
+            window = with_references_expr(ds, "content", market, t, in_window, "content_id", ref)
         else:
             exprs["content"] = t.filter(slim)
             window = t.filter(in_window)
@@ -526,10 +503,7 @@ def cube_table_exprs(ds: Any, market: str, month: str, tz: str) -> tuple[dict, d
         exprs[PUBLISHED_TABLE] = _weekly_published_expr(window.filter(window.market == market), acts, month, tz)
     if ds.has("signal_scores"):
         sc = ds.filter_expr("signal_scores", market, start, end)
-        counts = (sc.group_by(["signal", "version"]).agg(rows=ibis._.count()).order_by(["signal", "version"])
-                  .to_pyarrow().to_pylist())
-        facts["signal_counts"] = [{"signal": r["signal"], "version": r["version"], "rows": int(r["rows"])}
-                                  for r in counts]
+        facts["signal_counts"] = count_signal_scores(sc).to_dict(orient="records")
         if ds.has("review_labels"):
             lb = ds.filter_expr("review_labels", market)
             exprs["signal_scores"] = sc.filter(sc.content_id.isin(lb.content_id))
@@ -559,7 +533,7 @@ def _weekly_published_expr(content, acts, month: str, tz: str):
     hi_day = pd.Timestamp(f"{shift_month(month, 1)}-01")
     mondays = pd.date_range(lo_day - pd.Timedelta(days=lo_day.weekday()), hi_day - pd.Timedelta(days=1), freq="7D")
     ends = [min(w + pd.Timedelta(days=7), hi_day).tz_localize(tz) for w in mondays]
-    lo, hi = _lit(lo_day.tz_localize(tz)), _lit(hi_day.tz_localize(tz))
+    lo, hi = utc_literal(lo_day.tz_localize(tz)), utc_literal(hi_day.tz_localize(tz))
     c = content.filter((content.published_at >= lo) & (content.published_at < hi))
     week = _bucket_expr(c.published_at, [w.strftime("%Y-%m-%d") for w in mondays], ends, "week_start")
     return (c.select("content_type", week).group_by(["content_type", "week_start"])
