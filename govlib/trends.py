@@ -133,6 +133,7 @@ def build_weekly_series(
     end=None,
     by_content_type: bool = True,
     policies: Iterable[str] | None = None,
+    published: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Weekly enforcement counts and rates per 1,000 published content of one market.
 
@@ -162,6 +163,12 @@ def build_weekly_series(
         ``content_type == "all"`` series.
     policies : iterable of str, optional
         Policies to build series for (default: every policy acted on in the window).
+    published : DataFrame, optional
+        Content published per local week, counted elsewhere (e.g. by the engine over a
+        window too large for pandas): ``content_type, week_start`` (the local Monday, as
+        ``YYYY-MM-DD`` or a date) and ``published``. Then these are the denominators and
+        ``content`` only gives the acted-on content its type (it need hold only that
+        content), and ``start`` and ``end`` are required.
 
     Returns
     -------
@@ -185,6 +192,8 @@ def build_weekly_series(
     act_day = _local_dates(acts["actioned_at"], tz, "enforcement_actions", "actioned_at")
     pub_day = _local_dates(cont["published_at"], tz, "content", "published_at")
 
+    if published is not None and (start is None or end is None):
+        raise TrendsError("weekly series with precomputed publication counts need start and end")
     if start is None or end is None:
         days = pd.concat([act_day, pub_day])
         if days.empty:
@@ -235,9 +244,16 @@ def build_weekly_series(
         f = f.merge(counts, on=names + ["week_start"], how="left")
         return f.merge(published, on=on + ["week_start"], how="left")
 
+    if published is not None:  # counted elsewhere: weeks as the local Mondays of this frame
+        _require(published, "published", ["content_type", "week_start", "published"])
+        pub_counts = published.assign(week_start=pd.to_datetime(published["week_start"]).astype(wk.dtype),
+                                      content_type=published["content_type"].astype(str))
+    else:
+        pub_counts = (c.assign(week_start=c["week_start"].astype(wk.dtype))
+                      .groupby(["content_type", "week_start"]).size().rename("published").reset_index())
     frames = []
     if pol:
-        pub_all = c.assign(week_start=c["week_start"].astype(wk.dtype)).groupby("week_start").size()
+        pub_all = pub_counts.groupby("week_start")["published"].sum()
         f = _block([(p,) for p in pol], ["policy"], _count(a, ["policy", "week_start"]),
                    pub_all.rename("published").reset_index(), [])
         frames.append(f.assign(content_type=ALL_TYPES))
@@ -250,8 +266,7 @@ def build_weekly_series(
         types["content_type"] = types["content_type"].astype(str)
         typed = a.merge(types.drop_duplicates("content_id"), on="content_id", how="inner")
         if len(typed):
-            pub_type = (c.assign(week_start=c["week_start"].astype(wk.dtype))
-                        .groupby(["content_type", "week_start"]).size().rename("published").reset_index())
+            pub_type = pub_counts[["content_type", "week_start", "published"]]
             combos = sorted(set(zip(typed["policy"], typed["content_type"])))
             frames.append(_block(combos, ["policy", "content_type"],
                                  _count(typed, ["policy", "content_type", "week_start"]), pub_type,

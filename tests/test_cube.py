@@ -139,3 +139,26 @@ def test_cube_build_is_byte_identical(setting, tmp_path):
 
     first = digest(cube.path)
     assert len(first) >= 10 and first == digest(again)
+
+
+def test_cube_keeps_content_labelled_after_the_month(tmp_path):
+    # a label reviewed after the report month (imported later) still describes content scored in it:
+    # GB's ct_12 (published 2025-12, in the window, before M-3, never actioned) must stay in the cube
+    # for signal evaluation to know its language; ct_01 (DE, published before the window) must not
+    from datasets import MONTH, valid_tables, write_valid_dataset
+
+    tables = valid_tables()
+    late = pd.DataFrame({"content_id": ["ct_12", "ct_01"], "market": ["GB", "DE"], "policy": [None, None],
+                         "is_violating": [False, True],
+                         "reviewed_at": pd.to_datetime(["2026-12-01T10:00:00Z"] * 2, utc=True),
+                         "source": ["qa_sample", "qa_sample"]})
+    tables["review_labels"] = pd.concat([tables["review_labels"], late.astype(tables["review_labels"].dtypes)],
+                                        ignore_index=True)
+    write_valid_dataset(tmp_path / "data", layout="partitioned", tables=tables)
+    cubes = {}
+    for market in ("GB", "DE"):
+        cubes[market] = load_cube(build_cube(tmp_path / "data", market, MONTH, cache_dir=tmp_path / "cubes"))
+    assert "ct_12" in set(cubes["GB"].table("content")["content_id"])
+    de = set(cubes["DE"].table("content")["content_id"])
+    assert "ct_01" in de  # acted on in October (a_01): referenced content is kept whenever published
+    assert "ct_05" not in de  # published 1 Nov local: after the month, never in the window

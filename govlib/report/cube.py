@@ -429,13 +429,13 @@ def cube_table_exprs(ds: Any, market: str, month: str, tz: str) -> tuple[dict, d
     """The cube's tables as engine expressions, and facts computed on the way.
 
     The window is ``[M - WINDOW_MONTHS_BACK, M + 1)`` local. Tables are cut on their time
-    column, with three exceptions that keep the cube bounded by what the reports read:
+    column, with four exceptions that keep the cube bounded by what the reports read:
 
     - ``content``: the market's content published in the last ``CONTENT_MONTHS_BACK + 1``
       months (health's 90 days, risk's 3 months, the month's performance), the content
       of the window's actions (any market, whenever published: type, category,
-      ``published_at``), and the window's content named by notices or review labels
-      (owners of allegations, languages of labelled items). Not the whole window: at
+      ``published_at``), and the window's content named by the window's notices or by any
+      review label (owners of allegations, languages of labelled items). Not the whole window: at
       ``large`` that is 5M rows for one market;
     - ``content_activity`` (outside ``tables/``): content published per creator and local
       month over the window (the window's content and the actions' content), the
@@ -478,14 +478,13 @@ def cube_table_exprs(ds: Any, market: str, month: str, tz: str) -> tuple[dict, d
         t = ds.table("content", market)
         mine = t.market == market
         in_window = mine & (t.published_at >= lo) & (t.published_at < hi)
-        named = []
-        for other, col in (("notices", "content_id"), ("review_labels", "content_id")):
-            if ds.has(other):
-                o = exprs[other] if other in exprs else ds.filter_expr(other, market)
-                named.append(o.filter(o[col].notnull()).select(content_id=o[col]))
         slim = mine & (t.published_at >= recent_lo) & (t.published_at < hi)
-        for n in named:
-            slim = slim | (in_window & t.content_id.isin(n.content_id))
+        # content named by the window's notices and by any label (a label reviewed after the month still
+        # describes content scored in it), if published in the window
+        named = [exprs["notices"]] if ds.has("notices") else []
+        named += [ds.filter_expr("review_labels", market)] if ds.has("review_labels") else []
+        for o in named:
+            slim = slim | (in_window & t.content_id.isin(o.filter(o.content_id.notnull()).content_id))
         if acts is not None:
             ref = acts.filter(acts.content_id.notnull()).select("content_id").distinct()
             exprs["content"] = with_references_expr(ds, "content", market, t, slim, "content_id", ref)
@@ -508,7 +507,7 @@ def cube_table_exprs(ds: Any, market: str, month: str, tz: str) -> tuple[dict, d
             lb = ds.filter_expr("review_labels", market)
             exprs["signal_scores"] = sc.filter(sc.content_id.isin(lb.content_id))
         else:
-            exprs["signal_scores"] = sc.filter(sc.content_id.isnull() & sc.content_id.notnull())
+            exprs["signal_scores"] = sc.filter(ibis.literal(False))  # no labels: nothing to evaluate
     return exprs, facts
 
 
@@ -552,8 +551,8 @@ def compute_alerts(cube_path: Path, market: str, month: str, params: Any) -> tup
 
     The series are :func:`govlib.trends.build_weekly_series` of the cube's actions, with
     the weekly publication counts the engine computed over the window's content
-    (``weekly_published.parquet``): the cube's slim ``content`` gives the acted-on
-    content its type, the counts give the denominators. Returns ``"ok"``, or why there
+    (``weekly_published.parquet``, the ``published`` argument): the cube's slim ``content``
+    gives the acted-on content its type, the counts give the denominators. Returns ``"ok"``, or why there
     are no alarms (e.g. a dataset without ``content``), which ``cube.json`` records; the
     alarms are then an empty table with the export columns, so the reports say "no
     alarm" instead of failing. Also returns the number of rows read into pandas.
@@ -579,8 +578,7 @@ def compute_alerts(cube_path: Path, market: str, month: str, params: Any) -> tup
             raise TrendsError(f"market {market!r}: no enforcement actions or content to build weekly series from")
         end = f"{shift_month(month, 1)}-01"
         series = build_weekly_series(actions, content, market, params.timezone,
-                                     start=published["first_day"].iloc[0], end=end)
-        series = _with_published(series, published)
+                                     start=published["first_day"].iloc[0], end=end, published=published)
         alerts = alerts_for_month(series, market, month, params.alerts)
         note = "ok"
     except TrendsError as exc:
@@ -588,31 +586,6 @@ def compute_alerts(cube_path: Path, market: str, month: str, params: Any) -> tup
     series.to_parquet(cube_path / "weekly_series.parquet", index=False)
     alerts.to_parquet(cube_path / "alerts.parquet", index=False)
     return note, rows_read
-
-
-def _with_published(series: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
-    """``series`` with ``published`` and ``rate_per_1000`` from the engine's weekly counts.
-
-    ``build_weekly_series`` counted only the content it was given (the cube's slim
-    content); the counts of every publication per (type, week) replace them: a type
-    series gets its type's count, an ``"all"`` series the week's total.
-    """
-    import numpy as np
-
-    from govlib.trends import ALL_TYPES
-
-    pub = published.assign(week_start=pd.to_datetime(published["week_start"]))
-    by_type = pub.set_index(["content_type", "week_start"])["published"]
-    total = pub.groupby("week_start")["published"].sum()
-    out = series.copy()
-    is_all = (out["content_type"] == ALL_TYPES).to_numpy()
-    keys = pd.MultiIndex.from_arrays([out["content_type"], pd.to_datetime(out["week_start"])])
-    counts = np.where(is_all, total.reindex(pd.to_datetime(out["week_start"])).to_numpy(),
-                      by_type.reindex(keys).to_numpy())
-    out["published"] = pd.Series(counts).fillna(0).astype("int64").to_numpy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["rate_per_1000"] = np.where(out["published"] > 0, 1000.0 * out["observed"] / out["published"], np.nan)
-    return out
 
 
 def check_market_slice(tables_dir: str | Path, market: str) -> None:
