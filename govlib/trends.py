@@ -330,17 +330,12 @@ class BaselineFit:
 
 
 def _design(t: np.ndarray, trend: bool, harmonics: int) -> np.ndarray:
-    cols = [np.ones_like(t, dtype=float)]
-    if trend:
-        cols.append(t.astype(float))
-    for j in range(1, harmonics + 1):
-        ang = 2 * np.pi * j * t / WEEKS_PER_YEAR
-        cols += [np.sin(ang), np.cos(ang)]
-    return np.column_stack(cols)
+    """Design matrix (weeks x columns: intercept, trend, harmonic pairs) of time vector ``t``."""
+    return _design_batch(t, trend, harmonics)
 
 
 def _design_batch(t: np.ndarray, trend: bool, harmonics: int) -> np.ndarray:
-    """:func:`_design` of a stack of time vectors ``t`` (fits x weeks): fits x weeks x columns."""
+    """:func:`_design` of a time vector (weeks x columns) or a stack of them (fits x weeks x columns)."""
     cols = [np.ones_like(t, dtype=float)]
     if trend:
         cols.append(t.astype(float))

@@ -667,19 +667,20 @@ def format_alerts_csv(alerts: pd.DataFrame) -> str:
     return alerts[ALERT_COLUMNS].to_csv(index=False, lineterminator="\r\n", float_format="%.12g", na_rep="")
 
 
-def write_alerts_csv(alerts: pd.DataFrame, path: str | Path) -> Path:
-    """Write :func:`format_alerts_csv` to ``path`` (UTF-8) atomically."""
+def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary sibling and a rename: a reader never sees half a file."""
     p = Path(path)
     tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(format_alerts_csv(alerts).encode("utf-8"))
+    tmp.write_bytes(data)
     os.replace(tmp, p)
     return p
+
+
+def write_alerts_csv(alerts: pd.DataFrame, path: str | Path) -> Path:
+    """Write :func:`format_alerts_csv` to ``path`` (UTF-8) atomically."""
+    return write_bytes_atomic(path, format_alerts_csv(alerts).encode("utf-8"))
 
 
 def write_kpis_csv(kpis: pd.DataFrame, path: str | Path) -> Path:
     """Write :func:`format_kpis_csv` to ``path`` (UTF-8) atomically."""
-    p = Path(path)
-    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(format_kpis_csv(kpis).encode("utf-8"))
-    os.replace(tmp, p)
-    return p
+    return write_bytes_atomic(path, format_kpis_csv(kpis).encode("utf-8"))

@@ -51,11 +51,10 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -840,12 +839,6 @@ def _remove_dir(dest: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def _translator(lang: str):
     try:
         from govlib.report.i18n import get_translator
@@ -880,7 +873,7 @@ def run_batch(
         Another run of the same month and output folder is in progress.
     """
     from govlib.params import list_markets, load_market, load_reports
-    from govlib.report.cube import code_version, cube_dir, cube_inputs, hash_inputs, load_cube
+    from govlib.report.cube import code_version, cube_dir, cube_inputs, hash_inputs, load_cube, write_bytes_atomic
 
     code_version.cache_clear()  # the code may have changed since this process last ran a batch
     # 1. inputs (a future month has no complete data: refuse it rather than publish empty reports)
@@ -1129,7 +1122,7 @@ def run_batch(
         # 4. month-level files
         month_dir.mkdir(parents=True, exist_ok=True)
         write_month_kpis(month_dir)
-        _atomic_write(result.index, render_index(result, month_dir, _translator(lang or "en_GB")).encode("utf-8"))
+        write_bytes_atomic(result.index, render_index(result, month_dir, _translator(lang or "en_GB")).encode("utf-8"))
     except BaseException:
         procs.kill_all()
         pool.shutdown(wait=True, cancel_futures=True)
@@ -1174,6 +1167,8 @@ def check_market_month(cube_path: Path, market: str, month: str) -> str:
 
 def write_month_kpis(month_dir: Path) -> Path | None:
     """``<month>/kpis.csv``: the published markets' ``kpis.csv`` concatenated in market order."""
+    from govlib.report.cube import write_bytes_atomic
+
     parts = sorted(p for p in month_dir.glob("*/kpis.csv") if _MARKET.match(p.parent.name))
     target = month_dir / "kpis.csv"
     if not parts:
@@ -1184,7 +1179,7 @@ def write_month_kpis(month_dir: Path) -> Path | None:
     for i, p in enumerate(parts):
         body = p.read_bytes().splitlines(keepends=True)
         lines += body if i == 0 else body[1:]
-    _atomic_write(target, b"".join(lines))
+    write_bytes_atomic(target, b"".join(lines))
     return target
 
 
