@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+import random
 
 import numpy as np
 import pytest
 import statsmodels.api as sm
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 from statsmodels.stats.proportion import proportion_confint
@@ -221,6 +222,19 @@ def test_prevalence_interval_coverage_simulation():
     assert hits_kg >= hits_wald
 
 
+# Found by hypothesis (issue 13): a stratum of equal rows left a variance of 1e-38, not 0.
+ROUNDING_SAMPLE = [(False, 4.0, "b")] + [(True, 973.0, "a")] * 3
+
+
+def test_prevalence_of_equal_rows_has_no_rounding_variance():
+    y, w, s = map(list, zip(*ROUNDING_SAMPLE))
+    est = stats.estimate_prevalence(y, w, s)
+    # stratum "a" is three identical rows and "b" a single one: the design variance is 0
+    assert est.se == 0.0
+    assert est.effective_n == 4.0  # n, as documented when the variance is 0
+    assert 0.0 < est.ci_low < est.value < est.ci_high <= 1.0
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     st.lists(
@@ -228,6 +242,7 @@ def test_prevalence_interval_coverage_simulation():
     ),
     st.randoms(use_true_random=False),
 )
+@example(rows=ROUNDING_SAMPLE, rnd=random.Random(0))
 def test_prevalence_properties(rows, rnd):
     y, w, s = map(list, zip(*rows))
     est = stats.estimate_prevalence(y, w, s)

@@ -305,6 +305,9 @@ def flag_change(new, old, pvalue, alpha: float = 0.05, min_relative: float = 0.1
     return bool(out) if out.ndim == 0 else out
 
 
+_ROUNDING = 64 * np.finfo(float).eps  # relative spread below which values count as equal
+
+
 def estimate_prevalence(
     is_violating,
     weight=None,
@@ -369,7 +372,9 @@ def estimate_prevalence(
 
     which is R ``survey::svymean`` on ``svydesign(ids = ~1, strata = ~stratum,
     weights = ~weight)``. A stratum with a single sample contributes no variance
-    (R's ``options(survey.lonely.psu = "certainty")``).
+    (R's ``options(survey.lonely.psu = "certainty")``), and so does a stratum whose
+    ``z_i`` are equal within rounding (relative spread below ``64 * eps``): the
+    ``1e-38`` that floating point leaves there is not a variance.
 
     Korn-Graubard: ``n_eff = p(1-p)/var(p) * (t_{n-1} / t_{n-H})**2`` where ``H`` is the
     number of strata; the interval is the Clopper-Pearson interval with
@@ -430,7 +435,9 @@ def estimate_prevalence(
     for h in np.unique(codes):
         zh = z[codes == h]
         nh = zh.size
-        if nh > 1:
+        # values equal within rounding carry no variance: their deviations from a rounded mean
+        # (~1e-20) would otherwise give an astronomic effective n and a NaN interval
+        if nh > 1 and np.ptp(zh) > _ROUNDING * np.abs(zh).max():
             var += nh / (nh - 1) * float(((zh - zh.mean()) ** 2).sum())
     se = math.sqrt(var)
 
