@@ -141,11 +141,15 @@ def load_pseudonym_key(data_dir: str | os.PathLike | None = None, environ: Mappi
     elif demo:
         return EXAMPLE_KEY.encode("utf-8")
     else:
+        folder = Path(data_dir) if data_dir is not None else Path(config.DATA_DIR)
+        old_demo = (folder / "ground_truth.json").is_file()
         raise PrivacyError(
             f"no pseudonym key: set ${KEY_ENV} or ${KEY_FILE_ENV} (a file outside the repository) "
             f"before producing circulated outputs from real data. The example key is allowed only "
             f"for the demo data (${DEMO_ENV}=1, or a dataset made by 'govlib demo-data', which carries "
             f"the marker file {DEMO_MARKER})."
+            + (f" {folder} has a ground_truth.json but no valid {DEMO_MARKER}: if it is demo data made by an "
+               f"older govlib, generate it again with 'govlib demo-data --out {folder} --force'." if old_demo else "")
         )
     if key == EXAMPLE_KEY and not demo:
         raise PrivacyError(

@@ -112,7 +112,7 @@ def test_ground_truth_file_alone_is_not_demo_mode(tmp_path, truth):
     """A stray or hand-copied ground_truth.json must not unlock the public example key."""
     (tmp_path / "ground_truth.json").write_text(json.dumps(truth))
     assert not is_demo_mode(tmp_path, environ={})
-    with pytest.raises(PrivacyError, match="no pseudonym key.*govlib demo-data"):
+    with pytest.raises(PrivacyError, match="no pseudonym key.*govlib demo-data.*ground_truth.json but no valid .govlib-demo"):
         load_pseudonym_key(environ={}, data_dir=tmp_path)
 
 
