@@ -52,11 +52,14 @@ i18n-update: install ## merge locales/govlib.pot into every language's govlib.po
 i18n-check: i18n ## fail on missing, fuzzy, empty or mismatched translations, or a stale template
 	$(BIN)/govlib i18n check
 
-$(DATA)/.complete: | $(VENV)/.installed
-	$(BIN)/govlib demo-data --out $(DATA) --scale $(SCALE) --seed $(SEED) --end-month $(MONTH)
+# .govlib-demo: the generator's demo marker (govlib.privacy.is_demo_mode); demo data of a govlib
+# older than the marker (.complete but no marker) is generated again, the same seed giving the same data
+$(DATA)/.govlib-demo: | $(VENV)/.installed
+	$(BIN)/govlib demo-data --out $(DATA) --scale $(SCALE) --seed $(SEED) --end-month $(MONTH) \
+		$(if $(wildcard $(DATA)/.complete),--force)
 
 .PHONY: data
-data: install $(DATA)/.complete ## generate the small demo dataset if missing
+data: install $(DATA)/.govlib-demo ## generate the small demo dataset if missing
 
 .PHONY: reports
 reports: install i18n data ## command 1: install, make demo data, run the month's reports

@@ -62,7 +62,8 @@ import pandas as pd
 
 from govlib import config, contract
 from govlib.errors import GovlibError, UsageError
-from govlib.timeutil import month_bounds, parse_month, shift_month
+from govlib.privacy import neutralise_formula, neutralise_formulas, restore_formula
+from govlib.timeutil import local_month, month_bounds, parse_month, shift_month
 
 __all__ = [
     "QUEUE_COLUMNS",
@@ -91,6 +92,7 @@ IMPORT_REQUIRED = ["exported_at", "market", "content_id", "source", "is_violatin
 TRUE_WORDS = ("yes", "y", "true", "t", "1", "violating")
 FALSE_WORDS = ("no", "n", "false", "f", "0", "not violating", "compliant")
 MAX_LISTED = 20  # rejected rows listed in the CLI message
+FORMULA_KEY = "\0formulas"  # read_queue: formula cells of an .xlsx row (not a column a sheet can have)
 
 
 class FeedbackError(GovlibError):
@@ -138,6 +140,10 @@ def read_queue(path: str | Path) -> tuple[list[int], list[dict[str, str]]]:
     """Rows of a filled queue (CSV or XLSX) as text, with the line number of each row.
 
     Line numbers are those a reviewer sees: the CSV line (header = line 1) or the sheet row.
+    The ``'`` that :func:`export_queue` puts before text a spreadsheet would take for a formula
+    is removed (:func:`govlib.privacy.restore_formula`), so ids and policies come back exactly.
+    Cells of an .xlsx are read as stored: a formula is not evaluated; a row holding one gets
+    the key :data:`FORMULA_KEY` naming the cells, and :func:`import_labels` rejects it.
 
     Raises
     ------
@@ -161,7 +167,8 @@ def read_queue(path: str | Path) -> tuple[list[int], list[dict[str, str]]]:
                         start = reader.line_num + 1
                         continue
                     lines.append(start)
-                    rows.append({h: (rec[i].strip() if i < len(rec) else "") for i, h in enumerate(header) if h})
+                    rows.append({h: (restore_formula(rec[i].strip()) if i < len(rec) else "")
+                                 for i, h in enumerate(header) if h})
                     start = reader.line_num + 1
         except UnicodeDecodeError:
             raise FeedbackError(f"queue file {p} is not UTF-8 text; save it as CSV UTF-8 or use the .xlsx") from None
@@ -171,18 +178,18 @@ def read_queue(path: str | Path) -> tuple[list[int], list[dict[str, str]]]:
         from openpyxl import load_workbook
 
         try:
-            wb = load_workbook(p, read_only=True, data_only=True)
+            # formulas are read as formulas (not data_only): a label must be a typed value, never a formula
+            wb = load_workbook(p, read_only=True, data_only=False)
         except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds
             raise FeedbackError(f"queue file {p} is not a readable .xlsx workbook ({exc})") from None
         ws = wb["queue"] if "queue" in wb.sheetnames else wb.worksheets[0]
-        it = ws.iter_rows(values_only=True)
-        header = [_cell_text(h) for h in next(it, ())]
+        it = ws.iter_rows()
+        header = [_cell_text(getattr(c, "value", None)) for c in next(it, ())]
         for n, rec in enumerate(it, start=2):
-            vals = [_cell_text(v) for v in rec]
-            if not any(vals):
-                continue
-            lines.append(n)
-            rows.append({h: (vals[i] if i < len(vals) else "") for i, h in enumerate(header) if h})
+            row = _xlsx_row(rec, header)
+            if row is not None:
+                lines.append(n)
+                rows.append(row)
         wb.close()
     else:
         raise FeedbackError(f"queue file {p} must be .csv or .xlsx (as written by 'govlib queue export')")
@@ -193,6 +200,24 @@ def read_queue(path: str | Path) -> tuple[list[int], list[dict[str, str]]]:
             "Fill in the file written by 'govlib queue export' without removing or renaming columns."
         )
     return lines, rows
+
+
+def _xlsx_row(cells, header: list[str]) -> dict[str, str] | None:
+    """A sheet row as text (None when empty); formula cells are named under :data:`FORMULA_KEY`."""
+    vals, formulas = [], []
+    for i, c in enumerate(cells):
+        v = getattr(c, "value", None)
+        if getattr(c, "data_type", None) == "f":
+            name = header[i] if i < len(header) and header[i] else "no column"
+            formulas.append(f"{c.coordinate} ({name}) holds the formula {str(v)[:40]!r}")
+            v = None
+        vals.append(restore_formula(_cell_text(v)))
+    if not any(vals) and not formulas:
+        return None
+    row = {h: (vals[i] if i < len(vals) else "") for i, h in enumerate(header) if h}
+    if formulas:
+        row[FORMULA_KEY] = "; ".join(formulas)
+    return row
 
 
 def _parse_verdict(text: str) -> bool | None:
@@ -272,6 +297,9 @@ def import_labels(path: str | Path, data_dir: str | Path | None = None, *,
     local_cache: dict = {}
     for line, row in zip(lines, rows):
         verdict_text = row.get("is_violating", "")
+        if row.get(FORMULA_KEY):
+            result.rejected.append((line, f"cell {row[FORMULA_KEY]}, not a value; type the value instead"))
+            continue
         if not verdict_text:
             result.unreviewed += 1
             continue
@@ -290,7 +318,9 @@ def import_labels(path: str | Path, data_dir: str | Path | None = None, *,
             policy = row.get("policy", "") or None
             if not verdict:
                 policy = None  # a policy is only recorded for a violation
-            elif policy is not None and not _policy_ok(policy, market, local_cache):
+            elif policy is None:
+                raise ValueError("is_violating is yes but policy is empty; give the policy the content breaks")
+            elif not _policy_ok(policy, market, local_cache):
                 raise ValueError(f"policy {policy!r} is neither in the policy taxonomy nor a local policy of {market}")
             exported = _parse_time(row.get("exported_at", ""), "UTC", "exported_at") if row.get("exported_at") else None
             if exported is None:
@@ -661,6 +691,16 @@ def _fixed_zip(path: Path, when: datetime) -> None:
     os.replace(tmp, path)
 
 
+def _put_row(ws, row: int, values: list) -> None:
+    """Write a sheet row; text cells are stored as text (type ``s``), never as formulas."""
+    for j, v in enumerate(values, start=1):
+        if v is None:
+            continue
+        cell = ws.cell(row=row, column=j, value=neutralise_formula(v))
+        if isinstance(v, str):
+            cell.data_type = "s"  # openpyxl would store text beginning with "=" as a live formula
+
+
 def _write_xlsx(q: pd.DataFrame, path: Path, stamp: pd.Timestamp) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
@@ -669,10 +709,10 @@ def _write_xlsx(q: pd.DataFrame, path: Path, stamp: pd.Timestamp) -> None:
     wb = Workbook()
     ws = wb.active
     ws.title = "queue"
-    ws.append(list(q.columns))
-    for row in q.itertuples(index=False):
-        ws.append([None if (v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) or v == "")
-                   else (int(v) if isinstance(v, (np.integer,)) else v) for v in row])
+    _put_row(ws, 1, list(q.columns))
+    for i, row in enumerate(q.itertuples(index=False), start=2):
+        _put_row(ws, i, [None if (v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) or v == "")
+                         else (int(v) if isinstance(v, (np.integer,)) else v) for v in row])
     bold = Font(bold=True)
     fill = PatternFill("solid", fgColor="FFF2CC")
     for j, name in enumerate(q.columns, start=1):
@@ -688,8 +728,8 @@ def _write_xlsx(q: pd.DataFrame, path: Path, stamp: pd.Timestamp) -> None:
     dv.add(f"{letter}2:{letter}{max(len(q) + 1, 2)}")
     ws.add_data_validation(dv)
     help_ws = wb.create_sheet("instructions")
-    for line in _INSTRUCTIONS:
-        help_ws.append([line])
+    for i, line in enumerate(_INSTRUCTIONS, start=1):
+        _put_row(help_ws, i, [line])
     naive = stamp.tz_convert("UTC").tz_localize(None).to_pydatetime()
     wb.properties.created = naive
     wb.properties.modified = naive
@@ -727,8 +767,9 @@ def export_queue(market: str, month: str, data_dir: str | Path | None = None, ou
     from govlib.data.load import load_market_window, open_dataset
     from govlib.params import load_market
     from govlib.privacy import load_pseudonym_key
+    from govlib.report.cube import write_bytes_atomic
 
-    parse_month(month)
+    parse_month(month, allow_future=False)  # as 'govlib run': a future month has no data to review
     params = load_market(market)
     data = Path(data_dir or config.DATA_DIR)
     out = Path(out_dir or Path(config.REPORTS_DIR) / "queues")
@@ -739,17 +780,33 @@ def export_queue(market: str, month: str, data_dir: str | Path | None = None, ou
     key = load_pseudonym_key(data)
     stamp = exported_at if isinstance(exported_at, pd.Timestamp) else _export_stamp(exported_at)
     ds = open_dataset(data)
+    _check_month_has_data(ds, market, month, params.timezone)
     tables = load_market_window(ds, market, month, params.timezone, months_back=13)
     q = build_queue(tables, market, month, params, key=key, exported_at=stamp, top=top, per_creator=per_creator,
                     alarm_items=alarm_items, qa_sample=qa_sample)
     out.mkdir(parents=True, exist_ok=True)
     base = out / f"review_queue_{market}_{month}"
     csv_path, xlsx_path = base.with_suffix(".csv"), base.with_suffix(".xlsx")
-    tmp = out / f".{csv_path.name}.tmp-{os.getpid()}"
-    q.to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
-    os.replace(tmp, csv_path)
+    # ids, policies and reasons come from data: no text cell may start a formula in a spreadsheet
+    text = neutralise_formulas(q).to_csv(index=False, lineterminator="\n")
+    write_bytes_atomic(csv_path, text.encode("utf-8"))
     _write_xlsx(q, xlsx_path, stamp)
     return csv_path, xlsx_path
+
+
+def _check_month_has_data(ds, market: str, month: str, tz: str) -> None:
+    """Refuse (:class:`UsageError`) a month after the market's last month of content and actions."""
+    last = None
+    for table, col in (("content", "published_at"), ("enforcement_actions", "actioned_at")):
+        value = ds.table(table, market=market)[col].max().to_pandas()
+        if value is not None and not pd.isna(value):
+            last = max(last, pd.Timestamp(value)) if last is not None else pd.Timestamp(value)
+    if last is None:
+        raise UsageError(f"{market} has no content or enforcement actions in {ds.path}; nothing to review")
+    last_month = local_month(pd.Series([last]), tz).iloc[0]
+    if month > last_month:
+        raise UsageError(f"month {month} is after the last month of {market} data in {ds.path} ({last_month}); "
+                         f"export a queue of {last_month} or earlier")
 
 
 # =============================================================================================
@@ -796,10 +853,11 @@ def run_import(args: argparse.Namespace) -> int:
     res = import_labels(args.file, args.data)
     print(res.summary())
     if res.rejected:
-        lines = [f"  line {line}: {reason}" for line, reason in res.rejected[:MAX_LISTED]]
+        unit = "row" if str(args.file).lower().endswith(".xlsx") else "line"  # a sheet row, or a CSV line
+        lines = [f"  {unit} {line}: {reason}" for line, reason in res.rejected[:MAX_LISTED]]
         if len(res.rejected) > MAX_LISTED:
             lines.append(f"  ... and {len(res.rejected) - MAX_LISTED} more")
-        print(f"govlib labels import: error: {len(res.rejected)} row(s) rejected (the valid rows were imported); "
-              "fix these lines and import the file again:\n" + "\n".join(lines), file=sys.stderr)
+        print(f"govlib labels import: error: {args.file}: {len(res.rejected)} row(s) rejected (the valid rows were "
+              f"imported); fix these {unit}s and import the file again:\n" + "\n".join(lines), file=sys.stderr)
         return 1
     return 0

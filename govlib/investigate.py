@@ -61,7 +61,7 @@ TIMELINE_COLUMNS = ["at", "event", "creator_id", "content_id", "action_id", "pol
 
 
 class InvestigationError(GovlibError):
-    """The case cannot be opened: unknown creator, bad dates, a policy the market does not have."""
+    """The case cannot be opened: unknown creator or market, dates outside the data."""
 
 
 @dataclass
@@ -95,12 +95,22 @@ class Case:
         return (self.end.tz_convert(self.tz) - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
 
 
+def _folder_part(text: str | None) -> str:
+    # letters, digits, _ and - only: never a path separator, "." or ".."
+    return re.sub(r"[^A-Za-z0-9_-]", "_", str(text or ""))
+
+
 def case_id(creator: str | None = None, policy: str | None = None, market: str | None = None,
             date_from: str | None = None, date_to: str | None = None) -> str:
-    """Folder name of a case: ``creator-<ID>`` or ``policy-<P>-<M>-<from>-<to>``."""
+    """Folder name of a case: ``creator-<ID>`` or ``policy-<P>-<M>-<from>-<to>``.
+
+    Every part is sanitised (characters other than letters, digits, ``_`` and ``-`` become
+    ``_``), so the name is one folder inside the output directory whatever the values.
+    """
     if creator:
-        return "creator-" + re.sub(r"[^A-Za-z0-9_-]", "_", creator)
-    return f"policy-{policy}-{market}-{date_from}-{date_to}"
+        return "creator-" + _folder_part(creator)
+    parts = (policy, market, date_from, date_to)
+    return "policy-" + "-".join(_folder_part(x) for x in parts)
 
 
 def _parse_date(text: str, what: str, tz: str) -> pd.Timestamp:
@@ -118,7 +128,8 @@ def validate_case(ds, *, creator: str | None = None, policy: str | None = None, 
 
     Creator mode: ``creator`` exists in ``creators`` (its market is the creator's home market;
     the window defaults to the creator's whole history). Policy mode: ``market`` has params,
-    ``policy`` is in the taxonomy or one of the market's local policies, ``date_from <=
+    ``policy`` is in the taxonomy (``govlib.contract.POLICIES``) or one of the market's local
+    policies (else :class:`UsageError` listing the allowed values), ``date_from <=
     date_to``, the range is at most 400 days and overlaps the data.
 
     Returns
@@ -129,9 +140,9 @@ def validate_case(ds, *, creator: str | None = None, policy: str | None = None, 
     Raises
     ------
     UsageError
-        Both or neither mode given, a malformed value.
+        Both or neither mode given, a malformed value, a policy the market does not have.
     InvestigationError
-        An unknown creator, market or policy, or dates outside the data.
+        An unknown creator or market, or dates outside the data.
     """
     from govlib.params import list_markets, load_market
 
@@ -167,9 +178,9 @@ def validate_case(ds, *, creator: str | None = None, policy: str | None = None, 
             raise InvestigationError(f"unknown market {market!r}; known: {', '.join(list_markets())}")
         params = load_market(market)
         if policy not in contract.POLICY_DSA_CATEGORY and policy not in params.local_policies:
-            raise InvestigationError(
-                f"policy {policy!r} is neither in the policy taxonomy nor a local policy of {market}; "
-                f"policies: {', '.join(list(contract.POLICIES) + sorted(params.local_policies))}")
+            raise UsageError(
+                f"--policy {policy!r} is neither in the policy taxonomy nor a local policy of {market}; "
+                f"allowed: {', '.join(list(contract.POLICIES) + sorted(params.local_policies))}")
         tz = params.timezone
         creator = ""
     start = _parse_date(date_from, "--from", tz)

@@ -9,14 +9,20 @@ creator IDs. Where a table needs a stable handle for a creator it shows a keyed 
 
 The pseudonym key comes from ``GOVLIB_PSEUDONYM_KEY`` (the key itself) or
 ``GOVLIB_PSEUDONYM_KEY_FILE`` (a file outside the repository). :data:`EXAMPLE_KEY` is public and
-allowed only in demo mode (``GOVLIB_DEMO=1``, or a data directory holding the demo generator's
-``ground_truth.json``): anyone could recompute pseudonyms made with it.
+allowed only in demo mode (:func:`is_demo_mode`: ``GOVLIB_DEMO=1``, or a data directory holding
+the demo generator's marker :data:`DEMO_MARKER`): anyone could recompute pseudonyms made with it.
+
+Circulated CSV and XLSX files are opened in spreadsheets, where a text cell beginning with
+``= + - @``, a tab or a carriage return can run as a formula (CSV injection, OWASP). Every writer
+of such a file passes its text cells through :func:`neutralise_formula` (or
+:func:`neutralise_formulas` for a table); an import undoes it with :func:`restore_formula`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -35,6 +41,8 @@ EXAMPLE_KEY = "govlib-example-pseudonym-key-demo-only"
 KEY_ENV = "GOVLIB_PSEUDONYM_KEY"
 KEY_FILE_ENV = "GOVLIB_PSEUDONYM_KEY_FILE"
 DEMO_ENV = "GOVLIB_DEMO"
+DEMO_MARKER = ".govlib-demo"  # written by the demo generator (govlib.demo.generator)
+DEMO_MAGIC = "govlib synthetic demo data: public example pseudonym key allowed"
 PSEUDONYM_PREFIX = "p_"
 PSEUDONYM_HEX_CHARS = 12
 MIN_KEY_LENGTH = 16
@@ -50,16 +58,44 @@ class PrivacyError(GovlibError):
 # ---------------------------------------------------------------------------------------------
 
 
+def demo_marker_text(seed: int, scale: str, end_month: str, markets: Sequence[str]) -> str:
+    """Content of the :data:`DEMO_MARKER` file the demo generator writes for these parameters.
+
+    JSON with the generator's parameters and ``check``: SHA-256 of :data:`DEMO_MAGIC` and the
+    parameters. The check proves nothing secret (the code is public); it makes demo mode a
+    deliberate act: an empty or hand-edited marker, or a copied ``ground_truth.json``, does
+    not switch a dataset to the public example key.
+    """
+    params = {"seed": int(seed), "scale": str(scale), "end_month": str(end_month), "markets": sorted(markets)}
+    canon = json.dumps(params, sort_keys=True, separators=(",", ":"))
+    check = hashlib.sha256(f"{DEMO_MAGIC}|{canon}".encode()).hexdigest()
+    return json.dumps({"magic": DEMO_MAGIC, **params, "check": check}, sort_keys=True) + "\n"
+
+
+def _has_demo_marker(folder: Path) -> bool:
+    path = folder / DEMO_MARKER
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+        expected = demo_marker_text(found["seed"], found["scale"], found["end_month"], found["markets"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return json.loads(expected) == found
+
+
 def is_demo_mode(data_dir: str | os.PathLike | None = None, environ: Mapping[str, str] | None = None) -> bool:
     """True when ``GOVLIB_DEMO=1`` or ``data_dir`` (default ``config.DATA_DIR``) is demo data.
 
-    Demo data is recognised by the generator's ``ground_truth.json`` beside the tables.
+    Demo data is recognised only by the generator's marker file :data:`DEMO_MARKER` beside the
+    tables, whose ``check`` must match its parameters (:func:`demo_marker_text`). Other files
+    (``ground_truth.json`` included, even ``{}``) never switch demo mode on: real data must not
+    fall back to the public example key because of a stray file. A hidden file with a checked
+    value cannot be carried by accident; copying it on purpose is as explicit as ``GOVLIB_DEMO=1``.
     """
     env = os.environ if environ is None else environ
     if env.get(DEMO_ENV, "").strip().lower() in ("1", "true", "yes"):
         return True
     folder = Path(data_dir) if data_dir is not None else Path(config.DATA_DIR)
-    return (folder / "ground_truth.json").is_file()
+    return _has_demo_marker(folder)
 
 
 def load_pseudonym_key(data_dir: str | os.PathLike | None = None, environ: Mapping[str, str] | None = None) -> bytes:
@@ -105,10 +141,15 @@ def load_pseudonym_key(data_dir: str | os.PathLike | None = None, environ: Mappi
     elif demo:
         return EXAMPLE_KEY.encode("utf-8")
     else:
+        folder = Path(data_dir) if data_dir is not None else Path(config.DATA_DIR)
+        old_demo = (folder / "ground_truth.json").is_file()
         raise PrivacyError(
             f"no pseudonym key: set ${KEY_ENV} or ${KEY_FILE_ENV} (a file outside the repository) "
             f"before producing circulated outputs from real data. The example key is allowed only "
-            f"for the demo data (${DEMO_ENV}=1 or a dataset with ground_truth.json)."
+            f"for the demo data (${DEMO_ENV}=1, or a dataset made by 'govlib demo-data', which carries "
+            f"the marker file {DEMO_MARKER})."
+            + (f" {folder} has a ground_truth.json but no valid {DEMO_MARKER}: if it is demo data made by an "
+               f"older govlib, generate it again with 'govlib demo-data --out {folder} --force'." if old_demo else "")
         )
     if key == EXAMPLE_KEY and not demo:
         raise PrivacyError(
@@ -402,3 +443,58 @@ def assert_no_identifiers(paths, identifiers, boundaries: bool = True) -> None:
             f"{len(hits)} raw identifier occurrence(s) in {len(files)} circulated file(s), e.g. {examples}. "
             f"Use govlib.privacy.pseudonymise() or counts in circulated outputs."
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# Formulas in circulated spreadsheets (CSV injection)
+# ---------------------------------------------------------------------------------------------
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\Z")
+
+
+def neutralise_formula(value: Any) -> Any:
+    """A text cell made safe for spreadsheets: ``'`` before text starting with ``= + - @``, tab or CR.
+
+    Follows the OWASP *CSV Injection* guidance. Only text is changed: numbers (and text that
+    is a plain number such as ``"-1.5"``) stay as they are. Text that already starts with
+    ``'`` gets one more, so that :func:`restore_formula` gives every value back exactly.
+
+    Parameters
+    ----------
+    value : any
+        A cell value.
+
+    Returns
+    -------
+    The value, or ``"'" + value`` for risky text.
+    """
+    if not isinstance(value, str) or not value:
+        return value
+    if value[0] == "'" or (value[0] in FORMULA_TRIGGERS and not _PLAIN_NUMBER.match(value)):
+        return "'" + value
+    return value
+
+
+def restore_formula(text: str) -> str:
+    """Undo :func:`neutralise_formula`: drop the ``'`` it put before a risky or quoted text."""
+    if len(text) > 1 and text[0] == "'" and (text[1] == "'" or text[1] in FORMULA_TRIGGERS):
+        return text[1:]
+    return text
+
+
+def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """Copy of ``df`` with :func:`neutralise_formula` applied to its text cells (and column names).
+
+    Numeric, boolean and date columns are returned unchanged; in object columns only ``str``
+    values are touched, so a number stays a number.
+    """
+    out = df.copy()
+    for col in out.columns:
+        s = out[col]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            s = s.astype(object)
+        if pd.api.types.is_object_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype):
+            out[col] = s.map(neutralise_formula, na_action="ignore")
+    out.columns = [neutralise_formula(c) for c in out.columns]
+    return out

@@ -25,6 +25,7 @@ from govlib import contract
 from govlib.demo import DemoDataError, generate
 from govlib.demo import generator as gen
 from govlib.params import load_market, market_timezone
+from govlib.privacy import is_demo_mode
 from govlib.timeutil import local_month
 
 PARTITIONED = ("content", "enforcement_actions", "signal_scores")
@@ -442,8 +443,9 @@ def test_same_seed_same_bytes_other_seed_other_data(tmp_path):
     generate(tmp_path / "b", seed=11, size=0.12)
     generate(tmp_path / "c", seed=12, size=0.12)
     ha, hb, hc = tree_hashes(tmp_path / "a"), tree_hashes(tmp_path / "b"), tree_hashes(tmp_path / "c")
-    assert len(ha) == 3 * 7 + 6 + 2  # partitions, single tables, ground truth, .complete
+    assert len(ha) == 3 * 7 + 6 + 3  # partitions, single tables, ground truth, .complete, .govlib-demo
     assert ha == hb
+    assert is_demo_mode(tmp_path / "a", environ={})  # the generator's marker switches demo mode on
     data = [k for k in ha if k.endswith(".parquet")]
     assert all(ha[k] != hc[k] for k in data)
     assert json.loads((tmp_path / "a" / "ground_truth.json").read_text()) == a

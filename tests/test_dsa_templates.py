@@ -172,6 +172,19 @@ def test_rfc4180_utf8(report, tmp_path):
     assert list(csv.reader(io.StringIO(raw.decode("utf-8"), newline=""))) == report["6_own_initiative_TC"]
 
 
+def test_service_name_is_never_a_spreadsheet_formula(tmp_path):
+    service = "=1+cmd|' /C calc'!A0"
+    parts = build_report(_tables(), "2026-H1", service=service, min_cell_size=10)
+    plain = build_report(_tables(), "2026-H1", service="Shop", min_cell_size=10)
+    paths = write_report(parts, tmp_path)
+    for p in paths:
+        rows = list(csv.reader(io.StringIO(p.read_text(encoding="utf-8"), newline="")))
+        ref = plain[p.stem]
+        assert [r[1] for r in rows[1:]] == ["'" + service] * (len(rows) - 1), p.name
+        # every other cell is as written for a harmless name (counts, shares and labels unchanged)
+        assert [r[:1] + r[2:] for r in rows] == [r[:1] + r[2:] for r in ref], p.name
+
+
 def test_no_creator_ids_in_output(report):
     text = "".join(",".join(r) for rows in report.values() for r in rows)
     assert "c0" not in text.split(",") and "a1" not in text.split(",")

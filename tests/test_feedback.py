@@ -80,6 +80,8 @@ def _fill(q: pd.DataFrame, n: int) -> pd.DataFrame:
     rows = (q.index[q["source"] == "investigation"][: n // 2].tolist()
             + q.index[q["source"] == "qa_sample"][: n - n // 2].tolist())
     q.loc[rows, "is_violating"] = ["yes" if i % 3 else "no" for i in range(len(rows))]
+    no_policy = (q["is_violating"] == "yes") & (q["policy"] == "")
+    q.loc[no_policy, "policy"] = "other"  # a violation needs a policy (QA-sample rows carry no suggestion)
     return q
 
 
@@ -219,3 +221,82 @@ def test_csv_layout_and_missing_table(queue, data, tmp_path):
     (data / "review_labels.csv").unlink()
     assert F.import_labels(filled, data, now=NOW).added == 4
     assert len(_labels(data)) == 4
+
+
+# ---------------------------------------------------------------------------------------
+# hostile text: spreadsheet formulas (CSV injection); an empty policy: tests/test_bad_inputs_security.py
+
+# content ids a spreadsheet would run as formulas; DE October content of the hand-made dataset
+HOSTILE_IDS = {"ct_02": "@SUM(1+1)*cmd|' /C calc'!A0", "ct_03": '=HYPERLINK("http://evil.example","x")',
+               "ct_04": "-2+3"}
+
+
+@pytest.fixture()
+def hostile(tmp_path, monkeypatch) -> Path:
+    """The hand-made dataset (tests/datasets.py) with DE content ids that look like formulas."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from datasets import valid_tables, write_valid_dataset
+
+    monkeypatch.setenv("GOVLIB_PSEUDONYM_KEY", "test-key-0123456789abcdef")  # not demo data
+    tables = {name: (df.assign(content_id=df["content_id"].replace(HOSTILE_IDS)) if "content_id" in df else df)
+              for name, df in valid_tables().items()}
+    return write_valid_dataset(tmp_path / "hostile", tables=tables)
+
+
+def test_hostile_ids_never_become_formulas_and_round_trip(hostile, tmp_path):
+    from openpyxl import load_workbook
+
+    csv_path, xlsx_path = F.export_queue("DE", MONTH, hostile, tmp_path / "q", top=0, alarm_items=0, qa_sample=10,
+                                         exported_at=STAMP)
+    # CSV: every text cell that a spreadsheet would run starts with ' (numbers stay numbers)
+    with open(csv_path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    col = rows[0].index("content_id")
+    assert sorted(r[col] for r in rows[1:]) == sorted("'" + v for v in HOSTILE_IDS.values())
+    risky = [c for r in rows for c in r if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert risky == [], risky
+    # XLSX: no formula cell anywhere; the ids are text cells
+    wb = load_workbook(xlsx_path)
+    cells = [c for ws in wb.worksheets for r in ws.iter_rows() for c in r if c.value is not None]
+    assert [c.coordinate for c in cells if c.data_type == "f"] == []
+    ids = [c.value for c in cells if c.column == col + 1 and c.row > 1 and c.parent.title == "queue"]
+    assert sorted(ids) == sorted("'" + v for v in HOSTILE_IDS.values())
+    assert all(isinstance(c.value, (int, float)) for c in cells if c.parent.title == "queue" and c.row > 1
+               and rows[0][c.column - 1] == "views")  # numbers stay numbers
+    # import of the filled XLSX and CSV gives the ids back exactly
+    for path in (csv_path, xlsx_path):
+        assert sorted(r["content_id"] for r in F.read_queue(path)[1]) == sorted(HOSTILE_IDS.values())
+    ws = wb["queue"]
+    head = [c.value for c in ws[1]]
+    for r in range(2, ws.max_row + 1):
+        ws.cell(row=r, column=head.index("is_violating") + 1, value="yes")
+        ws.cell(row=r, column=head.index("policy") + 1, value="scam_fraud")
+    filled = tmp_path / "filled.xlsx"
+    wb.save(filled)
+    res = F.import_labels(filled, hostile, now=NOW)
+    assert (res.added, res.rejected) == (3, [])
+    labels = _labels(hostile)
+    assert set(HOSTILE_IDS.values()) <= set(labels["content_id"])
+
+
+def test_formula_in_filled_xlsx_is_rejected_naming_the_cell(hostile, tmp_path):
+    from openpyxl import load_workbook
+
+    _, xlsx_path = F.export_queue("DE", MONTH, hostile, tmp_path / "q", top=0, alarm_items=0, qa_sample=10,
+                                  exported_at=STAMP)
+    wb = load_workbook(xlsx_path)
+    ws = wb["queue"]
+    head = [c.value for c in ws[1]]
+    for r in (2, 3, 4):
+        ws.cell(row=r, column=head.index("is_violating") + 1, value="yes")
+        ws.cell(row=r, column=head.index("policy") + 1, value="scam_fraud")
+    letter = ws.cell(row=1, column=head.index("policy") + 1).column_letter
+    ws.cell(row=3, column=head.index("policy") + 1, value='=IF(1,"scam_fraud")')  # a formula, no cached value
+    filled = tmp_path / "filled.xlsx"
+    wb.save(filled)
+    res = F.import_labels(filled, hostile, now=NOW)
+    assert res.added == 2 and len(res.rejected) == 1
+    line, reason = res.rejected[0]
+    assert line == 3 and f"{letter}3 (policy)" in reason and "formula" in reason

@@ -91,7 +91,7 @@ def test_validation_errors(ds):
         I.validate_case(ds, creator="cr_0000001", policy="scam_fraud")
     with pytest.raises(UsageError, match="either --creator"):
         I.validate_case(ds)
-    with pytest.raises(I.InvestigationError, match="policy 'jaywalking'"):
+    with pytest.raises(UsageError, match="policy .jaywalking.*allowed: prohibited_product"):
         I.validate_case(ds, policy="jaywalking", market="DE", date_from="2026-10-01", date_to="2026-10-31")
     with pytest.raises(UsageError, match="before"):
         I.validate_case(ds, policy="scam_fraud", market="DE", date_from="2026-10-31", date_to="2026-10-01")
@@ -101,6 +101,14 @@ def test_validation_errors(ds):
         I.validate_case(ds, policy="scam_fraud", market="DE", date_from="2030-01-01", date_to="2030-01-31")
     with pytest.raises(I.InvestigationError, match="unknown market"):
         I.validate_case(ds, policy="scam_fraud", market="ZZ", date_from="2026-10-01", date_to="2026-10-31")
+
+
+@pytest.mark.parametrize("policy", ["a/b", "../../x", "..", "scam_fraud\\..\\x"])
+def test_case_id_is_one_safe_folder_name(policy, tmp_path):
+    name = I.case_id(None, policy, "../DE", "2026/10/01", "2026-10-31")
+    assert "/" not in name and "\\" not in name and ".." not in name
+    assert (tmp_path / name).resolve().parent == tmp_path.resolve()
+    assert I.case_id("cr/../1") == "creator-cr____1"
 
 
 def test_cli_error_is_clear(demo_dir, capsys):

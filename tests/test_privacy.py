@@ -12,12 +12,17 @@ import pytest
 
 from govlib import config
 from govlib.privacy import (
+    DEMO_MARKER,
     EXAMPLE_KEY,
     PrivacyError,
     assert_no_identifiers,
+    demo_marker_text,
     is_demo_mode,
     load_pseudonym_key,
+    neutralise_formula,
+    neutralise_formulas,
     pseudonymise,
+    restore_formula,
     scan_for_identifiers,
     suppress_small_cells,
 )
@@ -96,10 +101,33 @@ def test_no_key_outside_demo_mode(tmp_path):
 def test_example_key_in_demo_mode(tmp_path):
     assert not is_demo_mode(tmp_path, environ={})
     assert load_pseudonym_key(environ={"GOVLIB_DEMO": "1"}, data_dir=tmp_path) == EXAMPLE_KEY.encode()
-    (tmp_path / "ground_truth.json").write_text(json.dumps({"seed": 7}))
+    (tmp_path / DEMO_MARKER).write_text(demo_marker_text(7, "small", "2026-10", ["GB", "DE"]))
     assert is_demo_mode(tmp_path, environ={})
     assert load_pseudonym_key(environ={}, data_dir=tmp_path) == EXAMPLE_KEY.encode()
     assert load_pseudonym_key(environ={"GOVLIB_PSEUDONYM_KEY": EXAMPLE_KEY}, data_dir=tmp_path) == EXAMPLE_KEY.encode()
+
+
+@pytest.mark.parametrize("truth", [{}, {"seed": 7}])
+def test_ground_truth_file_alone_is_not_demo_mode(tmp_path, truth):
+    """A stray or hand-copied ground_truth.json must not unlock the public example key."""
+    (tmp_path / "ground_truth.json").write_text(json.dumps(truth))
+    assert not is_demo_mode(tmp_path, environ={})
+    with pytest.raises(PrivacyError, match="no pseudonym key.*govlib demo-data.*ground_truth.json but no valid .govlib-demo"):
+        load_pseudonym_key(environ={}, data_dir=tmp_path)
+
+
+@pytest.mark.parametrize("marker", ["", "{}", "demo", '{"magic": "x", "seed": 7, "check": "0"}'])
+def test_empty_or_hand_made_demo_marker_is_not_demo_mode(tmp_path, marker):
+    (tmp_path / DEMO_MARKER).write_text(marker)
+    assert not is_demo_mode(tmp_path, environ={})
+    good = json.loads(demo_marker_text(7, "small", "2026-10", ["DE"]))
+    (tmp_path / DEMO_MARKER).write_text(json.dumps({**good, "seed": 8}))  # edited parameters: check fails
+    assert not is_demo_mode(tmp_path, environ={})
+
+
+def test_generated_demo_data_is_demo_mode(demo_dir):
+    assert is_demo_mode(demo_dir, environ={})
+    assert load_pseudonym_key(environ={}, data_dir=demo_dir) == EXAMPLE_KEY.encode()
 
 
 def test_short_key_refused(tmp_path):
@@ -175,3 +203,55 @@ def test_scan_clean_output_after_pseudonymising(tmp_path):
     assert_no_identifiers(tmp_path, ids)
     with pytest.raises(PrivacyError, match="does not exist"):
         scan_for_identifiers(tmp_path / "missing", ids)
+
+
+# ------------------------------------------------------------------ formulas in spreadsheets
+
+HOSTILE = ["=1+2", "+SUM(A1:A9)", "-2+3+cmd|' /C calc'!A0", "@SUM(1,1)", "\t=1", "\r=1", "'=1", "''", "'"]
+
+
+def test_neutralise_formula_prefixes_risky_text_only():
+    for v in HOSTILE:
+        assert neutralise_formula(v) == "'" + v, v
+    for v in ["cr_001", "scam_fraud", "a=b", "", "-1.5", "+3", "1e-3", "-2E+4", "<10"]:
+        assert neutralise_formula(v) == v, v
+    for v in [-1.5, 3, None, np.nan, True]:
+        assert neutralise_formula(v) is v
+
+
+def test_restore_formula_round_trips_every_value():
+    for v in HOSTILE + ["cr_001", "-1.5", "", "a'b", "'x"]:
+        assert restore_formula(neutralise_formula(v)) == v, v
+
+
+def test_neutralise_formulas_keeps_numbers_numbers():
+    df = pd.DataFrame({"id": ["=1+2", "ok", None], "x": [-1.5, 2.0, np.nan], "n": [-3, 0, 7],
+                       "mixed": ["-bad", -4.25, "<10"], "cat": pd.Categorical(["@a", "b", "@a"])})
+    out = neutralise_formulas(df)
+    assert out["id"].tolist()[:2] == ["'=1+2", "ok"] and pd.isna(out["id"].iloc[2])
+    assert out["x"].dtype == df["x"].dtype and out["n"].dtype == df["n"].dtype
+    assert out["mixed"].tolist() == ["'-bad", -4.25, "<10"]
+    assert out["cat"].tolist() == ["'@a", "b", "'@a"]
+    assert df["id"].iloc[0] == "=1+2"  # the input is not changed
+    csv = out.to_csv(index=False)
+    assert "-1.5" in csv and "'-1.5" not in csv and "-3" in csv and "'-3" not in csv
+
+
+def test_kpis_and_alerts_csv_neutralise_text_not_numbers():
+    """kpis.csv / alerts.csv are circulated: a policy from the data must not run as a formula."""
+    import csv
+    import io
+
+    from govlib.report.cube import KPI_COLUMNS, format_alerts_csv, format_kpis_csv
+    from govlib.trends import ALERT_COLUMNS
+
+    kpis = pd.DataFrame([{"market": "DE", "month": "2026-10", "kpi_id": "=1+1", "value": -1.5, "numerator": -3.0,
+                          "denominator": 2.0, "ci_low": -2.5, "ci_high": -0.5, "unit": "@count"}])[KPI_COLUMNS]
+    row = list(csv.reader(io.StringIO(format_kpis_csv(kpis))))[1]
+    assert row == ["DE", "2026-10", "'=1+1", "-1.5", "-3", "2", "-2.5", "-0.5", "'@count"]
+    alerts = pd.DataFrame([{"market": "DE", "month": "2026-10", "policy": "-cmd|' /C calc'!A0",
+                            "content_type": "+x", "week_start": "2026-10-05", "observed": 12, "expected": 3.5,
+                            "ratio": -0.25, "p_value": 0.001, "q_value": 0.01, "method": "poisson"}])[ALERT_COLUMNS]
+    row = list(csv.reader(io.StringIO(format_alerts_csv(alerts))))[1]
+    assert row == ["DE", "2026-10", "'-cmd|' /C calc'!A0", "'+x", "2026-10-05", "12", "3.5", "-0.25", "0.001",
+                   "0.01", "poisson"]

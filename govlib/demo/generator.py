@@ -1,7 +1,9 @@
 """The seeded demo marketplace: a synthetic EMEA creator-commerce platform with planted truths.
 
 :func:`generate` writes a contract dataset (``govlib/contract.py``) and returns the ground
-truth it planted, also written to ``ground_truth.json`` beside the tables:
+truth it planted, also written to ``ground_truth.json`` beside the tables, and the demo marker
+``.govlib-demo`` (:func:`govlib.privacy.is_demo_mode`: the public example pseudonym key is allowed
+on this dataset and on no other):
 
 (a) **emerging wave**: new accounts in one market push one policy's weekly action counts up
     over the last two local months, growing linearly from 2x to 4x the baseline (3x on
@@ -80,6 +82,7 @@ from govlib.demo.world import (
 )
 from govlib.errors import GovlibError, UsageError
 from govlib.params import load_market
+from govlib.privacy import DEMO_MARKER, demo_marker_text
 from govlib.timeutil import parse_month, shift_month
 
 SCALES = tuple(P.SCALE_FACTOR)
@@ -801,7 +804,7 @@ def _write_small(root: Path, name: str, frames: list[dict]) -> int:
 
 # ----------------------------------------------------------------------------- entry point
 
-_DATASET_NAMES = {".complete", "ground_truth.json", *TABLES, *(f"{t}.parquet" for t in TABLES)}
+_DATASET_NAMES = {".complete", DEMO_MARKER, "ground_truth.json", *TABLES, *(f"{t}.parquet" for t in TABLES)}
 
 
 def _check_target(out: Path, force: bool) -> None:
@@ -919,6 +922,9 @@ def _generate_into(root: Path, scale: str, seed: int, end_month: str, plant_wave
         counts[name] = _write_small(root, name, small.pop(name))
     result = _ground_truth(worlds, seed, scale, end_month, plant_wave, truth, counts)
     (root / "ground_truth.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    # the explicit demo switch (govlib.privacy.is_demo_mode): the public example pseudonym key is allowed here
+    text = demo_marker_text(seed, scale, end_month, result["markets"])
+    (root / DEMO_MARKER).write_text(text, encoding="utf-8")
     return result
 
 

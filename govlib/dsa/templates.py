@@ -10,7 +10,8 @@ the official empty templates (copied in ``govlib/dsa/templates_2024_2835/``):
 * Part 7 ``7_appeals_and_recidivism.csv`` (needs ``appeals``),
 * Part 8 ``8_automated_means.csv`` (``enforcement_actions``).
 
-Files are UTF-8, RFC 4180 (CRLF row ends, minimal quoting); counts are integers, shares lie in
+Files are UTF-8, RFC 4180 (CRLF row ends, minimal quoting), text that a spreadsheet would run as a
+formula prefixed with ``'``; counts are integers, shares lie in
 [0, 1], median times are in hours. Values are filled on the ``TOTAL`` and ``STATEMENT_CATEGORY_*``
 rows (one row per category); keyword rows stay empty unless the data carries DSA keywords
 (``dsa_keywords``, as in an imported Transparency Database dataset). Only markets under the DSA
@@ -39,6 +40,7 @@ import pandas as pd
 from govlib import contract
 from govlib.dsa import DsaError, dataset_source
 from govlib.errors import UsageError
+from govlib.privacy import neutralise_formula
 
 TEMPLATE_DIR = Path(__file__).with_name("templates_2024_2835")
 _PREFIX = "4_EN_Annex_I__Templates_for_Transparency_Reports_CSV_Part_"
@@ -557,9 +559,14 @@ def build_report(tables: Mapping[str, pd.DataFrame], period: str, *, service: st
 
 
 def to_csv_text(rows: list[list[str]]) -> str:
-    """RFC 4180 text: CRLF row ends, fields quoted only when needed."""
+    """RFC 4180 text: CRLF row ends, fields quoted only when needed.
+
+    Text a spreadsheet would run as a formula (e.g. a ``--service`` name beginning with ``=``)
+    gets a leading ``'`` (:func:`govlib.privacy.neutralise_formula`); numbers are unchanged.
+    """
     buf = io.StringIO(newline="")
-    csv.writer(buf, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL).writerows(rows)
+    writer = csv.writer(buf, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerows([neutralise_formula(c) for c in row] for row in rows)
     return buf.getvalue()
 
 

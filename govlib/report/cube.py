@@ -44,6 +44,7 @@ import pandas as pd
 from govlib import __version__, config
 from govlib.data.load import utc_literal
 from govlib.errors import GovlibError
+from govlib.privacy import neutralise_formulas  # kpis.csv and alerts.csv are opened in spreadsheets
 from govlib.timeutil import parse_month, shift_month
 
 CUBE_FORMAT = "3"  # 2: weekly series and alerts; 3: built by the engine, slim content, content_activity
@@ -645,17 +646,22 @@ def iter_cubes(cache_dir: str | Path | None = None) -> Iterator[Path]:
 def format_kpis_csv(kpis: pd.DataFrame) -> str:
     """``kpis.csv`` text: the columns of ``kpis.md`` in order, RFC 4180 (CRLF), floats ``%.12g``.
 
+    Text cells a spreadsheet would run as a formula get a leading ``'`` (numbers are unchanged).
+
     Missing values (NaN rates with an empty denominator) are empty fields. Rows keep the
     caller's order (markets sorted, KPIs in the order of ``kpis.md``).
     """
     missing = [c for c in KPI_COLUMNS if c not in kpis.columns]
     if missing:
         raise CubeError(f"KPI table lacks columns {missing}; expected {KPI_COLUMNS}")
-    return kpis[KPI_COLUMNS].to_csv(index=False, lineterminator="\r\n", float_format="%.12g", na_rep="")
+    return neutralise_formulas(kpis[KPI_COLUMNS]).to_csv(index=False, lineterminator="\r\n", float_format="%.12g",
+                                                          na_rep="")
 
 
 def format_alerts_csv(alerts: pd.DataFrame) -> str:
     """``alerts.csv`` text: exactly ``govlib.trends.ALERT_COLUMNS``, RFC 4180 (CRLF), floats ``%.12g``.
+
+    Text cells a spreadsheet would run as a formula get a leading ``'`` (numbers are unchanged).
 
     Rows keep the ranking (row 1 = strongest evidence); an empty month is the header only.
     """
@@ -664,7 +670,8 @@ def format_alerts_csv(alerts: pd.DataFrame) -> str:
     missing = [c for c in ALERT_COLUMNS if c not in alerts.columns]
     if missing:
         raise CubeError(f"alerts table lacks columns {missing}; expected {ALERT_COLUMNS}")
-    return alerts[ALERT_COLUMNS].to_csv(index=False, lineterminator="\r\n", float_format="%.12g", na_rep="")
+    return neutralise_formulas(alerts[ALERT_COLUMNS]).to_csv(index=False, lineterminator="\r\n",
+                                                              float_format="%.12g", na_rep="")
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
