@@ -31,7 +31,7 @@ help: ## show this help
 install: $(VENV)/.installed ## create .venv and install govlib with its dev tools
 
 .PHONY: i18n
-i18n: install ## compile translation catalogs (.po -> .mo)
+i18n: install ## compile translation catalogs (.po -> .mo; reports read the .po and do not need them)
 	@# Babel's write_mo without the python-format checker of pybabel compile, which takes prose such
 	@# as "95% confidence" for a %c placeholder; placeholders are checked by 'govlib i18n check'.
 	@if ls locales/*/LC_MESSAGES/govlib.po >/dev/null 2>&1; then $(BIN)/python -m govlib.report.i18n compile; fi
