@@ -10,6 +10,8 @@ DATA ?= data/demo
 SCALE ?= small
 SEED ?= 7
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+# Jupyter refuses to start as root ("Running as root is not recommended"), which is the usual user in containers.
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,7 +73,7 @@ test: $(VENV)/.installed-spark i18n data ## command 2: run the whole test suite
 .PHONY: lab
 lab: install i18n data ## JupyterLab with the project's kernel on the demo data
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (govlib)" >/dev/null
-	GOVLIB_DATA=$(abspath $(DATA)) $(BIN)/jupyter lab --notebook-dir=notebooks
+	GOVLIB_DATA=$(abspath $(DATA)) $(BIN)/jupyter lab --notebook-dir=notebooks $(LAB_ROOT)
 
 .PHONY: bench
 bench: install ## benchmarks with ratios against baselines measured in the same run
