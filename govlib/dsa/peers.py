@@ -314,9 +314,9 @@ def _tidy_report_csv(path: Path, source_name: str | None) -> tuple[pd.DataFrame,
     cells = [str(v) for c in metric_cols for v in df[c].tolist()]
     dec = uses_decimal_comma(cells)
     service_col, period_col = _find(df, "service"), _find(df, "reporting period")
-    periods = [period_of(t) for t in (df[period_col] if period_col else [None] * len(df))]
-    bad = [(r, str(t).strip(), why) for r, t, (_, why) in zip(df.index, df[period_col], periods) if why] \
-        if period_col else []
+    period_cells = df[period_col] if period_col else pd.Series([None] * len(df), index=df.index, dtype=object)
+    periods = [period_of(t) for t in period_cells]
+    bad = [(r, str(t).strip(), why) for r, t, (_, why) in zip(df.index, period_cells, periods) if why]
     out = []
     for (_, row), (period, _why) in zip(df.iterrows(), periods):
         scope, kind = normalise_scope(row["Scope"]) if "Scope" in df.columns else ("", "")
@@ -426,6 +426,8 @@ def _peer_cache(files: Mapping[Path, str], allow_mixed_periods: bool):
     try:
         cached = pickle.loads(path.read_bytes())
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        cached = None
+    if not (isinstance(cached, tuple) and len(cached) == 2):  # e.g. a table memoised by older code
         cached = None
 
     def store(result: tuple[pd.DataFrame, list[str]]) -> None:
@@ -666,7 +668,7 @@ def compare_with_peers(ours: pd.DataFrame, peers: pd.DataFrame) -> pd.DataFrame:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dirs", nargs="+", metavar="DIR", help="folders or CSV files of published reports")
     parser.add_argument("--out", metavar="FILE", help="write the figures as CSV")
-    parser.add_argument("--tidy", metavar="FILE", help="write the tidy table of every numeric cell as CSV")
+    parser.add_argument("--tidy", metavar="FILE", help="write the tidy table of every filled cell of a figure column as CSV (text cells: empty value)")
     parser.add_argument("--data", metavar="DIR", help="our dataset, to put our figures next to theirs")
     parser.add_argument("--period", help="our reporting period (YYYY-H1/H2), with --data")
     parser.add_argument("--allow-mixed-periods", action="store_true",
