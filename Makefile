@@ -10,6 +10,8 @@ DATA ?= data/demo
 SCALE ?= small
 SEED ?= 7
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+# Jupyter refuses to start as root ("Running as root is not recommended"), which is the usual user in containers.
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +33,7 @@ help: ## show this help
 install: $(VENV)/.installed ## create .venv and install govlib with its dev tools
 
 .PHONY: i18n
-i18n: install ## compile translation catalogs (.po -> .mo)
+i18n: install ## compile translation catalogs (.po -> .mo; reports read the .po and do not need them)
 	@# Babel's write_mo without the python-format checker of pybabel compile, which takes prose such
 	@# as "95% confidence" for a %c placeholder; placeholders are checked by 'govlib i18n check'.
 	@if ls locales/*/LC_MESSAGES/govlib.po >/dev/null 2>&1; then $(BIN)/python -m govlib.report.i18n compile; fi
@@ -74,7 +76,7 @@ test: $(VENV)/.installed-spark i18n data ## command 2: run the whole test suite
 .PHONY: lab
 lab: install i18n data ## JupyterLab with the project's kernel on the demo data
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (govlib)" >/dev/null
-	GOVLIB_DATA=$(abspath $(DATA)) $(BIN)/jupyter lab --notebook-dir=notebooks
+	GOVLIB_DATA=$(abspath $(DATA)) $(BIN)/jupyter lab --notebook-dir=notebooks $(LAB_ROOT)
 
 .PHONY: bench
 bench: install ## benchmarks with ratios against baselines measured in the same run

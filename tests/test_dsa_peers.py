@@ -13,12 +13,16 @@ import pytest
 
 from govlib import cli
 from govlib.dsa.peers import (
+    PeerReportError,
+    PeerReportWarning,
     compare_with_peers,
     normalise_scope,
     our_figures,
     parse_number,
     part_of,
     peer_figures,
+    period_from_name,
+    period_of,
     read_peer_reports,
     read_report_csv,
     repair_text,
@@ -26,6 +30,7 @@ from govlib.dsa.peers import (
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dsa" / "transparency_reports"
+FAULTS = Path(__file__).parent / "fixtures" / "dsa" / "peer_faults"
 SHARED = Path("/work/shared/reference/dsa/transparency_reports")
 
 
@@ -75,6 +80,56 @@ def test_crlf_rows_with_lf_inside_quoted_cells(tmp_path):
     assert list(df.columns) == ["Applicability", "Service", "Value", "Contextual Information"]
     assert df["Contextual Information"].iloc[0] == "line one\nline two" and len(df) == 2
     assert part_of(p) == 7
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("2025-07-01/2025-12-31", ("2025-07-01/2025-12-31", None)),
+        ("2025/7/1 - 2025/12/31", ("2025-07-01/2025-12-31", None)),
+        ("YYYY-MM-DD/YYYY-MM-DD", (None, None)),
+        ("", (None, None)),
+        ("2025-07-01/2025-12-32", (None, "December 2025 has 31 days")),
+        ("2024-01-01/2024-02-29", ("2024-01-01/2024-02-29", None)),  # leap year
+        ("2025-01-01/2025-02-29", (None, "February 2025 has 28 days")),
+        ("2025-07-01/2025-13-01", (None, "month 13 does not exist")),
+        ("2025-12-31/2025-07-01", (None, "the period ends before it starts")),
+    ],
+)
+def test_period_of(text, expected):
+    assert period_of(text) == expected
+
+
+def test_period_from_name():
+    assert period_from_name("/x/amazon/2025H2/") == ("2025-07-01/2025-12-31", "2025H2")
+    assert period_from_name("/x/temu/2026-h1") == ("2026-01-01/2026-06-30", "2026-h1")
+    assert period_from_name("/x/tiktok/DSA_Transparency_Report_TikTok_January_June_2026")[0] == "2026-01-01/2026-06-30"
+    assert period_from_name("/x/zalando/Zalando_Transparency_Report_August_2026") == (None, "")
+    assert period_from_name("/2025H2/a/b/c") == (None, "")  # only the two innermost folders and the name
+
+
+def test_impossible_period_is_a_warning_not_a_period():
+    with pytest.warns(PeerReportWarning) as caught:
+        tidy = read_peer_reports([FAULTS / "impossible_date"])
+    messages = sorted(str(w.message) for w in caught)
+    assert len(messages) == 2
+    assert messages[0].startswith("AliExpress/7_appeals_and_recidivism.csv: 1 row(s)") and "row 4: '2025-07-01/2025-12-32'" in messages[0]
+    assert messages[1].startswith("AliExpress/8_automated_means.csv: 1 row(s)") and "row 3: '2025-07-01/2025-12-32'" in messages[1]
+    assert set(tidy["period"]) == {"2025-07-01/2025-12-31"}
+
+
+def test_mixed_periods_refused_unless_allowed(tmp_path):
+    for half, part in (("2025H2", "7_appeals_and_recidivism.csv"), ("2026H1", "8_automated_means.csv")):
+        (tmp_path / "temu").mkdir(exist_ok=True)
+        (tmp_path / "temu" / part).write_bytes((FIXTURES / "temu" / half / part).read_bytes())
+    with pytest.raises(PeerReportError, match=r"2 reporting periods.*7_appeals_and_recidivism.csv \(2025-07-01"):
+        read_peer_reports([tmp_path])
+    with pytest.warns(PeerReportWarning, match="kept as separate periods"):
+        tidy = read_peer_reports([tmp_path], allow_mixed_periods=True)
+    assert tidy.groupby("source_file")["period"].agg(set).to_dict() == {
+        "temu/7_appeals_and_recidivism.csv": {"2025-07-01/2025-12-31"},
+        "temu/8_automated_means.csv": {"2026-01-01/2026-06-30"},
+    }
 
 
 def _all_files(root: Path) -> list[Path]:

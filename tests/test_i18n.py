@@ -200,20 +200,62 @@ def test_translator_uses_catalog(locales):
     assert get_translator("fr_FR", locales).gettext("n/a") == "n.d."
 
 
-def test_missing_mo_falls_back_to_source_without_error(tmp_path):
+@pytest.fixture
+def po_only(tmp_path, monkeypatch) -> Path:
+    """A copy of the real catalogs without any .mo, set as config.LOCALES_DIR (a plain pip install)."""
+    out = tmp_path / "locales"
+    shutil.copytree(config.LOCALES_DIR, out, ignore=shutil.ignore_patterns("*.mo"))
+    monkeypatch.setattr(config, "LOCALES_DIR", out)
+    return out
+
+
+def test_translates_without_compiled_catalogs(po_only):
+    assert not list(po_only.rglob("*.mo"))
+    t = get_translator("de_DE")
+    assert not t.fallback and t.path == po_only / "de_DE" / "LC_MESSAGES" / "govlib.po"
+    assert t.gettext("n/a") == "k. A." and t.gettext("Enforcement actions") == "Durchsetzungsmaßnahmen"
+    assert Formatter("de_DE").na == "k. A." and formatter_for("PL").na == "b.d."
+    assert get_translator("fr").gettext("n/a") == "n.d."
+    assert not list(po_only.rglob("*.mo"))  # nothing written next to the sources
+
+
+def test_edited_po_is_seen_and_fuzzy_left_out(tmp_path):
+    po = tmp_path / "de_DE" / "LC_MESSAGES" / "govlib.po"
+    _write(po, _german({}))
+    assert get_translator("de_DE", tmp_path).gettext("Appeals") == "Einsprüche"
+    _write(po, _german({"Appeals": "Beschwerden", "Notice": "fuzzy"}))  # same path, new content
     t = get_translator("de_DE", tmp_path)
+    assert t.gettext("Appeals") == "Beschwerden"
+    assert t.gettext("Notice") == "Notice"  # fuzzy entries are not used, as with 'make i18n'
+
+
+def test_missing_catalog_is_an_error_not_english(tmp_path):
+    with pytest.raises(I18nError, match=r"no translation catalog for de_DE: .*de_DE/LC_MESSAGES/govlib.po does not exist"):
+        get_translator("de_DE", tmp_path)
+    with pytest.raises(I18nError, match="no translation catalog for de_DE"):
+        Formatter("de_DE", locales_dir=tmp_path)
+    # the source language needs no catalog
+    t = get_translator("en_GB", tmp_path)
     assert t.fallback
     assert t.gettext("n/a") == "n/a"
     assert t.ngettext("{n} action", "{n} actions", 2) == "{n} actions"
     assert t.pgettext("table header", "Market") == "Market"
-    # and the check fails on it
+    # and the check fails on the missing catalog
     kinds = {p.kind for p in check_catalogs(tmp_path, languages=["de_DE"], check_template=False)}
     assert "no-catalog" in kinds
 
 
-def test_nl_without_catalog_falls_back(locales):
-    t = get_translator("nl_NL", locales)
-    assert t.fallback and t.gettext("n/a") == "n/a"
+def test_language_without_catalog_is_an_error(locales):
+    with pytest.raises(I18nError, match=r"no translation catalog for nl_NL.*catalogs found: de_DE, en_GB, es_ES"):
+        get_translator("nl_NL", locales)
+
+
+def test_unreadable_po_names_the_file(tmp_path):
+    po = tmp_path / "de_DE" / "LC_MESSAGES" / "govlib.po"
+    po.parent.mkdir(parents=True)
+    po.write_bytes(b'msgid "a"\nmsgstr "b"\nnot a po line\nmsgid "c"\nmsgstr "d"\n')
+    with pytest.raises(I18nError, match=r"de_DE/LC_MESSAGES/govlib.po: cannot read the translation catalog"):
+        get_translator("de_DE", tmp_path)
 
 
 # ------------------------------------------------------------------ real catalogs

@@ -13,10 +13,16 @@ reader copes, without manual fixes, with what the published files actually do:
   was GBK-encoded and decoded as Latin-1 (``¡¯`` for ``’``, ``[бн]`` for ``[...]``);
 * template placeholders left in (``YYYY-MM-DD/YYYY-MM-DD`` as period: the report's other
   parts give it);
+* impossible dates in the period (AliExpress writes ``2025-12-32``): the row is kept, its
+  period is not created but taken from the file's or the report's other rows (else from a
+  ``2025H2``/``January_June_2026`` folder or file name), and a warning names file, row and value;
+* files of different periods in one report folder: refused with the files and their periods,
+  unless ``--allow-mixed-periods`` (then kept as separate periods, with a warning);
 * median times whose unit is not stated: a unit written in the cell or its context (``h``,
   ``hours``, ``days``, ``minutes``) is used, otherwise hours are assumed and the figure says so.
 
-:func:`read_peer_reports` returns the tidy table of every numeric cell; :func:`peer_figures`
+:func:`read_peer_reports` returns the tidy table of every filled cell of a figure column (text
+cells have a NaN ``value``); :func:`peer_figures`
 extracts the comparable figures; :func:`our_figures` computes the same from a contract dataset
 and :func:`compare_with_peers` puts them side by side, each with period and source.
 """
@@ -24,12 +30,16 @@ and :func:`compare_with_peers` puts them side by side, each with period and sour
 from __future__ import annotations
 
 import argparse
+import calendar
 import csv
 import io
 import math
 import re
+import sys
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -43,6 +53,10 @@ from govlib.errors import UsageError
 
 class PeerReportError(DsaError):
     """A published report file cannot be read."""
+
+
+class PeerReportWarning(UserWarning):
+    """A published report was read, but something in it was not taken as written."""
 
 
 # GBK bytes decoded as Latin-1/Cyrillic, as found in published files -> intended characters.
@@ -170,7 +184,9 @@ def read_report_csv(path: str | Path) -> pd.DataFrame:
     """One published CSV as strings: headers stripped, empty trailing columns dropped, text repaired.
 
     Decodes UTF-8 (with or without BOM; cp1252 as fallback), parses RFC 4180 with CRLF or LF
-    row ends and line breaks inside quoted cells, pads short rows.
+    row ends and line breaks inside quoted cells, pads short rows. The index is the row number
+    in the file as a spreadsheet shows it (header = row 1; a quoted line break stays in its row),
+    so messages can point at a row; blank rows are dropped but still counted.
     """
     path = Path(path)
     raw = path.read_bytes()
@@ -179,8 +195,9 @@ def read_report_csv(path: str | Path) -> pd.DataFrame:
     except UnicodeDecodeError:
         text = raw.decode("cp1252", errors="replace")
     text = repair_text(text)
-    rows = list(csv.reader(io.StringIO(text, newline="")))
-    rows = [r for r in rows if any(c.strip() for c in r)]
+    numbered = [(i, r) for i, r in enumerate(csv.reader(io.StringIO(text, newline="")), start=1)
+                if any(c.strip() for c in r)]
+    rows = [r for _, r in numbered]
     if not rows:
         raise PeerReportError(f"{path}: empty file; expected an Annex I CSV part with a header row")
     header = [" ".join(h.split()) for h in rows[0]]
@@ -193,7 +210,7 @@ def read_report_csv(path: str | Path) -> pd.DataFrame:
         seen[h] += 1
         names.append(h if seen[h] == 1 else f"{h} ({seen[h]})")
     body = [[(r[i] if i < len(r) else "") for i in keep] for r in rows[1:]]
-    return pd.DataFrame(body, columns=names, dtype=object)
+    return pd.DataFrame(body, columns=names, dtype=object, index=pd.Index([i for i, _ in numbered[1:]], name="row"))
 
 
 def part_of(path: str | Path) -> int | None:
@@ -202,13 +219,49 @@ def part_of(path: str | Path) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def _period(text: str) -> str | None:
-    """``2025-07-01/2025-12-31`` (also ``2025/7/1``) or None for blanks and placeholders."""
+def period_of(text: str | None) -> tuple[str | None, str | None]:
+    """``(period, problem)`` of a "Reporting period" cell such as ``2025-07-01/2025-12-31``.
+
+    ``2025/7/1`` is read too. Blanks and template placeholders give ``(None, None)``; a date
+    that does not exist (``2025-12-32``) or a period ending before it starts gives
+    ``(None, why)``: such a cell never makes a period of its own.
+    """
     dates = re.findall(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})", str(text or ""))
     if len(dates) < 2:
-        return None
-    (y1, m1, d1), (y2, m2, d2) = dates[:2]
-    return f"{int(y1):04d}-{int(m1):02d}-{int(d1):02d}/{int(y2):04d}-{int(m2):02d}-{int(d2):02d}"
+        return None, None
+    days = []
+    for y, m, d in (tuple(map(int, x)) for x in dates[:2]):
+        if not 1 <= m <= 12:
+            return None, f"month {m} does not exist"
+        last = calendar.monthrange(y, m)[1]
+        if not 1 <= d <= last:
+            return None, f"{calendar.month_name[m]} {y} has {last} days"
+        days.append(date(y, m, d))
+    if days[1] < days[0]:
+        return None, "the period ends before it starts"
+    return f"{days[0].isoformat()}/{days[1].isoformat()}", None
+
+
+_NAMED_PERIODS = (
+    (re.compile(r"(?<!\d)(\d{4})[-_ ]?H1(?!\d)", re.I), "{y}-01-01/{y}-06-30"),
+    (re.compile(r"(?<!\d)(\d{4})[-_ ]?H2(?!\d)", re.I), "{y}-07-01/{y}-12-31"),
+    (re.compile(r"January[-_ ]June[-_ ](\d{4})", re.I), "{y}-01-01/{y}-06-30"),
+    (re.compile(r"July[-_ ]December[-_ ](\d{4})", re.I), "{y}-07-01/{y}-12-31"),
+)
+
+
+def period_from_name(report_key: str) -> tuple[str | None, str]:
+    """``(period, the name it came from)`` of a report folder or file name (``2025H2``, ``January_June_2026``).
+
+    Only the report's own name and its two innermost folders are looked at.
+    """
+    parts = Path(report_key).parts[-3:]
+    for part in reversed(parts):
+        for pattern, fmt in _NAMED_PERIODS:
+            m = pattern.search(part)
+            if m:
+                return fmt.format(y=m.group(1)), m.group(0)
+    return None, ""
 
 
 def _report_key(path: Path) -> str:
@@ -225,13 +278,28 @@ def _find(df: pd.DataFrame, prefix: str) -> str | None:
 
 
 def tidy_report_csv(path: str | Path, source_name: str | None = None) -> pd.DataFrame:
-    """Every numeric cell of one published part as a tidy row.
+    """Every filled cell of a figure column of one published part as a tidy row.
 
-    Columns: ``part``, ``service``, ``period`` (None when the file left the placeholder),
-    ``section``, ``indicator``, ``scope``, ``scope_kind``, ``category``, ``metric``,
-    ``value``, ``raw``, ``context``, ``source_file``.
+    Columns: ``part``, ``service``, ``period`` (None when the file left the placeholder or
+    wrote an impossible date, see :func:`period_of`), ``section``, ``indicator``, ``scope``,
+    ``scope_kind``, ``category``, ``metric``, ``value`` (NaN for a text cell), ``raw``,
+    ``context``, ``source_file``. Impossible periods are reported as a :class:`PeerReportWarning`.
     """
-    path = Path(path)
+    tidy, notes = _tidy_report_csv(Path(path), source_name)
+    for note in notes:
+        warnings.warn(note, PeerReportWarning, stacklevel=2)
+    return tidy
+
+
+def _bad_period_note(name: str, bad: list[tuple[int, str, str]]) -> str:
+    shown = "; ".join(f"row {r}: {text!r} ({why})" for r, text, why in bad[:5])
+    more = f"; and {len(bad) - 5} more" if len(bad) > 5 else ""
+    return (f"{name}: {len(bad)} row(s) with an impossible reporting period, not used as a period: {shown}{more}. "
+            "These rows take the period of the file's other rows (else the report's, else the folder or file name); "
+            "correct the 'Reporting period' column to silence this warning.")
+
+
+def _tidy_report_csv(path: Path, source_name: str | None) -> tuple[pd.DataFrame, list[str]]:
     df = read_report_csv(path)
     part = part_of(path)
     cols_lower = {c: c.lower() for c in df.columns}
@@ -246,8 +314,11 @@ def tidy_report_csv(path: str | Path, source_name: str | None = None) -> pd.Data
     cells = [str(v) for c in metric_cols for v in df[c].tolist()]
     dec = uses_decimal_comma(cells)
     service_col, period_col = _find(df, "service"), _find(df, "reporting period")
+    period_cells = df[period_col] if period_col else pd.Series([None] * len(df), index=df.index, dtype=object)
+    periods = [period_of(t) for t in period_cells]
+    bad = [(r, str(t).strip(), why) for r, t, (_, why) in zip(df.index, period_cells, periods) if why]
     out = []
-    for _, row in df.iterrows():
+    for (_, row), (period, _why) in zip(df.iterrows(), periods):
         scope, kind = normalise_scope(row["Scope"]) if "Scope" in df.columns else ("", "")
         for c in metric_cols:
             raw = str(row[c])
@@ -263,7 +334,7 @@ def tidy_report_csv(path: str | Path, source_name: str | None = None) -> pd.Data
                 {
                     "part": part,
                     "service": " ".join(str(row[service_col]).split()) if service_col else "",
-                    "period": _period(row[period_col]) if period_col else None,
+                    "period": period,
                     "section": " ".join(str(row.get("Section", "")).split()),
                     "indicator": " ".join(str(row.get("Indicator", "")).split()),
                     "scope": scope,
@@ -277,10 +348,11 @@ def tidy_report_csv(path: str | Path, source_name: str | None = None) -> pd.Data
                     "_report": _report_key(path),
                 }
             )
-    return pd.DataFrame(out, columns=[
+    tidy = pd.DataFrame(out, columns=[
         "part", "service", "period", "section", "indicator", "scope", "scope_kind", "category", "metric",
         "value", "raw", "context", "source_file", "_report",
     ])  # fmt: skip
+    return tidy, [_bad_period_note(source_name or path.name, bad)] if bad else []
 
 
 def report_files(paths: Sequence[str | Path]) -> dict[Path, str]:
@@ -299,36 +371,54 @@ def report_files(paths: Sequence[str | Path]) -> dict[Path, str]:
     return dict(sorted(files.items()))
 
 
-def read_peer_reports(paths: Sequence[str | Path]) -> pd.DataFrame:
+def read_peer_reports(paths: Sequence[str | Path], allow_mixed_periods: bool = False) -> pd.DataFrame:
     """The tidy table (:func:`tidy_report_csv`) of every CSV under ``paths``.
 
-    Every file is parsed (qualitative parts give no numeric rows). A period left as a
-    placeholder is taken from the report's other parts (most common period), and a service
-    name is written the way the report writes it most often (``Tiktok``/``TikTok``).
+    Every file is parsed (qualitative parts give text cells only). A report is the files of one
+    folder, or of one ``<name> - <part>.csv`` name in a folder. A row without a valid period
+    (placeholder, impossible date) takes its file's period, else the report's most common, else
+    one named by the folder or file (``2025H2``, ``January_June_2026``). A service name is
+    written the way the reports write it most often (``Tiktok``/``TikTok``).
+
+    Parameters
+    ----------
+    paths : sequence of path
+        Folders (searched recursively) or CSV files.
+    allow_mixed_periods : bool
+        Accept a report whose files state different periods and keep them as separate periods
+        (with a :class:`PeerReportWarning`); by default such a report is refused.
+
+    Raises
+    ------
+    PeerReportError
+        A file cannot be read, a report mixes periods (unless allowed), or a report states no
+        valid period and its names give none.
     """
     files = report_files(paths)
     if not files:
         raise PeerReportError(f"no CSV files under {[str(p) for p in paths]}")
     # Parsing every report takes seconds and each market's report reads the same files: the
-    # result is memoised under <cache>/peers, keyed by the files (names, sizes, mtimes) and the code.
-    cached, store = _peer_cache(files)
-    if cached is not None:
-        return cached
-    tidy = _read_peer_reports(files)
-    store(tidy)
+    # result and its warnings are memoised under <cache>/peers, keyed by the files (names, sizes,
+    # mtimes), the options and the code. Errors are never memoised.
+    cached, store = _peer_cache(files, allow_mixed_periods)
+    if cached is None:
+        cached = _read_peer_reports(files, allow_mixed_periods)
+        store(cached)
+    tidy, notes = cached
+    for note in notes:
+        warnings.warn(note, PeerReportWarning, stacklevel=2)
     return tidy
 
 
-def _peer_cache(files: Mapping[Path, str]):
-    """``(memoised table or None, function storing a table)`` for :func:`read_peer_reports`."""
+def _peer_cache(files: Mapping[Path, str], allow_mixed_periods: bool):
+    """``(memoised (table, warnings) or None, function storing them)`` for :func:`read_peer_reports`."""
     import hashlib
-    import os
     import pickle
 
     from govlib import config
-    from govlib.report.cube import code_version
+    from govlib.report.cube import code_version, write_bytes_atomic
 
-    h = hashlib.sha256(code_version().encode())
+    h = hashlib.sha256(f"{code_version()}\0mixed={allow_mixed_periods}\n".encode())
     for f, name in files.items():
         st = f.stat()
         h.update(f"{f.resolve()}\0{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
@@ -337,28 +427,30 @@ def _peer_cache(files: Mapping[Path, str]):
         cached = pickle.loads(path.read_bytes())
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
         cached = None
+    if not (isinstance(cached, tuple) and len(cached) == 2):  # e.g. a table memoised by older code
+        cached = None
 
-    def store(tidy: pd.DataFrame) -> None:
+    def store(result: tuple[pd.DataFrame, list[str]]) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}")
-            tmp.write_bytes(pickle.dumps(tidy, protocol=pickle.HIGHEST_PROTOCOL))
-            os.replace(tmp, path)
+            write_bytes_atomic(path, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
         except OSError:
             pass  # a read-only cache only costs the parsing next time
 
     return cached, store
 
 
-def _read_peer_reports(files: Mapping[Path, str]) -> pd.DataFrame:
-    frames = []
+def _read_peer_reports(files: Mapping[Path, str], allow_mixed_periods: bool) -> tuple[pd.DataFrame, list[str]]:
+    frames, notes = [], []
     for f, name in files.items():
         try:
-            frames.append(tidy_report_csv(f, name))
+            frame, file_notes = _tidy_report_csv(f, name)
         except PeerReportError:
             raise
         except Exception as exc:  # noqa: BLE001 - name the file whatever went wrong
             raise PeerReportError(f"{f}: cannot read this report file ({type(exc).__name__}: {exc})") from None
+        frames.append(frame)
+        notes += file_notes
     tidy = pd.concat([f for f in frames if len(f)], ignore_index=True)
     # One spelling per service across reports: the one used by most reports, then the one
     # with more capitals (TikTok over Tiktok).
@@ -369,14 +461,61 @@ def _read_peer_reports(files: Mapping[Path, str]) -> pd.DataFrame:
     for s, n in sorted(spellings.items(), key=lambda kv: (-kv[1], -sum(ch.isupper() for ch in kv[0]), kv[0])):
         canon.setdefault(s.casefold(), s)
     for key, g in tidy.groupby("_report"):
-        periods = Counter(p for p in g["period"] if p)
+        notes += _check_mixed_periods(key, g, allow_mixed_periods)
+        filled, note = _fill_periods(key, g)
+        tidy.loc[g.index, "period"] = filled
+        notes += [note] if note else []
         services = Counter(s for s in g["service"] if s)
-        idx = g.index
-        if periods:
-            tidy.loc[idx, "period"] = g["period"].where(g["period"].notna(), periods.most_common(1)[0][0])
         name = services.most_common(1)[0][0] if services else Path(key).parent.name
-        tidy.loc[idx, "service"] = [canon.get((s or name).casefold(), s or name) for s in g["service"]]
-    return tidy
+        tidy.loc[g.index, "service"] = [canon.get((s or name).casefold(), s or name) for s in g["service"]]
+    return tidy, notes
+
+
+def _report_label(key: str, g: pd.DataFrame) -> str:
+    """A report as the user named it: its folder relative to the folder given, and its name if any."""
+    folder = Path(g["source_file"].iloc[0]).parent.as_posix()
+    folder = "" if folder == "." else folder + "/"
+    name = Path(key).name if " - " in g["source_file"].iloc[0] else ""
+    return f"{folder}{name}" if name else (folder or f"{Path(key).name}/")
+
+
+def _check_mixed_periods(key: str, g: pd.DataFrame, allow: bool) -> list[str]:
+    """Refuse (or, when allowed, note) a report whose files state more than one period."""
+    stated = g.dropna(subset=["period"])
+    if stated["period"].nunique() <= 1:
+        return []
+    by_file = stated.groupby("source_file")["period"].agg(lambda s: ", ".join(sorted(set(s))))
+    listed = [f"{Path(f).name} ({p})" for f, p in by_file.items()]
+    shown = ", ".join(listed[:10]) + (f", and {len(listed) - 10} more" if len(listed) > 10 else "")
+    what = (f"{_report_label(key, g)}: one report folder holds files of {stated['period'].nunique()} "
+            f"reporting periods: {shown}")
+    if allow:
+        return [f"{what}; kept as separate periods (--allow-mixed-periods)."]
+    raise PeerReportError(f"{what}. Put each period's files in a folder of its own (e.g. 2025H2/ and 2026H1/), "
+                          "or pass --allow-mixed-periods to keep them as separate periods.")
+
+
+def _fill_periods(key: str, g: pd.DataFrame) -> tuple[pd.Series, str | None]:
+    """Periods of a report's rows with the gaps filled: file's period, report's, then the name's."""
+    period = g["period"].copy()
+    for _, f in g.groupby("source_file"):
+        stated = Counter(f["period"].dropna())
+        if stated:
+            period.loc[f.index] = f["period"].where(f["period"].notna(), stated.most_common(1)[0][0])
+    stated = Counter(period.dropna())
+    if stated:
+        return period.where(period.notna(), stated.most_common(1)[0][0]), None
+    named, name = period_from_name(key)
+    files = ", ".join(sorted({Path(f).name for f in g["source_file"]}))
+    if named is None:
+        raise PeerReportError(
+            f"{_report_label(key, g)}: no valid reporting period in any row of {files} (impossible dates or "
+            "template placeholders) and none in the folder or file names (such as 2025H2 or January_June_2026); "
+            "write the period in the 'Reporting period' column as YYYY-MM-DD/YYYY-MM-DD."
+        )
+    note = (f"{_report_label(key, g)}: no row of {files} states a valid reporting period; "
+            f"period {named} taken from the folder or file name {name!r}.")
+    return period.fillna(named), note
 
 
 # --------------------------------------------------------------------------- figures
@@ -529,13 +668,22 @@ def compare_with_peers(ours: pd.DataFrame, peers: pd.DataFrame) -> pd.DataFrame:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dirs", nargs="+", metavar="DIR", help="folders or CSV files of published reports")
     parser.add_argument("--out", metavar="FILE", help="write the figures as CSV")
-    parser.add_argument("--tidy", metavar="FILE", help="write the tidy table of every numeric cell as CSV")
+    parser.add_argument("--tidy", metavar="FILE", help="write the tidy table of every filled cell of a figure column as CSV (text cells: empty value)")
     parser.add_argument("--data", metavar="DIR", help="our dataset, to put our figures next to theirs")
     parser.add_argument("--period", help="our reporting period (YYYY-H1/H2), with --data")
+    parser.add_argument("--allow-mixed-periods", action="store_true",
+                        help="accept a report folder whose files state different periods (kept as separate periods)")
 
 
 def run(args: argparse.Namespace) -> int:
-    tidy = read_peer_reports(args.dirs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PeerReportWarning)
+        tidy = read_peer_reports(args.dirs, allow_mixed_periods=args.allow_mixed_periods)
+    for w in caught:
+        if issubclass(w.category, PeerReportWarning):
+            print(f"govlib dsa peers: warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     figs = peer_figures(tidy)
     if args.data:
         if not args.period:
@@ -545,8 +693,10 @@ def run(args: argparse.Namespace) -> int:
         ds = open_dataset(args.data)
         tables = {n: ds.load(n) for n in ("enforcement_actions", "appeals", "notices") if ds.has(n)}
         figs = compare_with_peers(our_figures(tables, args.period), figs)
-    n_files = tidy["source_file"].nunique()
-    print(f"read {len(report_files(args.dirs))} files ({n_files} with numeric cells), {len(tidy)} numeric cells")
+    numeric = tidy["value"].notna()  # a text cell in a figure column is kept in the tidy table, not counted
+    n_files = tidy.loc[numeric, "source_file"].nunique()
+    print(f"read {len(report_files(args.dirs))} files ({n_files} with numeric cells), {int(numeric.sum())} numeric "
+          f"cells, {int((~numeric).sum())} text cells")
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_rows", 200):
         print(figs.drop(columns=[c for c in ("numerator", "denominator") if c in figs]).to_string(index=False))
     if args.out:

@@ -11,10 +11,12 @@ duration and amount of money through one :class:`Formatter` bound to a locale an
     fmt.money(1234.5)                          # '1.234,50 €'
     fmt.month("2026-10")                       # 'Oktober 2026'
 
-Catalogs: domain ``govlib`` in ``config.LOCALES_DIR`` (``locales/<lang>/LC_MESSAGES/govlib.po``,
-compiled to ``.mo`` by ``make i18n``). The source language is British English (``en_GB``).
-A missing ``.mo`` falls back to the source text without an error; ``govlib i18n check``
-then fails. Workflow and conventions: ``docs/i18n.md``.
+Catalogs: domain ``govlib`` in ``config.LOCALES_DIR`` (``locales/<lang>/LC_MESSAGES/govlib.po``).
+Translators read the ``.po`` itself (compiled in memory, fuzzy entries left out), so a plain
+``pip install -e .`` renders every language without ``make i18n``; the ``.mo`` files that
+``make i18n`` writes are for gettext tools and ``govlib i18n check``. The source language is
+British English (``en_GB``) and needs no catalog; any other language without a ``.po`` raises
+:class:`I18nError` rather than falling back to English. Workflow and conventions: ``docs/i18n.md``.
 
 Strings defined at import time (tables of labels) are marked with :func:`N_` and translated
 where they are shown: ``_(KPI_NAMES[kpi_id])``.
@@ -26,6 +28,7 @@ import argparse
 import copy
 import datetime as _dt
 import gettext as _gettext
+import hashlib
 import io
 import json
 import math
@@ -79,7 +82,7 @@ def normalize_language(language: str) -> str:
     """Catalog name for a language tag: ``"de"``, ``"de-DE"``, ``"de_AT"`` -> ``"de_DE"``.
 
     A tag whose language has a shipped catalog maps to that catalog (``en_IE`` -> ``en_GB``);
-    another valid locale is returned as ``ll_TT`` and will fall back to the source text.
+    another valid locale is returned as ``ll_TT`` (:func:`get_translator` then raises: no catalog).
 
     Raises
     ------
@@ -113,9 +116,9 @@ class Translator:
     language : str
         Catalog language, e.g. ``"de_DE"``.
     fallback : bool
-        True when no compiled catalog was found and the source text is returned.
+        True when the source text is returned (the source language without a catalog).
     path : pathlib.Path or None
-        The ``.mo`` file in use.
+        The ``.po`` file in use.
     """
 
     def __init__(self, language: str, translations: _gettext.NullTranslations, path: Path | None):
@@ -143,7 +146,7 @@ def catalog_path(language: str, locales_dir: str | os.PathLike | None = None, ex
 
 
 def get_translator(language: str, locales_dir: str | os.PathLike | None = None) -> Translator:
-    """Translator of ``language`` from the compiled catalog ``govlib.mo``.
+    """Translator of ``language`` from its catalog ``govlib.po``.
 
     Parameters
     ----------
@@ -155,18 +158,52 @@ def get_translator(language: str, locales_dir: str | os.PathLike | None = None) 
     Returns
     -------
     Translator
-        For the source language or a missing ``.mo``: the source text (``fallback`` is True
-        when the ``.mo`` is missing). Never raises for a missing catalog.
+        Translations of the ``.po`` (no compiled ``.mo`` needed); for the source language
+        without a catalog, the source text (``fallback`` is True).
+
+    Raises
+    ------
+    I18nError
+        When a language other than the source language has no ``.po`` (a report would
+        otherwise come out in English), or the ``.po`` cannot be read.
     """
     lang = normalize_language(language)
-    mo = catalog_path(lang, locales_dir, "mo")
-    if mo.exists():
+    po = catalog_path(lang, locales_dir, "po")
+    if not po.is_file():
+        if lang == SOURCE_LANGUAGE:
+            return Translator(lang, _gettext.NullTranslations(), None)
+        have = sorted(p.parent.parent.name for p in po.parent.parent.parent.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
+        raise I18nError(
+            f"no translation catalog for {lang}: {po} does not exist, so the text would come out in English "
+            f"(catalogs found: {', '.join(have) or 'none'}). Render in one of those languages, or add the "
+            f"catalog (docs/i18n.md: pybabel init -l {lang}, translate, govlib i18n check)."
+        )
+    return Translator(lang, _gettext.GNUTranslations(io.BytesIO(_compiled(po, lang))), po)
+
+
+# .po path and content hash -> compiled .mo bytes: a kernel compiles each catalog once, and an
+# edited .po (new hash) is compiled again.
+_COMPILED: dict[tuple[str, str], bytes] = {}
+
+
+def _compiled(po: Path, lang: str) -> bytes:
+    """The ``.mo`` bytes of a ``.po`` as ``make i18n`` writes them (fuzzy entries left out)."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    data = po.read_bytes()
+    key = (str(po.resolve()), hashlib.sha256(data).hexdigest())
+    if key not in _COMPILED:
         try:
-            with open(mo, "rb") as fh:
-                return Translator(lang, _gettext.GNUTranslations(fh), mo)
-        except (OSError, ValueError) as exc:  # truncated or corrupt .mo
-            raise I18nError(f"{mo}: cannot read compiled catalog ({exc}); rebuild it with 'make i18n'") from None
-    return Translator(lang, _gettext.NullTranslations(), None)
+            # strict: a malformed line would otherwise drop its message silently (English text)
+            catalog = read_po(io.BytesIO(data), locale=lang, domain=DOMAIN, abort_invalid=True)
+            buf = io.BytesIO()
+            write_mo(buf, catalog, use_fuzzy=False)
+        except Exception as exc:  # noqa: BLE001 - any parse failure names the file
+            raise I18nError(f"{po}: cannot read the translation catalog ({type(exc).__name__}: {exc}); "
+                            "fix the file (govlib i18n check lists its problems)") from None
+        _COMPILED[key] = buf.getvalue()
+    return _COMPILED[key]
 
 
 translation = get_translator

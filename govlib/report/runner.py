@@ -229,7 +229,7 @@ def _sha(data: bytes) -> str:
 
 def _catalog_hash(lang: str) -> str:
     h = hashlib.sha256()
-    for p in sorted(Path(config.LOCALES_DIR).glob("*/LC_MESSAGES/*.mo")):
+    for p in sorted(Path(config.LOCALES_DIR).glob("*/LC_MESSAGES/*.po")):  # what translators read (i18n.py)
         h.update(p.as_posix().encode())
         h.update(p.read_bytes())
     return h.hexdigest()[:16]
@@ -971,14 +971,21 @@ def run_batch(
         }
 
     def start_market_notebooks(market: str) -> None:
-        empty = check_market_month(cube_paths[market], market, month)
-        if empty:  # an empty market-month fails that market only, like invalid rows
-            result.market_errors[market] = empty
+        from govlib.report.i18n import get_translator
+
+        lang_m = lang or mparams[market].report_language
+        problem = check_market_month(cube_paths[market], market, month)
+        if not problem:
+            try:  # a language without a catalog fails its market instead of rendering it in English
+                get_translator(lang_m)
+            except GovlibError as exc:
+                problem = str(exc)
+        if problem:  # an empty market-month or a missing catalog fails that market only, like invalid rows
+            result.market_errors[market] = problem
             bar.update(len(nbs_of[market]))
             return
         folder = stage / market
         folder.mkdir(parents=True, exist_ok=True)
-        lang_m = lang or mparams[market].report_language
         pending_nbs[market] = len(nbs_of[market])
         for nb in nbs_of[market]:
             key = notebook_key(cube_keys[market], config.NOTEBOOKS_DIR / f"{nb}.ipynb", lang_m)
