@@ -415,10 +415,11 @@ def mark_months_without_data(kpis: pd.DataFrame, published: Mapping[str, int]) -
 
     Definition: a market-month has no data when it has no enforcement action actioned in
     the month (``actions_total`` is 0) and no content published in it (``published``).
-    Every headline KPI is computed from actions or their content, so such a month is a
-    gap in the export, not a month of zeros, even if it holds notices, appeals or
-    rewards: all its KPI values (value, numerator, denominator, interval) become NaN,
-    so that no change against it (or from it) is computed.
+    Most headline KPIs are computed from the month's actions and their content, and a
+    live market with neither is a gap in the export, not a month of zeros, even if it
+    holds notices, appeals or rewards. All its KPI values (value, numerator, denominator,
+    interval) become NaN, the notice and appeal KPIs too (part of a month's export is
+    not shown as the month), so that no change against it (or from it) is computed.
 
     Parameters
     ----------
