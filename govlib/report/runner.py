@@ -1148,7 +1148,7 @@ def unknown_data_markets(data: Path, known: list[str]) -> dict[str, str]:
     from govlib.data.load import Dataset, is_engine_error, list_data_markets
 
     try:
-        found = list_data_markets(Dataset(data, check=False))
+        found = list_data_markets(Dataset(data, "duckdb", check=False))  # no Spark session in the runner
     except Exception as exc:  # noqa: BLE001 - reported later, per market
         if isinstance(exc, GovlibError) or is_engine_error(exc):
             return {}
