@@ -98,7 +98,7 @@ def split_known(markets: list[str]) -> tuple[list[str], dict[str, str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the table of the known markets, then the skipped ones; exit 1 if a market asked for was skipped."""
+    """Print the known markets' table, then the skipped ones; exit 1 if a market asked for was skipped."""
     from govlib.data.load import list_data_markets, open_dataset
 
     month = parse_month(args.month)

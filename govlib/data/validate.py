@@ -159,7 +159,7 @@ def check_required_tables(ds) -> list[Problem]:
 
 
 def plausible_time_bounds(now: Any = None) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """``(floor, latest)``: the earliest and latest plausible timestamp at ``now`` (default: the current time).
+    """``(floor, latest)``: the earliest and latest plausible timestamp at ``now`` (default: now).
 
     ``latest`` is ``now`` plus ``contract.FUTURE_TOLERANCE_HOURS``; ``floor`` is ``contract.TIME_FLOOR``.
     """
@@ -552,7 +552,8 @@ def market_time_problems(ds, market: str, now: Any = None) -> list[Problem]:
         spec = contract.TABLES[name]
         t = ds.filter_expr(name, market)
         cols = {c.name: t[c.name] for c in spec.columns if c.name in t.columns}
-        checked = _Checked(name, t, spec.primary_key, ok_columns=set(cols), rules=_time_rules(t, spec, cols, now))
+        rules = _time_rules(t, spec, cols, now)
+        checked = _Checked(name, t, spec.primary_key, ok_columns=set(cols), rules=rules)
         if checked.rules:
             _run_row_rules(checked)
         out.extend(_sorted_problems(checked.problems, name))

@@ -207,7 +207,7 @@ class Cube:
 
     @property
     def kpis(self) -> pd.DataFrame:
-        """Headline KPIs of months *M - 12* .. *M* (:data:`EXPORT_COLUMNS`: ``kpis.md``'s, then ``status``)."""
+        """Headline KPIs of months *M - 12* .. *M* (:data:`EXPORT_COLUMNS`: ``kpis.md``'s and ``status``)."""
         if "kpis" not in self._cache:
             self._cache["kpis"] = pd.read_parquet(self.path / "kpis.parquet")
         return self._cache["kpis"]
@@ -471,7 +471,8 @@ def cube_table_exprs(ds: Any, market: str, month: str, tz: str) -> tuple[dict, d
     recent_start, _ = month_bounds(shift_month(month, -CONTENT_MONTHS_BACK), tz)
     lo, hi, recent_lo = utc_literal(start), utc_literal(end), utc_literal(recent_start)
     exprs: dict[str, Any] = {}
-    facts: dict[str, Any] = {"content_first_published_at": None, "signal_counts": [], "published_per_month": {}}
+    facts: dict[str, Any] = {"content_first_published_at": None, "signal_counts": [],
+                             "published_per_month": {}}
     acts = ds.filter_expr("enforcement_actions", market, start, end) if ds.has("enforcement_actions") else None
     for name in ds.tables:
         if name in ("content", "creators", "signal_scores"):
@@ -511,7 +512,7 @@ def cube_table_exprs(ds: Any, market: str, month: str, tz: str) -> tuple[dict, d
         own = t.filter(in_window)
         per_month = (own.select(_bucket_expr(own.published_at, months, ends, "month")).group_by("month")
                      .agg(n=ibis._.count()).to_pyarrow().to_pylist())
-        facts["published_per_month"] = {r["month"]: int(r["n"]) for r in sorted(per_month, key=lambda r: r["month"])}
+        facts["published_per_month"] = {r["month"]: int(r["n"]) for r in per_month}
         month_col = _bucket_expr(in_span.published_at, months, ends, "month")
         exprs[ACTIVITY_TABLE] = (in_span.select("creator_id", month_col).group_by(["creator_id", "month"])
                                  .agg(activity=ibis._.count()).order_by(["creator_id", "month"]))
@@ -619,7 +620,8 @@ def check_market_slice(tables_dir: str | Path, market: str, ds: Any = None, now:
     market's slice means invalid rows in one market fail that market's reports only.
     """
     from govlib import contract
-    from govlib.data.validate import ContractError, market_time_problems, slice_reference_problems, validate_dataset
+    from govlib.data.validate import (ContractError, market_time_problems, slice_reference_problems,
+                                      validate_dataset)
 
     cross = {(t.name, o.later) for t in contract.TABLES.values() for o in t.time_orders if o.via}
     skip = {"foreign_key"} | ({"implausible_time"} if ds is not None else set())  # re-checked wider below
@@ -667,7 +669,7 @@ def iter_cubes(cache_dir: str | Path | None = None) -> Iterator[Path]:
 
 
 def format_kpis_csv(kpis: pd.DataFrame) -> str:
-    """``kpis.csv`` text: the columns of ``kpis.md`` in order, then ``status``; RFC 4180 (CRLF), floats ``%.12g``.
+    """``kpis.csv`` text: ``kpis.md``'s columns in order, then ``status``; RFC 4180 (CRLF), floats ``%.12g``.
 
     Missing values (NaN rates with an empty denominator, every value of a ``no_data``
     month) are empty fields. Rows keep the caller's order (markets sorted, KPIs in the

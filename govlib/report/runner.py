@@ -1242,8 +1242,8 @@ def render_index(result: BatchResult, month_dir: Path, _=lambda s: s) -> str:
             f"<td></td><td></td><td><pre>{esc(_first_lines(err))}</pre></td></tr>"
         )
     for m, why in sorted(result.skipped.items()):
-        trs.append(f'<tr class="skipped"><td>{esc(m)}</td><td>{esc(_("all reports"))}</td><td>{esc(_("skipped"))}</td>'
-                   f"<td></td><td></td><td><pre>{esc(why)}</pre></td></tr>")
+        trs.append(f'<tr class="skipped"><td>{esc(m)}</td><td>{esc(_("all reports"))}</td>'
+                   f"<td>{esc(_('skipped'))}</td><td></td><td></td><td><pre>{esc(why)}</pre></td></tr>")
     for o in rows:
         links = []
         if o.html:
