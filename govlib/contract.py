@@ -24,6 +24,7 @@ class Column:
     max: float | None = None
     references: str | None = None  # "table.column" foreign key
     doc: str = ""
+    future_ok: bool = False  # a timestamp that may lie in the future (the end of a running restriction)
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,13 @@ POLICY_DSA_CATEGORY: dict[str, str] = {
 POLICIES = tuple(POLICY_DSA_CATEGORY)
 
 
+# Plausible timestamps (rule ``implausible_time``): none before TIME_FLOOR (a default such as
+# 1970-01-01 or 1900-01-01, not an event of an online marketplace), none later than the time of
+# the check plus FUTURE_TOLERANCE (clock skew, time zones), except columns with ``future_ok``.
+TIME_FLOOR = "2000-01-01T00:00:00Z"
+FUTURE_TOLERANCE_HOURS = 24
+
+
 def _ts(name: str, nullable: bool = False, doc: str = "") -> Column:
     return Column(name, "timestamp", nullable=nullable, doc=doc)
 
@@ -183,7 +191,7 @@ TABLES: dict[str, Table] = {
                 Column("ground", "str", allowed=GROUNDS),
                 _ts("detected_at"),
                 _ts("actioned_at"),
-                _ts("restriction_ends_at", nullable=True),
+                Column("restriction_ends_at", "timestamp", nullable=True, future_ok=True),
                 _count("views_before_action", nullable=True),
             ),
             time_orders=(TimeOrder("actioned_at", "detected_at"),),

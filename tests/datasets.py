@@ -341,6 +341,13 @@ BROKEN_CASES: dict[str, tuple[str | None, Mutator | None, Expect]] = {
                       Expect("content", "language", "language_code", 1, ("ct_03",))),
     "unknown_policy": (None, _m("enforcement_actions", lambda df: _set(df, "action_id", ["a_05"], "policy", "spam")),
                        Expect("enforcement_actions", "policy", "policy", 1, ("a_05",))),
+    # years in the future (a unit or day/month mix-up), and the epoch (a zero turned into a date)
+    "future_date": (None, _m("enforcement_actions", lambda df: _set(df, "action_id", ["a_04", "a_07"], "actioned_at",
+                                                                    "2031-10-31T22:30:00Z")),
+                    Expect("enforcement_actions", "actioned_at", "implausible_time", 2, ("a_04", "a_07"))),
+    "epoch_date": (None, _m("creators", lambda df: _set(df, "creator_id", ["cr_gb_2"], "registered_at",
+                                                        "1970-01-01T00:00:00Z")),
+                   Expect("creators", "registered_at", "implausible_time", 1, ("cr_gb_2",))),
     "corrupt_parquet": ("parquet", None, Expect("content", None, "unreadable", None)),
     "corrupt_partition": ("partitioned", None, Expect("content", None, "unreadable", None)),
     "csv_delimiter": ("csv", None, Expect("creators", None, "unreadable", None)),

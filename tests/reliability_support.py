@@ -26,13 +26,21 @@ READ_CUBE = ("from govlib.report.cube import load_cube\ncube = load_cube(cube_pa
              "print(cube.market, cube.month, len(cube.kpis_for()))")
 
 
-def make_toy_project(root: Path, notebooks: dict[str, str] | None = None, timeout: int = 60) -> Path:
-    """A GOVLIB_ROOT with ``params/`` (copied), ``locales/`` (linked) and toy notebooks; returns ``root``."""
+def make_toy_project(root: Path, notebooks: dict[str, str] | None = None, timeout: int = 60,
+                     real_market: tuple[str, ...] = (), real_rollup: tuple[str, ...] = ()) -> Path:
+    """A GOVLIB_ROOT with ``params/`` (copied), ``locales/`` (linked) and toy notebooks; returns ``root``.
+
+    ``real_market`` / ``real_rollup``: report notebooks of the repository (e.g. ``market_report``,
+    ``emea_overview``) copied in and run too, per market / once per month.
+    """
     notebooks = notebooks or {"toy_ok": READ_CUBE}
     (root / "notebooks").mkdir(parents=True)
     shutil.copytree(config.PARAMS_DIR / "markets", root / "params" / "markets")
+    for name in real_market + real_rollup:
+        shutil.copy2(config.NOTEBOOKS_DIR / f"{name}.ipynb", root / "notebooks" / f"{name}.ipynb")
     (root / "params" / "reports.yaml").write_text(
-        f"market_notebooks: [{', '.join(notebooks)}]\nrollup_notebooks: []\ntimeout_seconds: {timeout}\n")
+        f"market_notebooks: [{', '.join([*notebooks, *real_market])}]\n"
+        f"rollup_notebooks: [{', '.join(real_rollup)}]\ntimeout_seconds: {timeout}\n")
     os.symlink(config.LOCALES_DIR, root / "locales")
     for name, code in notebooks.items():
         nb = new_notebook()

@@ -30,7 +30,7 @@ from reliability_support import MONTH, govlib, make_toy_project, report_files, t
 
 VALIDATE_CASES = ["missing_table", "missing_column", "wrong_type", "not_allowed", "duplicate_key", "dangling_fk",
                   "time_order", "null_required", "corrupt_parquet", "corrupt_partition", "csv_delimiter",
-                  "csv_encoding", "market_uk"]
+                  "csv_encoding", "market_uk", "future_date", "epoch_date"]
 # words of the "how to fix" part each case must carry (from the contract's hints)
 FIX_WORDS = {
     "missing_table": "add enforcement_actions.parquet",
@@ -46,6 +46,8 @@ FIX_WORDS = {
     "csv_delimiter": "comma-separated",
     "csv_encoding": "as UTF-8",
     "market_uk": "GB",  # UK is not an ISO 3166-1 code: the hint names GB
+    "future_date": "actioned_at must not lie in the future",
+    "epoch_date": "1970-01-01 is usually a zero or empty value",
 }
 # where: the file named for unreadable inputs
 WHERE = {

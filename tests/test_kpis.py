@@ -256,6 +256,26 @@ def test_empty_month_gives_nan_rates_and_zero_counts(tables):
         assert math.isnan(kpi(out, k).value), k
 
 
+def test_month_without_actions_or_publications_is_marked_no_data(tables):
+    """2025-01 has an appeal but no action and (here) no publication: no data, every value NaN.
+
+    With one publication in the month it is a real month: 0 actions stays 0.
+    """
+    from govlib.metrics.kpis import NO_DATA, STATUS_OK, mark_months_without_data
+
+    both = pd.concat([compute_kpis(tables, "DE", m, TZ) for m in ("2025-01", "2026-10")], ignore_index=True)
+    out = mark_months_without_data(both, {"2026-10": 3})
+    assert list(out.columns) == KPI_COLUMNS + ["status"]
+    jan, octo = out[out["month"] == "2025-01"], out[out["month"] == "2026-10"]
+    assert set(jan["status"]) == {NO_DATA} and set(octo["status"]) == {STATUS_OK}
+    assert jan[["value", "numerator", "denominator", "ci_low", "ci_high"]].isna().all().all()
+    pd.testing.assert_frame_equal(octo[KPI_COLUMNS], both[both["month"] == "2026-10"][KPI_COLUMNS])
+    assert kpi(both[both["month"] == "2025-01"], "actions_total").value == 0  # the input is not changed
+    real = mark_months_without_data(both, {"2025-01": 1})
+    assert set(real["status"]) == {STATUS_OK}
+    assert real.loc[(real["month"] == "2025-01") & (real["kpi_id"] == "actions_total"), "value"].item() == 0
+
+
 def test_optional_tables_absent(tables):
     t = {"enforcement_actions": tables["enforcement_actions"], "content": tables["content"], "appeals": None}
     out = compute_kpis(t, "DE", "2026-10", TZ)

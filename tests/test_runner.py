@@ -26,13 +26,13 @@ from govlib import config
 from govlib.errors import UsageError
 from govlib.report import html as report_html
 from govlib.report import runner
-from govlib.report.cube import KPI_COLUMNS, format_kpis_csv
+from govlib.report.cube import EXPORT_COLUMNS, format_kpis_csv
 
 sys.path.insert(0, str(Path(__file__).parent))
 from datasets import write_valid_dataset  # noqa: E402
 
 MONTH = "2026-10"
-KPI_HEADER = "market,month,kpi_id,value,numerator,denominator,ci_low,ci_high,unit"
+KPI_HEADER = "market,month,kpi_id,value,numerator,denominator,ci_low,ci_high,unit,status"
 
 
 @pytest.fixture
@@ -176,15 +176,16 @@ def test_html_renders_in_headless_chromium(tmp_path):
 def test_kpis_csv_format_is_exact_and_deterministic():
     df = pd.DataFrame([
         {"market": "DE", "month": MONTH, "kpi_id": "actions_total", "value": 562.0, "numerator": 562.0,
-         "denominator": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"), "unit": "count"},
+         "denominator": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"), "unit": "count",
+         "status": "ok"},
         {"market": "DE", "month": MONTH, "kpi_id": "proactive_rate", "value": 386 / 562, "numerator": 386.0,
-         "denominator": 562.0, "ci_low": 0.1, "ci_high": 0.2, "unit": "share"},
+         "denominator": 562.0, "ci_low": 0.1, "ci_high": 0.2, "unit": "share", "status": "ok"},
     ])
     text = format_kpis_csv(df)
     lines = text.split("\r\n")
     assert lines[0] == KPI_HEADER
-    assert lines[1] == "DE,2026-10,actions_total,562,562,,,,count"  # empty denominator: empty, never 0
-    assert lines[2] == "DE,2026-10,proactive_rate,0.686832740214,386,562,0.1,0.2,share"
+    assert lines[1] == "DE,2026-10,actions_total,562,562,,,,count,ok"  # empty denominator: empty, never 0
+    assert lines[2] == "DE,2026-10,proactive_rate,0.686832740214,386,562,0.1,0.2,share,ok"
     assert format_kpis_csv(df.sample(frac=1, random_state=1).sort_index()) == text
 
 
@@ -389,7 +390,7 @@ def test_demo_kpis_csv_matches_raw_tables(demo_run, demo_dir):
     """Recompute KPIs from the raw Parquet files with plain pandas (independent of govlib.metrics)."""
     res, month_dir = demo_run
     kpis = pd.read_csv(month_dir / "kpis.csv")
-    assert list(kpis.columns) == KPI_COLUMNS
+    assert list(kpis.columns) == EXPORT_COLUMNS and set(kpis["status"]) == {"ok"}
     assert (month_dir / "kpis.csv").read_bytes().startswith(KPI_HEADER.encode() + b"\r\n")
     acts = pd.read_parquet(demo_dir / "enforcement_actions")  # hive partitions: market from the path
     acts["market"] = acts["market"].astype(str)

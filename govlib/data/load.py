@@ -769,6 +769,20 @@ def utc_literal(ts: Any):
     return ibis.literal(_to_utc_timestamp(ts), type="timestamp('UTC')")
 
 
+def list_data_markets(ds: Dataset) -> list[str]:
+    """Market codes present in the data: the distinct ``market`` of the required tables, sorted.
+
+    A Hive-partitioned table answers from its partition values; others scan one column.
+    """
+    import ibis
+
+    exprs = [ds.table(n).select("market").distinct() for n in contract.REQUIRED_TABLES if ds.has(n)]
+    if not exprs:
+        return []
+    both = ibis.union(*exprs, distinct=True) if len(exprs) > 1 else exprs[0]
+    return sorted(str(m) for m in both.to_pyarrow().column("market").to_pylist() if m is not None)
+
+
 def load_tables(ds: Dataset, names: Iterable[str] | None = None, **filters: Any) -> Mapping[str, pd.DataFrame]:
     """Several tables with the same filters (``market``, ``start``, ``end``); absent tables skipped."""
     return {n: ds.load(n, **filters) for n in (names or ds.tables) if ds.has(n)}

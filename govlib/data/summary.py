@@ -39,8 +39,9 @@ def summarise_month(ds, month: str, markets: list[str] | None = None) -> pd.Data
 
     parse_month(month)
     if markets is None:
-        c = ds.table("creators")
-        markets = sorted(c.select("market").distinct().to_pandas()["market"].dropna().astype(str))
+        from govlib.data.load import list_data_markets
+
+        markets = list_data_markets(ds)
     rows = []
     for m in markets:
         start, end = month_bounds(month, market_timezone(m))
@@ -87,13 +88,26 @@ def format_table(df: pd.DataFrame) -> str:
     return "\n".join(out)
 
 
+def split_known(markets: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Markets with params (summarised), and the others with why they are skipped."""
+    from govlib.params import list_markets
+
+    known = set(list_markets())
+    skipped = {m: f"no params/markets/{m}.yaml (its time zone is unknown)" for m in markets if m not in known}
+    return [m for m in markets if m in known], skipped
+
+
 def run(args: argparse.Namespace) -> int:
-    from govlib.data.load import open_dataset
+    """Print the known markets' table, then the skipped ones; exit 1 if a market asked for was skipped."""
+    from govlib.data.load import list_data_markets, open_dataset
 
     month = parse_month(args.month)
     ds = open_dataset(args.data, getattr(args, "engine", None))
-    markets = [m.strip() for m in args.markets.split(",")] if args.markets else None
+    asked = [m.strip() for m in args.markets.split(",") if m.strip()] if args.markets else None
+    markets, skipped = split_known(asked if asked is not None else list_data_markets(ds))
     df = summarise_month(ds, month, markets)
     print(f"govlib summary {month} ({args.data}); months in each market's local time zone")
     print(format_table(df))
-    return 0
+    for m, why in skipped.items():
+        print(f"skipped {m}: {why}")
+    return 1 if asked is not None and skipped else 0

@@ -22,6 +22,8 @@ Rules (``Problem.rule``):
 ``market_code``     not an upper-case ISO 3166-1 alpha-2 code (``GB`` not ``UK``, ``GR`` not ``EL``)
 ``language_code``   not a lower-case ISO 639-1 code
 ``policy``          neither in the policy taxonomy nor a local policy of the row's market (params)
+``implausible_time`` a timestamp later than the time of the check plus one day, or before 2000-01-01
+                    (``contract.TIME_FLOOR``); columns that may lie ahead (``restriction_ends_at``) excepted
 """
 
 from __future__ import annotations
@@ -156,7 +158,40 @@ def check_required_tables(ds) -> list[Problem]:
     return out
 
 
-def _prepare(ds, name: str, level: str) -> _Checked:
+def plausible_time_bounds(now: Any = None) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``(floor, latest)``: the earliest and latest plausible timestamp at ``now`` (default: now).
+
+    ``latest`` is ``now`` plus ``contract.FUTURE_TOLERANCE_HOURS``; ``floor`` is ``contract.TIME_FLOOR``.
+    """
+    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
+    latest = (now + pd.Timedelta(hours=contract.FUTURE_TOLERANCE_HOURS)).floor("s")
+    return pd.Timestamp(contract.TIME_FLOOR), latest
+
+
+def _time_rules(t, spec: contract.Table, cols: dict[str, Any], now: Any = None) -> list[_Rule]:
+    """``implausible_time``: timestamps in the future (beyond the tolerance) or before the floor."""
+    from govlib.data.load import utc_literal
+
+    floor, latest = plausible_time_bounds(now)
+    rules = []
+    for c in spec.columns:
+        if c.dtype != "timestamp" or c.future_ok or c.name not in cols:
+            continue
+        v = t[c.name]
+        rules.append(_Rule(c.name, "implausible_time", v.notnull() & (v > utc_literal(latest)),
+                           f"dated after {latest:%Y-%m-%d %H:%M} UTC, in the future (the time of the check "
+                           f"plus {contract.FUTURE_TOLERANCE_HOURS} h)",
+                           f"{c.name} must not lie in the future: check its unit (seconds vs milliseconds), "
+                           "day/month order and time zone, or drop the rows", show_values=True))
+        rules.append(_Rule(c.name, "implausible_time", v.notnull() & (v < utc_literal(floor)),
+                           f"dated before {floor:%Y-%m-%d}, a default rather than an event",
+                           f"fill {c.name} with the real time (1970-01-01 is usually a zero or empty value "
+                           "converted to a date)", show_values=True))
+    return rules
+
+
+def _prepare(ds, name: str, level: str, now: Any = None) -> _Checked:
     """Read ``name``, find missing columns and type problems; build the typed table."""
     from govlib.data.load import DatasetError, _ibis_type, nanos_to_timestamp
 
@@ -214,7 +249,7 @@ def _prepare(ds, name: str, level: str) -> _Checked:
             rules.append(_Rule(c.name, "type", bad, f"not castable to {c.dtype}",
                                f"store {_TYPE_EXAMPLES[c.dtype]}", show_values=True))
     if level == "full":
-        rules += _row_rules(t, spec, cols)
+        rules += _row_rules(t, spec, cols) + _time_rules(t, spec, cols, now)
     checked.table = t
     checked.rules = rules
     return checked
@@ -446,7 +481,7 @@ def check_schema(ds, name: str) -> list[Problem]:
 
 
 def validate_dataset(path_or_dataset, *, level: str = "full", tables: Iterable[str] | None = None,
-                     engine: str | None = None) -> list[Problem]:
+                     engine: str | None = None, now: Any = None) -> list[Problem]:
     """Check a dataset against the data contract; return every problem found (empty when valid).
 
     Parameters
@@ -460,6 +495,8 @@ def validate_dataset(path_or_dataset, *, level: str = "full", tables: Iterable[s
         Check only these tables (foreign keys into other tables still resolve).
     engine : {"duckdb", "spark"}, optional
         Engine when a path is given.
+    now : timestamp-like, optional
+        The time the ``implausible_time`` rule measures the future from (default: now).
 
     Returns
     -------
@@ -480,7 +517,7 @@ def validate_dataset(path_or_dataset, *, level: str = "full", tables: Iterable[s
     problems = [p for p in check_required_tables(ds) if p.table in selected]
     checked: dict[str, _Checked] = {}
     for name in ds.tables:
-        checked[name] = _prepare(ds, name, level)
+        checked[name] = _prepare(ds, name, level, now)
     for name in ds.tables:
         c = checked[name]
         if name not in selected or c.table is None:
@@ -504,11 +541,79 @@ def validate_dataset(path_or_dataset, *, level: str = "full", tables: Iterable[s
     return problems
 
 
+def market_time_problems(ds, market: str, now: Any = None) -> list[Problem]:
+    """The ``implausible_time`` rule on every row of one market, every table (``govlib run``'s subset).
+
+    One aggregate per table over the market's rows (its Hive partition when partitioned),
+    so rows dated years ahead are found although no report window contains them.
+    """
+    out: list[Problem] = []
+    for name in ds.tables:
+        spec = contract.TABLES[name]
+        t = ds.filter_expr(name, market)
+        cols = {c.name: t[c.name] for c in spec.columns if c.name in t.columns}
+        rules = _time_rules(t, spec, cols, now)
+        checked = _Checked(name, t, spec.primary_key, ok_columns=set(cols), rules=rules)
+        if checked.rules:
+            _run_row_rules(checked)
+        out.extend(_sorted_problems(checked.problems, name))
+    return out
+
+
+def slice_reference_problems(slice_path: str | Path, ds) -> list[Problem]:
+    """Foreign keys of a slice of ``ds`` (a market's report window, same layout): values found nowhere.
+
+    Each key column's distinct values are anti-joined with the slice's parent table;
+    only the few left over (rows that rightly point outside the window, e.g. an appeal
+    of an action taken before it) are looked up in the whole dataset's parent table.
+    """
+    import ibis
+
+    from govlib.data.load import Dataset
+
+    sl = Dataset(slice_path, ds.engine, check=False)
+    out: list[Problem] = []
+    for name in sl.tables:
+        child = sl.table(name)
+        for c in contract.TABLES[name].columns:
+            ptable, _, pcol = (c.references or "").partition(".")
+            if not c.references or not ds.has(ptable) or c.name not in child.columns:
+                continue
+            vals = child.filter(child[c.name].notnull()).select(__v=child[c.name]).distinct()
+            if sl.has(ptable):
+                parent = sl.table(ptable)
+                vals = vals.anti_join(parent, vals["__v"] == parent[pcol])
+            left = vals.to_pyarrow().column("__v").to_pylist()
+            if not left:
+                continue
+            full = ds.table(ptable)
+            keys = ibis.memtable(pd.DataFrame({"__v": pd.Series(left, dtype=object)}))
+            found = full.filter(full[pcol].isin(keys["__v"])).select(pcol).distinct().to_pyarrow()
+            missing = sorted(set(left) - set(found.column(pcol).to_pylist()))
+            if missing:
+                out.append(_dangling(sl, name, c, missing))
+    return out
+
+
+def _dangling(sl, name: str, col: contract.Column, missing: list[str]) -> Problem:
+    spec = contract.TABLES[name]
+    t = sl.table(name)
+    checked = _Checked(name, t, spec.primary_key, ok_columns=set(t.columns))
+    bad = t[col.name].isin(missing)
+    n = int(t.filter(bad).count().to_pyarrow().as_py())
+    _, key_name, _ = _key_expr(checked, t)
+    return Problem(name, col.name, "foreign_key", n, _examples(checked, bad),
+                   f"add the missing {col.references.split('.')[0]} rows, or fix/empty {col.name} "
+                   f"(must match {col.references})",
+                   f"reference {col.references} values that exist nowhere in the dataset", key_name,
+                   tuple(missing[:MAX_EXAMPLES]))
+
+
 def _sorted_problems(problems: list[Problem], table: str) -> list[Problem]:
     cols = {c: i for i, c in enumerate(contract.TABLES[table].column_names)}
     rank = {r: i for i, r in enumerate(("unreadable", "missing_column", "type", "not_null", "unique", "allowed",
                                         "market_code", "language_code", "policy", "min", "max", "foreign_key",
-                                        "time_order", "null_iff"))}
+                                        "time_order", "implausible_time", "null_iff"))}
     return sorted(problems, key=lambda p: (p.column is not None, cols.get(p.column or "", -1), rank.get(p.rule, 99)))
 
 

@@ -26,9 +26,13 @@ from govlib.metrics.frames import (
 from govlib.metrics.stats import estimate_prevalence, proportion_interval
 from govlib.timeutil import parse_month, shift_month
 
-__all__ = ["KPI_DEFINITIONS", "KPI_COLUMNS", "KpiDefinition", "compute_kpis", "compute_recidivism_90d"]
+__all__ = ["KPI_DEFINITIONS", "KPI_COLUMNS", "KpiDefinition", "compute_kpis", "compute_recidivism_90d",
+           "mark_months_without_data", "NO_DATA", "STATUS_OK"]
 
 KPI_COLUMNS = ["market", "month", "kpi_id", "value", "numerator", "denominator", "ci_low", "ci_high", "unit"]
+# ``status`` of a KPI row (the last column of kpis.csv): a month without data is not a month of zeros
+STATUS_OK, NO_DATA = "ok", "no_data"
+_VALUE_COLUMNS = ["value", "numerator", "denominator", "ci_low", "ci_high"]
 
 
 @dataclass(frozen=True)
@@ -404,3 +408,35 @@ def compute_kpis(tables: Mapping[str, pd.DataFrame | None], market: str, month: 
     order = list(KPI_DEFINITIONS)
     assert out["kpi_id"].tolist() == order, "KPI rows out of step with KPI_DEFINITIONS"
     return out[KPI_COLUMNS].reset_index(drop=True)
+
+
+def mark_months_without_data(kpis: pd.DataFrame, published: Mapping[str, int]) -> pd.DataFrame:
+    """Add ``status`` to a KPI table: ``"no_data"`` for months without data, ``"ok"`` otherwise.
+
+    Definition: a market-month has no data when it has no enforcement action actioned in
+    the month (``actions_total`` is 0) and no content published in it (``published``).
+    Most headline KPIs are computed from the month's actions and their content, and a
+    live market with neither is a gap in the export, not a month of zeros, even if it
+    holds notices, appeals or rewards. All its KPI values (value, numerator, denominator,
+    interval) become NaN, the notice and appeal KPIs too (part of a month's export is
+    not shown as the month), so that no change against it (or from it) is computed.
+
+    Parameters
+    ----------
+    kpis : DataFrame
+        Rows of :func:`compute_kpis` for one market, one or more months.
+    published : mapping of str to int
+        Content published in each month ``YYYY-MM`` (local time); a missing month counts 0.
+
+    Returns
+    -------
+    DataFrame
+        A copy with ``status`` after the :data:`KPI_COLUMNS`.
+    """
+    out = kpis.copy()
+    actions = out.loc[out["kpi_id"] == "actions_total"].set_index("month")["value"]
+    empty = [m for m, n in actions.items() if n == 0 and int(published.get(m, 0)) == 0]
+    hit = out["month"].isin(empty).to_numpy()
+    out.loc[hit, _VALUE_COLUMNS] = math.nan
+    out["status"] = np.where(hit, NO_DATA, STATUS_OK)
+    return out

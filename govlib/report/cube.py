@@ -55,6 +55,8 @@ PUBLISHED_TABLE = "weekly_published"  # published content per local week and typ
 AUX_TABLES = (ACTIVITY_TABLE, PUBLISHED_TABLE)
 KPI_HISTORY_MONTHS = 12  # KPIs of M-12 .. M
 KPI_COLUMNS = ["market", "month", "kpi_id", "value", "numerator", "denominator", "ci_low", "ci_high", "unit"]
+# kpis.csv and the cube's kpis: the KPI columns, then ``status`` ("ok" or "no_data": a month without data)
+EXPORT_COLUMNS = KPI_COLUMNS + ["status"]
 
 
 class CubeError(GovlibError):
@@ -206,7 +208,7 @@ class Cube:
 
     @property
     def kpis(self) -> pd.DataFrame:
-        """Headline KPIs of months *M - 12* .. *M* (export columns of ``kpis.md``)."""
+        """Headline KPIs of months *M - 12* .. *M* (:data:`EXPORT_COLUMNS`: ``kpis.md``'s and ``status``)."""
         if "kpis" not in self._cache:
             self._cache["kpis"] = pd.read_parquet(self.path / "kpis.parquet")
         return self._cache["kpis"]
@@ -259,6 +261,13 @@ class Cube:
         month = month or self.month
         k = self.kpis
         return k[k["month"] == month].reset_index(drop=True)
+
+    def has_data(self, month: str | None = None) -> bool:
+        """False when ``month`` (default the cube's) has no data: no action, no publication
+        (:func:`govlib.metrics.kpis.mark_months_without_data`); its KPIs are NaN."""
+        from govlib.metrics.kpis import NO_DATA
+
+        return not (self.kpis_for(month)["status"] == NO_DATA).any()
 
 
 class _LazyTables(Mapping):
@@ -363,7 +372,7 @@ def build_cube(ds: Any, market: str, month: str, params: Any = None, *, cache_di
 
     if not hasattr(ds, "load"):
         ds = open_dataset(data_dir)
-    from govlib.metrics.kpis import compute_kpis
+    from govlib.metrics.kpis import compute_kpis, mark_months_without_data
 
     tz = params.timezone
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -380,11 +389,11 @@ def build_cube(ds: Any, market: str, month: str, params: Any = None, *, cache_di
                 aux_rows[name] = ds.write_parquet("content", exprs[name], tmp / f"{name}.parquet")
             else:
                 rows[name] = ds.write_parquet(name, exprs[name], tmp / "tables" / f"{name}.parquet")
-        check_market_slice(tmp / "tables", market)
+        check_market_slice(tmp / "tables", market, ds)
         history = [shift_month(month, -k) for k in range(KPI_HISTORY_MONTHS, -1, -1)]
         kpi_inputs = load_kpi_inputs(ds, market, month, tz, first_month=history[0])
         kpis = pd.concat([compute_kpis(kpi_inputs, market, m, tz) for m in history], ignore_index=True)
-        kpis = kpis[KPI_COLUMNS]
+        kpis = mark_months_without_data(kpis[KPI_COLUMNS], facts["published_per_month"])[EXPORT_COLUMNS]
         kpis.to_parquet(tmp / "kpis.parquet", index=False)
         alerts_note, alert_rows = compute_alerts(tmp, market, month, params)
         meta = {
@@ -451,7 +460,8 @@ def cube_table_exprs(ds: Any, market: str, month: str, tz: str) -> tuple[dict, d
     (dict, dict)
         ``{name: ibis expression}`` (``None`` for an aggregate without input) and facts:
         ``content_first_published_at`` (ISO, the market's first content ever) and
-        ``signal_counts`` (records of :func:`govlib.data.load.count_signal_scores`).
+        ``signal_counts`` (records of :func:`govlib.data.load.count_signal_scores`) and
+        ``published_per_month`` (the market's content published per local month of the window).
     """
     import ibis
 
@@ -462,7 +472,8 @@ def cube_table_exprs(ds: Any, market: str, month: str, tz: str) -> tuple[dict, d
     recent_start, _ = month_bounds(shift_month(month, -CONTENT_MONTHS_BACK), tz)
     lo, hi, recent_lo = utc_literal(start), utc_literal(end), utc_literal(recent_start)
     exprs: dict[str, Any] = {}
-    facts: dict[str, Any] = {"content_first_published_at": None, "signal_counts": []}
+    facts: dict[str, Any] = {"content_first_published_at": None, "signal_counts": [],
+                             "published_per_month": {}}
     acts = ds.filter_expr("enforcement_actions", market, start, end) if ds.has("enforcement_actions") else None
     for name in ds.tables:
         if name in ("content", "creators", "signal_scores"):
@@ -497,7 +508,13 @@ def cube_table_exprs(ds: Any, market: str, month: str, tz: str) -> tuple[dict, d
         facts["content_first_published_at"] = pd.Timestamp(first).isoformat() if first is not None else None
         in_span = window.filter((window.published_at >= lo) & (window.published_at < hi))
         months = month_range(shift_month(month, -WINDOW_MONTHS_BACK), month)
-        month_col = _bucket_expr(in_span.published_at, months, [month_bounds(m, tz)[1] for m in months], "month")
+        ends = [month_bounds(m, tz)[1] for m in months]
+        # the market's own publications per month: with the actions, what tells a month without data
+        own = t.filter(in_window)
+        per_month = (own.select(_bucket_expr(own.published_at, months, ends, "month")).group_by("month")
+                     .agg(n=ibis._.count()).to_pyarrow().to_pylist())
+        facts["published_per_month"] = {r["month"]: int(r["n"]) for r in per_month}
+        month_col = _bucket_expr(in_span.published_at, months, ends, "month")
         exprs[ACTIVITY_TABLE] = (in_span.select("creator_id", month_col).group_by(["creator_id", "month"])
                                  .agg(activity=ibis._.count()).order_by(["creator_id", "month"]))
         exprs[PUBLISHED_TABLE] = _weekly_published_expr(window.filter(window.market == market), acts, month, tz)
@@ -589,26 +606,35 @@ def compute_alerts(cube_path: Path, market: str, month: str, params: Any) -> tup
     return note, rows_read
 
 
-def check_market_slice(tables_dir: str | Path, market: str) -> None:
-    """Validate one market's window (the cube's tables) against the contract's row rules.
+def check_market_slice(tables_dir: str | Path, market: str, ds: Any = None, now: Any = None) -> None:
+    """Validate one market's window (the cube's tables) against the contract.
 
     Runs :func:`govlib.data.validate.validate_dataset` (level ``"full"``) on the slice and
     raises :class:`govlib.data.validate.ContractError` naming table, column, number of bad
-    rows and examples. Rules that look across the window's edge are left out, since a row
-    may rightly point outside the window: foreign keys and time orders through another
-    table (an appeal of an action taken before the window). ``govlib validate`` checks
-    those on the whole dataset. Checking each market's slice means invalid rows in one
-    market fail that market's reports only.
+    rows and examples. Time orders through another table are left out (an appeal of an
+    action taken before the window rightly points outside it; ``govlib validate`` checks
+    them on the whole dataset). With the dataset ``ds``, also: foreign keys of the slice's
+    rows, looked up in the whole dataset when the slice lacks the parent
+    (:func:`~govlib.data.validate.slice_reference_problems`), and implausible timestamps
+    in every row of the market, inside the window or not
+    (:func:`~govlib.data.validate.market_time_problems`, ``now`` as there). Checking each
+    market's slice means invalid rows in one market fail that market's reports only.
     """
     from govlib import contract
-    from govlib.data.validate import ContractError, validate_dataset
+    from govlib.data.validate import (ContractError, market_time_problems, slice_reference_problems,
+                                      validate_dataset)
 
     cross = {(t.name, o.later) for t in contract.TABLES.values() for o in t.time_orders if o.via}
+    skip = {"foreign_key"} | ({"implausible_time"} if ds is not None else set())  # re-checked wider below
     problems = [
-        p for p in validate_dataset(tables_dir, level="full")
-        if p.rule != "foreign_key" and not (p.rule == "time_order" and (p.table, p.column) in cross)
+        p for p in validate_dataset(tables_dir, level="full", now=now)
+        if p.rule not in skip and not (p.rule == "time_order" and (p.table, p.column) in cross)
     ]
+    if ds is not None:
+        problems += slice_reference_problems(tables_dir, ds) + market_time_problems(ds, market, now)
     if problems:
+        order = {name: i for i, name in enumerate(contract.TABLES)}
+        problems.sort(key=lambda p: order[p.table])  # stable: each table's own order kept
         raise ContractError(problems, dataset=f"{market} data in the report window")
 
 
@@ -644,18 +670,19 @@ def iter_cubes(cache_dir: str | Path | None = None) -> Iterator[Path]:
 
 
 def format_kpis_csv(kpis: pd.DataFrame) -> str:
-    """``kpis.csv`` text: the columns of ``kpis.md`` in order, RFC 4180 (CRLF), floats ``%.12g``.
+    """``kpis.csv`` text: ``kpis.md``'s columns in order, then ``status``; RFC 4180 (CRLF), floats ``%.12g``.
 
     Text cells a spreadsheet would run as a formula get a leading ``'`` (numbers are unchanged).
 
-    Missing values (NaN rates with an empty denominator) are empty fields. Rows keep the
-    caller's order (markets sorted, KPIs in the order of ``kpis.md``).
+    Missing values (NaN rates with an empty denominator, every value of a ``no_data``
+    month) are empty fields. Rows keep the caller's order (markets sorted, KPIs in the
+    order of ``kpis.md``).
     """
-    missing = [c for c in KPI_COLUMNS if c not in kpis.columns]
+    missing = [c for c in EXPORT_COLUMNS if c not in kpis.columns]
     if missing:
-        raise CubeError(f"KPI table lacks columns {missing}; expected {KPI_COLUMNS}")
-    return neutralise_formulas(kpis[KPI_COLUMNS]).to_csv(index=False, lineterminator="\r\n", float_format="%.12g",
-                                                          na_rep="")
+        raise CubeError(f"KPI table lacks columns {missing}; expected {EXPORT_COLUMNS}")
+    return neutralise_formulas(kpis[EXPORT_COLUMNS]).to_csv(index=False, lineterminator="\r\n",
+                                                             float_format="%.12g", na_rep="")
 
 
 def format_alerts_csv(alerts: pd.DataFrame) -> str:

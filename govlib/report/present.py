@@ -172,6 +172,15 @@ def not_available_for_source(_: Callable[[str], str], source: str) -> str:
              "published there.").format(source=source)
 
 
+def no_data_banner(_: Callable[[str], str], fmt: Any, market: str, month: str) -> str:
+    """The banner of a market-month without data (``Cube.has_data`` False): why its indicators are empty."""
+    return _(
+        "**No data for {month}.** The data has no enforcement action and no content published in {market} "
+        "in {month}, only other events (such as notices or rewards). The month's indicators are not computed "
+        "and no change is shown against it; check that the data export covers this month."
+    ).format(month=fmt.month(month), market=market)
+
+
 def kpi_label(_: Callable[[str], str], kpi_id: str) -> str:
     """Translated display name of a KPI id (the id itself when it has no label)."""
     return _(KPI_LABELS[kpi_id]) if kpi_id in KPI_LABELS else kpi_id

@@ -97,3 +97,28 @@ def rank_markets(kpis: pd.DataFrame, month: str, kpi_ids: Sequence[str]) -> pd.D
     now["rank"] = now.groupby("kpi_id")["value"].rank(ascending=False, method="min")
     return now[["market", "kpi_id", "value", "ci_low", "ci_high", "rank"]].sort_values(
         ["kpi_id", "rank", "market"], na_position="last").reset_index(drop=True)
+
+
+def ranking_figure(_, fmt, ranks: pd.DataFrame, kpi_ids: Sequence[str], month: str):
+    """One panel per KPI: markets by value with 95% interval bars (``ranks`` of :func:`rank_markets`).
+
+    Draws what exists: markets without a value are left out, and a KPI no market has a
+    value for (e.g. appeals on a DSA Transparency Database import, or a month without
+    actions) gets an annotated empty panel instead of failing.
+    """
+    from govlib.report import present, theme
+
+    fig, axes = theme.new_figure(nrows=1, ncols=len(kpi_ids), height_cm=8, squeeze=False)
+    for ax, kid in zip(axes[0], kpi_ids):
+        d = ranks[ranks["kpi_id"] == kid].dropna(subset=["value"]).sort_values(["value", "market"])
+        scale = 10000 if kid == "violating_view_prevalence" else 100
+        unit = _("per {base} views").format(base=fmt.count(10000)) if scale == 10000 else "%"
+        label = present.kpi_label(_, kid)
+        if d.empty:
+            theme.annotate_no_data(ax, _("No market has a value in {month}").format(month=fmt.month(month)))
+        else:
+            ax.barh(d["market"], d["value"] * scale,
+                    xerr=[(d["value"] - d["ci_low"]).clip(lower=0) * scale,
+                          (d["ci_high"] - d["value"]).clip(lower=0) * scale])
+        theme.label_axes(ax, label, label, _("Market"), x_unit=unit)
+    return fig

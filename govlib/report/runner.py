@@ -790,6 +790,7 @@ class BatchResult:
     month_dir: Path
     outcomes: list[Outcome] = field(default_factory=list)
     market_errors: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)  # markets of the data not reported, and why
 
     @property
     def ok(self) -> bool:
@@ -888,6 +889,7 @@ def run_batch(
         if not (config.NOTEBOOKS_DIR / f"{nb}.ipynb").exists():
             raise UsageError(f"report {nb!r}: notebook {config.NOTEBOOKS_DIR / (nb + '.ipynb')} not found")
     data = check_path(data_dir or config.DATA_DIR, "data directory", must_exist=True)
+    skipped = unknown_data_markets(data, known) if markets.strip().lower() == "all" else {}
     out = check_path(out_dir or config.REPORTS_DIR, "output directory")
     cache = check_path(config.CACHE_DIR, "cache directory")
     if lang and not _LANG.match(lang):
@@ -934,7 +936,7 @@ def run_batch(
     # a warm kernel imports what all of the run's notebooks import, before its first notebook
     warm_notebooks = [str(config.NOTEBOOKS_DIR / f"{nb}.ipynb") for nb in market_nbs + rollup_nbs]
     procs = _Procs()
-    result = BatchResult(month, month_dir)
+    result = BatchResult(month, month_dir, skipped=skipped)
     n_tasks = sum(1 + len(nbs_of[m]) for m in market_list) + len(rollup_nbs)
 
     from tqdm import tqdm
@@ -1143,6 +1145,25 @@ def run_batch(
     return result
 
 
+def unknown_data_markets(data: Path, known: list[str]) -> dict[str, str]:
+    """Markets present in the data without ``params/markets/<CC>.yaml``, each with why it is skipped.
+
+    ``--markets all`` reports the markets with params; the others are listed in the index
+    and the command's output instead of silently left out. Data the engine cannot read
+    gives ``{}`` here: that is reported by every market's cube step.
+    """
+    from govlib.data.load import Dataset, is_engine_error, list_data_markets
+
+    try:
+        found = list_data_markets(Dataset(data, "duckdb", check=False))  # no Spark session in the runner
+    except Exception as exc:  # noqa: BLE001 - reported later, per market
+        if isinstance(exc, GovlibError) or is_engine_error(exc):
+            return {}
+        raise
+    return {m: f"no params/markets/{m}.yaml: add the market's params (docs/localisation.md) to report it"
+            for m in found if m not in known}
+
+
 def check_market_month(cube_path: Path, market: str, month: str) -> str:
     """``""`` when the cube has events in ``month``, else the error to show for the market.
 
@@ -1227,6 +1248,9 @@ def render_index(result: BatchResult, month_dir: Path, _=lambda s: s) -> str:
             f'<tr class="failed"><td>{esc(m)}</td><td>{esc(_("all reports"))}</td><td>{esc(_("failed"))}</td>'
             f"<td></td><td></td><td><pre>{esc(_first_lines(err))}</pre></td></tr>"
         )
+    for m, why in sorted(result.skipped.items()):
+        trs.append(f'<tr class="skipped"><td>{esc(m)}</td><td>{esc(_("all reports"))}</td>'
+                   f"<td>{esc(_('skipped'))}</td><td></td><td></td><td><pre>{esc(why)}</pre></td></tr>")
     for o in rows:
         links = []
         if o.html:
@@ -1364,6 +1388,8 @@ def run(args: argparse.Namespace) -> int:
     failed = [o for o in res.outcomes if o.status not in ("ok", "reused")]
     for m, err in sorted(res.market_errors.items()):
         print(f"govlib run: {m}: failed: {_first_lines(err, 2)}", file=sys.stderr)
+    for m, why in sorted(res.skipped.items()):
+        print(f"govlib run: {m}: skipped: {why}", file=sys.stderr)
     for o in failed:
         print(f"govlib run: {o.market} {o.report}: {o.status}: {_first_lines(o.error, 2)}", file=sys.stderr)
     print(f"{n_ok} report(s) ok ({n_reused} reused), {len(failed) + len(res.market_errors)} failed; index: {res.index}")

@@ -202,6 +202,17 @@ def label_axes(ax, title: str, x: str, y: str, *, x_unit: str | None = None, y_u
     ax.set_ylabel(yl)
 
 
+def annotate_no_data(ax, text: str) -> None:
+    """An empty panel that says why (``text``, translated), instead of bare axes.
+
+    Ticks are removed and nothing is plotted, so :func:`label_axes` then treats neither
+    axis as numeric: an empty chart needs no unit, and a missing value is never drawn as 0.
+    """
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", wrap=True, color=MUTED)
+
+
 def _has_unit(label: str) -> bool:
     return ("(" in label and label.rstrip().endswith(")")) or ("[" in label and label.rstrip().endswith("]"))
 
