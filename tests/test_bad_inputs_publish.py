@@ -123,6 +123,8 @@ def test_failed_rerun_keeps_the_previous_reports_of_that_market(tmp_path):
     r, out = _run(root, data, RUN_TAG="second", FAIL_GB="1")
     assert r.returncode == 1, r.stderr
     assert "planted failure in GB" in r.stderr and "Traceback" not in r.stderr
+    assert "govlib run: GB: not replaced; the previous run's reports stay published" in r.stderr.splitlines()
+    assert "govlib run: DE: not replaced" not in r.stderr
     # GB untouched (was: replaced by the failed run's folder); DE, all ok, replaced
     assert _files(out / MONTH / "GB") == gb_before
     assert "run first" in (out / MONTH / "GB" / "toy_tagged.ipynb").read_text()
@@ -187,20 +189,24 @@ def test_broken_market_data_and_failed_rollup_keep_the_previous_folders(tmp_path
 # a full disk
 
 
-def test_disk_full_in_a_market_says_so_and_keeps_its_previous_reports(tmp_path):
+@pytest.mark.parametrize("full, named", [
+    # every file written into GB's staging folder (by the worker, its kernel or the runner)
+    (r"/\.staging/2026-10-\d+/GB/", r"/\.staging/2026-10-\d+/GB/toy_tagged\.ipynb"),
+    # only the worker's result file for GB's notebook: the error comes back over the worker's pipe
+    (r"/\.work/GB-toy_tagged\.result\.json\.tmp$", r"/\.staging/2026-10-\d+/\.work/GB-toy_tagged\.result\.json"),
+], ids=["staging", "result-file"])
+def test_disk_full_in_a_market_says_so_and_keeps_its_previous_reports(tmp_path, full, named):
     root = make_toy_project(tmp_path / "proj", {"toy_tagged": TAGGED})
     data = write_valid_dataset(root / "data", layout="partitioned")
     r, out = _run(root, data, RUN_TAG="first")
     assert r.returncode == 0, r.stderr
     gb_before = _files(out / MONTH / "GB")
 
-    # every file written into GB's staging folder (by the worker, its kernel or the runner) hits a full disk
-    r, out = _run(root, data, RUN_TAG="second", **full_disk_env(tmp_path, r"/\.staging/2026-10-\d+/GB/"))
+    r, out = _run(root, data, RUN_TAG="second", **full_disk_env(tmp_path, full))
     assert r.returncode == 1, r.stderr
     assert "Traceback" not in r.stderr and "worker died" not in r.stderr
     gb_line = next(ln for ln in r.stderr.splitlines() if ln.startswith("govlib run: GB: failed:"))
-    assert re.search(rf"no space left on {re.escape(str(out))}/\.staging/2026-10-\d+/GB/toy_tagged\.ipynb", gb_line), \
-        gb_line
+    assert re.search(rf"no space left on {re.escape(str(out))}{named}", gb_line), gb_line
     assert _files(out / MONTH / "GB") == gb_before
     assert "run second" in (out / MONTH / "DE" / "toy_tagged.ipynb").read_text()
     gb = _index(out)[("GB", "toy_tagged")]
@@ -223,3 +229,19 @@ def test_disk_full_everywhere_says_so_and_changes_nothing(tmp_path):
     assert _files(out / MONTH) == before
     assert not [p for p in out.rglob("*") if ".tmp" in p.name]
     assert _staging_dirs(out) == []
+
+
+def test_disk_full_is_found_behind_wrapping_errors():
+    """A cube build's pyarrow error (no errno, only the text) wrapped in a govlib error still says "no space left"."""
+    from govlib.errors import GovlibError
+    from govlib.report.runner import _error_summary
+
+    try:
+        try:
+            raise OSError("IOError: No space left on device. Detail: [errno 28]")  # what pyarrow raises
+        except OSError as exc:
+            raise GovlibError("cube for GB could not be written") from exc
+    except GovlibError as exc:
+        wrapped = exc
+    assert _error_summary(wrapped, path="/cache/cubes").startswith("no space left on /cache/cubes: free space")
+    assert _error_summary(GovlibError("cube for GB could not be written")) == "cube for GB could not be written"

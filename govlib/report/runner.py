@@ -926,6 +926,11 @@ class BatchResult:
     def index(self) -> Path:
         return self.month_dir / "index.html"
 
+    def kept(self) -> set[str]:
+        """Folders this run ran but did not replace (a report failed): their previous run stays published."""
+        ran = {o.market for o in self.outcomes} | set(self.market_errors)
+        return {f for f in ran - self.published if (self.month_dir / f).is_dir()}
+
 
 def _pid_alive(pid: int) -> bool:
     try:
@@ -1385,8 +1390,7 @@ def _kept_rows(result: BatchResult, month_dir: Path, _=lambda s: s) -> tuple[set
     time) with this run's error; a report that failed now and was never published is
     listed without links.
     """
-    ran = {o.market for o in result.outcomes} | set(result.market_errors)
-    kept = {f for f in ran - result.published if (month_dir / f).is_dir()}
+    kept = result.kept()
     rows: list[Outcome] = []
     for folder in sorted(kept):
         new = {o.report: o for o in result.outcomes if o.market == folder}
@@ -1580,6 +1584,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"govlib run: {m}: failed: {_first_lines(err, 2)}", file=sys.stderr)
     for o in failed:
         print(f"govlib run: {o.market} {o.report}: {o.status}: {_first_lines(o.error, 2)}", file=sys.stderr)
+    for folder in sorted(res.kept()):
+        print(f"govlib run: {folder}: not replaced; the previous run's reports stay published", file=sys.stderr)
     print(f"{n_ok} report(s) ok ({n_reused} reused), {len(failed) + len(res.market_errors)} failed; index: {res.index}")
     return 0 if res.ok else 1
 
