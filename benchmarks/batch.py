@@ -80,7 +80,6 @@ def measure_batch(data: Path, month: str, jobs: int, markets: str, workdir: Path
     from govlib.report import runner
 
     config.CACHE_DIR = workdir / "cache"
-    os.environ["GOVLIB_ALLOWED_ROOTS"] = os.pathsep.join([str(workdir), os.environ.get("GOVLIB_ALLOWED_ROOTS", "")])
     t0 = time.perf_counter()
     res = runner.run_batch(month, markets=markets, data_dir=data, out_dir=workdir / "reports", jobs=jobs,
                            progress=False, fresh_kernels=fresh_kernels)

@@ -81,7 +81,6 @@ def runs(demo_dir, tmp_path_factory):
     # and no cube of another code state can be taken from a cache under the same label
     env.update(GOVLIB_ROOT=str(proj), PYTHONPATH=os.pathsep.join([str(proj), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
                GOVLIB_PEER_REPORTS=str(config.PEER_REPORTS_DIR), GOVLIB_CACHE=str(cache),
-               GOVLIB_ALLOWED_ROOTS=os.pathsep.join([str(base), str(demo_dir)]),
                GOVLIB_CODE_VERSION=f"test-determinism-{uuid.uuid4().hex[:8]}")
     probe = subprocess.run([sys.executable, "-c", "import govlib; print(govlib.__file__)"], env=env,
                            capture_output=True, text=True, check=True, cwd=proj)

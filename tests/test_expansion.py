@@ -8,7 +8,6 @@ three months of history. Hand-made cases check each rule on its own.
 from __future__ import annotations
 
 import math
-import os
 import re
 
 import nbformat
@@ -309,16 +308,8 @@ def test_notebook_structure():
 def test_runner_runs_expansion_notebook_for_pl_only(demo_dir, tmp_path):
     from govlib.report import runner
 
-    saved = os.environ.get("GOVLIB_ALLOWED_ROOTS")
-    os.environ["GOVLIB_ALLOWED_ROOTS"] = str(tmp_path)
-    try:
-        res = runner.run_batch(MONTH, markets="DE,PL", reports="expansion_readiness", data_dir=demo_dir,
-                               out_dir=tmp_path, jobs=2, progress=False, lang="en_GB")
-    finally:
-        if saved is None:
-            os.environ.pop("GOVLIB_ALLOWED_ROOTS", None)
-        else:
-            os.environ["GOVLIB_ALLOWED_ROOTS"] = saved
+    res = runner.run_batch(MONTH, markets="DE,PL", reports="expansion_readiness", data_dir=demo_dir,
+                           out_dir=tmp_path, jobs=2, progress=False, lang="en_GB")
     assert res.ok, [(o.market, o.report, o.error) for o in res.outcomes]
     assert [(o.market, o.report) for o in res.outcomes] == [("PL", "expansion_readiness")]
     assert not (tmp_path / MONTH / "DE" / "expansion_readiness.html").exists()

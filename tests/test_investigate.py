@@ -130,10 +130,9 @@ def test_policy_case_on_demo_wave(ds, ground_truth):
 
 
 @pytest.mark.slow
-def test_run_investigation_writes_confidential_case(ds, demo_dir, tmp_path, monkeypatch):
+def test_run_investigation_writes_confidential_case(ds, demo_dir, tmp_path):
     import nbformat
 
-    monkeypatch.setenv("GOVLIB_ALLOWED_ROOTS", str(tmp_path))
     acts = ds.load("enforcement_actions", market="PL", ordered=False)
     creator = min(acts["creator_id"].value_counts().loc[lambda s: s == s.max()].index)
     folder = I.run_investigation(creator=creator, data_dir=demo_dir, out_dir=tmp_path / "investigations")

@@ -1,11 +1,12 @@
-"""Parameter safety (issue 9): nothing a user types can become code in papermill's injected
-cell or make a run write outside its output root.
+"""Parameter safety (issue 9): nothing a user types can become code in papermill's injected cell.
 
 Two lines of defence are tested: the command line refuses a crafted value before anything
 is written (``govlib run``), and :func:`govlib.report.runner.validate_notebook_parameters`
 refuses it again just before injection. ``tests/test_runner.py`` already checks a few
-crafted values; this adds the issue's exact payload, newline and Unicode-digit tricks,
-symlink / ``..`` escapes, and what papermill actually writes for validated values.
+crafted values; this adds the issue's exact payload, newline and Unicode-digit tricks, and
+what papermill actually writes for validated values, paths with quotes included. Paths
+given on the command line are the user's to choose (issue 13): a data or output folder
+outside the project is accepted, wherever a symlink or ``..`` leads.
 """
 
 from __future__ import annotations
@@ -68,40 +69,50 @@ def test_issue_payload_and_newline_variants_rejected_before_injection(tmp_path):
             runner.validate_notebook_parameters(params)
 
 
-def test_paths_escaping_allowed_roots_are_refused(tmp_path, monkeypatch):
+def test_paths_outside_the_project_are_the_users_to_choose(tmp_path, monkeypatch):
     root = tmp_path / "root"
     root.mkdir()
-    monkeypatch.chdir(root)  # the current directory is an allowed root
-    monkeypatch.delenv("GOVLIB_ALLOWED_ROOTS", raising=False)
+    monkeypatch.chdir(root)
     outside = tmp_path / "outside"
     outside.mkdir()
-    assert runner.check_path(root / "reports", "output directory") == (root / "reports").resolve()
     (root / "link").symlink_to(outside, target_is_directory=True)
-    for bad in (root / "link" / "reports", root / ".." / "outside", Path("../outside")):
-        with pytest.raises(UsageError, match="outside the allowed roots"):
-            runner.check_path(bad, "output directory")
-    with pytest.raises(UsageError, match="outside the allowed roots"):
-        runner.validate_notebook_parameters({"data_dir": str(root / "link")})
+    # symlinks and ".." are resolved, not refused (the old "allowed roots" refused all three)
+    for given, resolved in ((root / "link" / "reports", outside / "reports"), (root / ".." / "outside", outside),
+                            (Path("../outside"), outside)):
+        assert runner.check_path(given, "output directory") == resolved.resolve()
+    assert runner.validate_notebook_parameters({"data_dir": str(root / "link")}) == {"data_dir": str(root / "link")}
+    # still refused: a path that does not exist, control characters (they could end the injected line)
+    for bad in (str(tmp_path / "missing"), str(outside) + "\n__import__('os')", str(outside) + "\x00"):
+        with pytest.raises(UsageError):
+            runner.validate_notebook_parameters({"data_dir": bad})
 
 
-def test_cli_output_outside_roots_refused(tmp_path):
+def test_cli_accepts_data_and_output_outside_the_project(tmp_path):
+    """``govlib run --data /elsewhere --out /elsewhere``, run from the project: was exit 2 ("allowed roots")."""
+    from datasets import write_valid_dataset
+
     root = make_toy_project(tmp_path / "proj")
-    (root / "data").mkdir()
     elsewhere = tmp_path / "elsewhere"
-    r = govlib(["run", "--month", MONTH, "--markets", "DE", "--data", str(root / "data"), "--out", str(elsewhere),
-                "--no-progress"], env=toy_env(root), cwd=root, timeout=120)
-    assert r.returncode == 2 and "outside the allowed roots" in r.stderr and "GOVLIB_ALLOWED_ROOTS" in r.stderr
-    assert not elsewhere.exists()
+    data = write_valid_dataset(elsewhere / "data", layout="partitioned")
+    out = elsewhere / "reports"
+    r = govlib(["run", "--month", MONTH, "--markets", "DE", "--data", str(data), "--out", str(out),
+                "--no-progress", "--jobs", "1"], env=toy_env(root), cwd=root, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert (out / MONTH / "DE" / "toy_ok.html").exists() and (out / MONTH / "index.html").exists()
 
 
-def test_validated_values_are_injected_as_string_literals(tmp_path, monkeypatch):
-    """What papermill writes for validated values: assignments of string constants, nothing else."""
+def test_validated_values_are_injected_as_string_literals(tmp_path):
+    """What papermill writes for validated values: assignments of string constants, nothing else.
+
+    A path may be anywhere and hold quotes, backslashes or ``#``: it stays one string constant.
+    """
     from papermill.translators import PythonTranslator
 
-    monkeypatch.setenv("GOVLIB_ALLOWED_ROOTS", str(tmp_path))
+    weird = tmp_path / 'we"ird\\ \'dir\' #"; import os #'
+    weird.mkdir()
     params = runner.validate_notebook_parameters(
         {"market": "GB", "month": MONTH, "markets": "DE,GB", "failed_markets": "", "lang": "en_GB",
-         "data_dir": str(tmp_path), "cube_path": ""})
+         "data_dir": str(tmp_path), "cube_path": str(weird)})
     cell = PythonTranslator.codify(params)
     tree = ast.parse(cell)
     assigned = {}
@@ -111,10 +122,9 @@ def test_validated_values_are_injected_as_string_literals(tmp_path, monkeypatch)
     assert assigned == params
 
 
-def test_crafted_value_never_reaches_a_run(tmp_path, monkeypatch):
+def test_crafted_value_never_reaches_a_run(tmp_path):
     """Even through the Python API, a crafted month stops the batch before any file exists."""
     payload, pwned = _payload(tmp_path)
-    monkeypatch.setenv("GOVLIB_ALLOWED_ROOTS", str(tmp_path))
     (tmp_path / "data").mkdir()
     with pytest.raises(UsageError):
         runner.run_batch(payload, markets="DE", data_dir=tmp_path / "data", out_dir=tmp_path / "reports",

@@ -38,7 +38,6 @@ def data(tmp_path_factory):
 @pytest.fixture
 def project(tmp_path, monkeypatch, data):
     """A toy project: ``make(notebooks, timeout)`` writes its notebooks dir and reports.yaml."""
-    monkeypatch.setenv("GOVLIB_ALLOWED_ROOTS", os.pathsep.join([str(tmp_path), str(data.parent)]))
     monkeypatch.setenv("GOVLIB_PSEUDONYM_KEY", "test-key-0123456789abcdef")
     monkeypatch.delenv("GOVLIB_FRESH_KERNELS", raising=False)
     monkeypatch.delenv("GOVLIB_KERNEL_MAX_REPORTS", raising=False)

@@ -705,8 +705,12 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary sibling and a rename: a reader never sees half a file."""
     p = Path(path)
     tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, p)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, p)
+    except BaseException:  # e.g. a full disk: the old file stays, no temporary file is left behind
+        tmp.unlink(missing_ok=True)
+        raise
     return p
 
 

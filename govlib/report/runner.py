@@ -9,10 +9,12 @@ What a run does, in order:
 
 1. **Validates its inputs** before doing anything: the month, market codes (against
    ``params/markets``), report names (against ``params/reports.yaml``), the data
-   directory, the output directory and the language. Every value later injected into a
-   notebook is validated again by :func:`validate_notebook_parameters` (a market code,
-   a month, a language tag, paths inside the allowed roots), so a crafted value can
-   never become code in papermill's injected cell or make a report write elsewhere.
+   directory, the output directory (writable), the language (a catalog in ``locales/``) and
+   ``--jobs``, before any folder or lock is created. Paths given on the command line are
+   the user's to choose. Every value later injected into a notebook is validated again by
+   :func:`validate_notebook_parameters` (a market code, a month, a language tag, paths of
+   existing directories without control characters), so a crafted value can never become
+   code in papermill's injected cell.
 2. **Builds each market's cube once** (:func:`govlib.report.cube.build_cube`), shared by
    that market's notebooks; a cached cube is reused when data, params and code are
    unchanged.
@@ -27,10 +29,17 @@ What a run does, in order:
    are done, so a folder a reader finds is complete. Then the roll-up notebooks run
    into ``<out>/<YYYY-MM>/EMEA/``, and ``<out>/<YYYY-MM>/kpis.csv`` (all markets) and
    ``index.html`` (every report, status, duration, errors) are replaced atomically.
+   A market's (or the roll-up's) new folder replaces the published one only when all of
+   its reports succeeded: otherwise the published folder is kept untouched and the index
+   lists its reports as "from the previous run" (when, and this run's error). Workers die
+   with the runner (``PR_SET_PDEATHSIG`` on Linux; a worker whose runner is gone exits
+   before writing anything), so a killed runner leaves only its staging folder.
 5. **Isolates failures**: a failing (market, notebook) is recorded in the index with its
    error's first lines and a link to the failing cell; the others complete; the command
    exits 1 at the end. A market whose cube cannot be built (e.g. a corrupt file) gets
-   no folder at all, only its error in the index.
+   no new folder, only its error in the index. A full disk (``ENOSPC``) while writing is
+   reported as ``no space left on <path>`` and fails the market (or the run, for the
+   month's ``kpis.csv`` / ``index.html``), never publishing a half-written file.
 
 ``--resume`` skips every (market, notebook) whose published output has a manifest
 (``<notebook>.manifest.json``) with the same input key: data fingerprint, market
@@ -40,6 +49,7 @@ params, month, language, notebook source and govlib code version.
 from __future__ import annotations
 
 import argparse
+import errno
 import fcntl
 import hashlib
 import html as _html
@@ -54,7 +64,8 @@ import sys
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -81,38 +92,81 @@ class RunError(GovlibError):
 # input validation
 
 
-def allowed_roots() -> list[Path]:
-    """Directories reports, caches and data may live in.
+class DiskFull(GovlibError):
+    """No space left (``ENOSPC``, or a disk quota: ``EDQUOT``) while writing ``path``."""
 
-    The project root, the current directory, ``GOVLIB_REPORTS`` / ``GOVLIB_CACHE`` /
-    ``GOVLIB_DATA``, and every entry of ``GOVLIB_ALLOWED_ROOTS`` (``os.pathsep``-separated).
-    """
-    roots = [config.PROJECT_ROOT, Path.cwd(), config.REPORTS_DIR, config.CACHE_DIR, config.DATA_DIR]
-    extra = os.environ.get("GOVLIB_ALLOWED_ROOTS", "")
-    roots += [Path(p) for p in extra.split(os.pathsep) if p]
-    out: list[Path] = []
-    for r in roots:
-        rp = Path(r).resolve()
-        if rp not in out:
-            out.append(rp)
-    return out
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        super().__init__(f"no space left on {path}: free space on its file system and run again "
+                         "(--resume reuses the reports already done)")
+
+
+def _is_disk_full(exc: BaseException | None) -> bool:
+    """``exc`` or one of its causes is an out-of-space ``OSError`` (pyarrow's carry only the text)."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OSError) and (exc.errno in (errno.ENOSPC, errno.EDQUOT)
+                                         or "No space left on device" in str(exc)):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+@contextmanager
+def _writing(path: str | Path):
+    """Turn an out-of-space error of the writes in this block into :class:`DiskFull` naming ``path``."""
+    try:
+        yield
+    except OSError as exc:
+        if _is_disk_full(exc):
+            raise DiskFull(path) from exc
+        raise
 
 
 def check_path(value: str | Path, what: str, *, must_exist: bool = False) -> Path:
-    """Resolve ``value`` and require it inside :func:`allowed_roots`; raise :class:`UsageError` otherwise."""
+    """Resolve a path (``~`` and symlinks expanded); raise :class:`UsageError` for a malformed one.
+
+    A path the user gives is theirs to choose: it may lie anywhere. Refused: an empty value,
+    control characters (a newline could end papermill's injected line), and with
+    ``must_exist`` anything but an existing directory.
+    """
     text = str(value)
     if not text or any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
         raise UsageError(f"{what} {text!r} is empty or contains control characters")
     p = Path(text).expanduser().resolve()
     if must_exist and not p.is_dir():
         raise UsageError(f"{what} {p} does not exist or is not a directory")
-    roots = allowed_roots()
-    if not any(p == r or r in p.parents for r in roots):
-        raise UsageError(
-            f"{what} {p} is outside the allowed roots ({', '.join(map(str, roots))}); "
-            "move it there or add its parent to GOVLIB_ALLOWED_ROOTS"
-        )
     return p
+
+
+def check_output_dir(value: str | Path) -> Path:
+    """:func:`check_path` for an output root, which must be creatable and writable (nothing is created here)."""
+    out = check_path(value, "output directory")
+    probe = out
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UsageError(f"cannot write to {out}: {probe} is not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write to {out}: permission denied")
+    return out
+
+
+def check_language(lang: str) -> str:
+    """``--lang``: a language tag with a translation catalog (``locales/<ll_TT>/LC_MESSAGES/govlib.po``)."""
+    from govlib.report.i18n import I18nError, catalog_path, normalize_language
+
+    shipped = sorted(p.parent.parent.name for p in Path(config.LOCALES_DIR).glob("*/LC_MESSAGES/govlib.po"))
+    hint = f"; catalogs: {', '.join(shipped) or 'none (see docs/i18n.md)'}"
+    if not _LANG.match(lang):
+        raise UsageError(f"--lang {lang!r} is not a language tag such as en_GB or de_DE" + hint)
+    try:
+        name = normalize_language(lang)
+    except I18nError:
+        raise UsageError(f"--lang {lang}: unknown language" + hint) from None
+    if not catalog_path(name).is_file():
+        raise UsageError(f"--lang {lang}: no translation catalog {catalog_path(name)}" + hint)
+    return lang
 
 
 def validate_notebook_parameters(params: dict[str, Any]) -> dict[str, str]:
@@ -120,13 +174,14 @@ def validate_notebook_parameters(params: dict[str, Any]) -> dict[str, str]:
 
     Allowed keys and forms: ``market`` (``^[A-Z]{2}$``), ``markets`` (comma-separated
     market codes), ``failed_markets`` (same), ``month`` (``YYYY-MM``), ``lang`` (empty or
-    ``xx`` / ``xx_YY``), ``data_dir`` and ``cube_path`` (empty or an existing directory
-    inside :func:`allowed_roots`). Anything else is a :class:`UsageError`.
+    ``xx`` / ``xx_YY``), ``data_dir`` and ``cube_path`` (empty or an existing directory,
+    no control characters: :func:`check_path`). Anything else is a :class:`UsageError`.
 
     Notes
     -----
     papermill writes parameters as Python literals; validating them to these narrow
-    forms first means no value can carry code, a quote or a newline into the cell.
+    forms first means no value can carry code or a newline into the cell (a path's
+    quotes are escaped by papermill's string literal).
     """
     out: dict[str, str] = {}
     for key, value in params.items():
@@ -284,7 +339,9 @@ def _strip_run_metadata(nb) -> None:
             cell.metadata["papermill"] = {k: cpm[k] for k in ("exception", "status") if k in cpm}
 
 
-def _error_summary(exc: BaseException, max_lines: int = 6) -> str:
+def _error_summary(exc: BaseException, max_lines: int = 6, path: str | Path | None = None) -> str:
+    if _is_disk_full(exc):  # "no space left on <path>", not the library's traceback
+        return str(DiskFull(path or getattr(exc, "filename", None) or "the disk"))
     tb = getattr(exc, "traceback", None)
     ename, evalue = getattr(exc, "ename", None), getattr(exc, "evalue", None)
     if ename is not None:
@@ -520,13 +577,10 @@ def _failure_kind(exc: BaseException) -> str:
 
 def _worker_notebook(task: dict, kernel: WarmKernel | None = None) -> dict:
     """Execute one notebook with papermill (in ``kernel`` when given, else a fresh kernel), export its HTML."""
-    import nbformat
     import papermill as pm
 
-    from govlib.report.html import export_html
-
     out_nb = Path(task["output"])
-    status, error, extra, info = "ok", "", {}, {}
+    status, error, extra, info, disk_full = "ok", "", {}, {}, False
     saved_env: dict[str, str | None] = {}
     if kernel is not None:
         try:
@@ -554,7 +608,8 @@ def _worker_notebook(task: dict, kernel: WarmKernel | None = None) -> dict:
             **extra,
         )
     except Exception as exc:  # noqa: BLE001 - any failure is recorded, not raised
-        status, error, why = "failed", _error_summary(exc), _failure_kind(exc)
+        status, error, why = "failed", _error_summary(exc, path=out_nb), _failure_kind(exc)
+        disk_full = _is_disk_full(exc)
     finally:
         for k, v in saved_env.items():
             if v is None:
@@ -563,21 +618,75 @@ def _worker_notebook(task: dict, kernel: WarmKernel | None = None) -> dict:
                 os.environ[k] = v
         if kernel is not None:
             kernel.finish(status == "ok", why)
-    if out_nb.exists():
-        nb = nbformat.read(str(out_nb), as_version=4)
-        _strip_run_metadata(nb)
-        nbformat.write(nb, str(out_nb))
+    status, error, disk_full = _finish_outputs(task, out_nb, status, error, disk_full)
+    return {"status": status, "error": error, **info, **({"disk_full": True} if disk_full else {})}
+
+
+def _finish_outputs(task: dict, out_nb: Path, status: str, error: str, disk_full: bool) -> tuple[str, str, bool]:
+    """Strip the executed notebook's run metadata and export its HTML; a full disk deletes both (half-written)."""
+    import nbformat
+
+    from govlib.report.html import export_html
+
+    html = out_nb.with_suffix(".html")
+    if out_nb.exists() and not disk_full:
+        step, target = "", out_nb
         try:
-            export_html(nb, out_nb.with_suffix(".html"), title=task["title"], language=task["html_lang"],
+            nb = nbformat.read(str(out_nb), as_version=4)
+            _strip_run_metadata(nb)
+            nbformat.write(nb, str(out_nb))
+            step, target = "HTML export: ", html
+            export_html(nb, html, title=task["title"], language=task["html_lang"],
                         toc_title=task.get("toc_title", "Contents"))
         except Exception as exc:  # noqa: BLE001
-            status = "failed"
-            error = (error + "\n" if error else "") + "HTML export: " + _error_summary(exc)
-    return {"status": status, "error": error, **info}
+            status, disk_full = "failed", _is_disk_full(exc)
+            error = (error + "\n" if error else "") + step + _error_summary(exc, path=target)
+    if disk_full:
+        out_nb.unlink(missing_ok=True)
+        html.unlink(missing_ok=True)
+    return status, error, disk_full
 
 
-def _worker_main(task_path: str, warm: bool = False) -> int:
-    """Run one task file and write its result file; ``warm``: notebooks run in the worker's :class:`WarmKernel`."""
+def _runner_gone() -> bool:
+    """The runner that started this worker (``GOVLIB_RUNNER_PID``) is no longer its parent: it died."""
+    pid = os.environ.get("GOVLIB_RUNNER_PID", "")
+    return pid.isdigit() and os.getppid() != int(pid)
+
+
+def _exit_if_orphan(task: dict | None = None) -> None:
+    """An orphaned worker writes nothing more: it deletes the task's outputs, stops its kernel and exits."""
+    if not _runner_gone():
+        return
+    if task is not None and task.get("kind") == "notebook":
+        for p in (Path(task["output"]), Path(task["output"]).with_suffix(".html")):
+            p.unlink(missing_ok=True)
+    if _WARM_KERNEL is not None:
+        _WARM_KERNEL.shutdown()
+    os._exit(1)
+
+
+def _die_with_runner() -> None:
+    """Have Linux SIGKILL this worker when its runner dies (``PR_SET_PDEATHSIG``); exit now if it already did.
+
+    The signal is tied to the runner's thread that started the worker: the runner keeps
+    that thread (its pool's) until the workers are closed. The kernel of a killed worker
+    exits within a second (ipykernel's parent poller, ``JPY_PARENT_PID``).
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # no prctl: the orphan checks still hold
+            pass
+    _exit_if_orphan()
+
+
+def _worker_main(task_path: str, warm: bool = False) -> str:
+    """Run one task file and write its result file; ``warm``: notebooks run in the worker's :class:`WarmKernel`.
+
+    Returns ``""``, or the error when the result file could not be written (a full disk).
+    """
     global _WARM_KERNEL
     task = json.loads(Path(task_path).read_text(encoding="utf-8"))
     t0 = time.monotonic()
@@ -596,12 +705,19 @@ def _worker_main(task_path: str, warm: bool = False) -> int:
     except Exception as exc:  # noqa: BLE001
         import traceback
 
-        result = {"status": "failed", "error": _error_summary(exc), "traceback": traceback.format_exc()}
+        result = {"status": "failed", "error": _error_summary(exc, path=task.get("cache_dir") or task.get("output")),
+                  "traceback": traceback.format_exc(), **({"disk_full": True} if _is_disk_full(exc) else {})}
     result["duration"] = round(time.monotonic() - t0, 3)
+    _exit_if_orphan(task)  # the runner died while the task ran: nothing of it is written
     tmp = Path(task["result"] + ".tmp")
-    tmp.write_text(json.dumps(result), encoding="utf-8")
-    os.replace(tmp, task["result"])
-    return 0
+    try:
+        with _writing(task["result"]):
+            tmp.write_text(json.dumps(result), encoding="utf-8")
+            os.replace(tmp, task["result"])
+    except DiskFull as exc:
+        tmp.unlink(missing_ok=True)
+        return str(exc)
+    return ""
 
 
 def _worker_loop() -> int:
@@ -612,8 +728,10 @@ def _worker_loop() -> int:
     worker's :class:`WarmKernel` unless ``GOVLIB_FRESH_KERNELS`` is set (``--fresh-kernels``)
     or the task asks for a fresh kernel; the kernel is shut down at end of input. A worker
     killed by :class:`_Procs` takes its kernel along: ipykernel exits when its parent
-    process is gone (``JPY_PARENT_PID``).
+    process is gone (``JPY_PARENT_PID``). The worker itself dies with the runner
+    (:func:`_die_with_runner`) and never writes a result for a dead runner.
     """
+    _die_with_runner()
     import papermill  # noqa: F401  (imported once for all the worker's tasks)
 
     import govlib.report.html  # noqa: F401
@@ -635,11 +753,12 @@ def _worker_loop() -> int:
                     os.dup2(fh.fileno(), 1)
                     os.dup2(fh.fileno(), 2)
             try:
-                _worker_main(task_path, warm=warm)
+                failure = _worker_main(task_path, warm=warm)
             finally:
                 sys.stdout.flush()
                 sys.stderr.flush()
-            out.write(b"done\n")
+            # no result file (a full disk): the error goes over the pipe instead, on one line
+            out.write(b"error " + " ".join(failure.split()).encode()[:2000] + b"\n" if failure else b"done\n")
     finally:
         if _WARM_KERNEL is not None:
             _WARM_KERNEL.shutdown()
@@ -694,7 +813,11 @@ class _Procs:
         stem = Path(task["result"]).stem
         task_path = tdir / (stem + ".task.json")
         task["stderr"] = str(tdir / (stem + ".stderr.txt"))
-        task_path.write_text(json.dumps(task), encoding="utf-8")
+        try:
+            with _writing(task_path):
+                task_path.write_text(json.dumps(task), encoding="utf-8")
+        except DiskFull as exc:
+            return {"status": "failed", "error": str(exc), "disk_full": True, "duration": 0.0}
         t0 = time.monotonic()
         proc = self._worker(env)
         if proc is None:
@@ -722,6 +845,9 @@ class _Procs:
                 partial.unlink(missing_ok=True)
         if timed_out:
             return {"status": "failed", "error": f"timed out after {timeout:.0f} s (timeout_seconds in params/reports.yaml)",
+                    "duration": duration}
+        if line.startswith(b"error "):  # the worker could not write its result file
+            return {"status": "failed", "error": line[6:].decode(errors="replace").strip(), "disk_full": True,
                     "duration": duration}
         result = _read_json(Path(task["result"]))
         if result is None:
@@ -791,6 +917,7 @@ class BatchResult:
     outcomes: list[Outcome] = field(default_factory=list)
     market_errors: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)  # markets of the data not reported, and why
+    published: set[str] = field(default_factory=set)  # folders (markets, EMEA) this run replaced
 
     @property
     def ok(self) -> bool:
@@ -799,6 +926,11 @@ class BatchResult:
     @property
     def index(self) -> Path:
         return self.month_dir / "index.html"
+
+    def kept(self) -> set[str]:
+        """Folders this run ran but did not replace (a report failed): their previous run stays published."""
+        ran = {o.market for o in self.outcomes} | set(self.market_errors)
+        return {f for f in ran - self.published if (self.month_dir / f).is_dir()}
 
 
 def _pid_alive(pid: int) -> bool:
@@ -818,9 +950,13 @@ def _clean_stale(out: Path, month_dir: Path) -> None:
             m = re.match(r"^\d{4}-\d{2}-(\d+)$", d.name)
             if d.is_dir() and m and not _pid_alive(int(m.group(1))):
                 shutil.rmtree(d, ignore_errors=True)
-    if month_dir.exists():
+    if month_dir.exists():  # called under the month's lock: no other run is publishing into month_dir
         for d in month_dir.glob(".*.old-*"):
-            shutil.rmtree(d, ignore_errors=True)
+            m = re.match(r"^\.(.+)\.old-\d+\Z", d.name)
+            if m and not (month_dir / m.group(1)).exists():
+                os.rename(d, month_dir / m.group(1))  # a run killed between _publish_dir's renames: put it back
+            else:
+                shutil.rmtree(d, ignore_errors=True)
 
 
 def _publish_dir(src: Path, dest: Path) -> None:
@@ -829,15 +965,27 @@ def _publish_dir(src: Path, dest: Path) -> None:
     old = dest.parent / f".{dest.name}.old-{os.getpid()}"
     if dest.exists():
         os.rename(dest, old)
-    os.rename(src, dest)
+    try:
+        os.rename(src, dest)
+    except OSError:
+        if old.exists():
+            os.rename(old, dest)
+        raise
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _remove_dir(dest: Path) -> None:
-    if dest.exists():
-        old = dest.parent / f".{dest.name}.old-{os.getpid()}"
-        os.rename(dest, old)
-        shutil.rmtree(old, ignore_errors=True)
+def _publish_or_keep(src: Path, dest: Path, result: BatchResult, *, failed: bool, complete: bool = True) -> None:
+    """Publish ``src`` at ``dest`` unless that would replace published reports by failed ones.
+
+    ``failed``: some report of the folder failed in this run; then a published ``dest`` is
+    kept untouched (:func:`render_index` lists it as the previous run). With nothing
+    published yet, a ``complete`` folder is published with its failed reports (their HTML
+    shows the error); an incomplete one (a write failed) never is.
+    """
+    if failed and (dest.exists() or not complete):
+        return
+    _publish_dir(src, dest)
+    result.published.add(dest.name)
 
 
 def _translator(lang: str):
@@ -874,7 +1022,7 @@ def run_batch(
         Another run of the same month and output folder is in progress.
     """
     from govlib.params import list_markets, load_market, load_reports
-    from govlib.report.cube import code_version, cube_dir, cube_inputs, hash_inputs, load_cube, write_bytes_atomic
+    from govlib.report.cube import code_version, cube_dir, cube_inputs, hash_inputs, load_cube
 
     code_version.cache_clear()  # the code may have changed since this process last ran a batch
     # 1. inputs (a future month has no complete data: refuse it rather than publish empty reports)
@@ -889,14 +1037,14 @@ def run_batch(
         if not (config.NOTEBOOKS_DIR / f"{nb}.ipynb").exists():
             raise UsageError(f"report {nb!r}: notebook {config.NOTEBOOKS_DIR / (nb + '.ipynb')} not found")
     data = check_path(data_dir or config.DATA_DIR, "data directory", must_exist=True)
+    out = check_output_dir(out_dir or config.REPORTS_DIR)
     skipped = unknown_data_markets(data, known) if markets.strip().lower() == "all" else {}
-    out = check_path(out_dir or config.REPORTS_DIR, "output directory")
     cache = check_path(config.CACHE_DIR, "cache directory")
-    if lang and not _LANG.match(lang):
-        raise UsageError(f"--lang {lang!r} is not a language tag such as en_GB or de_DE")
+    if lang:
+        check_language(lang)
+    if jobs is not None and int(jobs) < 1:  # 0 is not "all cores": leave --jobs out for that
+        raise UsageError(f"--jobs must be at least 1, got {jobs}")
     jobs = int(jobs or os.cpu_count() or 1)
-    if jobs < 1:
-        raise UsageError("--jobs must be at least 1")
     mparams = {m: load_market(m) for m in market_list}
     # expansion notebooks (params/reports.yaml) run only for markets in expansion (govlib.expansion)
     from govlib.expansion import is_expansion_market
@@ -910,9 +1058,11 @@ def run_batch(
 
     # 2. staging and lock
     month_dir = out / month
-    out.mkdir(parents=True, exist_ok=True)
-    (out / STAGING).mkdir(exist_ok=True)
-    lock_file = open(out / STAGING / f"{month}.lock", "w")
+    try:
+        (out / STAGING).mkdir(parents=True, exist_ok=True)
+        lock_file = open(out / STAGING / f"{month}.lock", "w")
+    except OSError as exc:  # e.g. a read-only file system
+        raise UsageError(f"cannot write to {out}: {(exc.strerror or str(exc)).lower()}") from None
     try:
         fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -929,7 +1079,7 @@ def run_batch(
     env["PYTHONHASHSEED"] = "0"  # deterministic set/dict-of-str order inside kernels
     env["GOVLIB_CACHE"] = str(cache)
     env.setdefault("GOVLIB_ROOT", str(config.PROJECT_ROOT))
-    env["GOVLIB_ALLOWED_ROOTS"] = os.pathsep.join(str(r) for r in allowed_roots())
+    env["GOVLIB_RUNNER_PID"] = str(os.getpid())  # a worker whose parent is no longer this process stops
     env.pop("MPLBACKEND", None)
     fresh = fresh_kernels_requested(fresh_kernels)
     env["GOVLIB_FRESH_KERNELS"] = "1" if fresh else "0"  # read by the workers (_worker_loop)
@@ -1010,11 +1160,17 @@ def run_batch(
     def finish_notebook(market: str, nb: str, res: dict, key: dict) -> None:
         folder = stage / market
         status = res["status"]
+        if res.get("disk_full"):
+            result.market_errors.setdefault(market, res["error"])
         if status != "reused":
-            _write_json(folder / f"{nb}.manifest.json", {
-                "market": market, "month": month, "notebook": nb, "status": status,
-                "duration": res.get("duration", 0.0), "error": res.get("error", ""), **key,
-            })
+            try:
+                with _writing(folder / f"{nb}.manifest.json"):
+                    _write_json(folder / f"{nb}.manifest.json", {
+                        "market": market, "month": month, "notebook": nb, "status": status,
+                        "duration": res.get("duration", 0.0), "error": res.get("error", ""), **key,
+                    })
+            except DiskFull as exc:
+                result.market_errors.setdefault(market, str(exc))
         html_rel = f"{market}/{nb}.html" if (folder / f"{nb}.html").exists() else ""
         if html_rel and status == "failed":
             html_rel += "#papermill-error-cell"
@@ -1030,9 +1186,24 @@ def run_batch(
 
         folder = stage / market
         cube = load_cube(cube_paths[market])
-        write_kpis_csv(cube.kpis_for(month), folder / "kpis.csv")
-        write_alerts_csv(cube.alerts, folder / "alerts.csv")  # computed once, in the cube step
-        _publish_dir(folder, month_dir / market)
+        try:
+            with _writing(folder / "kpis.csv"):
+                write_kpis_csv(cube.kpis_for(month), folder / "kpis.csv")
+            with _writing(folder / "alerts.csv"):
+                write_alerts_csv(cube.alerts, folder / "alerts.csv")  # computed once, in the cube step
+        except DiskFull as exc:
+            result.market_errors.setdefault(market, str(exc))
+        failed = market in result.market_errors or any(
+            o.market == market and o.status not in ("ok", "reused") for o in result.outcomes)
+        with _writing(month_dir / market):
+            _publish_or_keep(folder, month_dir / market, result, failed=failed,
+                             complete=market not in result.market_errors)
+
+    def publish_rollup() -> None:
+        failed = any(o.market == ROLLUP_FOLDER and o.status not in ("ok", "reused") for o in result.outcomes)
+        with _writing(month_dir / ROLLUP_FOLDER):
+            _publish_or_keep(stage / ROLLUP_FOLDER, month_dir / ROLLUP_FOLDER, result, failed=failed,
+                             complete=ROLLUP_FOLDER not in result.market_errors)
 
     try:
         # 3. cubes (cache hits are resolved here without a worker)
@@ -1059,7 +1230,7 @@ def run_batch(
         while futures or not rollup_started:
             if not futures:
                 rollup_started = True
-                ok_markets = [m for m in market_list if m in cube_paths]
+                ok_markets = [m for m in market_list if m in cube_paths and m not in result.market_errors]
                 if rollup_nbs and ok_markets:
                     folder = stage / ROLLUP_FOLDER
                     folder.mkdir(parents=True, exist_ok=True)
@@ -1080,7 +1251,7 @@ def run_batch(
                             bar.update(1)
                             pending_nbs[ROLLUP_FOLDER] -= 1
                             if pending_nbs[ROLLUP_FOLDER] == 0:
-                                _publish_dir(folder, pub)
+                                publish_rollup()
                             continue
                         params = {"month": month, "markets": ",".join(ok_markets),
                                   "failed_markets": ",".join(sorted(result.market_errors)),
@@ -1103,19 +1274,25 @@ def run_batch(
                     if res["status"] == "ok":
                         cube_paths[market] = Path(res["cube_path"])
                         start_market_notebooks(market)
-                    else:
+                    else:  # the published folder, if any, stays (render_index: from the previous run)
                         result.market_errors[market] = res.get("error", "failed")
                         bar.update(len(nbs_of[market]))
-                        _remove_dir(month_dir / market)
                 elif kind == "notebook":
                     market, nb, key = meta
                     finish_notebook(market, nb, res, key)
                 else:
                     _, nb, key = meta
                     folder = stage / ROLLUP_FOLDER
-                    _write_json(folder / f"{nb}.manifest.json", {
-                        "market": ROLLUP_FOLDER, "month": month, "notebook": nb, "status": res["status"],
-                        "duration": res.get("duration", 0.0), "error": res.get("error", ""), **key})
+                    try:
+                        with _writing(folder / f"{nb}.manifest.json"):
+                            _write_json(folder / f"{nb}.manifest.json", {
+                                "market": ROLLUP_FOLDER, "month": month, "notebook": nb, "status": res["status"],
+                                "duration": res.get("duration", 0.0), "error": res.get("error", ""), **key})
+                    except DiskFull as exc:
+                        res = {**res, "status": "failed", "disk_full": True,
+                               "error": (res.get("error", "") + "\n" + str(exc)).strip()}
+                    if res.get("disk_full"):  # a half-written roll-up is never published
+                        result.market_errors.setdefault(ROLLUP_FOLDER, res["error"])
                     html_rel = f"{ROLLUP_FOLDER}/{nb}.html" if (folder / f"{nb}.html").exists() else ""
                     if html_rel and res["status"] == "failed":
                         html_rel += "#papermill-error-cell"
@@ -1125,21 +1302,19 @@ def run_batch(
                                                    res.get("kernel_pid")))
                     pending_nbs[ROLLUP_FOLDER] -= 1
                     if pending_nbs[ROLLUP_FOLDER] == 0:
-                        _publish_dir(folder, month_dir / ROLLUP_FOLDER)
+                        publish_rollup()
         bar.close()
 
-        # 4. month-level files
-        month_dir.mkdir(parents=True, exist_ok=True)
-        write_month_kpis(month_dir)
-        write_bytes_atomic(result.index, render_index(result, month_dir, _translator(lang or "en_GB")).encode("utf-8"))
+        # 4. month-level files, last (each through a temporary file and a rename)
+        write_month_files(result, _translator(lang or "en_GB"))
     except BaseException:
         procs.kill_all()
         pool.shutdown(wait=True, cancel_futures=True)
         bar.close()
         raise
     finally:
+        procs.close_all()  # before the pool's threads end: a worker dies with the thread that started it
         pool.shutdown(wait=True, cancel_futures=True)
-        procs.close_all()
         shutil.rmtree(stage, ignore_errors=True)
         lock_file.close()
     return result
@@ -1193,6 +1368,25 @@ def check_market_month(cube_path: Path, market: str, month: str) -> str:
             f"or leave {market} out with --markets")
 
 
+def write_month_files(result: BatchResult, _=lambda s: s) -> None:
+    """The month's ``kpis.csv`` then ``index.html``, each atomically; a full disk raises :class:`DiskFull` after both."""
+    from govlib.report.cube import write_bytes_atomic
+
+    month_dir, first = result.month_dir, None
+    for target in (month_dir / "kpis.csv", result.index):
+        try:
+            with _writing(target):
+                month_dir.mkdir(parents=True, exist_ok=True)
+                if target.name == "kpis.csv":
+                    write_month_kpis(month_dir)
+                else:
+                    write_bytes_atomic(target, render_index(result, month_dir, _).encode("utf-8"))
+        except DiskFull as exc:  # the previous file stays; still try the index, which names the failures
+            first = first or exc
+    if first is not None:
+        raise first
+
+
 def write_month_kpis(month_dir: Path) -> Path | None:
     """``<month>/kpis.csv``: the published markets' ``kpis.csv`` concatenated in market order."""
     from govlib.report.cube import write_bytes_atomic
@@ -1217,16 +1411,47 @@ def _status_labels() -> dict[str, str]:
     return {"ok": N_("ok"), "failed": N_("failed"), "reused": N_("reused"), "skipped": N_("skipped")}
 
 
+def _kept_rows(result: BatchResult, month_dir: Path, _=lambda s: s) -> tuple[set[str], list[Outcome]]:
+    """Folders this run ran but did not replace (a report failed), and their index rows.
+
+    Each report still published is listed "from the previous run (<when>)" (its manifest's
+    time) with this run's error; a report that failed now and was never published is
+    listed without links.
+    """
+    kept = result.kept()
+    rows: list[Outcome] = []
+    for folder in sorted(kept):
+        new = {o.report: o for o in result.outcomes if o.market == folder}
+        failed_now = sorted(r for r, o in new.items() if o.status not in ("ok", "reused"))
+        why = result.market_errors.get(folder) or f"not replaced: {', '.join(failed_now) or 'a report'} failed in this run"
+        old: set[str] = set()
+        for manifest in sorted((month_dir / folder).glob("*.manifest.json")):
+            man = _read_json(manifest) or {}
+            nb = man.get("notebook", manifest.name.removesuffix(".manifest.json"))
+            when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(manifest.stat().st_mtime))
+            o = new.get(nb)
+            rel = f"{folder}/{nb}"
+            rows.append(Outcome(folder, nb, _("from the previous run ({when})").format(when=when),
+                                man.get("duration", 0.0), o.error if nb in failed_now else why,
+                                rel + ".html" if (month_dir / f"{rel}.html").exists() else "",
+                                rel + ".ipynb" if (month_dir / f"{rel}.ipynb").exists() else ""))
+            old.add(nb)
+        rows += [replace(o, html="", notebook="") for nb, o in new.items() if nb not in old]
+    return kept, rows
+
+
 def render_index(result: BatchResult, month_dir: Path, _=lambda s: s) -> str:
     """``index.html`` of a month: every report with status, duration and errors (offline page).
 
     Reports published by earlier runs (markets not in this run) are listed from their
-    manifests. Durations are run metadata: the only part of a month's output that differs
-    between two runs on the same inputs.
+    manifests; so are those of a folder this run did not replace because a report failed
+    (:func:`_kept_rows`). Durations are run metadata: the only part of a month's output
+    that differs between two runs on the same inputs.
     """
-    rows: list[Outcome] = list(result.outcomes)
-    seen = {(o.market, o.report) for o in rows} | {(m, "") for m in result.market_errors}
-    this_run = {o.market for o in rows} | set(result.market_errors)
+    kept, kept_rows = _kept_rows(result, month_dir, _)
+    rows: list[Outcome] = [o for o in result.outcomes if o.market not in kept] + kept_rows
+    seen = {(o.market, o.report) for o in result.outcomes} | {(m, "") for m in result.market_errors}
+    this_run = {o.market for o in result.outcomes} | set(result.market_errors)
     for manifest in sorted(month_dir.glob("*/*.manifest.json")):
         market = manifest.parent.name
         man = _read_json(manifest) or {}
@@ -1392,13 +1617,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"govlib run: {m}: skipped: {why}", file=sys.stderr)
     for o in failed:
         print(f"govlib run: {o.market} {o.report}: {o.status}: {_first_lines(o.error, 2)}", file=sys.stderr)
+    for folder in sorted(res.kept()):
+        print(f"govlib run: {folder}: not replaced; the previous run's reports stay published", file=sys.stderr)
     print(f"{n_ok} report(s) ok ({n_reused} reused), {len(failed) + len(res.market_errors)} failed; index: {res.index}")
     return 0 if res.ok else 1
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--worker":
-        raise SystemExit(_worker_main(sys.argv[2]))
+        raise SystemExit(1 if _worker_main(sys.argv[2]) else 0)
     if len(sys.argv) == 2 and sys.argv[1] == "--worker-loop":
         raise SystemExit(_worker_loop())
     if len(sys.argv) >= 2 and sys.argv[1] == "--store-outputs":
