@@ -242,13 +242,14 @@ def test_kpis_and_alerts_csv_neutralise_text_not_numbers():
     import csv
     import io
 
-    from govlib.report.cube import KPI_COLUMNS, format_alerts_csv, format_kpis_csv
+    from govlib.report.cube import EXPORT_COLUMNS, format_alerts_csv, format_kpis_csv
     from govlib.trends import ALERT_COLUMNS
 
     kpis = pd.DataFrame([{"market": "DE", "month": "2026-10", "kpi_id": "=1+1", "value": -1.5, "numerator": -3.0,
-                          "denominator": 2.0, "ci_low": -2.5, "ci_high": -0.5, "unit": "@count"}])[KPI_COLUMNS]
+                          "denominator": 2.0, "ci_low": -2.5, "ci_high": -0.5, "unit": "@count",
+                          "status": "ok"}])[EXPORT_COLUMNS]
     row = list(csv.reader(io.StringIO(format_kpis_csv(kpis))))[1]
-    assert row == ["DE", "2026-10", "'=1+1", "-1.5", "-3", "2", "-2.5", "-0.5", "'@count"]
+    assert row == ["DE", "2026-10", "'=1+1", "-1.5", "-3", "2", "-2.5", "-0.5", "'@count", "ok"]
     alerts = pd.DataFrame([{"market": "DE", "month": "2026-10", "policy": "-cmd|' /C calc'!A0",
                             "content_type": "+x", "week_start": "2026-10-05", "observed": 12, "expected": 3.5,
                             "ratio": -0.25, "p_value": 0.001, "q_value": 0.01, "method": "poisson"}])[ALERT_COLUMNS]
