@@ -1,0 +1,135 @@
+"""The context a report's sections share, and the :class:`Section` they return."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from govlib.report import present
+
+
+@dataclass
+class Section:
+    """What one report section shows, in order, and the numbers behind it.
+
+    ``blocks`` are ``("markdown", text)``, ``("table", df, caption)`` or ``("figure", fig)``,
+    displayed with :mod:`govlib.report.present` exactly as a notebook cell would; ``data``
+    holds the section's DataFrames before formatting (for analysts and tests).
+    """
+
+    blocks: list[tuple] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def markdown(self, text: str) -> Section:
+        self.blocks.append(("markdown", text))
+        return self
+
+    def table(self, df: pd.DataFrame, caption: str | None = None) -> Section:
+        self.blocks.append(("table", df, caption))
+        return self
+
+    def figure(self, fig) -> Section:
+        self.blocks.append(("figure", fig))
+        return self
+
+    @property
+    def text(self) -> str:
+        """Every Markdown block and table caption, joined (what a translation test reads)."""
+        parts = [b[1] for b in self.blocks if b[0] == "markdown"]
+        parts += [b[2] for b in self.blocks if b[0] == "table" and b[2]]
+        return "\n".join(parts)
+
+    def show(self) -> None:
+        """Display the blocks in order (figures are closed once shown)."""
+        for block in self.blocks:
+            kind = block[0]
+            if kind == "markdown":
+                present.show(block[1])
+            elif kind == "table":
+                present.show_table(block[1], block[2])
+            else:
+                present.show_figure(block[1])
+
+    def _ipython_display_(self) -> None:  # a section as a cell's last expression shows itself
+        self.show()
+
+
+@dataclass
+class ReportContext:
+    """Parameters, params, translator, formatter and data of one report run.
+
+    Attributes are those the notebooks' setup cell used to define: ``market``, ``month``,
+    ``params`` (:class:`govlib.params.MarketParams`), ``language``, ``_`` (gettext),
+    ``fmt`` (:class:`govlib.report.i18n.Formatter`), ``cube`` (the market's
+    :class:`govlib.report.cube.Cube`), ``tables``, ``tz``, ``previous`` and ``year_ago``
+    (months), ``data_dir``. ``extra`` holds report-specific parameters.
+    """
+
+    market: str
+    month: str
+    params: Any
+    language: str
+    _: Callable[[str], str]
+    fmt: Any
+    cube: Any
+    data_dir: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return self.cube.tables
+
+    @property
+    def tz(self) -> str:
+        return self.params.timezone
+
+    @property
+    def min_cell(self) -> int:
+        return self.params.min_cell_size
+
+    @property
+    def previous(self) -> str:
+        from govlib.timeutil import shift_month
+
+        return shift_month(self.month, -1)
+
+    @property
+    def year_ago(self) -> str:
+        from govlib.timeutil import shift_month
+
+        return shift_month(self.month, -12)
+
+    def memo(self, name: str, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per context (work several sections share, e.g. health scores)."""
+        if name not in self._memo:
+            self._memo[name] = compute()
+        return self._memo[name]
+
+
+def open_market_context(market: str, month: str, *, data_dir: str = "", lang: str = "", cube_path: str = "",
+                        **extra: Any) -> ReportContext:
+    """The context of a per-market report: what every market notebook's setup cell did.
+
+    Loads the market's params, the translator of ``lang`` (empty: the market's report
+    language), the market's formatter, its cube (``cube_path`` from ``govlib run``, else
+    built from ``data_dir``) and applies the figure theme.
+    """
+    from govlib.params import load_market
+    from govlib.report import theme
+    from govlib.report.cube import open_report_cube
+    from govlib.report.i18n import formatter_for, get_translator
+
+    params = load_market(market)
+    language = lang or params.report_language
+    ctx = ReportContext(
+        market=market, month=month, params=params, language=language,
+        _=get_translator(language).gettext, fmt=formatter_for(params, language=lang or None),
+        cube=open_report_cube(market, month, data_dir=data_dir, cube_path=cube_path),
+        data_dir=data_dir, extra=dict(extra),
+    )
+    theme.apply_theme()
+    return ctx
