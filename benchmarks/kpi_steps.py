@@ -130,7 +130,7 @@ def kpi_sql(data: Path, market: str, month: str, tz: str):
     import pandas as pd
 
     from govlib.metrics.kpis import KPI_COLUMNS, KPI_DEFINITIONS
-    from govlib.metrics.stats import estimate_prevalence, proportion_interval
+    from govlib.stats import estimate_prevalence, proportion_interval
     from govlib.timeutil import month_bounds, shift_month
 
     m_start, m_end = month_bounds(month, tz)

@@ -8,7 +8,7 @@ A documented, explainable score, as integrity teams use for proactive review que
   in the window), shrunk towards the market mean with empirical Bayes (gamma-Poisson,
   method-of-moments hyper-parameters; Marshall 1991) so a creator with two items and one
   action is not ranked above an established creator on noise
-  (:func:`shrink_rates_gamma_poisson`);
+  (:func:`govlib.stats.shrinkage.shrink_rates_gamma_poisson`);
 * **severity** - the mean ``severity_weights`` (market params) of the actions; the market's
   mean weight when there are none;
 * **reach** - views and GMV of the content published in the window, relative to the
@@ -28,6 +28,7 @@ import pandas as pd
 
 from govlib.errors import GovlibError
 from govlib.metrics.frames import require_columns
+from govlib.stats.shrinkage import shrink_rates_gamma_poisson
 from govlib.timeutil import month_bounds, parse_month, shift_month, to_utc
 
 __all__ = [
@@ -36,7 +37,6 @@ __all__ = [
     "plot_risk_matrix",
     "score_creator_risk",
     "score_segment_risk",
-    "shrink_rates_gamma_poisson",
 ]
 
 UNKNOWN_CATEGORY = "(none)"
@@ -53,69 +53,6 @@ def N_(text: str) -> str:
 
 def _identity(text: str) -> str:
     return text
-
-
-# --------------------------------------------------------------------------- empirical Bayes
-
-
-def shrink_rates_gamma_poisson(events, exposure) -> pd.DataFrame:
-    """Empirical-Bayes rates: each unit's rate shrunk towards the pooled rate.
-
-    Model: ``events_i ~ Poisson(exposure_i * lambda_i)``, ``lambda_i ~ Gamma(alpha, beta)``
-    (mean ``m = alpha / beta``, variance ``v = alpha / beta**2``). The posterior mean is
-    ``(alpha + events_i) / (beta + exposure_i)``: a unit with little exposure stays near
-    ``m``, one with much exposure near its own rate ``events_i / exposure_i``.
-
-    Hyper-parameters by the method of moments (Marshall 1991, global estimator):
-    ``m = sum(events) / sum(exposure)``,
-    ``s2 = sum(exposure_i * (r_i - m)**2) / sum(exposure)`` with ``r_i = events_i / exposure_i``,
-    ``v = s2 - m / mean(exposure)``. When ``v <= 0`` the rates show no more spread than
-    Poisson noise, and every unit gets ``m``.
-
-    Parameters
-    ----------
-    events : array-like of int >= 0
-    exposure : array-like of float > 0
-
-    Returns
-    -------
-    DataFrame with ``events``, ``exposure``, ``raw_rate``, ``rate`` (posterior mean) and
-    ``weight`` (credibility ``exposure / (beta + exposure)``: 1 = own rate, 0 = pooled), plus
-    the hyper-parameters in ``.attrs`` (``prior_mean``, ``prior_var``, ``alpha``, ``beta``).
-
-    References
-    ----------
-    Marshall R.J. (1991). Mapping disease and mortality rates using empirical Bayes
-    estimators. Applied Statistics 40, 283-294.
-    Clayton D., Kaldor J. (1987). Empirical Bayes estimates of age-standardized relative
-    risks for use in disease mapping. Biometrics 43, 671-681.
-    """
-    y = np.asarray(events, dtype=float)
-    n = np.asarray(exposure, dtype=float)
-    if y.shape != n.shape:
-        raise RiskError("events and exposure must have the same length")
-    if len(n) and (np.any(n <= 0) or np.any(y < 0)):
-        raise RiskError(f"exposure must be > 0 and events >= 0 ({int(np.sum(n <= 0))} unit(s) with exposure <= 0)")
-    out = pd.DataFrame({"events": y, "exposure": n})
-    if len(n) == 0 or n.sum() == 0:
-        out["raw_rate"] = out["rate"] = out["weight"] = np.nan
-        return out
-    m = y.sum() / n.sum()
-    r = y / n
-    s2 = float(np.sum(n * (r - m) ** 2) / n.sum())
-    v = s2 - m / n.mean()
-    out["raw_rate"] = r
-    if v <= 0 or m == 0:
-        alpha = beta = np.inf
-        out["rate"] = m
-        out["weight"] = 0.0
-    else:
-        beta = m / v
-        alpha = m * beta
-        out["rate"] = (alpha + y) / (beta + n)
-        out["weight"] = n / (beta + n)
-    out.attrs.update(prior_mean=float(m), prior_var=float(max(v, 0.0)), alpha=float(alpha), beta=float(beta))
-    return out
 
 
 # --------------------------------------------------------------------------- inputs
@@ -214,7 +151,7 @@ def score_creator_risk(
     -----------
     * ``likelihood``: enforcement actions actioned in the window per content item published
       in the window (``exposure = max(published, 1)``: actions on older content or
-      account-level actions still count), shrunk with :func:`shrink_rates_gamma_poisson`
+      account-level actions still count), shrunk with :func:`~govlib.stats.shrinkage.shrink_rates_gamma_poisson`
       across the market's creators;
     * ``severity``: mean ``severity_weights[severity]`` of the creator's actions in the
       window; creators without actions get the market's mean over all actions;

@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 from govlib.metrics.frames import MetricInputError, as_utc, require_columns
-from govlib.metrics.stats import proportion_interval, test_proportions_2indep
+from govlib.stats import proportion_interval, test_proportions_2indep
 
 __all__ = [
     "UNKNOWN_LANGUAGE",
@@ -358,7 +358,7 @@ def evaluate_thresholds(frame: pd.DataFrame, thresholds=(0.5,), by: str | Sequen
 
     Notes
     -----
-    The Wilson intervals (:func:`govlib.metrics.stats.proportion_interval`) treat the
+    The Wilson intervals (:func:`govlib.stats.intervals.proportion_interval`) treat the
     labelled items as a simple random sample of the scored content of each group, which the
     QA sample is. F1 is reported without an interval (no closed form; bootstrap if needed).
 
@@ -560,7 +560,7 @@ def flag_transfer_gaps(evaluation: pd.DataFrame, reference: str, by: str = "lang
 
     For each threshold and each group of ``by`` other than ``reference``, precision and
     recall are compared with the reference group's by a one-sided two-proportion score test
-    (``H1: group < reference``; :func:`govlib.metrics.stats.test_proportions_2indep`).
+    (``H1: group < reference``; :func:`govlib.stats.intervals.test_proportions_2indep`).
     A gap is flagged when its p-value, adjusted for the number of comparisons, is below
     ``alpha`` *and* the shortfall is at least ``min_gap`` (absolute).
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from govlib.metrics import stats
+from govlib import stats
 from govlib.metrics.enforcement import BREAKDOWN_DIMENSIONS, breakdown_actions, compare_breakdowns
 from govlib.metrics.frames import MetricInputError
 from govlib.metrics.kpis import compute_kpis

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from govlib.contract import ACTION_TYPES, DECISION_MODES, DETECTION_SOURCES
 from govlib.errors import GovlibError
-from govlib.metrics import stats
+from govlib import stats
 from govlib.metrics.frames import MetricInputError
 from govlib.metrics.kpis import KPI_COLUMNS, KPI_DEFINITIONS, compute_kpis, compute_recidivism_90d
 
@@ -214,7 +214,7 @@ def test_hand_computed_kpis(tables):
     assert kpi(out, "overturn_rate")[["value", "numerator", "denominator"]].tolist() == [2 / 3, 2, 3]
     # resolution hours: 48, 12, 288 -> median 48
     assert kpi(out, "appeal_median_hours_to_resolve").value == 48.0
-    # prevalence: s1..s6 -> sum w*y = 2 + 4 = 6, sum w = 20 (hand-computed in test_metrics_stats)
+    # prevalence: s1..s6 -> sum w*y = 2 + 4 = 6, sum w = 20 (hand-computed in tests/stats/test_survey.py)
     r = kpi(out, "violating_view_prevalence")
     assert (r.value, r.numerator, r.denominator) == (pytest.approx(0.3), 6, 20)
     est = stats.estimate_prevalence([1, 0, 1, 0, 0, 0], [2, 2, 4, 4, 4, 4], list("AABBBB"))

@@ -10,7 +10,7 @@ import pytest
 from scipy import stats as sps
 from test_kpis import TZ, tables  # noqa: F401  (the hand-computed fixture of test_kpis)
 
-from govlib.metrics import stats
+from govlib import stats
 from govlib.metrics.appeals import compare_overturn_rates, summarize_overturns
 from govlib.metrics.kpis import compute_kpis
 from govlib.metrics.notices import compare_notice_handling_times, summarize_notice_handling

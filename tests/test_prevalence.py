@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from test_kpis import TZ, tables  # noqa: F401  (the hand-computed fixture of test_kpis)
 
-from govlib.metrics import stats
+from govlib import stats
 from govlib.metrics.kpis import compute_kpis
 from govlib.metrics.prevalence import estimate_monthly_prevalence, estimate_policy_prevalence
 
@@ -31,7 +31,7 @@ def test_monthly_prevalence_hand_computed(tables):  # noqa: F811
         6,
         2,
     )
-    assert oct_.se == pytest.approx(math.sqrt(0.05), abs=1e-12)  # hand-computed in test_metrics_stats
+    assert oct_.se == pytest.approx(math.sqrt(0.05), abs=1e-12)  # hand-computed in tests/stats/test_survey.py
     assert oct_.upper_per_10k == pytest.approx(oct_.upper_bound * 10_000)
     assert oct_.is_rare  # 2 violating samples < 10
     # the reporting month's value is the KPI

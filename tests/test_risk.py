@@ -14,8 +14,8 @@ from govlib.risk import (
     plot_risk_matrix,
     score_creator_risk,
     score_segment_risk,
-    shrink_rates_gamma_poisson,
 )
+from govlib.stats.shrinkage import ShrinkageError, shrink_rates_gamma_poisson
 
 WEIGHTS = {"low": 1.0, "medium": 2.0, "high": 4.0, "critical": 8.0}
 TZ = "Europe/Berlin"
@@ -42,7 +42,7 @@ def test_no_extra_variation_means_full_shrinkage():
     out = shrink_rates_gamma_poisson([1, 2, 4], [10, 20, 40])
     np.testing.assert_allclose(out["rate"], 0.1)
     assert (out["weight"] == 0).all()
-    with pytest.raises(RiskError, match="exposure"):
+    with pytest.raises(ShrinkageError, match="exposure"):
         shrink_rates_gamma_poisson([1, 2], [1, 0])
 
 

@@ -13,17 +13,20 @@ from statsmodels.stats.multitest import multipletests
 
 from govlib import trends
 from govlib.params import AlertSettings
+from govlib.stats import surveillance
+from govlib.stats.surveillance import (
+    cusum_poisson,
+    ewma_poisson,
+    fit_quasi_poisson_baseline,
+    predictive_pvalue,
+    predictive_upper,
+)
 from govlib.trends import (
     ALERT_COLUMNS,
     TrendsError,
     alerts_for_month,
     build_weekly_series,
-    cusum_poisson,
     detect_emerging_risks,
-    ewma_poisson,
-    fit_quasi_poisson_baseline,
-    predictive_pvalue,
-    predictive_upper,
     summarise_alarms,
 )
 
@@ -105,7 +108,7 @@ def test_irls_matches_statsmodels_glm_quasi_poisson():
     w = rng.uniform(0.2, 1.5, 26)
     y = rng.poisson(np.exp(2.5 + 0.03 * t + off)).astype(float)
     ref = sm.GLM(y, X, family=sm.families.Poisson(), offset=off, var_weights=w).fit(scale="X2")
-    got = trends._glm(y, X, off, w)
+    got = surveillance._glm(y, X, off, w)
     np.testing.assert_allclose(got.params, ref.params, rtol=1e-8)
     assert got.scale == pytest.approx(ref.scale, rel=1e-8)
     np.testing.assert_allclose(got.cov, ref.cov_params(), rtol=1e-7)
@@ -325,11 +328,11 @@ def test_counting_creators_ignores_one_creator_collecting_many_actions():
 def test_predictive_zscore_is_the_normal_score_of_the_mid_p_value():
     # Poisson(2), y = 2: mid-p = P(Y > 2) + P(Y = 2) / 2 = (P(Y >= 2) + P(Y >= 3)) / 2
     mid = 0.5 * (stats.poisson.sf(1, 2.0) + stats.poisson.sf(2, 2.0))
-    assert trends.predictive_zscore(2, 2.0) == pytest.approx(stats.norm.isf(mid), rel=1e-10)
+    assert surveillance.predictive_zscore(2, 2.0) == pytest.approx(stats.norm.isf(mid), rel=1e-10)
     # by hand: mid-p = (1 - 3e^-2 + 1 - 5e^-2) / 2 = 1 - 4e^-2, so z = Phi^-1(4e^-2) = Phi^-1(0.541341)
-    assert trends.predictive_zscore(2, 2.0) == pytest.approx(0.103813, abs=1e-5)
+    assert surveillance.predictive_zscore(2, 2.0) == pytest.approx(0.103813, abs=1e-5)
     # far in the tail the score is large but finite
-    assert 8 < trends.predictive_zscore(40, 2.0) < 40
+    assert 8 < surveillance.predictive_zscore(40, 2.0) < 40
 
 
 # ----------------------------------------------------------------------------- stacked (fast) fits
@@ -412,7 +415,7 @@ def test_stacked_glm_matches_statsmodels_with_padding():
         y[m, :n], X[m, :n], off[m, :n], w[m, :n] = ym, Xm, om, wm
         X[m, n:] = [1.0, 99.0]  # padding: arbitrary finite rows
         refs.append(sm.GLM(ym, Xm, family=sm.families.Poisson(), offset=om, var_weights=wm).fit(scale="X2"))
-    got = trends._glm_stack(y, X, off, w, lengths)
+    got = surveillance._glm_stack(y, X, off, w, lengths)
     for m, (n, ref) in enumerate(zip(lengths, refs)):
         np.testing.assert_allclose(got.params[m], ref.params, rtol=1e-8)
         np.testing.assert_allclose(got.mu[m, :n], ref.mu, rtol=1e-8)
@@ -430,7 +433,7 @@ def test_stacked_baseline_fits_match_statsmodels():
         n = len(yi)
         y[i, :n], e[i, :n], t[i, :n], mask[i, :n] = yi, ei, ti, True
         y[i, n:], e[i, n:], t[i, n:] = 7.0, 3.0, 500.0  # padding values must be ignored
-    stacked = trends._fit_baselines(y, e, t, mask, [c[4] for c in cases], [c[5] for c in cases])
+    stacked = surveillance.fit_quasi_poisson_baselines(y, e, t, mask, [c[4] for c in cases], [c[5] for c in cases])
     seen = set()
     for i, (name, yi, ei, ti, t0, e0) in enumerate(cases):
         mu0, phi, var, trend, h = _baseline_by_statsmodels(yi, ei, ti, t0, e0)
@@ -474,7 +477,7 @@ def _detect_one_series_at_a_time(series, settings, month, run_in_weeks=13, outbr
             if i >= targets.min():
                 rows.append((i, fit.expected, mu, fit.dispersion, fit.var_log_expected, p))
         pos, expected, mu, phi, ve, p = map(np.array, zip(*rows))
-        z = trends.predictive_zscore(y[pos], mu, phi, ve)
+        z = surveillance.predictive_zscore(y[pos], mu, phi, ve)
         cu = cusum_poisson(y[pos], mu, settings.cusum_k, z=z)["statistic"].to_numpy()
         ew = ewma_poisson(y[pos], mu, settings.ewma_lambda, z=z)["statistic"].to_numpy()
         out.append(pd.DataFrame({"policy": key[1], "week_start": g["week_start"].to_numpy()[pos],

@@ -16,7 +16,7 @@ import pandas as pd
 
 from govlib.contract import OVERTURN_OUTCOMES
 from govlib.metrics.frames import hours_between, require_columns, select_market_month
-from govlib.metrics.stats import proportion_interval, test_proportions_2indep
+from govlib.stats import proportion_interval, test_proportions_2indep
 from govlib.timeutil import parse_month
 
 __all__ = ["summarize_overturns", "compare_overturn_rates"]
@@ -169,7 +169,7 @@ def compare_overturn_rates(
 
     Notes
     -----
-    :func:`govlib.metrics.stats.test_proportions_2indep` (pooled z test). Appeal
+    :func:`govlib.stats.intervals.test_proportions_2indep` (pooled z test). Appeal
     rates differ by decision mode too, so a higher overturn rate may partly reflect
     who appeals; read it as a signal to review a sample of automated decisions.
 

@@ -38,6 +38,7 @@ import pandas as pd
 from govlib.contract import ACTION_TYPES
 from govlib.errors import GovlibError
 from govlib.metrics.frames import require_columns
+from govlib.stats.did import bootstrap_att, build_did_cohorts, estimate_att
 from govlib.timeutil import month_bounds, month_range, to_utc
 
 __all__ = [
@@ -826,6 +827,59 @@ def estimate_deterrence_did(
         raise ValueError(f"window must be >= 1 month, got {window}")
     p = panel[need + (["exposure"] if "exposure" in panel.columns else [])].copy()
     p["creator_id"] = p["creator_id"].astype(str)
+    months, Y, A, E, G, eligible, base_code = _did_arrays(p, outcome, match_on, left_truncation)
+    cohorts = build_did_cohorts(Y, A, E, G, eligible, base_code, window)
+    if not cohorts:
+        raise EffectivenessInputError(
+            f"no cohort of first actions with {window} full month(s) before and after inside the panel "
+            f"({months[0] if months else '-'} to {months[-1] if months else '-'}"
+            f"{', creators registered inside it' if left_truncation == 'drop' else ''}); use a longer history or a "
+            f"smaller window"
+        )
+    n = len(Y)
+    est, ratio, den, unmatched, pre_s, post_s, cchg = estimate_att(cohorts, np.ones(n), detail=True)
+    if den == 0:
+        raise EffectivenessInputError(
+            f"no treated creator has a matched not-yet-actioned control in its cell ({', '.join(match_on)} and "
+            f"prior-activity band); match on fewer columns or use more creators"
+        )
+    lo, hi, r_lo, r_hi = bootstrap_att(cohorts, n, n_boot, seed, alpha)
+    controls = len(set(np.concatenate([co["c"] for co in cohorts]).tolist()))
+    control_total = sum(co["c_total"] for co in cohorts)
+    return pd.DataFrame(
+        [
+            {
+                "outcome": outcome,
+                "estimate": est,
+                "ci_low": lo,
+                "ci_high": hi,
+                "rate_ratio": ratio,
+                "rate_ratio_ci_low": r_lo,
+                "rate_ratio_ci_high": r_hi,
+                "treated_pre": pre_s / den,
+                "treated_post": post_s / den,
+                "control_change": cchg / den,
+                "relative_change": ratio - 1.0,
+                "n_treated": int(den),
+                "n_unmatched": unmatched,
+                "n_controls": controls,
+                "n_cohorts": len(cohorts),
+                "n_left_truncated": int((~eligible).sum()),
+                "window": window,
+                "left_truncation": left_truncation,
+                "n_boot": n_boot,
+                "seed": seed,
+                "control_outcome_total": control_total,
+                "note": _did_note(control_total, outcome),
+            }
+        ]
+    )
+
+
+def _did_arrays(p: pd.DataFrame, outcome: str, match_on: Sequence[str], left_truncation: str):
+    """Creator x month arrays of the DiD design: outcome ``Y``, activity ``A``, exposure ``E``
+    (NaN where a creator has no row), first-action month index ``G`` per creator, the
+    creators ``eligible`` under ``left_truncation`` and the exact-matching cell code."""
     months = sorted(p["month"].astype(str).unique())
     T = len(months)
     midx = {m: i for i, m in enumerate(months)}
@@ -854,128 +908,16 @@ def estimate_deterrence_did(
         per[list(match_on)].astype(str).agg("\x1f".join, axis=1).to_numpy() if match_on else np.zeros(n)
     )
     _, base_code = np.unique(cell_base, return_inverse=True)
+    return months, Y, A, E, G, eligible, base_code
 
-    def rate(sl: slice) -> np.ndarray:
-        e = np.nansum(E[:, sl], axis=1)
-        return np.divide(np.nansum(Y[:, sl], axis=1), e, out=np.full(n, np.nan), where=e > 0)
 
-    cohorts = []
-    for g in range(window, T - window):
-        pre = slice(g - window, g)
-        post = slice(g + 1, g + window + 1)
-        r_pre, r_post = rate(pre), rate(post)
-        present = ~np.isnan(Y[:, g - window : g + window + 1]).any(axis=1)
-        full = eligible & present & ~np.isnan(r_pre) & ~np.isnan(r_post)
-        treated = full & (G == g)
-        if not treated.any():
-            continue
-        control = full & (G > g + window)
-        d = r_post - r_pre
-        band = np.floor(np.log2(1.0 + np.nansum(A[:, pre], axis=1))).astype(int)
-        cell = base_code * 64 + np.minimum(band, 63)
-        _, cell = np.unique(cell, return_inverse=True)
-        t_idx, c_idx = np.flatnonzero(treated), np.flatnonzero(control)
-        cohorts.append(
-            {
-                "t": t_idx,
-                "c": c_idx,
-                "dt": d[t_idx],
-                "dc": d[c_idx],
-                "ct": cell[t_idx],
-                "cc": cell[c_idx],
-                "ncell": int(cell.max()) + 1,
-                "pre_t": r_pre[t_idx],
-                "post_t": r_post[t_idx],
-                "c_total": float(np.nansum(Y[c_idx][:, g - window : g + window + 1])),
-            }
-        )
-    if not cohorts:
-        raise EffectivenessInputError(
-            f"no cohort of first actions with {window} full month(s) before and after inside the panel "
-            f"({months[0] if months else '-'} to {months[-1] if months else '-'}"
-            f"{', creators registered inside it' if left_truncation == 'drop' else ''}); use a longer history or a "
-            f"smaller window"
-        )
-
-    def att(w: np.ndarray, detail: bool = False):
-        num = den = post_s = pre_s = cchg = 0.0
-        unmatched = 0
-        for co in cohorts:
-            wc = w[co["c"]]
-            s = np.bincount(co["cc"], weights=wc * co["dc"], minlength=co["ncell"])
-            k = np.bincount(co["cc"], weights=wc, minlength=co["ncell"])
-            ok = k[co["ct"]] > 0
-            wt = w[co["t"]] * ok
-            # float out: np.bincount of an empty cohort (no controls) returns int64 even with
-            # weights, and an int out cannot hold the float quotient (UFuncTypeError)
-            cbar = np.divide(s, k, out=np.zeros(s.shape, dtype=float), where=k > 0)[co["ct"]]
-            num += float((wt * (co["dt"] - cbar)).sum())
-            den += float(wt.sum())
-            post_s += float((wt * co["post_t"]).sum())
-            if detail:
-                unmatched += int((~ok).sum())
-                pre_s += float((wt * co["pre_t"]).sum())
-                cchg += float((wt * cbar).sum())
-        est = num / den if den else math.nan
-        cf = post_s - num  # sum of counterfactual post rates
-        ratio = post_s / cf if den and cf > 0 else math.nan
-        if not detail:
-            return est, ratio
-        return est, ratio, den, unmatched, pre_s, post_s, cchg
-
-    est, ratio, den, unmatched, pre_s, post_s, cchg = att(np.ones(n), detail=True)
-    if den == 0:
-        raise EffectivenessInputError(
-            f"no treated creator has a matched not-yet-actioned control in its cell ({', '.join(match_on)} and "
-            f"prior-activity band); match on fewer columns or use more creators"
-        )
-    lo = hi = r_lo = r_hi = math.nan
-    if n_boot > 0:
-        rng = np.random.default_rng(seed)
-        boots = np.empty((n_boot, 2))
-        for b in range(n_boot):
-            w = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
-            boots[b] = att(w)
-        q = [alpha / 2, 1 - alpha / 2]
-        e_b, r_b = boots[:, 0][~np.isnan(boots[:, 0])], boots[:, 1][~np.isnan(boots[:, 1])]
-        lo, hi = (float(x) for x in np.quantile(e_b, q))
-        if len(r_b):
-            r_lo, r_hi = (float(x) for x in np.quantile(r_b, q))
-    controls = len(set(np.concatenate([co["c"] for co in cohorts]).tolist()))
-    control_total = sum(co["c_total"] for co in cohorts)
-    note = ""
-    if control_total == 0:
-        note = (
-            f"the matched controls have no {outcome} in any window: when the outcome is only observed through "
-            f"enforcement, creators not yet actioned cannot show any, and the estimate is the treated creators' "
-            f"own change (recidivism), not a deterrence effect; use an outcome observed without enforcement "
-            f"(allegations from notices, or QA-sampled review labels)"
-        )
-    return pd.DataFrame(
-        [
-            {
-                "outcome": outcome,
-                "estimate": est,
-                "ci_low": lo,
-                "ci_high": hi,
-                "rate_ratio": ratio,
-                "rate_ratio_ci_low": r_lo,
-                "rate_ratio_ci_high": r_hi,
-                "treated_pre": pre_s / den,
-                "treated_post": post_s / den,
-                "control_change": cchg / den,
-                "relative_change": ratio - 1.0,
-                "n_treated": int(den),
-                "n_unmatched": unmatched,
-                "n_controls": controls,
-                "n_cohorts": len(cohorts),
-                "n_left_truncated": int((~eligible).sum()),
-                "window": window,
-                "left_truncation": left_truncation,
-                "n_boot": n_boot,
-                "seed": seed,
-                "control_outcome_total": control_total,
-                "note": note,
-            }
-        ]
+def _did_note(control_total: float, outcome: str) -> str:
+    """Why the estimate is not a deterrence effect, or "" (controls that never show the outcome)."""
+    if control_total != 0:
+        return ""
+    return (
+        f"the matched controls have no {outcome} in any window: when the outcome is only observed through "
+        f"enforcement, creators not yet actioned cannot show any, and the estimate is the treated creators' "
+        f"own change (recidivism), not a deterrence effect; use an outcome observed without enforcement "
+        f"(allegations from notices, or QA-sampled review labels)"
     )

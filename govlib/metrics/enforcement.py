@@ -16,7 +16,7 @@ import pandas as pd
 
 from govlib.contract import POLICY_DSA_CATEGORY, PROACTIVE_SOURCES
 from govlib.metrics.frames import MetricInputError, require_columns, select_market_month
-from govlib.metrics.stats import proportion_interval, test_poisson_rates, test_proportions_2indep
+from govlib.stats import proportion_interval, test_poisson_rates, test_proportions_2indep
 from govlib.timeutil import month_bounds, parse_month, shift_month
 
 __all__ = ["BREAKDOWN_DIMENSIONS", "BREAKDOWN_METRICS", "breakdown_actions", "compare_breakdowns"]
@@ -260,7 +260,7 @@ def compare_breakdowns(
     over a 28-day month; a local month with a DST change is one hour longer or
     shorter); their ``relative_change`` is that of the daily rate. Rates are
     compared with the two-proportion score (z) test. ``flagged`` = significant and
-    material (:func:`govlib.metrics.stats.flag_change`).
+    material (:func:`govlib.stats.intervals.flag_change`).
 
     References
     ----------
@@ -334,7 +334,7 @@ def compare_breakdowns(
     merged["material"] = (np.nan_to_num(relc, nan=0.0) >= min_relative) & (
         np.nan_to_num(absc, nan=0.0) >= abs_min
     )
-    # the rule of govlib.metrics.stats.flag_change, with the count threshold on raw counts
+    # the rule of govlib.stats.intervals.flag_change, with the count threshold on raw counts
     merged["flagged"] = merged["significant"] & merged["material"]
     cols = (
         _COLUMNS[:2]

@@ -41,7 +41,7 @@ import pandas as pd
 
 from govlib.errors import GovlibError
 from govlib.metrics.frames import require_columns
-from govlib.metrics.stats import proportion_interval
+from govlib.stats import proportion_interval
 from govlib.params import HealthSettings
 from govlib.timeutil import to_utc
 

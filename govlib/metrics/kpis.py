@@ -23,7 +23,7 @@ from govlib.metrics.frames import (
     select_market,
     select_market_month,
 )
-from govlib.metrics.stats import estimate_prevalence, proportion_interval
+from govlib.stats import estimate_prevalence, proportion_interval
 from govlib.timeutil import parse_month, shift_month
 
 __all__ = ["KPI_DEFINITIONS", "KPI_COLUMNS", "KpiDefinition", "compute_kpis", "compute_recidivism_90d",
@@ -157,7 +157,7 @@ KPI_DEFINITIONS: dict[str, KpiDefinition] = {
             "from prevalence_samples with sampled_at in the month: sum(weight * is_violating) / sum(weight)",
             "numerator = sum(weight * is_violating), denominator = sum(weight) (views represented)",
             "Korn-Graubard 95% (Clopper-Pearson on the design effective sample size; stratified linearised "
-            "variance, govlib.metrics.stats.estimate_prevalence)",
+            "variance, govlib.stats.survey.estimate_prevalence)",
             ("prevalence_samples",),
             f"{_CSER} (prevalence); YouTube Violative View Rate",
         ),

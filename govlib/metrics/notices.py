@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from govlib.metrics.frames import hours_between, require_columns, select_market, select_market_month
-from govlib.metrics.stats import proportion_interval
+from govlib.stats import proportion_interval
 from govlib.timeutil import parse_month
 
 __all__ = ["summarize_notice_handling", "compare_notice_handling_times"]

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from govlib.errors import GovlibError
-from govlib.metrics.stats import estimate_prevalence, proportion_interval
+from govlib.stats import estimate_prevalence, proportion_interval
 from govlib.timeutil import in_month
 
 __all__ = ["compare_actioned_content", "estimate_exposure_to_violations", "summarise_views_before_action"]
@@ -193,7 +193,7 @@ def estimate_exposure_to_violations(
     -----
     The month's items are treated as a sample from the process generating content, and
     the interval is that of a ratio estimator with item-level linearisation
-    (:func:`govlib.metrics.stats.estimate_prevalence` with the measure as weight:
+    (:func:`govlib.stats.survey.estimate_prevalence` with the measure as weight:
     ``sum(w * y) / sum(w)``, Korn-Graubard interval). It expresses how variable the
     share is given a few items carry most of the GMV (heavy tails), not a sampling
     error of the total, which is a census.

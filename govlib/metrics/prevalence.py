@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from govlib.metrics.frames import require_columns, select_market, select_market_month
-from govlib.metrics.stats import estimate_prevalence
+from govlib.stats import estimate_prevalence
 from govlib.timeutil import local_month, parse_month
 
 __all__ = ["estimate_monthly_prevalence", "estimate_policy_prevalence"]
@@ -91,7 +91,7 @@ def estimate_monthly_prevalence(
         ``YYYY-MM`` months to estimate (a month without samples gives NaN); None:
         every local month with samples, in order.
     alpha, method, rare_count
-        As in :func:`govlib.metrics.stats.estimate_prevalence` (Korn-Graubard 95%
+        As in :func:`govlib.stats.survey.estimate_prevalence` (Korn-Graubard 95%
         interval by default; ``upper_bound`` is the one-sided 97.5% bound).
 
     Returns
@@ -147,7 +147,7 @@ def estimate_policy_prevalence(
     market, month, tz : str
         Market code, ``YYYY-MM``, time zone.
     alpha, method, rare_count
-        As in :func:`govlib.metrics.stats.estimate_prevalence`.
+        As in :func:`govlib.stats.survey.estimate_prevalence`.
 
     Returns
     -------

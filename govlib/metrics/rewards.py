@@ -25,7 +25,7 @@ import pandas as pd
 from govlib.contract import ACTION_TYPES
 from govlib.errors import GovlibError
 from govlib.metrics.frames import require_columns
-from govlib.metrics.stats import proportion_interval
+from govlib.stats import proportion_interval
 from govlib.timeutil import month_bounds, shift_month, to_utc
 
 __all__ = [

@@ -1,7 +1,7 @@
 """Month-on-month and year-on-year changes of the headline KPIs, for the reports and the EMEA roll-up.
 
-Thin glue over :mod:`govlib.metrics.stats`: which test fits which KPI unit, and the
-significant-and-material rule of :func:`govlib.metrics.stats.flag_change`.
+Thin glue over :mod:`govlib.stats.intervals`: which test fits which KPI unit, and the
+significant-and-material rule of :func:`govlib.stats.intervals.flag_change`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from govlib.metrics.stats import flag_change, test_poisson_rates, test_proportions_2indep
+from govlib.stats import flag_change, test_poisson_rates, test_proportions_2indep
 
 CHANGE_COLUMNS = ["market", "kpi_id", "unit", "month", "against_month", "value", "value_before", "change",
                   "relative_change", "test", "pvalue", "flagged"]
@@ -52,13 +52,13 @@ def compare_kpis(kpis: pd.DataFrame, month: str, against: str, *, alpha: float =
 
     Notes
     -----
-    Shares of counted items use :func:`~govlib.metrics.stats.test_proportions_2indep`
-    (pooled score test); counts use :func:`~govlib.metrics.stats.test_poisson_rates`
+    Shares of counted items use :func:`~govlib.stats.intervals.test_proportions_2indep`
+    (pooled score test); counts use :func:`~govlib.stats.intervals.test_poisson_rates`
     (exact conditional test) with the number of days of each month as exposure, so that
     a 31-day month is not flagged against a 30-day one for its extra day. Ratios, medians
     and the weighted prevalence are not tested here (``pvalue`` NaN, never flagged): the
     prevalence's intervals are shown instead. A flag needs significance *and*
-    materiality (:func:`~govlib.metrics.stats.flag_change`).
+    materiality (:func:`~govlib.stats.intervals.flag_change`).
     """
     now = kpis[kpis["month"] == month]
     before = kpis[kpis["month"] == against].set_index(["market", "kpi_id"])

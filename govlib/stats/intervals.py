@@ -1,4 +1,4 @@
-"""Statistics shared by every metric: intervals, change tests, survey prevalence.
+"""Intervals and change tests of proportions and rates.
 
 Flat, verb-named functions on numbers (no DataFrames, no I/O). ``statsmodels`` and
 ``scipy`` do the mathematics; this module fixes the conventions of govlib on top of
@@ -16,9 +16,6 @@ test_poisson_rates
     Exact conditional test of two Poisson rates, for counts month over month.
 flag_change
     Significant *and* material change.
-estimate_prevalence
-    Weighted, stratified ratio estimator of a prevalence with a design-based interval
-    and a one-sided upper bound for rare events.
 """
 
 from __future__ import annotations
@@ -53,15 +50,11 @@ __all__ = [
     "test_proportions_2indep",
     "test_poisson_rates",
     "flag_change",
-    "estimate_prevalence",
     "TestResult",
-    "PrevalenceEstimate",
     "PROPORTION_INTERVAL_METHODS",
-    "PREVALENCE_INTERVAL_METHODS",
 ]
 
 PROPORTION_INTERVAL_METHODS = ("wilson", "beta", "agresti_coull", "jeffreys", "normal")
-PREVALENCE_INTERVAL_METHODS = ("korn-graubard", "wald")
 
 
 class TestResult(NamedTuple):
@@ -75,21 +68,6 @@ class TestResult(NamedTuple):
     estimate1: float
     estimate2: float
 
-
-class PrevalenceEstimate(NamedTuple):
-    """Result of :func:`estimate_prevalence` (see its docstring for each field)."""
-
-    value: float
-    se: float
-    ci_low: float
-    ci_high: float
-    upper_bound: float
-    n_samples: int
-    n_violating: int
-    n_strata: int
-    weight_total: float
-    effective_n: float
-    is_rare: bool
 
 
 def proportion_interval(count, nobs, alpha: float = 0.05, method: str = "wilson") -> tuple[float, float]:
@@ -303,173 +281,6 @@ def flag_change(new, old, pvalue, alpha: float = 0.05, min_relative: float = 0.1
     known = ~(np.isnan(new_a) | np.isnan(old_a) | np.isnan(p_a))
     out = known & (p_a < alpha) & (rel >= min_relative) & (diff >= min_absolute)
     return bool(out) if out.ndim == 0 else out
-
-
-_ROUNDING = 64 * np.finfo(float).eps  # relative spread below which values count as equal
-
-
-def estimate_prevalence(
-    is_violating,
-    weight=None,
-    stratum=None,
-    alpha: float = 0.05,
-    method: str = "korn-graubard",
-    rare_count: int = 10,
-) -> PrevalenceEstimate:
-    """Weighted (stratified) prevalence of violating views from a view sample.
-
-    Definition: ``p = sum(w_i * y_i) / sum(w_i)`` over the sampled items, with
-    ``y_i = 1`` when item *i* violates policy and ``w_i`` the number of views it
-    represents (1 / inclusion probability). Denominator: the estimated total views
-    ``sum(w_i)``.
-
-    Parameters
-    ----------
-    is_violating : array-like of bool or 0/1
-        Label of each sample.
-    weight : array-like of float, optional
-        Sampling weights (>= 0). None means equal weights.
-    stratum : array-like, optional
-        Sampling stratum of each sample. None (or all null) means one stratum.
-    alpha : float, default 0.05
-        The interval is two-sided with coverage ``1 - alpha``; ``upper_bound`` is the
-        one-sided ``1 - alpha/2`` upper bound (97.5% by default).
-    method : {"korn-graubard", "wald"}
-        ``"korn-graubard"`` (default): Clopper-Pearson interval on the effective
-        sample size, with the degrees-of-freedom correction of Korn and Graubard
-        (1998) (R ``survey::svyciprop(method = "beta")``); it stays in [0, 1] and
-        keeps coverage for rare events. ``"wald"``: ``p +/- z * se``, clipped to [0, 1].
-    rare_count : int, default 10
-        ``is_rare`` is True when fewer than ``rare_count`` sampled items violate;
-        a report should then state "no more than ``upper_bound * 10,000`` per
-        10,000 views" rather than the point estimate (Meta CSER practice).
-
-    Returns
-    -------
-    PrevalenceEstimate
-        ``value``, ``se`` (design-based standard error), ``ci_low``, ``ci_high``,
-        ``upper_bound``, ``n_samples``, ``n_violating``, ``n_strata``,
-        ``weight_total``, ``effective_n`` (``p(1-p)/se**2``, or ``n_samples``
-        when ``p`` is 0 or 1), ``is_rare``. No samples (or zero total weight) gives
-        NaN for every estimate.
-
-    Raises
-    ------
-    ValueError
-        Negative or missing weights, lengths that differ, an unknown ``method``.
-
-    Notes
-    -----
-    The estimator is the combined ratio estimator of a stratified sample (Cochran
-    1977, section 6.11; Lohr 2022, sections 3.2 and 4.3): the weights already expand
-    each stratum, so stratification only changes the variance. Its variance is
-    estimated by linearisation, treating strata as independent and sampling within a
-    stratum as with replacement (no finite-population correction; conservative when
-    sampling fractions are small, as for views)::
-
-        z_i = w_i * (y_i - p) / sum(w)
-        var(p) = sum_h  n_h / (n_h - 1) * sum_{i in h} (z_i - mean_h(z))**2
-
-    which is R ``survey::svymean`` on ``svydesign(ids = ~1, strata = ~stratum,
-    weights = ~weight)``. A stratum with a single sample contributes no variance
-    (R's ``options(survey.lonely.psu = "certainty")``), and so does a stratum whose
-    ``z_i`` are equal within rounding (relative spread below ``64 * eps``): the
-    ``1e-38`` that floating point leaves there is not a variance.
-
-    Korn-Graubard: ``n_eff = p(1-p)/var(p) * (t_{n-1} / t_{n-H})**2`` where ``H`` is the
-    number of strata; the interval is the Clopper-Pearson interval with
-    ``x = n_eff * p`` successes of ``n_eff`` trials (beta quantiles). With no
-    violating sample the design effect cannot be estimated and ``n_eff = n``; the
-    upper bound is then ``1 - (alpha/2)**(1/n)`` (about 3.7 / n for 97.5%).
-
-    Limitation: when the stratum carrying most of the weight expects fewer than
-    about one violating sample, its variance is usually estimated as 0 and no
-    design-based interval reaches nominal coverage (simulated: 75% for a stratum
-    with 76% of the weight and 0.4 expected violations). Allocate samples so every
-    heavy stratum expects a few violating items.
-
-    References
-    ----------
-    .. [1] Cochran, W. G. (1977). Sampling Techniques, 3rd ed. Wiley. Sections 5A and 6.11.
-    .. [2] Lohr, S. L. (2022). Sampling: Design and Analysis, 3rd ed. CRC. Chapters 3-4, 9.
-    .. [3] Korn, E. L., Graubard, B. I. (1998). Confidence intervals for proportions
-       with small expected number of positive counts estimated from survey data.
-       Survey Methodology 24(2), 193-201.
-    .. [4] Meta, Community Standards Enforcement Report: prevalence
-       ("no more than X views of every 10,000"). https://transparency.meta.com/
-    .. [5] YouTube, Violative View Rate. https://transparencyreport.google.com/youtube-policy/
-    """
-    if method not in PREVALENCE_INTERVAL_METHODS:
-        raise ValueError(f"method must be one of {PREVALENCE_INTERVAL_METHODS}, got {method!r}")
-    y = np.asarray(is_violating, dtype=float)
-    n = y.size
-    w = np.ones(n) if weight is None else np.asarray(weight, dtype=float)
-    if w.shape != y.shape:
-        raise ValueError(f"weight has {w.size} values but is_violating has {n}")
-    if np.isnan(y).any():
-        raise ValueError(f"is_violating has {int(np.isnan(y).sum())} missing values")
-    if np.isnan(w).any() or (w < 0).any():
-        bad = int((np.isnan(w) | (w < 0)).sum())
-        raise ValueError(f"weight has {bad} missing or negative values; weights must be >= 0")
-    if stratum is None:
-        codes = np.zeros(n, dtype=int)
-    else:
-        s = np.asarray(stratum, dtype=object)
-        if s.shape != y.shape:
-            raise ValueError(f"stratum has {s.size} values but is_violating has {n}")
-        # missing strata form one stratum of their own
-        s = np.array(
-            ["\0missing" if (v is None or (isinstance(v, float) and math.isnan(v))) else str(v) for v in s]
-        )
-        _, codes = np.unique(s, return_inverse=True)
-    n_viol = int((y > 0).sum())
-    n_strata = int(np.unique(codes).size) if n else 0
-    total = float(w.sum())
-    if n == 0 or total == 0:
-        nan = math.nan
-        return PrevalenceEstimate(nan, nan, nan, nan, nan, n, n_viol, n_strata, total, nan, False)
-
-    p = float((w * y).sum() / total)
-    z = w * (y - p) / total
-    var = 0.0
-    for h in np.unique(codes):
-        zh = z[codes == h]
-        nh = zh.size
-        # values equal within rounding carry no variance: their deviations from a rounded mean
-        # (~1e-20) would otherwise give an astronomic effective n and a NaN interval
-        if nh > 1 and np.ptp(zh) > _ROUNDING * np.abs(zh).max():
-            var += nh / (nh - 1) * float(((zh - zh.mean()) ** 2).sum())
-    se = math.sqrt(var)
-
-    if 0.0 < p < 1.0 and var > 0:
-        n_eff = p * (1 - p) / var
-    else:
-        n_eff = float(n)
-    df = n - n_strata
-    if method == "korn-graubard":
-        if df >= 1 and n > 1:
-            n_eff_adj = n_eff * (_sps().t.ppf(alpha / 2, n - 1) / _sps().t.ppf(alpha / 2, df)) ** 2
-        else:
-            n_eff_adj = n_eff
-        x = n_eff_adj * p
-        low = 0.0 if x <= 0 else float(_sps().beta.ppf(alpha / 2, x, n_eff_adj - x + 1))
-        high = 1.0 if x >= n_eff_adj else float(_sps().beta.ppf(1 - alpha / 2, x + 1, n_eff_adj - x))
-    else:
-        zq = float(_sps().norm.ppf(1 - alpha / 2))
-        low, high = max(0.0, p - zq * se), min(1.0, p + zq * se)
-    return PrevalenceEstimate(
-        value=p,
-        se=se,
-        ci_low=low,
-        ci_high=high,
-        upper_bound=high,
-        n_samples=int(n),
-        n_violating=n_viol,
-        n_strata=n_strata,
-        weight_total=total,
-        effective_n=float(n_eff),
-        is_rare=n_viol < rare_count,
-    )
 
 
 def _isnan(x) -> bool:

@@ -1,0 +1,74 @@
+"""Generic statistics under the metrics: flat, verb-named functions on numbers and arrays.
+
+No governance tables here (the metric library and the analyses build those); each
+function's numpydoc docstring gives its method, Notes and References.
+
+Modules
+-------
+intervals
+    Proportion intervals, two-proportion and Poisson-rate tests, significant-and-material
+    changes (:func:`flag_change`).
+survey
+    Weighted, stratified prevalence estimation (:func:`estimate_prevalence`).
+surveillance
+    Quasi-Poisson baselines, predictive p-values, CUSUM and EWMA charts.
+did
+    Difference-in-differences with stacked clean-control cohorts and a unit bootstrap.
+shrinkage
+    Empirical-Bayes gamma-Poisson shrinkage of rates.
+"""
+
+from govlib.stats.did import bootstrap_att, build_did_cohorts, estimate_att
+from govlib.stats.intervals import (
+    PROPORTION_INTERVAL_METHODS,
+    TestResult,
+    flag_change,
+    proportion_interval,
+    test_poisson_rates,
+    test_proportions_2indep,
+)
+from govlib.stats.shrinkage import ShrinkageError, shrink_rates_gamma_poisson
+from govlib.stats.surveillance import (
+    BaselineFit,
+    SurveillanceError,
+    cusum_poisson,
+    cusum_statistic,
+    ewma_limit,
+    ewma_poisson,
+    ewma_statistic,
+    fit_quasi_poisson_baseline,
+    fit_quasi_poisson_baselines,
+    predictive_pvalue,
+    predictive_upper,
+    predictive_zscore,
+)
+from govlib.stats.survey import PREVALENCE_INTERVAL_METHODS, PrevalenceEstimate, estimate_prevalence
+
+__all__ = [
+    "BaselineFit",
+    "PREVALENCE_INTERVAL_METHODS",
+    "PROPORTION_INTERVAL_METHODS",
+    "PrevalenceEstimate",
+    "ShrinkageError",
+    "SurveillanceError",
+    "TestResult",
+    "bootstrap_att",
+    "build_did_cohorts",
+    "cusum_poisson",
+    "cusum_statistic",
+    "estimate_att",
+    "estimate_prevalence",
+    "ewma_limit",
+    "ewma_poisson",
+    "ewma_statistic",
+    "fit_quasi_poisson_baseline",
+    "fit_quasi_poisson_baselines",
+    "flag_change",
+    "predictive_pvalue",
+    "predictive_upper",
+    "predictive_zscore",
+    "proportion_interval",
+    "shrink_rates_gamma_poisson",
+    "test_poisson_rates",
+    "test_proportions_2indep",
+]
