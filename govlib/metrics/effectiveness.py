@@ -124,6 +124,42 @@ def build_recidivism_table(
     if event_time not in EVENT_TIMES:
         raise ValueError(f"event_time must be one of {EVENT_TIMES}, got {event_time!r}")
     _require(actions, "enforcement_actions", _RECIDIVISM_COLUMNS)
+    a = _recidivism_actions(actions, event_time, content)
+    end = (
+        to_utc(pd.Series([pd.Timestamp(data_end)])).iloc[0]
+        if data_end is not None
+        else a["actioned_at"].max()
+    )
+    a = a[a["actioned_at"] <= end]
+    first = _first_actions(a)
+    later = a.merge(first[["creator_id", "first_action_id", "t0"]], on="creator_id")
+    later = later[
+        (later["action_id"] != later["first_action_id"])
+        & (later[event_time] > later["t0"])
+        & (later[event_time] <= end)
+    ]
+    nxt = later.groupby("creator_id")[event_time].min()
+    out = first.set_index("creator_id")
+    out["next_at"] = nxt
+    out["event"] = out["next_at"].notna()
+    stop = out["next_at"].where(out["event"], end)
+    out["duration_days"] = (stop - out["t0"]).dt.total_seconds() / 86400.0
+    out = out[out["duration_days"] > 0].drop(columns="next_at").reset_index()
+    if market is not None:
+        out = out[out["market"] == market]
+    if creators is not None:
+        _require(creators, "creators", ["creator_id", "tier"])
+        tiers = creators.assign(creator_id=creators["creator_id"].astype(str)).set_index("creator_id")["tier"]
+        out.insert(2, "tier", out["creator_id"].map(tiers).astype(object))
+    cols = [c for c in out.columns if c not in ("duration_days", "event")] + ["duration_days", "event"]
+    return out[cols].sort_values("creator_id").reset_index(drop=True)
+
+
+def _recidivism_actions(actions: pd.DataFrame, event_time: str, content: pd.DataFrame | None) -> pd.DataFrame:
+    """The actions the recidivism table reads, typed, with UTC times (and ``committed`` when asked for).
+
+    Raises :class:`EffectivenessInputError` on an unknown ``action_type`` or a missing content table.
+    """
     a = actions[
         list(_RECIDIVISM_COLUMNS)
         + (["content_id"] if "content_id" in actions.columns else [])
@@ -150,12 +186,11 @@ def build_recidivism_table(
             f"table 'enforcement_actions', column 'action_type': {int(unknown.sum())} row(s) with values outside "
             f"{ACTION_TYPES} (e.g. {', '.join(a.loc[unknown, 'action_type'].unique()[:5])})"
         )
-    end = (
-        to_utc(pd.Series([pd.Timestamp(data_end)])).iloc[0]
-        if data_end is not None
-        else a["actioned_at"].max()
-    )
-    a = a[a["actioned_at"] <= end]
+    return a
+
+
+def _first_actions(a: pd.DataFrame) -> pd.DataFrame:
+    """Each creator's first action: the harshest one at their earliest ``actioned_at`` (``t0``)."""
     a["_harsh"] = a["action_type"].map(_HARSHNESS)
     t0 = a.groupby("creator_id")["actioned_at"].transform("min")
     at_t0 = a[a["actioned_at"] == t0]
@@ -172,7 +207,7 @@ def build_recidivism_table(
             }
         )
     )
-    first = first[
+    return first[
         [
             "creator_id",
             "market",
@@ -183,27 +218,6 @@ def build_recidivism_table(
             "t0",
         ]
     ]
-    later = a.merge(first[["creator_id", "first_action_id", "t0"]], on="creator_id")
-    later = later[
-        (later["action_id"] != later["first_action_id"])
-        & (later[event_time] > later["t0"])
-        & (later[event_time] <= end)
-    ]
-    nxt = later.groupby("creator_id")[event_time].min()
-    out = first.set_index("creator_id")
-    out["next_at"] = nxt
-    out["event"] = out["next_at"].notna()
-    stop = out["next_at"].where(out["event"], end)
-    out["duration_days"] = (stop - out["t0"]).dt.total_seconds() / 86400.0
-    out = out[out["duration_days"] > 0].drop(columns="next_at").reset_index()
-    if market is not None:
-        out = out[out["market"] == market]
-    if creators is not None:
-        _require(creators, "creators", ["creator_id", "tier"])
-        tiers = creators.assign(creator_id=creators["creator_id"].astype(str)).set_index("creator_id")["tier"]
-        out.insert(2, "tier", out["creator_id"].map(tiers).astype(object))
-    cols = [c for c in out.columns if c not in ("duration_days", "event")] + ["duration_days", "event"]
-    return out[cols].sort_values("creator_id").reset_index(drop=True)
 
 
 def _groups(table: pd.DataFrame, by: str | None):
@@ -548,66 +562,12 @@ def build_violation_panel(
         ["action_id", "creator_id", "content_id", "detected_at", "actioned_at"],
     )
     _require(creators, "creators", ["creator_id", "market", "tier", "registered_at"])
-    cr = creators[["creator_id", "market", "tier", "registered_at"]].copy()
-    cr["creator_id"] = cr["creator_id"].astype(str)
-    cr["market"] = cr["market"].astype(str)
-    if market is not None:
-        cr = cr[cr["market"] == market]
-    cr = cr.reset_index(drop=True)
-    cr["registered_at"] = to_utc(cr["registered_at"])
     tzmap = (lambda m: tz.get(m, "UTC")) if isinstance(tz, Mapping) else (lambda m: tz)
-
-    def months_of(ts: pd.Series, markets: pd.Series) -> pd.Series:
-        out = pd.Series(index=ts.index, dtype=object)
-        for m in markets.unique():
-            sel = (markets == m).to_numpy()
-            out[sel] = _local_months(ts[sel], tzmap(m))
-        return out
-
+    cr = _panel_creators(creators, market, tzmap)
     mk = cr.set_index("creator_id")["market"]
-    cr["registered_month"] = months_of(cr["registered_at"], cr["market"]).to_numpy()
-
-    c = content[["content_id", "creator_id", "published_at"]]
-    if activity is not None:
-        # activity is given: content matters only as the actions', notices' and labels' items
-        looked_up = [actions["content_id"]] + [t["content_id"] for t in (notices, labels) if t is not None]
-        c = c[c["content_id"].isin(pd.concat(looked_up).dropna().astype(str).unique())]
-    c = c.copy()
-    c["creator_id"] = c["creator_id"].astype(str)
-    c["content_id"] = c["content_id"].astype(str)
-    owner = c.drop_duplicates("content_id").set_index("content_id")["creator_id"]
-    c = c[c["creator_id"].isin(cr["creator_id"])].reset_index(drop=True)
-    c["month"] = months_of(c["published_at"], c["creator_id"].map(mk)).to_numpy()
-
-    cols_a = ["action_id", "creator_id", "content_id", "detected_at", "actioned_at"]
-    a = actions[cols_a + (["action_type"] if "action_type" in actions.columns else [])].copy()
-    a["creator_id"] = a["creator_id"].astype(str)
-    a["action_id"] = a["action_id"].astype(str)
-    a = a[a["creator_id"].isin(cr["creator_id"])].reset_index(drop=True)
-    a["actioned_at"] = to_utc(a["actioned_at"])
-    a = a.sort_values(["creator_id", "actioned_at", "action_id"]).reset_index(drop=True)
-    first = a.drop_duplicates("creator_id")
-    first_month = months_of(first["actioned_at"], first["creator_id"].map(mk))
-    first_month.index = first["creator_id"].to_numpy()
-    first_content = set(first["content_id"].dropna().astype(str))
-    first_ids = set(first["action_id"])
-    if "action_type" in a.columns:
-        bans = a[a["action_type"].astype(str) == "account_banned"]
-        ban_at = bans.groupby("creator_id")["actioned_at"].min()
-    else:
-        ban_at = pd.Series(dtype="datetime64[ns, UTC]")
-
-    pub = c.set_index("content_id")["published_at"]
-    a["content_id"] = a["content_id"].astype(object).where(a["content_id"].notna(), None)
-    has_c = a["content_id"].notna() & a["content_id"].astype(str).isin(pub.index)
-    viol_c = a[has_c].assign(content_id=lambda x: x["content_id"].astype(str))
-    viol_c = viol_c[~viol_c["content_id"].isin(first_content)].drop_duplicates("content_id")
-    viol_c = viol_c.assign(when=viol_c["content_id"].map(pub))
-    viol_a = a[~has_c & ~a["action_id"].isin(first_ids)].assign(when=lambda x: x["detected_at"])
-    v = pd.concat([viol_c[["creator_id", "when"]], viol_a[["creator_id", "when"]]], ignore_index=True)
-    v["month"] = months_of(to_utc(v["when"]), v["creator_id"].map(mk)).to_numpy()
-
-    extra: list[str] = []
+    c, owner = _panel_content(content, actions, cr, mk, tzmap, notices, labels, activity)
+    a, first, first_month, ban_at = _panel_actions(actions, cr, mk, tzmap)
+    v = _panel_violations(a, first, c, mk, tzmap)
     base_cols = [
         "creator_id",
         "market",
@@ -619,15 +579,7 @@ def build_violation_panel(
         "first_action_month",
         "registered_month",
     ]
-    if activity is not None:
-        _require(activity, "activity", ["creator_id", "month", "activity"])
-        act = activity.assign(creator_id=activity["creator_id"].astype(str), month=activity["month"].astype(str))
-        act = act[act["creator_id"].isin(cr["creator_id"])]
-        act_n = act.groupby(["creator_id", "month"])["activity"].sum().astype(int)
-        span = act["month"]
-    else:
-        act_n = c.groupby(["creator_id", "month"]).size().rename("activity")
-        span = c["month"]
+    act_n, span = _panel_activity(activity, c, cr)
     if span.empty:
         extra = (["qa_labelled", "qa_violating"] if labels is not None else []) + (
             ["allegations"] if notices is not None else []
@@ -639,33 +591,12 @@ def build_violation_panel(
     vio_n = v.groupby(["creator_id", "month"]).size().rename("violations")
     panel = panel.join(act_n, on=["creator_id", "month"]).join(vio_n, on=["creator_id", "month"])
     panel[["activity", "violations"]] = panel[["activity", "violations"]].fillna(0).astype(int)
+    extra: list[str] = []
     if labels is not None:
-        _require(labels, "review_labels", ["content_id", "is_violating", "source"])
-        qa = labels[labels["source"].astype(str) == "qa_sample"]
-        qa = qa.assign(content_id=qa["content_id"].astype(str)).drop_duplicates("content_id")
-        lab = c.merge(qa[["content_id", "is_violating"]], on="content_id")
-        lab["is_violating"] = lab["is_violating"].astype(bool)
-        agg = lab.groupby(["creator_id", "month"]).agg(
-            qa_labelled=("is_violating", "size"), qa_violating=("is_violating", "sum")
-        )
-        panel = panel.join(agg, on=["creator_id", "month"])
+        panel = _add_qa_labels(panel, labels, c)
         extra += ["qa_labelled", "qa_violating"]
-        panel[["qa_labelled", "qa_violating"]] = panel[["qa_labelled", "qa_violating"]].fillna(0).astype(int)
     if notices is not None:
-        _require(notices, "notices", ["creator_id", "content_id", "received_at", "action_id"])
-        nt = notices[notices["action_id"].isna()]
-        if "outcome" in nt.columns:
-            nt = nt[nt["outcome"].astype(str) != "actioned"]
-        who = nt["creator_id"].astype(object).where(nt["creator_id"].notna(), None)
-        cid = nt["content_id"].astype(object).where(nt["content_id"].notna(), None)
-        who = who.fillna(cid.map(owner)) if who.isna().any() else who
-        nt = pd.DataFrame({"creator_id": who.astype(object), "received_at": to_utc(nt["received_at"])})
-        nt = nt[nt["creator_id"].notna()]
-        nt = nt[nt["creator_id"].astype(str).isin(cr["creator_id"])]
-        nt["creator_id"] = nt["creator_id"].astype(str)
-        nt["month"] = months_of(nt["received_at"], nt["creator_id"].map(mk)).to_numpy()
-        panel = panel.join(nt.groupby(["creator_id", "month"]).size().rename("allegations"), on=["creator_id", "month"])
-        panel["allegations"] = panel["allegations"].fillna(0).astype(int)
+        panel = _add_allegations(panel, notices, owner, cr, mk, tzmap)
         extra.append("allegations")
     info = cr.set_index("creator_id")
     panel["market"] = panel["creator_id"].map(info["market"])
@@ -673,7 +604,138 @@ def build_violation_panel(
     panel["first_action_month"] = panel["creator_id"].map(first_month).astype(object)
     panel["registered_month"] = panel["creator_id"].map(info["registered_month"])
     panel = panel[panel["month"] >= panel["registered_month"]].reset_index(drop=True)
-    # exposure: overlap of [registered_at, ban) with the local month, as a share of the month
+    panel = _add_exposure(panel, info, ban_at, tzmap)
+    return panel[base_cols + extra].reset_index(drop=True)
+
+
+def _months_of(ts: pd.Series, markets: pd.Series, tzmap) -> pd.Series:
+    """Local ``YYYY-MM`` of each timestamp in the time zone of its row's market."""
+    out = pd.Series(index=ts.index, dtype=object)
+    for m in markets.unique():
+        sel = (markets == m).to_numpy()
+        out[sel] = _local_months(ts[sel], tzmap(m))
+    return out
+
+
+def _panel_creators(creators: pd.DataFrame, market: str | None, tzmap) -> pd.DataFrame:
+    """Creators of the panel (of ``market`` when given) with UTC ``registered_at`` and local ``registered_month``."""
+    cr = creators[["creator_id", "market", "tier", "registered_at"]].copy()
+    cr["creator_id"] = cr["creator_id"].astype(str)
+    cr["market"] = cr["market"].astype(str)
+    if market is not None:
+        cr = cr[cr["market"] == market]
+    cr = cr.reset_index(drop=True)
+    cr["registered_at"] = to_utc(cr["registered_at"])
+    cr["registered_month"] = _months_of(cr["registered_at"], cr["market"], tzmap).to_numpy()
+    return cr
+
+
+def _panel_content(content, actions, cr, mk, tzmap, notices, labels, activity):
+    """The panel creators' content with its local publication ``month``, and the owner of every content item.
+
+    With ``activity`` given, only the items the actions, notices and labels look up are kept.
+    """
+    c = content[["content_id", "creator_id", "published_at"]]
+    if activity is not None:
+        # activity is given: content matters only as the actions', notices' and labels' items
+        looked_up = [actions["content_id"]] + [t["content_id"] for t in (notices, labels) if t is not None]
+        c = c[c["content_id"].isin(pd.concat(looked_up).dropna().astype(str).unique())]
+    c = c.copy()
+    c["creator_id"] = c["creator_id"].astype(str)
+    c["content_id"] = c["content_id"].astype(str)
+    owner = c.drop_duplicates("content_id").set_index("content_id")["creator_id"]
+    c = c[c["creator_id"].isin(cr["creator_id"])].reset_index(drop=True)
+    c["month"] = _months_of(c["published_at"], c["creator_id"].map(mk), tzmap).to_numpy()
+    return c, owner
+
+
+def _panel_actions(actions, cr, mk, tzmap):
+    """The panel creators' actions in time order, each creator's first action and its month, and first ban time."""
+    cols_a = ["action_id", "creator_id", "content_id", "detected_at", "actioned_at"]
+    a = actions[cols_a + (["action_type"] if "action_type" in actions.columns else [])].copy()
+    a["creator_id"] = a["creator_id"].astype(str)
+    a["action_id"] = a["action_id"].astype(str)
+    a = a[a["creator_id"].isin(cr["creator_id"])].reset_index(drop=True)
+    a["actioned_at"] = to_utc(a["actioned_at"])
+    a = a.sort_values(["creator_id", "actioned_at", "action_id"]).reset_index(drop=True)
+    first = a.drop_duplicates("creator_id")
+    first_month = _months_of(first["actioned_at"], first["creator_id"].map(mk), tzmap)
+    first_month.index = first["creator_id"].to_numpy()
+    if "action_type" in a.columns:
+        bans = a[a["action_type"].astype(str) == "account_banned"]
+        ban_at = bans.groupby("creator_id")["actioned_at"].min()
+    else:
+        ban_at = pd.Series(dtype="datetime64[ns, UTC]")
+    return a, first, first_month, ban_at
+
+
+def _panel_violations(a: pd.DataFrame, first: pd.DataFrame, c: pd.DataFrame, mk, tzmap) -> pd.DataFrame:
+    """One row per violation (``creator_id, when, month``), the one behind each first action left out.
+
+    Dated at the actioned content's publication, or at ``detected_at`` for account-level
+    actions; several actions on one content item are one violation.
+    """
+    first_content = set(first["content_id"].dropna().astype(str))
+    first_ids = set(first["action_id"])
+    pub = c.set_index("content_id")["published_at"]
+    a["content_id"] = a["content_id"].astype(object).where(a["content_id"].notna(), None)
+    has_c = a["content_id"].notna() & a["content_id"].astype(str).isin(pub.index)
+    viol_c = a[has_c].assign(content_id=lambda x: x["content_id"].astype(str))
+    viol_c = viol_c[~viol_c["content_id"].isin(first_content)].drop_duplicates("content_id")
+    viol_c = viol_c.assign(when=viol_c["content_id"].map(pub))
+    viol_a = a[~has_c & ~a["action_id"].isin(first_ids)].assign(when=lambda x: x["detected_at"])
+    v = pd.concat([viol_c[["creator_id", "when"]], viol_a[["creator_id", "when"]]], ignore_index=True)
+    v["month"] = _months_of(to_utc(v["when"]), v["creator_id"].map(mk), tzmap).to_numpy()
+    return v
+
+
+def _panel_activity(activity, c, cr):
+    """Content published per creator and month, and the months that span the panel."""
+    if activity is not None:
+        _require(activity, "activity", ["creator_id", "month", "activity"])
+        act = activity.assign(creator_id=activity["creator_id"].astype(str), month=activity["month"].astype(str))
+        act = act[act["creator_id"].isin(cr["creator_id"])]
+        act_n = act.groupby(["creator_id", "month"])["activity"].sum().astype(int)
+        return act_n, act["month"]
+    return c.groupby(["creator_id", "month"]).size().rename("activity"), c["month"]
+
+
+def _add_qa_labels(panel: pd.DataFrame, labels: pd.DataFrame, c: pd.DataFrame) -> pd.DataFrame:
+    """``qa_labelled`` and ``qa_violating``: content of the month that random QA review labelled (violating)."""
+    _require(labels, "review_labels", ["content_id", "is_violating", "source"])
+    qa = labels[labels["source"].astype(str) == "qa_sample"]
+    qa = qa.assign(content_id=qa["content_id"].astype(str)).drop_duplicates("content_id")
+    lab = c.merge(qa[["content_id", "is_violating"]], on="content_id")
+    lab["is_violating"] = lab["is_violating"].astype(bool)
+    agg = lab.groupby(["creator_id", "month"]).agg(
+        qa_labelled=("is_violating", "size"), qa_violating=("is_violating", "sum")
+    )
+    panel = panel.join(agg, on=["creator_id", "month"])
+    panel[["qa_labelled", "qa_violating"]] = panel[["qa_labelled", "qa_violating"]].fillna(0).astype(int)
+    return panel
+
+
+def _add_allegations(panel, notices, owner, cr, mk, tzmap) -> pd.DataFrame:
+    """``allegations``: notices against the creator received in the month that led to no action."""
+    _require(notices, "notices", ["creator_id", "content_id", "received_at", "action_id"])
+    nt = notices[notices["action_id"].isna()]
+    if "outcome" in nt.columns:
+        nt = nt[nt["outcome"].astype(str) != "actioned"]
+    who = nt["creator_id"].astype(object).where(nt["creator_id"].notna(), None)
+    cid = nt["content_id"].astype(object).where(nt["content_id"].notna(), None)
+    who = who.fillna(cid.map(owner)) if who.isna().any() else who
+    nt = pd.DataFrame({"creator_id": who.astype(object), "received_at": to_utc(nt["received_at"])})
+    nt = nt[nt["creator_id"].notna()]
+    nt = nt[nt["creator_id"].astype(str).isin(cr["creator_id"])]
+    nt["creator_id"] = nt["creator_id"].astype(str)
+    nt["month"] = _months_of(nt["received_at"], nt["creator_id"].map(mk), tzmap).to_numpy()
+    panel = panel.join(nt.groupby(["creator_id", "month"]).size().rename("allegations"), on=["creator_id", "month"])
+    panel["allegations"] = panel["allegations"].fillna(0).astype(int)
+    return panel
+
+
+def _add_exposure(panel: pd.DataFrame, info: pd.DataFrame, ban_at: pd.Series, tzmap) -> pd.DataFrame:
+    """``exposure``: overlap of [registered_at, first ban) with the local month, as a share of the month."""
     bounds = panel[["market", "month"]].drop_duplicates()
     lo_hi = [month_bounds(m, tzmap(mkt)) for mkt, m in zip(bounds["market"], bounds["month"], strict=True)]
     bounds = bounds.assign(m_start=[b[0] for b in lo_hi], m_end=[b[1] for b in lo_hi])
@@ -684,7 +746,7 @@ def build_violation_panel(
     hi = ban.where(ban.notna() & (ban < panel["m_end"]), panel["m_end"])
     length = (panel["m_end"] - panel["m_start"]).dt.total_seconds()
     panel["exposure"] = ((hi - lo).dt.total_seconds() / length).clip(lower=0.0, upper=1.0).to_numpy(dtype=float)
-    return panel[base_cols + extra].reset_index(drop=True)
+    return panel
 
 
 def estimate_deterrence_did(
