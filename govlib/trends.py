@@ -183,8 +183,42 @@ def build_weekly_series(
     cont = content.loc[content["market"].astype(str) == market]
     act_day = _local_dates(acts["actioned_at"], tz, "enforcement_actions", "actioned_at")
     pub_day = _local_dates(cont["published_at"], tz, "content", "published_at")
+    lo, hi = _observation_window(act_day, pub_day, market, tz, start, end, published is not None)
+    a, c = _window_rows(acts, cont, act_day, pub_day, lo, hi)
+    weeks = pd.date_range(lo - pd.Timedelta(days=lo.weekday()), hi - pd.Timedelta(days=1), freq="7D")
+    overlap = [(min(w + pd.Timedelta(days=7), hi) - max(w, lo)).days for w in weeks]
+    frame_weeks = pd.DataFrame({"week_start": weeks, "days": np.asarray(overlap, dtype="int64")})
 
-    if published is not None and (start is None or end is None):
+    pol = sorted(set(a["policy"])) if policies is None else sorted(set(map(str, policies)))
+    a = a.loc[a["policy"].isin(pol)]
+    wk = frame_weeks["week_start"]
+    if published is not None:  # counted elsewhere: weeks as the local Mondays of this frame
+        _require(published, "published", ["content_type", "week_start", "published"])
+        pub_counts = published.assign(week_start=pd.to_datetime(published["week_start"]).astype(wk.dtype),
+                                      content_type=published["content_type"].astype(str))
+    else:
+        pub_counts = (c.assign(week_start=c["week_start"].astype(wk.dtype))
+                      .groupby(["content_type", "week_start"]).size().rename("published").reset_index())
+    frames = []
+    if pol:
+        pub_all = pub_counts.groupby("week_start")["published"].sum()
+        f = _series_block([(p,) for p in pol], ["policy"], _count_weekly(a, ["policy", "week_start"], wk),
+                          pub_all.rename("published").reset_index(), [], frame_weeks)
+        frames.append(f.assign(content_type=ALL_TYPES))
+    if by_content_type and len(a):
+        typed = _typed_actions(a, cont)
+        if len(typed):
+            pub_type = pub_counts[["content_type", "week_start", "published"]]
+            combos = sorted(set(zip(typed["policy"], typed["content_type"])))
+            frames.append(_series_block(combos, ["policy", "content_type"],
+                                        _count_weekly(typed, ["policy", "content_type", "week_start"], wk),
+                                        pub_type, ["content_type"], frame_weeks))
+    return _finish_series(frames, market)
+
+
+def _observation_window(act_day, pub_day, market: str, tz: str, start, end, precounted: bool):
+    """Local dates ``[lo, hi)`` of the observation window: ``start``/``end``, else the market's event dates."""
+    if precounted and (start is None or end is None):
         raise TrendsError("weekly series with precomputed publication counts need start and end")
     if start is None or end is None:
         days = pd.concat([act_day, pub_day])
@@ -196,7 +230,11 @@ def build_weekly_series(
         lo, hi = _as_local_date(start, tz), _as_local_date(end, tz)
     if hi <= lo:
         raise TrendsError(f"empty observation window [{lo.date()}, {hi.date()}) for market {market!r}")
+    return lo, hi
 
+
+def _window_rows(acts, cont, act_day, pub_day, lo, hi) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Actions and content inside the window, with the local Monday of their week."""
     keep_a = (act_day >= lo) & (act_day < hi)
     keep_c = (pub_day >= lo) & (pub_day < hi)
     a = pd.DataFrame(
@@ -214,55 +252,40 @@ def build_weekly_series(
             "week_start": _monday(pub_day[keep_c]).to_numpy(),
         }
     )
-    weeks = pd.date_range(lo - pd.Timedelta(days=lo.weekday()), hi - pd.Timedelta(days=1), freq="7D")
-    overlap = [(min(w + pd.Timedelta(days=7), hi) - max(w, lo)).days for w in weeks]
-    frame_weeks = pd.DataFrame({"week_start": weeks, "days": np.asarray(overlap, dtype="int64")})
+    return a, c
 
-    pol = sorted(set(a["policy"])) if policies is None else sorted(set(map(str, policies)))
-    a = a.loc[a["policy"].isin(pol)]
+
+def _count_weekly(df: pd.DataFrame, keys: list[str], wk: pd.Series) -> pd.DataFrame:
+    """Actions (``observed``) and distinct creators per ``keys`` (which end with ``week_start``)."""
+    df = df.assign(week_start=df["week_start"].astype(wk.dtype))  # merge keys of one resolution
+    return (df.groupby(keys).agg(observed=("week_start", "size"), creators=("creator_id", "nunique"))
+            .reset_index())
+
+
+def _series_block(keys: list[tuple], names: list[str], counts: pd.DataFrame, published: pd.DataFrame,
+                  on: list[str], frame_weeks: pd.DataFrame) -> pd.DataFrame:
+    """Every series (``keys``) x every week, its counts (missing: none that week) and denominator."""
     wk = frame_weeks["week_start"]
+    f = pd.DataFrame({n: np.repeat(np.array([k[i] for k in keys], dtype=object), len(frame_weeks))
+                      for i, n in enumerate(names)})
+    f["week_start"] = np.tile(wk.to_numpy(), len(keys))
+    f["days"] = np.tile(frame_weeks["days"].to_numpy(), len(keys))
+    f = f.merge(counts, on=names + ["week_start"], how="left")
+    return f.merge(published, on=on + ["week_start"], how="left")
 
-    def _count(df, keys):
-        df = df.assign(week_start=df["week_start"].astype(wk.dtype))  # merge keys of one resolution
-        return (df.groupby(keys).agg(observed=("week_start", "size"), creators=("creator_id", "nunique"))
-                .reset_index())
 
-    def _block(keys: list[tuple], names: list[str], counts: pd.DataFrame, published: pd.DataFrame, on: list[str]):
-        # every series (keys) x every week, its counts (missing: none that week) and denominator
-        f = pd.DataFrame({n: np.repeat(np.array([k[i] for k in keys], dtype=object), len(frame_weeks))
-                          for i, n in enumerate(names)})
-        f["week_start"] = np.tile(wk.to_numpy(), len(keys))
-        f["days"] = np.tile(frame_weeks["days"].to_numpy(), len(keys))
-        f = f.merge(counts, on=names + ["week_start"], how="left")
-        return f.merge(published, on=on + ["week_start"], how="left")
+def _typed_actions(a: pd.DataFrame, cont: pd.DataFrame) -> pd.DataFrame:
+    """Actions with the type of the acted-on content, whenever it was published (first row of a content_id)."""
+    ids = cont["content_id"].astype(object)
+    hit = ids.isin(a["content_id"].unique()).to_numpy()
+    types = pd.DataFrame({"content_id": ids.to_numpy()[hit],
+                          "content_type": cont["content_type"].astype(object).to_numpy()[hit]})
+    types["content_type"] = types["content_type"].astype(str)
+    return a.merge(types.drop_duplicates("content_id"), on="content_id", how="inner")
 
-    if published is not None:  # counted elsewhere: weeks as the local Mondays of this frame
-        _require(published, "published", ["content_type", "week_start", "published"])
-        pub_counts = published.assign(week_start=pd.to_datetime(published["week_start"]).astype(wk.dtype),
-                                      content_type=published["content_type"].astype(str))
-    else:
-        pub_counts = (c.assign(week_start=c["week_start"].astype(wk.dtype))
-                      .groupby(["content_type", "week_start"]).size().rename("published").reset_index())
-    frames = []
-    if pol:
-        pub_all = pub_counts.groupby("week_start")["published"].sum()
-        f = _block([(p,) for p in pol], ["policy"], _count(a, ["policy", "week_start"]),
-                   pub_all.rename("published").reset_index(), [])
-        frames.append(f.assign(content_type=ALL_TYPES))
-    if by_content_type and len(a):
-        # the type of the acted-on content, whenever it was published (first row of a content_id)
-        ids = cont["content_id"].astype(object)
-        hit = ids.isin(a["content_id"].unique()).to_numpy()
-        types = pd.DataFrame({"content_id": ids.to_numpy()[hit],
-                              "content_type": cont["content_type"].astype(object).to_numpy()[hit]})
-        types["content_type"] = types["content_type"].astype(str)
-        typed = a.merge(types.drop_duplicates("content_id"), on="content_id", how="inner")
-        if len(typed):
-            pub_type = pub_counts[["content_type", "week_start", "published"]]
-            combos = sorted(set(zip(typed["policy"], typed["content_type"])))
-            frames.append(_block(combos, ["policy", "content_type"],
-                                 _count(typed, ["policy", "content_type", "week_start"]), pub_type,
-                                 ["content_type"]))
+
+def _finish_series(frames: list[pd.DataFrame], market: str) -> pd.DataFrame:
+    """The series blocks as one sorted frame with integer counts and ``rate_per_1000``."""
     cols = ["market", "policy", "content_type", "week_start", "days", "observed", "creators", "published",
             "rate_per_1000"]
     if not frames:
@@ -425,7 +448,7 @@ def detect_emerging_risks(
     """Ranked table of emerging risks: series-weeks whose count is above its baseline.
 
     Each tested week ``t`` of each series gets its own baseline
-    (:func:`fit_quasi_poisson_baseline`) fitted on the ``settings.baseline_weeks`` weeks
+    (:func:`~govlib.stats.surveillance.fit_quasi_poisson_baseline`) fitted on the ``settings.baseline_weeks`` weeks
     that end ``settings.current_weeks`` weeks before it: weeks ``t - current_weeks + 1 ..
     t`` (the current weeks) never inform their own expectation. Three alarm rules then
     apply, each also requiring ``ratio >= settings.min_ratio``:
@@ -488,8 +511,6 @@ def detect_emerging_risks(
     ----------
     Benjamini Y., Hochberg Y. (1995). Controlling the false discovery rate. JRSS B 57, 289-300.
     """
-    from statsmodels.stats.multitest import multipletests
-
     _check_series(series)
     if count not in ("observed", "creators") or count not in series.columns:
         raise TrendsError(f"count must be a series column 'observed' or 'creators', got {count!r}")
@@ -499,17 +520,40 @@ def detect_emerging_risks(
     s["observed"] = s[count]
     s["week_start"] = pd.to_datetime(s["week_start"])
     s = s.sort_values(SERIES_KEYS + ["week_start"], kind="mergesort").reset_index(drop=True)
+    s["_target"] = _target_weeks(s["week_start"], weeks, month, settings).to_numpy()
+    rows, ys, expos, targets = _series_arrays(s, offset)
+    res = _evaluate_series(ys, expos, targets, settings, band_level, run_in_weeks, outbreak_alpha)
+    keep = [np.isin(e["pos"], tg) & np.isfinite(e["expected"]) for e, tg in zip(res, targets)]
+    cols = SERIES_KEYS + ["week_start", "observed", "expected", "ratio", "score", "p_value", "q_value",
+                          "method", "upper", "cusum", "ewma", "dispersion", "trend", "n_baseline", "alarm"]
+    if not any(k.any() for k in keep):
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    at = np.concatenate([r[e["pos"][k]] for r, e, k in zip(rows, res, keep)])
+    data = {c: s[c].to_numpy(dtype=object)[at] for c in SERIES_KEYS}
+    data["week_start"] = s["week_start"].to_numpy()[at]
+    for c in ("observed", "expected", "expected_floored", "p_value", "upper", "cusum", "ewma", "dispersion",
+              "trend", "n_baseline", "cusum_alarm", "ewma_alarm"):
+        data[c] = np.concatenate([e[c][k] for e, k in zip(res, keep)])
+    out = _apply_alarm_rules(pd.DataFrame(data), settings)
+    if not all_weeks:
+        out = out.loc[out["alarm"]]
+    return out[cols].reset_index(drop=True)
+
+
+def _target_weeks(week_start: pd.Series, weeks, month: str | None, settings) -> pd.Series:
+    """Which rows are tested: the given ``weeks``, the weeks starting in ``month``, or the last current weeks."""
     if weeks is not None:
         wanted = set(pd.to_datetime(list(weeks)))
-        is_target = s["week_start"].isin(wanted)
-    elif month is not None:
-        is_target = _month_weeks(s["week_start"], month)
-    else:
-        last = sorted(s["week_start"].unique())[-settings.current_weeks:]
-        is_target = s["week_start"].isin(last)
+        return week_start.isin(wanted)
+    if month is not None:
+        return _month_weeks(week_start, month)
+    last = sorted(week_start.unique())[-settings.current_weeks:]
+    return week_start.isin(last)
 
-    s["_target"] = is_target.to_numpy()
-    # series in groupby order (as `for key, g in s.groupby(SERIES_KEYS)`), as row positions of `s`
+
+def _series_arrays(s: pd.DataFrame, offset: str):
+    """Per series with a tested week (in groupby order): its row positions in ``s``, counts,
+    exposure and the positions of its tested weeks."""
     gb = s.groupby(SERIES_KEYS, sort=True)
     code = gb.ngroup().to_numpy()
     order = np.argsort(code, kind="stable")
@@ -526,19 +570,13 @@ def detect_emerging_risks(
             ys.append(y_all[r])
             expos.append(expo_all[r])
             targets.append(tg)
-    res = _evaluate_series(ys, expos, targets, settings, band_level, run_in_weeks, outbreak_alpha)
-    keep = [np.isin(e["pos"], tg) & np.isfinite(e["expected"]) for e, tg in zip(res, targets)]
-    cols = SERIES_KEYS + ["week_start", "observed", "expected", "ratio", "score", "p_value", "q_value",
-                          "method", "upper", "cusum", "ewma", "dispersion", "trend", "n_baseline", "alarm"]
-    if not any(k.any() for k in keep):
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
-    at = np.concatenate([r[e["pos"][k]] for r, e, k in zip(rows, res, keep)])
-    data = {c: s[c].to_numpy(dtype=object)[at] for c in SERIES_KEYS}
-    data["week_start"] = s["week_start"].to_numpy()[at]
-    for c in ("observed", "expected", "expected_floored", "p_value", "upper", "cusum", "ewma", "dispersion",
-              "trend", "n_baseline", "cusum_alarm", "ewma_alarm"):
-        data[c] = np.concatenate([e[c][k] for e, k in zip(res, keep)])
-    out = pd.DataFrame(data)
+    return rows, ys, expos, targets
+
+
+def _apply_alarm_rules(out: pd.DataFrame, settings) -> pd.DataFrame:
+    """Ratio, BH q-values, score, the three alarm rules and ``method`` of the tested weeks, ranked."""
+    from statsmodels.stats.multitest import multipletests
+
     out["observed"] = out["observed"].astype("int64")
     out["ratio"] = out["observed"] / out["expected_floored"]
     out["q_value"] = multipletests(out["p_value"].to_numpy(dtype=float), method="fdr_bh")[1]
@@ -556,14 +594,11 @@ def detect_emerging_risks(
     out["method"] = ["+".join(c for c, v in zip(names, row) if v) for row in rules.to_numpy(dtype=bool)]
     out["trend"] = out["trend"].astype(bool)
     out["n_baseline"] = out["n_baseline"].astype("int64")
-    out = out.sort_values(
+    return out.sort_values(
         ["score", "ratio", "policy", "content_type", "week_start"],
         ascending=[False, False, True, True, True],
         kind="mergesort",
     )
-    if not all_weeks:
-        out = out.loc[out["alarm"]]
-    return out[cols].reset_index(drop=True)
 
 
 def alerts_for_month(series: pd.DataFrame, market: str, month: str, settings, *, offset: str = "days",
