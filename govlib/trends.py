@@ -356,7 +356,7 @@ def _evaluate_series(ys: list, expos: list, targets: list, settings, band_level:
     target. A week that looks like an outbreak (p <= outbreak_alpha and ratio >=
     min_ratio) is left out of the baselines of the weeks after it. Series do not inform
     each other, so the k-th evaluated week of every series is fitted in one stack
-    (:func:`fit_quasi_poisson_baselines`). Returns, per series, a dict of arrays over its evaluated
+    (:func:`~govlib.stats.surveillance.fit_quasi_poisson_baselines`). Returns, per series, a dict of arrays over its evaluated
     weeks (``pos`` = position in the series); untested weeks have ``expected`` NaN.
     """
     usable = [np.asarray(e) > 0 for e in expos]

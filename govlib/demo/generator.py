@@ -627,23 +627,55 @@ class Offsets:
 def _emit_market(root: Path, w: MarketWorld, seed: int, scale: str, offsets: Offsets, small: dict, truth: dict,
                  counts: dict) -> None:
     """Generate and write one market's tables (partitioned ones now, small ones into ``small``)."""
-    code, clock, ev = w.code, w.clock, w.events
-    creator_ids = W.ids("cr", w.creator_number)
-    mi = P.MARKETS.index(code) if code in P.MARKETS else 99
-
+    code, ev = w.code, w.events
     detail = _action_detail(_rng(seed, code, "actions"), ev)
     content, event_row, views_before = _build_content(_rng(seed, code, "content"), w, detail, offsets.content)
     offsets.content += len(content)
-    content_ids = W.ids("ct", content.number)
     action_number = offsets.action + 1 + np.arange(len(ev), dtype=np.int64)
     offsets.action += len(ev)
+    e = _MarketEmit(root, w, seed, scale, small, truth, counts, P.MARKETS.index(code) if code in P.MARKETS else 99,
+                    W.ids("cr", w.creator_number), content, W.ids("ct", content.number), detail, event_row,
+                    views_before, action_number)
+    _write_content(e)
+    _write_actions(e)
+    scored = _write_signal_scores(e)
+    _emit_review_labels(e, scored)
+    _emit_prevalence(e)
+    _emit_appeals(e)
+    _emit_notices(e)
+    _emit_rewards(e)
+    _emit_creators(e)
 
-    # content (sorted by published_at; ids follow that order)
-    out = W.PartWriter(root, "content", code)
-    for s in _month_slices(content.published, clock):
+
+@dataclass
+class _MarketEmit:
+    """What the output steps of one market share: where to write, the world, and its generated content and actions."""
+
+    root: Path
+    w: MarketWorld
+    seed: int
+    scale: str
+    small: dict
+    truth: dict
+    counts: dict
+    mi: int  # market index: the first sort key of the small tables
+    creator_ids: pa.Array
+    content: Content
+    content_ids: pa.Array
+    detail: ActionDetail
+    event_row: np.ndarray  # content row of each action, -1 for account-level ones
+    views_before: np.ndarray
+    action_number: np.ndarray
+
+
+def _write_content(e: _MarketEmit) -> None:
+    """The market's content partitions (sorted by published_at; ids follow that order)."""
+    w, content, content_ids = e.w, e.content, e.content_ids
+    out = W.PartWriter(e.root, "content", w.code)
+    for s in _month_slices(content.published, w.clock):
         cat = content.category[s]
         out.write({
-            "content_id": content_ids[s], "creator_id": creator_ids.take(pa.array(content.creator[s])),
+            "content_id": content_ids[s], "creator_id": e.creator_ids.take(pa.array(content.creator[s])),
             "content_type": W.labels(CONTENT_TYPES, content.ctype[s]),
             "language": W.labels(tuple(w.params.languages), content.language[s]),
             "published_at": content.published[s],
@@ -651,18 +683,21 @@ def _emit_market(root: Path, w: MarketWorld, seed: int, scale: str, offsets: Off
             "views": content.views[s], "gmv_eur": content.gmv[s],
         })
     out.close()
-    counts["content"] += out.rows
+    e.counts["content"] += out.rows
 
-    # enforcement actions (sorted by actioned_at)
-    out = W.PartWriter(root, "enforcement_actions", code)
-    account_level = event_row < 0
-    for s in _month_slices(ev.actioned, clock):
-        row = event_row[s]
+
+def _write_actions(e: _MarketEmit) -> None:
+    """The market's enforcement-action partitions (sorted by actioned_at)."""
+    ev, detail = e.w.events, e.detail
+    out = W.PartWriter(e.root, "enforcement_actions", e.w.code)
+    account_level = e.event_row < 0
+    for s in _month_slices(ev.actioned, e.w.clock):
+        row = e.event_row[s]
         restr = detail.restriction_end[s]
-        vb = views_before[s]
+        vb = e.views_before[s]
         out.write({
-            "action_id": W.ids("ac", action_number[s]), "creator_id": creator_ids.take(pa.array(ev.creator[s])),
-            "content_id": content_ids.take(pa.array(np.maximum(row, 0), mask=row < 0)),
+            "action_id": W.ids("ac", e.action_number[s]), "creator_id": e.creator_ids.take(pa.array(ev.creator[s])),
+            "content_id": e.content_ids.take(pa.array(np.maximum(row, 0), mask=row < 0)),
             "policy": W.labels(POLICIES, ev.policy[s]), "severity": W.labels(SEVERITIES, ev.severity[s]),
             "action_type": W.labels(ACTION_TYPES, ev.action_type[s]),
             "health_points": _lookup(P.HEALTH_POINTS, SEVERITIES).astype(np.int64)[ev.severity[s]],
@@ -675,88 +710,110 @@ def _emit_market(root: Path, w: MarketWorld, seed: int, scale: str, offsets: Off
                                             mask=account_level[s] | detail.views_missing[s]),
         })
     out.close()
-    counts["enforcement_actions"] += out.rows
+    e.counts["enforcement_actions"] += out.rows
 
-    # signal scores (sorted by scored_at, then content_id)
-    score, scored = _signal(_rng(seed, code, "signal"), w, content)
+
+def _write_signal_scores(e: _MarketEmit) -> np.ndarray:
+    """The market's signal-score partitions (sorted by scored_at, then content_id) and their
+    confusion counts in the ground truth; returns each content's scoring time."""
+    w, content, code = e.w, e.content, e.w.code
+    score, scored = _signal(_rng(e.seed, code, "signal"), w, content)
     order = np.lexsort((content.number, scored))
-    out = W.PartWriter(root, "signal_scores", code)
-    for s in _month_slices(scored[order], clock):
+    out = W.PartWriter(e.root, "signal_scores", code)
+    for s in _month_slices(scored[order], w.clock):
         o = order[s]
         out.write({
-            "content_id": content_ids.take(pa.array(o)), "signal": pa.array([P.SIGNAL_NAME] * len(o), pa.string()),
+            "content_id": e.content_ids.take(pa.array(o)), "signal": pa.array([P.SIGNAL_NAME] * len(o), pa.string()),
             "version": pa.array([P.SIGNAL_VERSION] * len(o), pa.string()), "score": score[o], "scored_at": scored[o],
         })
     out.close()
-    counts["signal_scores"] += out.rows
+    e.counts["signal_scores"] += out.rows
     flagged = score >= P.SIGNAL_THRESHOLD
     for key, group in (("by_language", content.language), ("by_market", None)):
         for g in (range(len(w.params.languages)) if group is not None else [None]):
             sel = (group == g) if group is not None else np.ones(len(content), bool)
             name = w.params.languages[g] if g is not None else code
-            acc = truth["signal_counts"][key].setdefault(name, [0, 0, 0, 0])
+            acc = e.truth["signal_counts"][key].setdefault(name, [0, 0, 0, 0])
             acc[0] += int((sel & flagged & content.violating).sum())
             acc[1] += int((sel & flagged & ~content.violating).sum())
             acc[2] += int((sel & ~flagged & content.violating).sum())
             acc[3] += int(sel.sum())
+    return scored
 
-    # review labels: Bernoulli QA sample of scored content
-    rng = _rng(seed, code, "labels")
-    picked = np.nonzero(rng.random(len(content)) < P.QA_LABEL_RATE[scale])[0]
+
+def _emit_review_labels(e: _MarketEmit, scored: np.ndarray) -> None:
+    """Review labels: a Bernoulli QA sample of scored content."""
+    content, code = e.content, e.w.code
+    rng = _rng(e.seed, code, "labels")
+    picked = np.nonzero(rng.random(len(content)) < P.QA_LABEL_RATE[e.scale])[0]
     reviewed = np.minimum(scored[picked] + (rng.uniform(1.0, 240.0, len(picked)) * US_HOUR).astype(np.int64),
-                          clock.end - 1)
+                          e.w.clock.end - 1)
     pol = content.policy[picked]
-    small["review_labels"].append(_frame(mi, reviewed, content.number[picked], {
-        "content_id": content_ids.take(pa.array(picked)), "market": code,
+    e.small["review_labels"].append(_frame(e.mi, reviewed, content.number[picked], {
+        "content_id": e.content_ids.take(pa.array(picked)), "market": code,
         "policy": W.labels(POLICIES, np.maximum(pol, 0), null=pol < 0),
         "is_violating": content.violating[picked], "reviewed_at": reviewed,
         "source": pa.array(["qa_sample"] * len(picked), pa.string()),
     }))
 
-    # prevalence samples
-    sample, prevalence = _prevalence(_rng(seed, code, "prevalence"), w, content, P.PREVALENCE_SAMPLE[scale])
-    truth["prevalence"][code] = prevalence
+
+def _emit_prevalence(e: _MarketEmit) -> None:
+    """Prevalence samples, and the true prevalence into the ground truth."""
+    content, code = e.content, e.w.code
+    sample, prevalence = _prevalence(_rng(e.seed, code, "prevalence"), e.w, content, P.PREVALENCE_SAMPLE[e.scale])
+    e.truth["prevalence"][code] = prevalence
     row = sample["row"]
     pol = content.policy[row]
-    small["prevalence_samples"].append(_frame(mi, sample["_t"], sample["_i"], {
-        "content_id": content_ids.take(pa.array(row)), "market": code, "sampled_at": sample["_t"],
+    e.small["prevalence_samples"].append(_frame(e.mi, sample["_t"], sample["_i"], {
+        "content_id": e.content_ids.take(pa.array(row)), "market": code, "sampled_at": sample["_t"],
         "stratum": W.labels(CONTENT_TYPES, sample["stratum"]), "weight": sample["weight"],
         "is_violating": content.violating[row], "policy": W.labels(POLICIES, np.maximum(pol, 0), null=pol < 0),
     }))
 
-    # appeals
-    a = _appeals(_rng(seed, code, "appeals"), w, detail, action_number)
-    small["appeals"].append(_frame(mi, a["_t"], a["_i"], {
-        "action_id": W.ids("ac", a["action_number"]), "creator_id": creator_ids.take(pa.array(a["creator"])),
+
+def _emit_appeals(e: _MarketEmit) -> None:
+    """Appeals against the market's actions."""
+    code = e.w.code
+    a = _appeals(_rng(e.seed, code, "appeals"), e.w, e.detail, e.action_number)
+    e.small["appeals"].append(_frame(e.mi, a["_t"], a["_i"], {
+        "action_id": W.ids("ac", a["action_number"]), "creator_id": e.creator_ids.take(pa.array(a["creator"])),
         "market": code, "channel": W.labels(APPEAL_CHANNELS, a["channel"]), "submitted_at": a["submitted"],
         "resolved_at": W.timestamps(a["resolved"], null=a["pending"]),
         "outcome": W.labels(APPEAL_OUTCOMES, a["outcome"]),
     }))
 
-    # notices
-    nt = _notices(_rng(seed, code, "allegations"), w, content, event_row, action_number, truth)
+
+def _emit_notices(e: _MarketEmit) -> None:
+    """Notices (allegations) against the market's content and creators."""
+    code = e.w.code
+    nt = _notices(_rng(e.seed, code, "allegations"), e.w, e.content, e.event_row, e.action_number, e.truth)
     pending = nt["outcome"] == NOTICE_OUTCOMES.index("pending")
     row, act = nt["row"], nt["action"]
-    small["notices"].append(_frame(mi, nt["_t"], nt["_i"], {
-        "content_id": content_ids.take(pa.array(np.maximum(row, 0), mask=row < 0)),
-        "creator_id": creator_ids.take(pa.array(nt["creator"])), "market": code,
+    e.small["notices"].append(_frame(e.mi, nt["_t"], nt["_i"], {
+        "content_id": e.content_ids.take(pa.array(np.maximum(row, 0), mask=row < 0)),
+        "creator_id": e.creator_ids.take(pa.array(nt["creator"])), "market": code,
         "reporter_type": W.labels(REPORTER_TYPES, nt["reporter"]), "policy": W.labels(POLICIES, nt["policy"]),
         "received_at": nt["received"], "handled_at": W.timestamps(nt["handled"], null=pending),
         "outcome": W.labels(NOTICE_OUTCOMES, nt["outcome"]),
         "action_id": _nullable_ids("ac", act),
     }))
 
-    # rewards
-    r = _rewards(_rng(seed, code, "rewards"), w)
-    small["rewards"].append(_frame(mi, r["_t"], r["_i"], {
-        "creator_id": creator_ids.take(pa.array(r["creator"])), "market": code, "granted_at": r["granted"],
+
+def _emit_rewards(e: _MarketEmit) -> None:
+    """Rewards granted to the market's creators."""
+    code = e.w.code
+    r = _rewards(_rng(e.seed, code, "rewards"), e.w)
+    e.small["rewards"].append(_frame(e.mi, r["_t"], r["_i"], {
+        "creator_id": e.creator_ids.take(pa.array(r["creator"])), "market": code, "granted_at": r["granted"],
         "reward_type": W.labels(REWARD_TYPES, r["rtype"]), "value_eur": r["value"],
     }))
 
-    # creators
-    c = w.creators
-    small["creators"].append(_frame(mi, c.registered, np.arange(len(c)), {
-        "creator_id": creator_ids, "market": code, "registered_at": c.registered,
+
+def _emit_creators(e: _MarketEmit) -> None:
+    """The market's creators."""
+    c = e.w.creators
+    e.small["creators"].append(_frame(e.mi, c.registered, np.arange(len(c)), {
+        "creator_id": e.creator_ids, "market": e.w.code, "registered_at": c.registered,
         "tier": W.labels(TIERS, c.tier), "follower_count": c.followers,
         "primary_category": W.labels(P.CATEGORIES, c.category),
     }))
