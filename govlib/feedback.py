@@ -281,7 +281,7 @@ def import_labels(path: str | Path, data_dir: str | Path | None = None, *,
         The file cannot be read, lacks columns, or the dataset cannot be written.
     """
     from govlib.data.load import open_dataset
-    from govlib.params import list_markets, market_timezone
+    from govlib.params import list_markets
 
     data = Path(data_dir or config.DATA_DIR)
     now = pd.Timestamp(now if now is not None else datetime.now(UTC)).floor("s")
@@ -292,98 +292,14 @@ def import_labels(path: str | Path, data_dir: str | Path | None = None, *,
     open_dataset(data)  # a missing or malformed dataset fails before any row is checked
 
     # 1. row checks that need no data
-    cand: list[dict] = []
-    seen: dict[tuple, int] = {}
-    local_cache: dict = {}
-    for line, row in zip(lines, rows):
-        verdict_text = row.get("is_violating", "")
-        if row.get(FORMULA_KEY):
-            result.rejected.append((line, f"cell {row[FORMULA_KEY]}, not a value; type the value instead"))
-            continue
-        if not verdict_text:
-            result.unreviewed += 1
-            continue
-        try:
-            market = row.get("market", "")
-            if market not in known:
-                raise ValueError(f"market {market!r} is not a known market ({', '.join(sorted(known))})")
-            tz = market_timezone(market)
-            content_id = row.get("content_id", "")
-            if not content_id:
-                raise ValueError("content_id is empty")
-            source = row.get("source", "")
-            if source not in QUEUE_SOURCES:
-                raise ValueError(f"source {source!r} must be one of {', '.join(QUEUE_SOURCES)} (keep the exported value)")
-            verdict = _parse_verdict(verdict_text)
-            policy = row.get("policy", "") or None
-            if not verdict:
-                policy = None  # a policy is only recorded for a violation
-            elif policy is None:
-                raise ValueError("is_violating is yes but policy is empty; give the policy the content breaks")
-            elif not _policy_ok(policy, market, local_cache):
-                raise ValueError(f"policy {policy!r} is neither in the policy taxonomy nor a local policy of {market}")
-            exported = _parse_time(row.get("exported_at", ""), "UTC", "exported_at") if row.get("exported_at") else None
-            if exported is None:
-                raise ValueError("exported_at is empty (keep the exported value)")
-            rv = row.get("reviewed_at", "")
-            reviewed = _parse_time(rv, tz, "reviewed_at") if rv else now
-            if reviewed > now:
-                raise ValueError(f"reviewed_at {rv} is in the future")
-            key = (market, content_id, source)
-            if key in seen:
-                raise ValueError(f"duplicate of line {seen[key]} (same content, market and source)")
-            seen[key] = line
-        except ValueError as exc:
-            result.rejected.append((line, str(exc)))
-            continue
-        cand.append({"line": line, "content_id": content_id, "market": market, "policy": policy,
-                     "is_violating": bool(verdict), "reviewed_at": reviewed, "source": source,
-                     "exported_at": exported})
+    cand = _checked_rows(lines, rows, known, now, result)
 
     # 2. checks against the dataset, then write under the lock
     lock = _lock(data)
     try:
         ds = open_dataset(data)  # opened under the lock: sees the labels of any import before this one
         if cand:
-            ids = sorted({c["content_id"] for c in cand})
-            markets = sorted({c["market"] for c in cand})
-            content = ds.load("content", market=markets, columns=["content_id", "market", "published_at"],
-                              where=lambda t: t.content_id.isin(ids), ordered=False)
-            published = {(m, c): p for m, c, p in zip(content["market"], content["content_id"], content["published_at"])}
-            stored = (ds.load("review_labels", market=markets,
-                                              where=lambda t: t.content_id.isin(ids), ordered=False)
-                      if ds.has("review_labels") else None)
-            by_item: dict[tuple, list] = {}
-            if stored is not None:
-                for r in stored.itertuples(index=False):
-                    by_item.setdefault((r.market, r.content_id), []).append(
-                        (r.source, bool(r.is_violating), r.policy if isinstance(r.policy, str) else None,
-                         pd.Timestamp(r.reviewed_at)))
-            new = []
-            for c in cand:
-                pub = published.get((c["market"], c["content_id"]))
-                if pub is None:
-                    result.rejected.append((c["line"], (f"content_id {c['content_id']!r} is not content of market "
-                                                        f"{c['market']} in {data}")))
-                    continue
-                if c["reviewed_at"] < pub:
-                    result.rejected.append((c["line"], (f"reviewed_at {c['reviewed_at']} is before the content was "
-                                                        f"published ({pub})")))
-                    continue
-                dup, clash = False, False
-                for src, verdict, pol, at in by_item.get((c["market"], c["content_id"]), []):
-                    if at == c["reviewed_at"]:
-                        same = (src, verdict, pol) == (c["source"], c["is_violating"], c["policy"])
-                        dup, clash = dup or same, clash or not same
-                    elif (src, verdict, pol) == (c["source"], c["is_violating"], c["policy"]) and at >= c["exported_at"]:
-                        dup = True
-                if dup:
-                    result.duplicates += 1
-                elif clash:
-                    result.rejected.append((c["line"], (f"a different label of this content is already stored at "
-                                                        f"reviewed_at {c['reviewed_at']}; give another reviewed_at")))
-                else:
-                    new.append(c)
+            new = _new_labels(cand, ds, data, result)
             if new:
                 frame = pd.DataFrame(new)[contract.TABLES["review_labels"].column_names]
                 result.table_path = str(_append_labels(ds, data, frame))
@@ -392,6 +308,118 @@ def import_labels(path: str | Path, data_dir: str | Path | None = None, *,
         lock.close()
     result.rejected.sort()
     return result
+
+
+def _checked_rows(lines: list[int], rows: list[dict], known: set, now: pd.Timestamp,
+                  result: ImportResult) -> list[dict]:
+    """The reviewed rows that pass every check needing no data; the others are counted in ``result``."""
+    cand: list[dict] = []
+    seen: dict[tuple, int] = {}
+    local_cache: dict = {}
+    for line, row in zip(lines, rows):
+        if row.get(FORMULA_KEY):
+            result.rejected.append((line, f"cell {row[FORMULA_KEY]}, not a value; type the value instead"))
+            continue
+        if not row.get("is_violating", ""):
+            result.unreviewed += 1
+            continue
+        try:
+            label = _check_row(row, known, now, local_cache)
+            key = (label["market"], label["content_id"], label["source"])
+            if key in seen:
+                raise ValueError(f"duplicate of line {seen[key]} (same content, market and source)")
+            seen[key] = line
+        except ValueError as exc:
+            result.rejected.append((line, str(exc)))
+            continue
+        cand.append({"line": line, **label})
+    return cand
+
+
+def _check_row(row: dict, known: set, now: pd.Timestamp, local_cache: dict) -> dict:
+    """One reviewed row as a label (``content_id, market, policy, is_violating, reviewed_at,
+    source, exported_at``); ValueError with the reason when a value is unusable."""
+    from govlib.params import market_timezone
+
+    market = row.get("market", "")
+    if market not in known:
+        raise ValueError(f"market {market!r} is not a known market ({', '.join(sorted(known))})")
+    tz = market_timezone(market)
+    content_id = row.get("content_id", "")
+    if not content_id:
+        raise ValueError("content_id is empty")
+    source = row.get("source", "")
+    if source not in QUEUE_SOURCES:
+        raise ValueError(f"source {source!r} must be one of {', '.join(QUEUE_SOURCES)} (keep the exported value)")
+    verdict = _parse_verdict(row.get("is_violating", ""))
+    policy = row.get("policy", "") or None
+    if not verdict:
+        policy = None  # a policy is only recorded for a violation
+    elif policy is None:
+        raise ValueError("is_violating is yes but policy is empty; give the policy the content breaks")
+    elif not _policy_ok(policy, market, local_cache):
+        raise ValueError(f"policy {policy!r} is neither in the policy taxonomy nor a local policy of {market}")
+    exported = _parse_time(row.get("exported_at", ""), "UTC", "exported_at") if row.get("exported_at") else None
+    if exported is None:
+        raise ValueError("exported_at is empty (keep the exported value)")
+    rv = row.get("reviewed_at", "")
+    reviewed = _parse_time(rv, tz, "reviewed_at") if rv else now
+    if reviewed > now:
+        raise ValueError(f"reviewed_at {rv} is in the future")
+    return {"content_id": content_id, "market": market, "policy": policy, "is_violating": bool(verdict),
+            "reviewed_at": reviewed, "source": source, "exported_at": exported}
+
+
+def _new_labels(cand: list[dict], ds, data: Path, result: ImportResult) -> list[dict]:
+    """The candidate labels to append: content of the dataset, reviewed after publication, not stored yet.
+
+    Rejected rows and duplicates of stored labels are counted in ``result``.
+    """
+    ids = sorted({c["content_id"] for c in cand})
+    markets = sorted({c["market"] for c in cand})
+    content = ds.load("content", market=markets, columns=["content_id", "market", "published_at"],
+                      where=lambda t: t.content_id.isin(ids), ordered=False)
+    published = {(m, c): p for m, c, p in zip(content["market"], content["content_id"], content["published_at"])}
+    by_item = _stored_labels(ds, markets, ids)
+    new = []
+    for c in cand:
+        pub = published.get((c["market"], c["content_id"]))
+        if pub is None:
+            result.rejected.append((c["line"], (f"content_id {c['content_id']!r} is not content of market "
+                                                f"{c['market']} in {data}")))
+            continue
+        if c["reviewed_at"] < pub:
+            result.rejected.append((c["line"], (f"reviewed_at {c['reviewed_at']} is before the content was "
+                                                f"published ({pub})")))
+            continue
+        dup, clash = False, False
+        for src, verdict, pol, at in by_item.get((c["market"], c["content_id"]), []):
+            if at == c["reviewed_at"]:
+                same = (src, verdict, pol) == (c["source"], c["is_violating"], c["policy"])
+                dup, clash = dup or same, clash or not same
+            elif (src, verdict, pol) == (c["source"], c["is_violating"], c["policy"]) and at >= c["exported_at"]:
+                dup = True
+        if dup:
+            result.duplicates += 1
+        elif clash:
+            result.rejected.append((c["line"], (f"a different label of this content is already stored at "
+                                                f"reviewed_at {c['reviewed_at']}; give another reviewed_at")))
+        else:
+            new.append(c)
+    return new
+
+
+def _stored_labels(ds, markets: list[str], ids: list[str]) -> dict[tuple, list]:
+    """Stored labels of these content items: ``(market, content_id) -> [(source, verdict, policy, reviewed_at)]``."""
+    stored = (ds.load("review_labels", market=markets, where=lambda t: t.content_id.isin(ids), ordered=False)
+              if ds.has("review_labels") else None)
+    by_item: dict[tuple, list] = {}
+    if stored is not None:
+        for r in stored.itertuples(index=False):
+            by_item.setdefault((r.market, r.content_id), []).append(
+                (r.source, bool(r.is_violating), r.policy if isinstance(r.policy, str) else None,
+                 pd.Timestamp(r.reviewed_at)))
+    return by_item
 
 
 # ---------------------------------------------------------------------------------------------
