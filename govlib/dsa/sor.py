@@ -399,6 +399,44 @@ def _case(expr: str, mapping: dict[str, str], default: str = "NULL") -> str:
     return f"CASE {expr} {whens} ELSE {default} END"
 
 
+# The harshest measure of a decision, and who detected it (the SELECT lines of _transform_sql).
+_ACTION_TYPE_SQL = """  CASE
+    WHEN decision_account = 'DECISION_ACCOUNT_TERMINATED'
+      OR decision_provision = 'DECISION_PROVISION_TOTAL_TERMINATION' THEN 'account_banned'
+    WHEN decision_account = 'DECISION_ACCOUNT_SUSPENDED'
+      OR decision_provision = 'DECISION_PROVISION_TOTAL_SUSPENSION' THEN 'account_suspended'
+    WHEN nullif(trim(decision_provision), '') IS NOT NULL THEN 'feature_restricted'
+    WHEN nullif(trim(decision_monetary), '') IS NOT NULL THEN 'commission_withheld'
+    WHEN list_contains(vis_list, 'DECISION_VISIBILITY_CONTENT_REMOVED')
+      OR list_contains(vis_list, 'DECISION_VISIBILITY_CONTENT_DISABLED') THEN 'content_removed'
+    WHEN len(vis_list) > 0 THEN 'visibility_limited'
+    ELSE 'warning'
+  END AS action_type,
+  CASE source_type
+    WHEN 'SOURCE_TRUSTED_FLAGGER' THEN 'trusted_flagger'
+    WHEN 'SOURCE_ARTICLE_16' THEN 'user_report'
+    WHEN 'SOURCE_TYPE_OTHER_NOTIFICATION' THEN 'user_report'
+    ELSE CASE WHEN lower(trim(automated_detection)) = 'yes' THEN 'automated' ELSE 'proactive_review' END
+  END AS detection_source,"""
+
+# One row per market of each selected decision, in sel's order.
+_ROWS_OUT_SQL = """
+-- A view: rows are produced while writing, in sel's order (uuid, then sorted markets).
+CREATE VIEW rows_out AS
+WITH x AS (SELECT *, unnest(markets) AS market FROM sel)
+SELECT
+  sor_uuid || ':' || market AS action_id,
+  creator_prefix || ':' || market AS creator_id,
+  CASE WHEN _content_type IS NULL THEN NULL ELSE sor_uuid || ':' || market END AS content_id,
+  market, policy, 'medium' AS severity, action_type, 0::BIGINT AS health_points, detection_source,
+  decision_mode, ground, detected_at, actioned_at, restriction_ends_at, NULL::BIGINT AS views_before_action,
+  sor_uuid, len(markets)::INTEGER AS n_markets, dsa_category, dsa_category_raw, dsa_category_schema,
+  dsa_keywords, dsa_visibility, dsa_monetary, dsa_provision, dsa_account, dsa_source_type, platform_name,
+  dsa_account_type, _content_type, _language, _published_at, _ean, _clamped
+FROM x;
+"""
+
+
 def _transform_sql(where_sql: str) -> str:
     """Per-decision mapping first (vectorised CASE expressions), then one row per market."""
     vis, ctypes = _json_list("decision_visibility"), _json_list("content_type")
@@ -423,24 +461,7 @@ SELECT
   uuid AS sor_uuid,
   'dsa:' || regexp_replace(lower(trim(platform_name)), '[^a-z0-9]+', '-', 'g') AS creator_prefix,
   CASE {policy_by_kw} ELSE {_case('dsa_category', CATEGORY_TO_POLICY)} END AS policy,
-  CASE
-    WHEN decision_account = 'DECISION_ACCOUNT_TERMINATED'
-      OR decision_provision = 'DECISION_PROVISION_TOTAL_TERMINATION' THEN 'account_banned'
-    WHEN decision_account = 'DECISION_ACCOUNT_SUSPENDED'
-      OR decision_provision = 'DECISION_PROVISION_TOTAL_SUSPENSION' THEN 'account_suspended'
-    WHEN nullif(trim(decision_provision), '') IS NOT NULL THEN 'feature_restricted'
-    WHEN nullif(trim(decision_monetary), '') IS NOT NULL THEN 'commission_withheld'
-    WHEN list_contains(vis_list, 'DECISION_VISIBILITY_CONTENT_REMOVED')
-      OR list_contains(vis_list, 'DECISION_VISIBILITY_CONTENT_DISABLED') THEN 'content_removed'
-    WHEN len(vis_list) > 0 THEN 'visibility_limited'
-    ELSE 'warning'
-  END AS action_type,
-  CASE source_type
-    WHEN 'SOURCE_TRUSTED_FLAGGER' THEN 'trusted_flagger'
-    WHEN 'SOURCE_ARTICLE_16' THEN 'user_report'
-    WHEN 'SOURCE_TYPE_OTHER_NOTIFICATION' THEN 'user_report'
-    ELSE CASE WHEN lower(trim(automated_detection)) = 'yes' THEN 'automated' ELSE 'proactive_review' END
-  END AS detection_source,
+{_ACTION_TYPE_SQL}
   {_case('automated_decision', AUTOMATED_DECISIONS)} AS decision_mode,
   {_case('decision_ground', DECISION_GROUNDS)} AS ground,
   CAST(CASE WHEN t_content IS NULL OR t_content > t_applied THEN t_applied ELSE t_content END AS TIMESTAMPTZ)
@@ -472,21 +493,7 @@ SELECT
   coalesce(t_content > t_applied, false) AS _clamped
 FROM base
 ORDER BY uuid;
-
--- A view: rows are produced while writing, in sel's order (uuid, then sorted markets).
-CREATE VIEW rows_out AS
-WITH x AS (SELECT *, unnest(markets) AS market FROM sel)
-SELECT
-  sor_uuid || ':' || market AS action_id,
-  creator_prefix || ':' || market AS creator_id,
-  CASE WHEN _content_type IS NULL THEN NULL ELSE sor_uuid || ':' || market END AS content_id,
-  market, policy, 'medium' AS severity, action_type, 0::BIGINT AS health_points, detection_source,
-  decision_mode, ground, detected_at, actioned_at, restriction_ends_at, NULL::BIGINT AS views_before_action,
-  sor_uuid, len(markets)::INTEGER AS n_markets, dsa_category, dsa_category_raw, dsa_category_schema,
-  dsa_keywords, dsa_visibility, dsa_monetary, dsa_provision, dsa_account, dsa_source_type, platform_name,
-  dsa_account_type, _content_type, _language, _published_at, _ean, _clamped
-FROM x;
-"""
+{_ROWS_OUT_SQL}"""
 
 
 CONTRACT_EA = contract.TABLES["enforcement_actions"].column_names
@@ -545,8 +552,6 @@ def import_dumps(
     per-market counts add up to more than the number of decisions, and an EU-wide count must
     use ``sor_uuid`` (``govlib dsa report`` does).
     """
-    import pyarrow as pa
-
     log = log or (lambda _msg: None)
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not (out / "dataset.json").exists():
@@ -559,56 +564,8 @@ def import_dumps(
         stage = tmp / "stage"
         stage.mkdir()
         con = _connect(tmp, memory_limit, threads)
-        file_seq = 0
-        for dump in dumps:
-            dump = Path(dump)
-            info = {"file": dump.name, "csv_files": 0, "rows": 0}
-            m = _DUMP_NAME.search(dump.name)
-            if m:
-                info.update(scope=m["scope"], day=m["day"], kind=m["kind"])
-                if m["kind"] == "light":
-                    raise SorImportError(
-                        f"{dump.name}: a 'light' dump has no territorial_scope, so decisions cannot be assigned "
-                        "to markets. Download the 'full' dump of the same day instead."
-                    )
-            if dump.is_file():
-                info["sha256"] = _sha256(dump)
-            for name, csv_path in iter_dump_csvs(dump, tmp):
-                header = read_header(csv_path)
-                check_header(header, name)
-                try:
-                    n = _stage_csv(csv_path, header, stage / f"f{file_seq:08d}.parquet", file_seq)
-                except (pa.ArrowException, ValueError) as exc:
-                    raise SorImportError(
-                        f"{name}: not a readable RFC 4180 CSV ({str(exc).splitlines()[0]}); "
-                        "download the dump again or drop this part"
-                    ) from None
-                log(f"read {name}: {n} rows")
-                file_seq += 1
-                info["csv_files"] += 1
-                info["rows"] += n
-                summary.rows_read += n
-            summary.files_read += info["csv_files"]
-            summary.dumps.append(info)
-        if file_seq == 0:
-            raise SorImportError(f"no CSV files found in {[str(d) for d in dumps]}")
-
-        con.execute(f"CREATE TEMP VIEW catmap AS WITH {_values_sql('c', CATEGORY_TO_V2, ('raw', 'v2'))} SELECT * FROM c")
-        # First occurrence of each uuid wins (file order = order of --dump and of parts inside).
-        # Grouping and joining spill to disk; a window or DISTINCT ON over all rows would not.
-        staged = f"read_parquet({_sql_str(str(stage / '*.parquet'))})"
-        con.execute("SET preserve_insertion_order=false")
-        con.execute(
-            f"CREATE TABLE firsts AS SELECT uuid, min(_file::BIGINT * 4294967296 + _row) AS k FROM {staged} GROUP BY uuid"
-        )
-        con.execute(
-            f"CREATE TABLE dedup AS SELECT s.* FROM {staged} s JOIN firsts f "
-            "ON s.uuid = f.uuid AND s._file::BIGINT * 4294967296 + s._row = f.k"
-        )
-        con.execute("DROP TABLE firsts")
-        n_unique = con.execute("SELECT count(*) FROM dedup").fetchone()[0]
-        summary.duplicates_dropped = summary.rows_read - n_unique
-        log(f"deduplicated: {n_unique} unique of {summary.rows_read}")
+        _stage_dumps(dumps, tmp, stage, summary, log)
+        _deduplicate(con, stage, summary, log)
         problems = _problems(con, where_sql)
         log("checked values")
         if problems:
@@ -623,18 +580,7 @@ def import_dumps(
         # sel is stored in uuid order; reading it in that order makes the output deterministic.
         con.execute("SET preserve_insertion_order=true")
         log("mapped")
-        summary.rows_selected = con.execute("SELECT count(*) FROM sel").fetchone()[0]
-        written, clamped, no_content = con.execute(
-            "SELECT coalesce(sum(len(markets)), 0), coalesce(sum(len(markets)) FILTER (WHERE _clamped), 0), "
-            "coalesce(sum(len(markets)) FILTER (WHERE _content_type IS NULL), 0) FROM sel"
-        ).fetchone()
-        summary.rows_written, summary.dates_clamped, summary.rows_without_content = int(written), int(clamped), int(no_content)
-        summary.rows_by_market = {
-            m: int(n)
-            for m, n in con.execute(
-                "SELECT market, count(*) FROM (SELECT unnest(markets) AS market FROM sel) GROUP BY 1 ORDER BY 1"
-            ).fetchall()
-        }
+        _count_selected(con, summary)
         if summary.rows_written == 0:
             raise SorImportError(
                 f"no statements of reasons left after the filters ({summary.rows_read} rows read, "
@@ -644,6 +590,88 @@ def import_dumps(
         log("written")
         con.close()
     return summary
+
+
+def _stage_dumps(dumps: Sequence[str | Path], tmp: Path, stage: Path, summary: ImportSummary, log) -> None:
+    """Every CSV part of every dump as one Parquet file in ``stage`` (numbered in reading order),
+    with the per-dump counts in ``summary``."""
+    import pyarrow as pa
+
+    file_seq = 0
+    for dump in dumps:
+        dump = Path(dump)
+        info = _dump_info(dump)
+        for name, csv_path in iter_dump_csvs(dump, tmp):
+            header = read_header(csv_path)
+            check_header(header, name)
+            try:
+                n = _stage_csv(csv_path, header, stage / f"f{file_seq:08d}.parquet", file_seq)
+            except (pa.ArrowException, ValueError) as exc:
+                raise SorImportError(
+                    f"{name}: not a readable RFC 4180 CSV ({str(exc).splitlines()[0]}); "
+                    "download the dump again or drop this part"
+                ) from None
+            log(f"read {name}: {n} rows")
+            file_seq += 1
+            info["csv_files"] += 1
+            info["rows"] += n
+            summary.rows_read += n
+        summary.files_read += info["csv_files"]
+        summary.dumps.append(info)
+    if file_seq == 0:
+        raise SorImportError(f"no CSV files found in {[str(d) for d in dumps]}")
+
+
+def _dump_info(dump: Path) -> dict:
+    """What the summary records of a dump (name, scope, day, kind, sha256); a 'light' dump is refused."""
+    info = {"file": dump.name, "csv_files": 0, "rows": 0}
+    m = _DUMP_NAME.search(dump.name)
+    if m:
+        info.update(scope=m["scope"], day=m["day"], kind=m["kind"])
+        if m["kind"] == "light":
+            raise SorImportError(
+                f"{dump.name}: a 'light' dump has no territorial_scope, so decisions cannot be assigned "
+                "to markets. Download the 'full' dump of the same day instead."
+            )
+    if dump.is_file():
+        info["sha256"] = _sha256(dump)
+    return info
+
+
+def _deduplicate(con, stage: Path, summary: ImportSummary, log) -> None:
+    """Table ``dedup``: the staged rows, first occurrence of each uuid only (file order = order of
+    --dump and of parts inside)."""
+    con.execute(f"CREATE TEMP VIEW catmap AS WITH {_values_sql('c', CATEGORY_TO_V2, ('raw', 'v2'))} SELECT * FROM c")
+    # Grouping and joining spill to disk; a window or DISTINCT ON over all rows would not.
+    staged = f"read_parquet({_sql_str(str(stage / '*.parquet'))})"
+    con.execute("SET preserve_insertion_order=false")
+    con.execute(
+        f"CREATE TABLE firsts AS SELECT uuid, min(_file::BIGINT * 4294967296 + _row) AS k FROM {staged} GROUP BY uuid"
+    )
+    con.execute(
+        f"CREATE TABLE dedup AS SELECT s.* FROM {staged} s JOIN firsts f "
+        "ON s.uuid = f.uuid AND s._file::BIGINT * 4294967296 + s._row = f.k"
+    )
+    con.execute("DROP TABLE firsts")
+    n_unique = con.execute("SELECT count(*) FROM dedup").fetchone()[0]
+    summary.duplicates_dropped = summary.rows_read - n_unique
+    log(f"deduplicated: {n_unique} unique of {summary.rows_read}")
+
+
+def _count_selected(con, summary: ImportSummary) -> None:
+    """Rows selected and written (per market, clamped dates, without content) into ``summary``."""
+    summary.rows_selected = con.execute("SELECT count(*) FROM sel").fetchone()[0]
+    written, clamped, no_content = con.execute(
+        "SELECT coalesce(sum(len(markets)), 0), coalesce(sum(len(markets)) FILTER (WHERE _clamped), 0), "
+        "coalesce(sum(len(markets)) FILTER (WHERE _content_type IS NULL), 0) FROM sel"
+    ).fetchone()
+    summary.rows_written, summary.dates_clamped, summary.rows_without_content = int(written), int(clamped), int(no_content)
+    summary.rows_by_market = {
+        m: int(n)
+        for m, n in con.execute(
+            "SELECT market, count(*) FROM (SELECT unnest(markets) AS market FROM sel) GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    }
 
 
 def _sha256(path: Path) -> str:
