@@ -286,42 +286,11 @@ def compare_breakdowns(
         how="outer",
     )
     merged["market"] = market
-    # a group seen in one month only: fill its counts (and its share denominator) from the month totals
-    for suffix, frame in (("", now), ("_before", before)):
-        total = _month_total(actions, market, month if suffix == "" else before_month, tz)
-        missing = merged["value" + suffix].isna() & merged["numerator" + suffix].isna()
-        is_count = merged["metric"] == "actions"
-        is_share = merged["metric"] == "share_of_actions"
-        merged.loc[missing & is_count, ["value" + suffix, "numerator" + suffix]] = 0.0
-        merged.loc[missing & ~is_count, "numerator" + suffix] = 0.0
-        merged.loc[missing & ~is_count & ~is_share, "denominator" + suffix] = 0.0
-        merged.loc[missing & is_share, "denominator" + suffix] = float(total)
-        merged.loc[missing & is_share, "value" + suffix] = 0.0 if total else math.nan
-        if suffix == "":
-            for i in merged.index[missing & ~is_count]:
-                low, high = proportion_interval(merged.at[i, "numerator"], merged.at[i, "denominator"])
-                merged.at[i, "ci_low"], merged.at[i, "ci_high"] = low, high
+    for suffix in ("", "_before"):
+        _fill_absent_groups(merged, suffix, _month_total(actions, market, month if suffix == "" else before_month, tz))
     merged["month"] = month
     merged["against_month"] = before_month
-    days_now, days_before = _days_in_month(month, tz), _days_in_month(before_month, tz)
-
-    tests, pvalues, rel = [], [], []
-    for r in merged.itertuples(index=False):
-        if r.metric == "actions":
-            res = test_poisson_rates(r.numerator, days_now, r.numerator_before, days_before)
-            tests.append("poisson_exact")
-            new, old = res.estimate1, res.estimate2
-        else:
-            res = test_proportions_2indep(
-                r.numerator, r.denominator, r.numerator_before, r.denominator_before
-            )
-            tests.append("two_proportion_z")
-            new, old = r.value, r.value_before
-        pvalues.append(res.pvalue)
-        if old == 0 or pd.isna(old) or pd.isna(new):
-            rel.append(math.inf if (old == 0 and new > 0) else (0.0 if old == 0 and new == 0 else math.nan))
-        else:
-            rel.append((new - old) / abs(old))
+    tests, pvalues, rel = _test_changes(merged, _days_in_month(month, tz), _days_in_month(before_month, tz))
     merged["change"] = merged["value"] - merged["value_before"]
     merged["relative_change"] = rel
     merged["test"] = tests
@@ -359,6 +328,45 @@ def compare_breakdowns(
     merged["_m"] = merged["metric"].map(order)
     merged = merged.sort_values(["_d", "group", "_m"], kind="stable")
     return merged[cols].reset_index(drop=True)
+
+
+def _fill_absent_groups(merged: pd.DataFrame, suffix: str, total: float) -> None:
+    """A group seen in one month only: fill its counts (and its share denominator) from the month
+    total, in place; ``suffix`` is "" (this month, intervals recomputed) or "_before"."""
+    missing = merged["value" + suffix].isna() & merged["numerator" + suffix].isna()
+    is_count = merged["metric"] == "actions"
+    is_share = merged["metric"] == "share_of_actions"
+    merged.loc[missing & is_count, ["value" + suffix, "numerator" + suffix]] = 0.0
+    merged.loc[missing & ~is_count, "numerator" + suffix] = 0.0
+    merged.loc[missing & ~is_count & ~is_share, "denominator" + suffix] = 0.0
+    merged.loc[missing & is_share, "denominator" + suffix] = float(total)
+    merged.loc[missing & is_share, "value" + suffix] = 0.0 if total else math.nan
+    if suffix == "":
+        for i in merged.index[missing & ~is_count]:
+            low, high = proportion_interval(merged.at[i, "numerator"], merged.at[i, "denominator"])
+            merged.at[i, "ci_low"], merged.at[i, "ci_high"] = low, high
+
+
+def _test_changes(merged: pd.DataFrame, days_now: float, days_before: float) -> tuple[list, list, list]:
+    """Per row: the test used, its p-value and the relative change (of the daily rate for counts)."""
+    tests, pvalues, rel = [], [], []
+    for r in merged.itertuples(index=False):
+        if r.metric == "actions":
+            res = test_poisson_rates(r.numerator, days_now, r.numerator_before, days_before)
+            tests.append("poisson_exact")
+            new, old = res.estimate1, res.estimate2
+        else:
+            res = test_proportions_2indep(
+                r.numerator, r.denominator, r.numerator_before, r.denominator_before
+            )
+            tests.append("two_proportion_z")
+            new, old = r.value, r.value_before
+        pvalues.append(res.pvalue)
+        if old == 0 or pd.isna(old) or pd.isna(new):
+            rel.append(math.inf if (old == 0 and new > 0) else (0.0 if old == 0 and new == 0 else math.nan))
+        else:
+            rel.append((new - old) / abs(old))
+    return tests, pvalues, rel
 
 
 def _month_total(actions, market, month, tz) -> int:
