@@ -178,32 +178,8 @@ def score_health(
     _require(creators, "creators", ["creator_id", "market", "tier", "registered_at"])
     at_ts = _at(at)
 
-    cr = creators[["creator_id", "market", "tier", "registered_at"]].copy()
-    cr["creator_id"] = cr["creator_id"].astype(str)
-    if market is not None:
-        cr = cr[cr["market"].astype(str) == market]
-    cr = cr[to_utc(cr["registered_at"]) <= at_ts]
-
-    act = actions[["action_id", "creator_id", "policy", "health_points", "actioned_at"]].copy()
-    act["creator_id"] = act["creator_id"].astype(str)
-    act["action_id"] = act["action_id"].astype(str)
-    act["policy"] = act["policy"].astype(str)
-    act["actioned_at"] = to_utc(act["actioned_at"])
-    bad = act["health_points"].isna() | (pd.to_numeric(act["health_points"], errors="coerce") < 0)
-    if bad.any():
-        ex = ", ".join(act.loc[bad, "action_id"].head(5))
-        raise HealthInputError(
-            f"table 'enforcement_actions', column 'health_points': {int(bad.sum())} row(s) missing or negative "
-            f"(e.g. {ex}); health points must be integers >= 0"
-        )
-    act["health_points"] = act["health_points"].astype(float)
-    act = act[(act["actioned_at"] <= at_ts) & act["creator_id"].isin(cr["creator_id"])]
-
-    if appeals is not None and len(appeals):
-        _require(appeals, "appeals", ["action_id", "outcome", "resolved_at"])
-        ap = appeals[appeals["outcome"].astype(str) == "overturned"]
-        ap = ap[to_utc(ap["resolved_at"]) <= at_ts]
-        act = act[~act["action_id"].isin(ap["action_id"].astype(str))]
+    cr = _scored_creators(creators, market, at_ts)
+    act = _counted_actions(actions, cr, at_ts, appeals)
 
     window = pd.Timedelta(days=s.deduction_window_days)
     live = act[act["actioned_at"] > at_ts - window]
@@ -215,14 +191,7 @@ def score_health(
     # score right after each action: start - deductions over (t - window, t]
     peak = _rolling_max(act, ["creator_id"], "health_points", s.deduction_window_days)
     floor_hit = (s.start_score - peak) <= floor
-    rep = act.assign(one=1.0)
-    rep_max = _rolling_max(rep, ["creator_id", "policy"], "one", s.repeat_policy_window_days)
-    rep_hit = rep_max[rep_max >= s.repeat_policy_limit]
-    rep_policy = (
-        rep_hit.reset_index().sort_values(["creator_id", "policy"]).groupby("creator_id")["policy"].first()
-        if len(rep_hit)
-        else pd.Series(dtype=object)
-    )
+    rep_policy = _repeat_policy(act, s)
 
     out = cr.drop(columns="registered_at").sort_values("creator_id").reset_index(drop=True)
     out.insert(3, "at", at_ts)
@@ -247,6 +216,55 @@ def score_health(
     ]
     out["restriction"] = restriction
     return out
+
+
+def _scored_creators(creators: pd.DataFrame, market: str | None, at_ts: pd.Timestamp) -> pd.DataFrame:
+    """Creators of ``market`` (all without) registered by ``at_ts``."""
+    cr = creators[["creator_id", "market", "tier", "registered_at"]].copy()
+    cr["creator_id"] = cr["creator_id"].astype(str)
+    if market is not None:
+        cr = cr[cr["market"].astype(str) == market]
+    return cr[to_utc(cr["registered_at"]) <= at_ts]
+
+
+def _counted_actions(actions: pd.DataFrame, cr: pd.DataFrame, at_ts: pd.Timestamp,
+                     appeals: pd.DataFrame | None) -> pd.DataFrame:
+    """The scored creators' actions up to ``at_ts`` that still count (not overturned on appeal by then).
+
+    Raises :class:`HealthInputError` when ``health_points`` are missing or negative.
+    """
+    act = actions[["action_id", "creator_id", "policy", "health_points", "actioned_at"]].copy()
+    act["creator_id"] = act["creator_id"].astype(str)
+    act["action_id"] = act["action_id"].astype(str)
+    act["policy"] = act["policy"].astype(str)
+    act["actioned_at"] = to_utc(act["actioned_at"])
+    bad = act["health_points"].isna() | (pd.to_numeric(act["health_points"], errors="coerce") < 0)
+    if bad.any():
+        ex = ", ".join(act.loc[bad, "action_id"].head(5))
+        raise HealthInputError(
+            f"table 'enforcement_actions', column 'health_points': {int(bad.sum())} row(s) missing or negative "
+            f"(e.g. {ex}); health points must be integers >= 0"
+        )
+    act["health_points"] = act["health_points"].astype(float)
+    act = act[(act["actioned_at"] <= at_ts) & act["creator_id"].isin(cr["creator_id"])]
+    if appeals is not None and len(appeals):
+        _require(appeals, "appeals", ["action_id", "outcome", "resolved_at"])
+        ap = appeals[appeals["outcome"].astype(str) == "overturned"]
+        ap = ap[to_utc(ap["resolved_at"]) <= at_ts]
+        act = act[~act["action_id"].isin(ap["action_id"].astype(str))]
+    return act
+
+
+def _repeat_policy(act: pd.DataFrame, s: HealthSettings) -> pd.Series:
+    """Per creator who reached the repeat-policy rule: the (first, by name) policy that reached it."""
+    rep = act.assign(one=1.0)
+    rep_max = _rolling_max(rep, ["creator_id", "policy"], "one", s.repeat_policy_window_days)
+    rep_hit = rep_max[rep_max >= s.repeat_policy_limit]
+    return (
+        rep_hit.reset_index().sort_values(["creator_id", "policy"]).groupby("creator_id")["policy"].first()
+        if len(rep_hit)
+        else pd.Series(dtype=object)
+    )
 
 
 def summarise_health_distribution(
@@ -458,18 +476,34 @@ def list_early_warning(
     )
     act = act[act["actioned_at"] <= at]
 
+    typical = _typical_points(typical_points, act, scores, at, lookback_days)
+    live = scores[~scores["ecommerce_removed"].astype(bool)].copy()
+    live["creator_id"] = live["creator_id"].astype(str)
+    rows = _milestone_warnings(live, typical, s) + _repeat_policy_warnings(live, act, at, typical, s)
+    out = pd.DataFrame(rows, columns=cols)
+    if out.empty:
+        return out
+    out["policy_count"] = out["policy_count"].astype(int)
+    return out.sort_values(
+        ["market", "reason", "points_to_next", "creator_id"], na_position="last"
+    ).reset_index(drop=True)
+
+
+def _typical_points(typical_points, act: pd.DataFrame, scores: pd.DataFrame, at: pd.Timestamp,
+                    lookback_days: int) -> dict:
+    """Points of one typical violation per market: given, or the median positive deduction of the lookback."""
     if typical_points is None:
         recent = act[
             (act["actioned_at"] > at - pd.Timedelta(days=lookback_days)) & (act["health_points"] > 0)
         ]
-        typical = recent.groupby(recent["market"].astype(str))["health_points"].median().to_dict()
-    elif isinstance(typical_points, dict):
-        typical = dict(typical_points)
-    else:
-        typical = {m: float(typical_points) for m in scores["market"].astype(str).unique()}
+        return recent.groupby(recent["market"].astype(str))["health_points"].median().to_dict()
+    if isinstance(typical_points, dict):
+        return dict(typical_points)
+    return {m: float(typical_points) for m in scores["market"].astype(str).unique()}
 
-    live = scores[~scores["ecommerce_removed"].astype(bool)].copy()
-    live["creator_id"] = live["creator_id"].astype(str)
+
+def _milestone_warnings(live: pd.DataFrame, typical: dict, s: HealthSettings) -> list[dict]:
+    """Rows of creators whom one typical violation takes to their next milestone."""
     rows = []
     desc = sorted(s.milestones, reverse=True)
     for r in live.itertuples(index=False):
@@ -495,12 +529,19 @@ def list_early_warning(
                         f"({s.milestones[m]})",
                     }
                 )
+    return rows
+
+
+def _repeat_policy_warnings(live: pd.DataFrame, act: pd.DataFrame, at: pd.Timestamp, typical: dict,
+                            s: HealthSettings) -> list[dict]:
+    """Rows of creators with one action of a policy short of the repeat-policy rule."""
     window = pd.Timedelta(days=s.repeat_policy_window_days)
     rep = act[(act["actioned_at"] > at - window) & act["creator_id"].isin(live["creator_id"])]
     counts = rep.groupby(["creator_id", rep["policy"].astype(str)]).size()
     near = counts[counts == s.repeat_policy_limit - 1]
     info = live.set_index("creator_id")
     floor = min(s.milestones)
+    rows = []
     for (cid, pol), n in near.items():
         r = info.loc[cid]
         rows.append(
@@ -520,13 +561,7 @@ def list_early_warning(
                 f"removes e-commerce permissions",
             }
         )
-    out = pd.DataFrame(rows, columns=cols)
-    if out.empty:
-        return out
-    out["policy_count"] = out["policy_count"].astype(int)
-    return out.sort_values(
-        ["market", "reason", "points_to_next", "creator_id"], na_position="last"
-    ).reset_index(drop=True)
+    return rows
 
 
 def count_early_warning(warnings: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
