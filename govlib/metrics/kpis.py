@@ -311,23 +311,48 @@ def compute_kpis(tables: Mapping[str, pd.DataFrame | None], market: str, month: 
        TikTok, Community Guidelines Enforcement Report.
     """
     parse_month(month)
-    rows: list[dict] = []
-
     ea_all = get_table(tables, "enforcement_actions", required=True)
     require_columns(ea_all, "enforcement_actions", _ACTION_COLS)
     ea = select_market_month(ea_all, "enforcement_actions", market, month, tz, "actioned_at")
     n_actions = len(ea)
-    rows.append(_row("actions_total", n_actions, numerator=n_actions))
-    rows.append(
-        _share("proactive_rate", int(ea["detection_source"].isin(PROACTIVE_SOURCES).sum()), n_actions)
-    )
-    rows.append(_share("automated_decision_rate", int((ea["decision_mode"] == "automated").sum()), n_actions))
-
+    rows = _action_kpis(ea)
     removed = ea.loc[(ea["action_type"] == "content_removed").to_numpy(dtype=bool, na_value=False)]
+    rows.append(_removed_before_views(removed))
+    rows.append(_removed_within_24h(tables, removed))
+    rows.append(_notice_kpi(tables, market, month, tz))
+    rows += _appeal_kpis(tables, market, month, tz, n_actions)
+    rows.append(_prevalence_kpi(tables, market, month, tz))
+    rep, cohort = compute_recidivism_90d(ea_all, market, month, tz)
+    rows.append(_share("recidivism_90d", rep, cohort))
+
+    out = pd.DataFrame(rows)
+    out.insert(0, "month", month)
+    out.insert(0, "market", market)
+    out["unit"] = [KPI_DEFINITIONS[k].unit for k in out["kpi_id"]]
+    order = list(KPI_DEFINITIONS)
+    assert out["kpi_id"].tolist() == order, "KPI rows out of step with KPI_DEFINITIONS"
+    return out[KPI_COLUMNS].reset_index(drop=True)
+
+
+def _action_kpis(ea: pd.DataFrame) -> list[dict]:
+    """``actions_total``, ``proactive_rate`` and ``automated_decision_rate`` of the month's actions."""
+    n_actions = len(ea)
+    return [
+        _row("actions_total", n_actions, numerator=n_actions),
+        _share("proactive_rate", int(ea["detection_source"].isin(PROACTIVE_SOURCES).sum()), n_actions),
+        _share("automated_decision_rate", int((ea["decision_mode"] == "automated").sum()), n_actions),
+    ]
+
+
+def _removed_before_views(removed: pd.DataFrame) -> dict:
+    """``removed_before_views_rate``: removals with 0 views before the action, of those with known views."""
     views = pd.to_numeric(removed["views_before_action"], errors="coerce")
     known = views.notna()
-    rows.append(_share("removed_before_views_rate", int((views[known] == 0).sum()), int(known.sum())))
+    return _share("removed_before_views_rate", int((views[known] == 0).sum()), int(known.sum()))
 
+
+def _removed_within_24h(tables, removed: pd.DataFrame) -> dict:
+    """``removed_within_24h_rate``: removals within 24 hours of publication, of removals of known content."""
     content = get_table(tables, "content", required=True)
     require_columns(content, "content", ["content_id", "published_at"])
     published = pd.DataFrame(
@@ -346,68 +371,57 @@ def compute_kpis(tables: Mapping[str, pd.DataFrame | None], market: str, month: 
     )
     r = r.merge(published, on="content_id", how="inner")
     within = (r["actioned_at"] - r["published_at"]) <= pd.Timedelta(hours=24)
-    rows.append(_share("removed_within_24h_rate", int(within.sum()), len(r)))
+    return _share("removed_within_24h_rate", int(within.sum()), len(r))
 
+
+def _notice_kpi(tables, market: str, month: str, tz: str) -> dict:
+    """``notice_median_hours_to_action`` of the notices actioned in the month (missing without notices)."""
     notices = get_table(tables, "notices", required=False)
     if notices is None:
-        rows.append(_missing("notice_median_hours_to_action"))
-    else:
-        require_columns(notices, "notices", ["market", "outcome", "received_at", "handled_at"])
-        nt = select_market_month(notices, "notices", market, month, tz, "handled_at", nullable=True)
-        nt = nt.loc[(nt["outcome"] == "actioned").to_numpy(dtype=bool, na_value=False)]
-        rows.append(
-            _median("notice_median_hours_to_action", hours_between(nt["handled_at"], nt["received_at"]))
-        )
+        return _missing("notice_median_hours_to_action")
+    require_columns(notices, "notices", ["market", "outcome", "received_at", "handled_at"])
+    nt = select_market_month(notices, "notices", market, month, tz, "handled_at", nullable=True)
+    nt = nt.loc[(nt["outcome"] == "actioned").to_numpy(dtype=bool, na_value=False)]
+    return _median("notice_median_hours_to_action", hours_between(nt["handled_at"], nt["received_at"]))
 
+
+def _appeal_kpis(tables, market: str, month: str, tz: str, n_actions: int) -> list[dict]:
+    """The four appeal KPIs of the month (missing without appeals)."""
     appeals = get_table(tables, "appeals", required=False)
     if appeals is None:
-        for k in ("appeals_submitted", "appeal_rate", "overturn_rate", "appeal_median_hours_to_resolve"):
-            rows.append(_missing(k))
-    else:
-        require_columns(appeals, "appeals", ["market", "outcome", "submitted_at", "resolved_at"])
-        sub = select_market_month(appeals, "appeals", market, month, tz, "submitted_at")
-        n_app = len(sub)
-        rows.append(_row("appeals_submitted", n_app, numerator=n_app))
-        rows.append(_row("appeal_rate", n_app / n_actions if n_actions else math.nan, n_app, n_actions))
-        res = select_market_month(appeals, "appeals", market, month, tz, "resolved_at", nullable=True)
-        decided = res.loc[(res["outcome"] != "pending").to_numpy(dtype=bool, na_value=False)]
-        rows.append(
-            _share("overturn_rate", int(decided["outcome"].isin(OVERTURN_OUTCOMES).sum()), len(decided))
-        )
-        rows.append(
-            _median("appeal_median_hours_to_resolve", hours_between(res["resolved_at"], res["submitted_at"]))
-        )
+        return [_missing(k) for k in
+                ("appeals_submitted", "appeal_rate", "overturn_rate", "appeal_median_hours_to_resolve")]
+    require_columns(appeals, "appeals", ["market", "outcome", "submitted_at", "resolved_at"])
+    sub = select_market_month(appeals, "appeals", market, month, tz, "submitted_at")
+    n_app = len(sub)
+    res = select_market_month(appeals, "appeals", market, month, tz, "resolved_at", nullable=True)
+    decided = res.loc[(res["outcome"] != "pending").to_numpy(dtype=bool, na_value=False)]
+    return [
+        _row("appeals_submitted", n_app, numerator=n_app),
+        _row("appeal_rate", n_app / n_actions if n_actions else math.nan, n_app, n_actions),
+        _share("overturn_rate", int(decided["outcome"].isin(OVERTURN_OUTCOMES).sum()), len(decided)),
+        _median("appeal_median_hours_to_resolve", hours_between(res["resolved_at"], res["submitted_at"])),
+    ]
 
+
+def _prevalence_kpi(tables, market: str, month: str, tz: str) -> dict:
+    """``violating_view_prevalence`` of the month's samples (missing without samples)."""
     samples = get_table(tables, "prevalence_samples", required=False)
     if samples is None:
-        rows.append(_missing("violating_view_prevalence"))
-    else:
-        require_columns(samples, "prevalence_samples", ["market", "sampled_at", "weight", "is_violating"])
-        ps = select_market_month(samples, "prevalence_samples", market, month, tz, "sampled_at")
-        y = ps["is_violating"].astype(bool).to_numpy()
-        w = pd.to_numeric(ps["weight"]).to_numpy(dtype=float)
-        strata = ps["stratum"].to_numpy(dtype=object) if "stratum" in ps.columns else None
-        est = estimate_prevalence(y, w, strata)
-        rows.append(
-            _row(
-                "violating_view_prevalence",
-                est.value,
-                float((w * y).sum()),
-                est.weight_total,
-                (est.ci_low, est.ci_high),
-            )
-        )
-
-    rep, cohort = compute_recidivism_90d(ea_all, market, month, tz)
-    rows.append(_share("recidivism_90d", rep, cohort))
-
-    out = pd.DataFrame(rows)
-    out.insert(0, "month", month)
-    out.insert(0, "market", market)
-    out["unit"] = [KPI_DEFINITIONS[k].unit for k in out["kpi_id"]]
-    order = list(KPI_DEFINITIONS)
-    assert out["kpi_id"].tolist() == order, "KPI rows out of step with KPI_DEFINITIONS"
-    return out[KPI_COLUMNS].reset_index(drop=True)
+        return _missing("violating_view_prevalence")
+    require_columns(samples, "prevalence_samples", ["market", "sampled_at", "weight", "is_violating"])
+    ps = select_market_month(samples, "prevalence_samples", market, month, tz, "sampled_at")
+    y = ps["is_violating"].astype(bool).to_numpy()
+    w = pd.to_numeric(ps["weight"]).to_numpy(dtype=float)
+    strata = ps["stratum"].to_numpy(dtype=object) if "stratum" in ps.columns else None
+    est = estimate_prevalence(y, w, strata)
+    return _row(
+        "violating_view_prevalence",
+        est.value,
+        float((w * y).sum()),
+        est.weight_total,
+        (est.ci_low, est.ci_high),
+    )
 
 
 def mark_months_without_data(kpis: pd.DataFrame, published: Mapping[str, int]) -> pd.DataFrame:
