@@ -158,7 +158,7 @@ def timeline(ctx: CaseContext) -> Section:
         _("Content"): tl["content_id"].fillna("").tolist(),
         _("Action"): tl["action_id"].fillna("").tolist(),
         _("Policy"): [present.label(_, p) if isinstance(p, str) else "" for p in tl["policy"]],
-        _("Detail"): [", ".join(present.label(_, w) for w in str(d).split(", ")) for d in tl["detail"]],
+        _("Detail"): [_labels(ctx, str(d)) for d in tl["detail"]],
     })
     sec.table(shown.head(MAX_ROWS), _("Events in time order"))
     if len(shown) > MAX_ROWS:
@@ -219,7 +219,12 @@ def related_creators(ctx: CaseContext) -> Section:
         market=fmt.market_name(case.market)))
     return sec.table(pd.DataFrame({
         _("Creator"): related["creator_id"].tolist(),
-        _("Shared product categories"): [", ".join(present.label(_, v) for v in s.split(", ")) for s in related["shared"]],
+        _("Shared product categories"): [_labels(ctx, s) for s in related["shared"]],
         _("Actions"): [fmt.count(v) for v in related["actions"]],
-        _("Policies"): [", ".join(present.label(_, v) for v in s.split(", ")) for s in related["policies"]],
+        _("Policies"): [_labels(ctx, s) for s in related["policies"]],
     }), _("Related creators"))
+
+
+def _labels(ctx: ReportContext, values: str) -> str:
+    """A ", "-separated list of enum values, each translated."""
+    return ", ".join(present.label(ctx._, v) for v in values.split(", "))

@@ -271,12 +271,14 @@ def target_threshold(ctx: ReportContext) -> Section:
         for crit, name in (("estimate", _("estimate")), ("lower_bound", _("lower confidence bound"))):
             r = signals.find_threshold_for_precision(d["is_violating"], d["score"], TARGET_PRECISION,
                                                      criterion=crit, min_flagged=MIN_FLAGGED).iloc[0]
-            raw.append(r.to_frame().T.assign(language=lg, criterion=crit))
+            raw.append({"language": lg, "criterion": crit, **r.to_dict()})
+            threshold = fmt.number(r["threshold"], 2) if not present.is_nan(r["threshold"]) else fmt.na
             rows.append({_("Language"): lang_name(ctx, lg), _("Precision reaches the target by its"): name,
-                         _("Threshold"): fmt.number(r["threshold"], 2) if not present.is_nan(r["threshold"]) else fmt.na,
-                         _("Precision"): fmt.rate_with_interval(r["precision"], r["precision_low"], r["precision_high"]),
+                         _("Threshold"): threshold,
+                         _("Precision"): fmt.rate_with_interval(r["precision"], r["precision_low"],
+                                                                r["precision_high"]),
                          _("Recall kept"): fmt.rate_with_interval(r["recall"], r["recall_low"], r["recall_high"])})
-    sec.data["thresholds"] = pd.concat(raw, ignore_index=True) if raw else pd.DataFrame()
+    sec.data["thresholds"] = pd.DataFrame(raw)
     sec.markdown(_(
         "The lowest threshold at which precision reaches {target} while flagging at least {min} reviewed items, and "
         "the recall it keeps. The conservative choice asks the lower end of the 95% interval to reach the target. "
