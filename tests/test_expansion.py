@@ -296,7 +296,8 @@ def test_notebook_structure():
         assert PARAM_LINE.match(line), line
         names.append(line.split(":")[0])
     assert names[:5] == ["market", "reference_market", "month", "data_dir", "lang"]
-    assert "_ = get_translator(" in nb.cells[1].source
+    assert "ctx = open_market_context(" in nb.cells[1].source
+    assert "reference_market=reference_market" in nb.cells[1].source  # the parameter reaches the sections
     assert any("# NBVAL_CHECK_OUTPUT" in c.source for c in nb.cells if c.cell_type == "code")
     for c in nb.cells[1:]:
         assert "execution" not in c.metadata and c.execution_count is not None
