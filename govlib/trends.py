@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from govlib.errors import GovlibError
+from govlib.text import N_
 from govlib.metrics.frames import require_columns
 from govlib.timeutil import parse_month, to_utc
 
@@ -77,11 +78,6 @@ WEEKS_PER_YEAR = 365.2425 / 7
 
 class TrendsError(GovlibError):
     """Input to the trend detection is missing columns or holds unusable values."""
-
-
-def N_(text: str) -> str:
-    """Marks a literal for extraction into the catalog (translated by the caller's ``_``)."""
-    return text
 
 
 def _identity(text: str) -> str:
