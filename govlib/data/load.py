@@ -60,18 +60,6 @@ class TableSource:
     partition_columns: tuple[str, ...] = ()
 
 
-def _ibis_type(dtype: contract.DType):
-    import ibis.expr.datatypes as dt
-
-    return {
-        "str": dt.string,
-        "timestamp": dt.Timestamp(timezone="UTC"),
-        "int": dt.int64,
-        "float": dt.float64,
-        "bool": dt.boolean,
-    }[dtype]
-
-
 def _partition_columns(files: Iterable[Path], root: Path) -> tuple[str, ...]:
     cols: list[str] = []
     for f in files:
@@ -421,9 +409,6 @@ class Dataset:
                                f"({_engine_error_text(exc)})", f"run `govlib validate --data {self.path}`") from None
 
 
-_ARROW_TYPES = {"str": "string", "int": "int64", "float": "float64", "bool": "bool"}
-
-
 def write_frame_parquet(df: pd.DataFrame, name: str, path: str | Path) -> None:
     """Write a frame of contract table ``name`` to Parquet; a column null in every row
     (e.g. ``product_category`` of imported DSA data) keeps its contract type instead of
@@ -436,10 +421,7 @@ def write_frame_parquet(df: pd.DataFrame, name: str, path: str | Path) -> None:
     for i, f in enumerate(table.schema):
         if pa.types.is_null(f.type):
             dtype = spec.column(f.name).dtype if spec and f.name in spec.column_names else "str"
-            if dtype == "timestamp":
-                target = pa.timestamp("us", tz="UTC")
-            else:
-                target = pa.type_for_alias(_ARROW_TYPES.get(dtype, "string"))
+            target = contract.arrow_type(dtype)
             table = table.set_column(i, pa.field(f.name, target), pa.nulls(len(table), target))
     pq.write_table(table, path)
 
@@ -485,7 +467,7 @@ def _typed_table(raw, spec: contract.Table, engine: str, nanos: frozenset[str] =
     for c in spec.columns:
         if c.name not in raw.columns:
             continue
-        target = _ibis_type(c.dtype)
+        target = contract.ibis_type(c.dtype)
         col = raw[c.name]
         ty = col.type()
         if ty == target or (ty.is_timestamp() and target.is_timestamp() and ty.timezone == "UTC"

@@ -193,7 +193,7 @@ def _time_rules(t, spec: contract.Table, cols: dict[str, Any], now: Any = None) 
 
 def _prepare(ds, name: str, level: str, now: Any = None) -> _Checked:
     """Read ``name``, find missing columns and type problems; build the typed table."""
-    from govlib.data.load import DatasetError, _ibis_type, nanos_to_timestamp
+    from govlib.data.load import DatasetError, nanos_to_timestamp
 
     spec = contract.TABLES[name]
     try:
@@ -217,7 +217,7 @@ def _prepare(ds, name: str, level: str, now: Any = None) -> _Checked:
         rawcol = raw[c.name]
         fam = _family(rawcol.type())
         how = _COMPAT[c.dtype].get(fam)
-        target = _ibis_type(c.dtype)
+        target = contract.ibis_type(c.dtype)
         if c.name in nanos and c.dtype == "timestamp" and fam == "int":
             # Spark reads Parquet nanosecond timestamps as int64 ns; convert like the loader does
             checked.ok_columns.add(c.name)

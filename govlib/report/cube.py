@@ -44,6 +44,7 @@ import pandas as pd
 from govlib import __version__, config
 from govlib.data.load import utc_literal
 from govlib.errors import GovlibError
+from govlib.io import write_bytes_atomic  # report/runner.py imports it from here until it is routed to govlib.io
 from govlib.privacy import neutralise_formulas  # kpis.csv and alerts.csv are opened in spreadsheets
 from govlib.timeutil import parse_month, shift_month
 
@@ -699,19 +700,6 @@ def format_alerts_csv(alerts: pd.DataFrame) -> str:
         raise CubeError(f"alerts table lacks columns {missing}; expected {ALERT_COLUMNS}")
     return neutralise_formulas(alerts[ALERT_COLUMNS]).to_csv(index=False, lineterminator="\r\n",
                                                               float_format="%.12g", na_rep="")
-
-
-def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary sibling and a rename: a reader never sees half a file."""
-    p = Path(path)
-    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, p)
-    except BaseException:  # e.g. a full disk: the old file stays, no temporary file is left behind
-        tmp.unlink(missing_ok=True)
-        raise
-    return p
 
 
 def write_alerts_csv(alerts: pd.DataFrame, path: str | Path) -> Path:
