@@ -76,8 +76,9 @@ def code_version() -> str:
     reuse numbers computed by other code. ``GOVLIB_CODE_VERSION`` overrides it (e.g. a
     release tag or git commit in a deployment, or a fixed value in tests).
     """
-    if os.environ.get("GOVLIB_CODE_VERSION"):
-        return os.environ["GOVLIB_CODE_VERSION"]
+    override = config.current().code_version
+    if override:
+        return override
     h = hashlib.sha256(__version__.encode())
     root = Path(__file__).resolve().parents[1]
     for p in sorted(root.rglob("*.py")):
