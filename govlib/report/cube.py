@@ -42,7 +42,7 @@ from typing import Any
 import pandas as pd
 
 from govlib import __version__, config
-from govlib.data.load import utc_literal
+from govlib.data.dataset import utc_literal
 from govlib.errors import GovlibError
 from govlib.io import write_bytes_atomic  # report/runner.py imports it from here until it is routed to govlib.io
 from govlib.privacy import neutralise_formulas  # kpis.csv and alerts.csv are opened in spreadsheets
