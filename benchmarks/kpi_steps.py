@@ -208,7 +208,7 @@ def count_rows(data: Path) -> int:
     """Rows of every contract table in ``data`` (from Parquet footers: no scan)."""
     import pyarrow.parquet as pq
 
-    from govlib.data.load import discover_tables
+    from govlib.data.dataset import discover_tables
 
     total = 0
     for src in discover_tables(data).values():

@@ -140,7 +140,7 @@ def biggest_market(data: Path, month: str) -> str:
     """The market with the most enforcement actions (from Parquet footers: the heaviest KPI slice)."""
     import pyarrow.parquet as pq
 
-    from govlib.data.load import discover_tables
+    from govlib.data.dataset import discover_tables
 
     src = discover_tables(data)["enforcement_actions"]
     counts: dict[str, int] = {}

@@ -59,7 +59,13 @@ def main(argv: list[str] | None = None) -> int:
         print(_top_help(), file=sys.stdout if not argv or argv[0] in ("-h", "--help") else sys.stderr)
         return 0 if not argv or argv[0] in ("-h", "--help") else 2
     module_name, help_text = COMMANDS[words]
-    module = importlib.import_module(module_name)
+    try:
+        module = importlib.import_module(module_name)
+    except GovlibError as exc:  # e.g. an invalid GOVLIB_* variable (govlib.config reads them on import)
+        if debug:
+            raise
+        print(f"govlib {words}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
     parser = argparse.ArgumentParser(prog=f"govlib {words}", description=help_text)
     add = getattr(module, "add_arguments_" + words.split()[-1].replace("-", "_"), None) or module.add_arguments
     run = getattr(module, "run_" + words.split()[-1].replace("-", "_"), None) or module.run

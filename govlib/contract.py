@@ -14,6 +14,33 @@ DType = Literal["str", "timestamp", "int", "float", "bool"]
 CONTRACT_VERSION = "1"
 
 
+# The one map from a contract type to its Arrow and Ibis types (Parquet writers, the demo
+# generator, label import, typed tables and validation all use these). Imports are lazy:
+# importing the contract stays cheap.
+def arrow_type(dtype: DType):
+    """The Arrow type of contract type ``dtype`` (timestamps: microseconds, UTC)."""
+    import pyarrow as pa
+
+    return {"str": pa.string(), "timestamp": pa.timestamp("us", tz="UTC"), "int": pa.int64(),
+            "float": pa.float64(), "bool": pa.bool_()}[dtype]
+
+
+def ibis_type(dtype: DType):
+    """The Ibis type of contract type ``dtype`` (timestamps in UTC)."""
+    import ibis.expr.datatypes as dt
+
+    return {"str": dt.string, "timestamp": dt.Timestamp(timezone="UTC"), "int": dt.int64,
+            "float": dt.float64, "bool": dt.boolean}[dtype]
+
+
+def arrow_schema(table: str, drop: tuple[str, ...] = ()):
+    """Arrow schema of contract table ``table`` (columns in contract order, without ``drop``)."""
+    import pyarrow as pa
+
+    return pa.schema([pa.field(c.name, arrow_type(c.dtype), nullable=c.nullable)
+                      for c in TABLES[table].columns if c.name not in drop])
+
+
 @dataclass(frozen=True)
 class Column:
     name: str

@@ -54,7 +54,7 @@ from govlib import signals
 from govlib.contract import POLICY_DSA_CATEGORY
 from govlib.errors import GovlibError
 from govlib.params import AlertSettings, HealthSettings, MarketParams
-from govlib.report.i18n import N_
+from govlib.text import N_
 from govlib.timeutil import parse_month
 
 __all__ = [

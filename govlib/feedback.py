@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import fcntl
 import hashlib
 import io
 import math
@@ -62,6 +61,7 @@ import pandas as pd
 
 from govlib import config, contract
 from govlib.errors import GovlibError, UsageError
+from govlib.io import atomic_path, file_lock, write_bytes_atomic, write_text_atomic
 from govlib.privacy import neutralise_formula, neutralise_formulas, restore_formula
 from govlib.timeutil import local_month, month_bounds, parse_month, shift_month
 
@@ -240,12 +240,6 @@ def _parse_time(text: str, tz: str, what: str) -> pd.Timestamp:
     return (t.tz_localize(tz) if t.tzinfo is None else t).tz_convert("UTC")
 
 
-def _lock(data: Path):
-    fh = open(data / ".review_labels.lock", "w")  # noqa: SIM115 - held open until the import ends
-    fcntl.flock(fh, fcntl.LOCK_EX)
-    return fh
-
-
 def _policy_ok(policy: str, market: str, local_cache: dict) -> bool:
     if policy in contract.POLICY_DSA_CATEGORY:
         return True
@@ -295,8 +289,7 @@ def import_labels(path: str | Path, data_dir: str | Path | None = None, *,
     cand = _checked_rows(lines, rows, known, now, result)
 
     # 2. checks against the dataset, then write under the lock
-    lock = _lock(data)
-    try:
+    with file_lock(data / ".review_labels.lock"):
         ds = open_dataset(data)  # opened under the lock: sees the labels of any import before this one
         if cand:
             new = _new_labels(cand, ds, data, result)
@@ -304,8 +297,6 @@ def import_labels(path: str | Path, data_dir: str | Path | None = None, *,
                 frame = pd.DataFrame(new)[contract.TABLES["review_labels"].column_names]
                 result.table_path = str(_append_labels(ds, data, frame))
                 result.added = len(frame)
-    finally:
-        lock.close()
     result.rejected.sort()
     return result
 
@@ -434,7 +425,7 @@ def _arrow_new(frame: pd.DataFrame, schema):
         if f.name in frame.columns:
             s = frame[f.name]
             if pa.types.is_timestamp(f.type):
-                arr = pa.array(pd.to_datetime(s, utc=True).astype("datetime64[us, UTC]"), pa.timestamp("us", tz="UTC"))
+                arr = pa.array(pd.to_datetime(s, utc=True).astype("datetime64[us, UTC]"), contract.arrow_type("timestamp"))
                 arr = arr.cast(f.type)
             else:
                 arr = pa.array(s.astype(object).where(s.notna(), None).tolist(), type=f.type)
@@ -445,24 +436,14 @@ def _arrow_new(frame: pd.DataFrame, schema):
 
 
 def _contract_schema():
-    import pyarrow as pa
-
-    types = {"str": pa.string(), "timestamp": pa.timestamp("us", tz="UTC"), "int": pa.int64(),
-             "float": pa.float64(), "bool": pa.bool_()}
-    return pa.schema([pa.field(c.name, types[c.dtype], nullable=c.nullable)
-                      for c in contract.TABLES["review_labels"].columns])
+    return contract.arrow_schema("review_labels")
 
 
 def _write_parquet_atomic(table, dest: Path) -> None:
     import pyarrow.parquet as pq
 
-    tmp = dest.parent / f".{dest.name}.tmp-{os.getpid()}"
-    try:
+    with atomic_path(dest) as tmp:
         pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, dest)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _append_labels(ds, data: Path, frame: pd.DataFrame) -> Path:
@@ -509,13 +490,7 @@ def _append_labels(ds, data: Path, frame: pd.DataFrame) -> Path:
     buf = io.StringIO()
     out[header].to_csv(buf, index=False, header=False, lineterminator="\n")
     text = old_text if old_text.endswith("\n") or not old_text else old_text + "\n"
-    tmp = src.path.parent / f".{src.path.name}.tmp-{os.getpid()}"
-    try:
-        tmp.write_text(text + buf.getvalue(), encoding="utf-8")
-        os.replace(tmp, src.path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_text_atomic(src.path, text + buf.getvalue())
     return src.path
 
 
@@ -709,14 +684,12 @@ def _fixed_zip(path: Path, when: datetime) -> None:
     entries = [(n, re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)", rb"\g<1>" + iso + rb"\g<2>", d)
                 if n == "docProps/core.xml" else d) for n, d in entries]
     dt = (max(when.year, 1980),) + tuple(when.timetuple())[1:6]
-    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zout:
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zout:
         for name, data in entries:
             info = zipfile.ZipInfo(name, date_time=dt)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o600 << 16
             zout.writestr(info, data)
-    os.replace(tmp, path)
 
 
 def _put_row(ws, row: int, values: list) -> None:
@@ -763,10 +736,9 @@ def _write_xlsx(q: pd.DataFrame, path: Path, stamp: pd.Timestamp) -> None:
     wb.properties.modified = naive
     wb.properties.creator = "govlib"
     wb.properties.lastModifiedBy = "govlib"
-    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
-    wb.save(tmp)
-    _fixed_zip(tmp, naive)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        wb.save(tmp)
+        _fixed_zip(tmp, naive)
 
 
 def _export_stamp(value: str | None) -> pd.Timestamp:
@@ -795,7 +767,6 @@ def export_queue(market: str, month: str, data_dir: str | Path | None = None, ou
     from govlib.data.load import load_market_window, open_dataset
     from govlib.params import load_market
     from govlib.privacy import load_pseudonym_key
-    from govlib.report.cube import write_bytes_atomic
 
     parse_month(month, allow_future=False)  # as 'govlib run': a future month has no data to review
     params = load_market(market)

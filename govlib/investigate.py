@@ -37,6 +37,7 @@ import pandas as pd
 
 from govlib import config, contract
 from govlib.errors import GovlibError, UsageError
+from govlib.io import replace_dir
 
 __all__ = [
     "Case",
@@ -467,13 +468,7 @@ def run_investigation(*, creator: str = "", policy: str = "", market: str = "", 
         body = re.search(r"<body[^>]*>", html)
         pos = body.end() if body else 0
         (tmp / f"{NOTEBOOK}.html").write_text(html[:pos] + _banner_html(banner) + html[pos:], encoding="utf-8")
-        if final.exists():
-            old = out / f".{cid}.old-{os.getpid()}"
-            os.replace(final, old)
-            os.replace(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
+        replace_dir(tmp, final)
     finally:
         for k, v in saved.items():
             if v is None:

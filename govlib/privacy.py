@@ -38,9 +38,6 @@ from govlib.errors import GovlibError
 
 # Public example key: documented so the demo runs without set-up; refused outside demo mode.
 EXAMPLE_KEY = "govlib-example-pseudonym-key-demo-only"
-KEY_ENV = "GOVLIB_PSEUDONYM_KEY"
-KEY_FILE_ENV = "GOVLIB_PSEUDONYM_KEY_FILE"
-DEMO_ENV = "GOVLIB_DEMO"
 DEMO_MARKER = ".govlib-demo"  # written by the demo generator (govlib.demo.generator)
 DEMO_MAGIC = "govlib synthetic demo data: public example pseudonym key allowed"
 PSEUDONYM_PREFIX = "p_"
@@ -91,8 +88,7 @@ def is_demo_mode(data_dir: str | os.PathLike | None = None, environ: Mapping[str
     fall back to the public example key because of a stray file. A hidden file with a checked
     value cannot be carried by accident; copying it on purpose is as explicit as ``GOVLIB_DEMO=1``.
     """
-    env = os.environ if environ is None else environ
-    if env.get(DEMO_ENV, "").strip().lower() in ("1", "true", "yes"):
+    if config.current(environ).demo:
         return True
     folder = Path(data_dir) if data_dir is not None else Path(config.DATA_DIR)
     return _has_demo_marker(folder)
@@ -118,14 +114,14 @@ def load_pseudonym_key(data_dir: str | os.PathLike | None = None, environ: Mappi
         No key outside demo mode; the example key outside demo mode; a key shorter than
         16 characters; a key file that is missing, empty or inside the repository.
     """
-    env = os.environ if environ is None else environ
-    demo = is_demo_mode(data_dir, env)
+    settings = config.current(environ)
+    demo = is_demo_mode(data_dir, environ)
     key: str | None = None
     source = ""
-    if env.get(KEY_ENV):
-        key, source = env[KEY_ENV], f"${KEY_ENV}"
-    elif env.get(KEY_FILE_ENV):
-        path = Path(env[KEY_FILE_ENV]).expanduser().resolve()
+    if settings.pseudonym_key:
+        key, source = settings.pseudonym_key, "$GOVLIB_PSEUDONYM_KEY"
+    elif settings.pseudonym_key_file:
+        path = settings.pseudonym_key_file.expanduser().resolve()
         source = str(path)
         root = Path(config.PROJECT_ROOT).resolve()
         if path == root or root in path.parents:
@@ -134,7 +130,7 @@ def load_pseudonym_key(data_dir: str | os.PathLike | None = None, environ: Mappi
                 f"(e.g. ~/.config/govlib/pseudonym.key, mode 600) so it cannot be committed"
             )
         if not path.is_file():
-            raise PrivacyError(f"pseudonym key file {path} (from ${KEY_FILE_ENV}) does not exist")
+            raise PrivacyError(f"pseudonym key file {path} (from $GOVLIB_PSEUDONYM_KEY_FILE) does not exist")
         key = path.read_text(encoding="utf-8").strip()
         if not key:
             raise PrivacyError(f"pseudonym key file {path} is empty")
@@ -144,9 +140,9 @@ def load_pseudonym_key(data_dir: str | os.PathLike | None = None, environ: Mappi
         folder = Path(data_dir) if data_dir is not None else Path(config.DATA_DIR)
         old_demo = (folder / "ground_truth.json").is_file()
         raise PrivacyError(
-            f"no pseudonym key: set ${KEY_ENV} or ${KEY_FILE_ENV} (a file outside the repository) "
+            f"no pseudonym key: set $GOVLIB_PSEUDONYM_KEY or $GOVLIB_PSEUDONYM_KEY_FILE (a file outside the repository) "
             f"before producing circulated outputs from real data. The example key is allowed only "
-            f"for the demo data (${DEMO_ENV}=1, or a dataset made by 'govlib demo-data', which carries "
+            f"for the demo data ($GOVLIB_DEMO=1, or a dataset made by 'govlib demo-data', which carries "
             f"the marker file {DEMO_MARKER})."
             + (f" {folder} has a ground_truth.json but no valid {DEMO_MARKER}: if it is demo data made by an "
                f"older govlib, generate it again with 'govlib demo-data --out {folder} --force'." if old_demo else "")
@@ -155,7 +151,7 @@ def load_pseudonym_key(data_dir: str | os.PathLike | None = None, environ: Mappi
         raise PrivacyError(
             f"the pseudonym key from {source} is the public example key, which is allowed only in demo "
             f"mode: anyone could re-identify creators from its pseudonyms. Generate a secret key, e.g. "
-            f"'python -c \"import secrets; print(secrets.token_hex(32))\"', and set ${KEY_ENV} or ${KEY_FILE_ENV}."
+            f"'python -c \"import secrets; print(secrets.token_hex(32))\"', and set $GOVLIB_PSEUDONYM_KEY or $GOVLIB_PSEUDONYM_KEY_FILE."
         )
     if len(key) < MIN_KEY_LENGTH:
         raise PrivacyError(

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from govlib.errors import GovlibError
+from govlib.text import N_
 from govlib.metrics.frames import require_columns
 from govlib.stats.shrinkage import shrink_rates_gamma_poisson
 from govlib.timeutil import month_bounds, parse_month, shift_month, to_utc
@@ -44,11 +45,6 @@ UNKNOWN_CATEGORY = "(none)"
 
 class RiskError(GovlibError):
     """Input to the risk scores is missing columns or holds unusable values."""
-
-
-def N_(text: str) -> str:
-    """Marks a literal for extraction into the catalog (translated by the caller's ``_``)."""
-    return text
 
 
 def _identity(text: str) -> str:

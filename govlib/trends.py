@@ -35,6 +35,7 @@ from govlib.stats.surveillance import (
     predictive_upper,
     predictive_zscore,
 )
+from govlib.text import N_
 from govlib.timeutil import parse_month, to_utc
 
 __all__ = [
@@ -69,11 +70,6 @@ MIN_BASELINE_WEEKS = 8  # fewer past weeks than this: the week is not tested
 
 # one error for the series and for the statistics under them (cube.py and the tests catch TrendsError)
 TrendsError = SurveillanceError
-
-
-def N_(text: str) -> str:
-    """Marks a literal for extraction into the catalog (translated by the caller's ``_``)."""
-    return text
 
 
 def _identity(text: str) -> str:

@@ -7,7 +7,6 @@ generating it twice.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -17,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from govlib import config
+from govlib.io import file_lock
 
 # Property tests: "ci" (the default, so the README's test command gives the same verdict on every
 # run) draws the same examples every time and keeps no example database; "dev" explores new
@@ -47,8 +47,7 @@ def demo_dataset(seed: int = DEMO_SEED, scale: str = "small") -> Path:
     cache = Path(config.CACHE_DIR)
     cache.mkdir(parents=True, exist_ok=True)
     out = cache / f"test-demo-{scale}-{seed}-{_generator_fingerprint()}"
-    with open(cache / f".lock-{scale}-{seed}", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with file_lock(cache / f".lock-{scale}-{seed}"):
         if not (out / ".complete").exists():
             generate(out, scale=scale, seed=seed, end_month=DEMO_END_MONTH)
     return out

@@ -16,7 +16,8 @@ from datasets import EXPECTED, LAYOUTS, MARKETS, MONTH, valid_tables, write_vali
 
 from govlib import contract
 from govlib.data import engine
-from govlib.data.load import DatasetError, load_market_window, open_dataset, window_bounds
+from govlib.data.dataset import DatasetError
+from govlib.data.load import load_market_window, open_dataset, window_bounds
 from govlib.data.validate import ContractError
 from govlib.timeutil import month_bounds
 

@@ -40,7 +40,7 @@ def format_report(problems, data: str, n_tables: int, n_rows: int, seconds: floa
 
 
 def run(args: argparse.Namespace) -> int:
-    from govlib.data.load import Dataset
+    from govlib.data.dataset import Dataset
     from govlib.data.validate import validate_dataset
 
     tables = [t.strip() for t in args.tables.split(",") if t.strip()] if args.tables else None

@@ -2,9 +2,11 @@
 
 Every query govlib runs is an Ibis expression, so the same code runs on DuckDB on a
 laptop and on Spark when a market outgrows one machine. Pick the engine with the
-``engine`` argument, ``GOVLIB_ENGINE`` or :data:`govlib.config.ENGINE`.
+``engine`` argument or ``GOVLIB_ENGINE`` (read when the engine is chosen, through
+:func:`govlib.config.current`, so ``--engine`` can set it for worker processes).
 
-Spark settings come from the environment so that the same code runs against a cluster:
+Spark settings come from the environment (:class:`govlib.config.Settings`) so that the same
+code runs against a cluster:
 
 ``GOVLIB_SPARK_MASTER``
     Spark master URL (default ``local[2]``).
@@ -17,7 +19,6 @@ Spark settings come from the environment so that the same code runs against a cl
 from __future__ import annotations
 
 import json
-import os
 import threading
 from typing import Any
 
@@ -51,7 +52,7 @@ _SPARK_DEFAULTS = {
 
 def resolve_engine(engine: str | None = None) -> str:
     """Name of the engine to use: the argument, else ``GOVLIB_ENGINE``, else ``"duckdb"``."""
-    name = (engine or os.environ.get("GOVLIB_ENGINE") or config.ENGINE or "duckdb").strip().lower()
+    name = (engine or config.current().engine).strip().lower()
     if name not in ENGINES:
         raise EngineError(f"unknown engine {name!r}: choose one of {', '.join(ENGINES)} (--engine or GOVLIB_ENGINE)")
     return name
@@ -60,7 +61,7 @@ def resolve_engine(engine: str | None = None) -> str:
 def spark_conf() -> dict[str, str]:
     """Spark configuration: local defaults overridden by ``GOVLIB_SPARK_CONF`` (JSON)."""
     conf = dict(_SPARK_DEFAULTS)
-    raw = os.environ.get("GOVLIB_SPARK_CONF")
+    raw = config.current().spark_conf
     if raw:
         try:
             extra = json.loads(raw)
@@ -83,11 +84,11 @@ def spark_session():
         except ImportError:
             raise EngineError("engine 'spark' needs PySpark: pip install 'govlib[spark]' (pyspark>=3.5,<4.1)") from None
         builder = SparkSession.builder.appName("govlib")
-        remote = os.environ.get("GOVLIB_SPARK_REMOTE")
-        if remote:
-            builder = builder.remote(remote)
+        settings = config.current()
+        if settings.spark_remote:
+            builder = builder.remote(settings.spark_remote)
         else:
-            builder = builder.master(os.environ.get("GOVLIB_SPARK_MASTER", "local[2]"))
+            builder = builder.master(settings.spark_master)
         for key, value in spark_conf().items():
             builder = builder.config(key, value)
         try:

@@ -36,6 +36,7 @@ from typing import Any
 import pandas as pd
 
 from govlib import contract
+from govlib.data.dataset import Dataset, DatasetError, engine_error_text, is_engine_error, nanos_to_timestamp, utc_literal
 from govlib.errors import GovlibError
 
 LEVELS = ("schema", "full")
@@ -171,7 +172,6 @@ def plausible_time_bounds(now: Any = None) -> tuple[pd.Timestamp, pd.Timestamp]:
 
 def _time_rules(t, spec: contract.Table, cols: dict[str, Any], now: Any = None) -> list[_Rule]:
     """``implausible_time``: timestamps in the future (beyond the tolerance) or before the floor."""
-    from govlib.data.load import utc_literal
 
     floor, latest = plausible_time_bounds(now)
     rules = []
@@ -193,7 +193,6 @@ def _time_rules(t, spec: contract.Table, cols: dict[str, Any], now: Any = None) 
 
 def _prepare(ds, name: str, level: str, now: Any = None) -> _Checked:
     """Read ``name``, find missing columns and type problems; build the typed table."""
-    from govlib.data.load import DatasetError, _ibis_type, nanos_to_timestamp
 
     spec = contract.TABLES[name]
     try:
@@ -217,7 +216,7 @@ def _prepare(ds, name: str, level: str, now: Any = None) -> _Checked:
         rawcol = raw[c.name]
         fam = _family(rawcol.type())
         how = _COMPAT[c.dtype].get(fam)
-        target = _ibis_type(c.dtype)
+        target = contract.ibis_type(c.dtype)
         if c.name in nanos and c.dtype == "timestamp" and fam == "int":
             # Spark reads Parquet nanosecond timestamps as int64 ns; convert like the loader does
             checked.ok_columns.add(c.name)
@@ -452,7 +451,6 @@ def _join_problems(checked: _Checked, ref: dict[str, _Checked]) -> list[Problem]
 
 def _run_guarded(checked: _Checked, fn) -> Any:
     """Run a check; an engine failure while scanning (corrupt file, bad bytes) becomes an ``unreadable`` problem."""
-    from govlib.data.load import _engine_error_text, is_engine_error
 
     try:
         return fn()
@@ -461,7 +459,7 @@ def _run_guarded(checked: _Checked, fn) -> Any:
             raise
 
         checked.problems.append(Problem(checked.name, None, "unreadable", None,
-                                        detail=f"cannot be read by the engine ({_engine_error_text(exc)})",
+                                        detail=f"cannot be read by the engine ({engine_error_text(exc)})",
                                         hint="replace the corrupt file(s) with a readable copy (re-export it)"))
         checked.table = None
         return None
@@ -480,6 +478,28 @@ def check_schema(ds, name: str) -> list[Problem]:
     return checked.problems
 
 
+class LoaderChecks:
+    """The fast contract checks a loader runs while it reads (:class:`govlib.data.dataset.LoaderCheck`).
+
+    :func:`govlib.data.load.open_dataset` passes them to the :class:`~govlib.data.dataset.Dataset`
+    it opens: required tables when it is opened (:func:`check_required_tables`), a table's
+    columns and types when it is first used (:func:`check_schema`). Each raises
+    :class:`ContractError` listing the problems.
+    """
+
+    def required_tables(self, ds: Dataset) -> None:
+        """Raise :class:`ContractError` when a required table is missing."""
+        problems = check_required_tables(ds)
+        if problems:
+            raise ContractError(problems, dataset=ds.path)
+
+    def table(self, ds: Dataset, name: str) -> None:
+        """Raise :class:`ContractError` when table ``name`` is unreadable or its columns or types are wrong."""
+        problems = check_schema(ds, name)
+        if problems:
+            raise ContractError(problems, dataset=ds.path)
+
+
 def validate_dataset(path_or_dataset, *, level: str = "full", tables: Iterable[str] | None = None,
                      engine: str | None = None, now: Any = None) -> list[Problem]:
     """Check a dataset against the data contract; return every problem found (empty when valid).
@@ -487,7 +507,7 @@ def validate_dataset(path_or_dataset, *, level: str = "full", tables: Iterable[s
     Parameters
     ----------
     path_or_dataset : str, Path or Dataset
-        Dataset directory or an open :class:`govlib.data.load.Dataset`.
+        Dataset directory or an open :class:`govlib.data.dataset.Dataset`.
     level : {"full", "schema"}
         ``"schema"``: tables, columns and types only (what the loaders run);
         ``"full"``: every rule of the module docstring.
@@ -503,7 +523,6 @@ def validate_dataset(path_or_dataset, *, level: str = "full", tables: Iterable[s
     list of Problem
         In contract order of tables, then columns and rules; deterministic.
     """
-    from govlib.data.load import Dataset
 
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
@@ -569,7 +588,6 @@ def slice_reference_problems(slice_path: str | Path, ds) -> list[Problem]:
     """
     import ibis
 
-    from govlib.data.load import Dataset
 
     sl = Dataset(slice_path, ds.engine, check=False)
     out: list[Problem] = []

@@ -81,6 +81,7 @@ from govlib.demo.world import (
     wave_onsets,
 )
 from govlib.errors import GovlibError, UsageError
+from govlib.io import replace_dir
 from govlib.params import load_market
 from govlib.privacy import DEMO_MARKER, demo_marker_text
 from govlib.timeutil import parse_month, shift_month
@@ -945,13 +946,7 @@ def generate(out: str | Path, scale: str = "small", seed: int = config.DEMO_SEED
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        out.rename(old)
-        tmp.rename(out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        tmp.rename(out)
+    replace_dir(tmp, out)
     (out / ".complete").write_text(json.dumps({"seed": int(seed), "scale": scale, "end_month": end_month}) + "\n")
     return truth
 

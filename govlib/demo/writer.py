@@ -11,13 +11,6 @@ import pyarrow.parquet as pq
 
 from govlib import contract
 
-_ARROW = {
-    "str": pa.string(),
-    "timestamp": pa.timestamp("us", tz="UTC"),
-    "int": pa.int64(),
-    "float": pa.float64(),
-    "bool": pa.bool_(),
-}
 WRITE_OPTIONS = {
     "compression": "zstd",
     "compression_level": 3,
@@ -31,9 +24,7 @@ ID_WIDTH = {"cr": 7}  # creators; every other id has 9 digits
 
 def schema(table: str, drop: tuple[str, ...] = ()) -> pa.Schema:
     """Arrow schema of a contract table, columns in contract order."""
-    spec = contract.TABLES[table]
-    return pa.schema([pa.field(c.name, _ARROW[c.dtype], nullable=c.nullable)
-                      for c in spec.columns if c.name not in drop])
+    return contract.arrow_schema(table, drop)
 
 
 def ids(prefix: str, numbers: np.ndarray) -> pa.Array:
@@ -50,7 +41,7 @@ def labels(values: tuple[str, ...], codes: np.ndarray, null: np.ndarray | None =
 
 
 def timestamps(us: np.ndarray, null: np.ndarray | None = None) -> pa.Array:
-    return pa.array(np.asarray(us, dtype=np.int64), pa.int64(), mask=null).cast(_ARROW["timestamp"])
+    return pa.array(np.asarray(us, dtype=np.int64), pa.int64(), mask=null).cast(contract.arrow_type("timestamp"))
 
 
 def make_table(table: str, columns: dict[str, pa.Array | np.ndarray], drop: tuple[str, ...] = ()) -> pa.Table:
@@ -60,7 +51,7 @@ def make_table(table: str, columns: dict[str, pa.Array | np.ndarray], drop: tupl
     for f in sch:
         a = columns[f.name]
         if not isinstance(a, (pa.Array, pa.ChunkedArray)):
-            a = pa.array(a, f.type) if f.type != _ARROW["timestamp"] else timestamps(a)
+            a = pa.array(a, f.type) if f.type != contract.arrow_type("timestamp") else timestamps(a)
         arrays.append(a.cast(f.type) if a.type != f.type else a)
     return pa.Table.from_arrays(arrays, schema=sch)
 

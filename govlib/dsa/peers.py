@@ -416,7 +416,8 @@ def _peer_cache(files: Mapping[Path, str], allow_mixed_periods: bool):
     import pickle
 
     from govlib import config
-    from govlib.report.cube import code_version, write_bytes_atomic
+    from govlib.io import write_bytes_atomic
+    from govlib.report.cube import code_version
 
     h = hashlib.sha256(f"{code_version()}\0mixed={allow_mixed_periods}\n".encode())
     for f, name in files.items():

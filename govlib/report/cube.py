@@ -42,8 +42,9 @@ from typing import Any
 import pandas as pd
 
 from govlib import __version__, config
-from govlib.data.load import utc_literal
+from govlib.data.dataset import utc_literal
 from govlib.errors import GovlibError
+from govlib.io import write_bytes_atomic  # report/runner.py imports it from here until it is routed to govlib.io
 from govlib.privacy import neutralise_formulas  # kpis.csv and alerts.csv are opened in spreadsheets
 from govlib.timeutil import parse_month, shift_month
 
@@ -75,8 +76,9 @@ def code_version() -> str:
     reuse numbers computed by other code. ``GOVLIB_CODE_VERSION`` overrides it (e.g. a
     release tag or git commit in a deployment, or a fixed value in tests).
     """
-    if os.environ.get("GOVLIB_CODE_VERSION"):
-        return os.environ["GOVLIB_CODE_VERSION"]
+    override = config.current().code_version
+    if override:
+        return override
     h = hashlib.sha256(__version__.encode())
     root = Path(__file__).resolve().parents[1]
     for p in sorted(root.rglob("*.py")):
@@ -699,19 +701,6 @@ def format_alerts_csv(alerts: pd.DataFrame) -> str:
         raise CubeError(f"alerts table lacks columns {missing}; expected {ALERT_COLUMNS}")
     return neutralise_formulas(alerts[ALERT_COLUMNS]).to_csv(index=False, lineterminator="\r\n",
                                                               float_format="%.12g", na_rep="")
-
-
-def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary sibling and a rename: a reader never sees half a file."""
-    p = Path(path)
-    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, p)
-    except BaseException:  # e.g. a full disk: the old file stays, no temporary file is left behind
-        tmp.unlink(missing_ok=True)
-        raise
-    return p
 
 
 def write_alerts_csv(alerts: pd.DataFrame, path: str | Path) -> Path:

@@ -49,6 +49,7 @@ from babel.units import format_unit
 
 from govlib import config
 from govlib.errors import GovlibError
+from govlib.text import N_  # noqa: F401 - re-exported: i18n.N_ is the documented marker of the report layer
 
 DOMAIN = "govlib"
 SOURCE_LANGUAGE = "en_GB"
@@ -66,11 +67,6 @@ class I18nError(GovlibError):
 
 class CatalogCheckError(GovlibError):
     """``govlib i18n check`` found problems in the translation catalogs."""
-
-
-def N_(message: str) -> str:
-    """Mark ``message`` for extraction without translating it now (translate where shown)."""
-    return message
 
 
 # ---------------------------------------------------------------------------------------------

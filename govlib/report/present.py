@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from govlib.report.i18n import N_
+from govlib.text import N_
 
 # Display names of the headline KPIs (ids and meanings: shared/spec/kpis.md).
 KPI_LABELS: dict[str, str] = {

@@ -24,6 +24,7 @@ from typing import Any
 import matplotlib
 
 from govlib.errors import GovlibError
+from govlib.io import write_bytes_atomic
 
 # Okabe, M. & Ito, K. (2008) "Color Universal Design: how to make figures and presentations that are
 # friendly to colorblind people". Black is left out of the cycle (it is used for text and reference lines).
@@ -133,9 +134,7 @@ def _seaborn_theme_rc() -> dict[str, Any]:
         rc = {k: v for k, v in matplotlib.rcParams.items() if k != "backend" and before.get(k) != v}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        tmp.write_bytes(pickle.dumps(rc))
-        os.replace(tmp, path)
+        write_bytes_atomic(path, pickle.dumps(rc))
     except OSError:
         pass  # a read-only cache only costs the import next time
     return rc
