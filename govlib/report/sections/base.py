@@ -143,6 +143,24 @@ def open_rollup_context(month: str, *, markets: str = "", failed_markets: str = 
     None, the formatter shows euros in ``lang`` (empty: en_GB). ``extra`` holds ``codes`` (the
     markets of ``markets``, empty: every market with params), ``failed`` (``failed_markets``),
     ``market_params`` and ``cubes`` (by market code) and ``kpis`` (every market's KPI history).
+
+    Parameters
+    ----------
+    month : str
+        ``YYYY-MM``, local time of each market.
+    markets : str, default ""
+        Comma-separated market codes (``"DE,GB"``); empty: every market with params.
+    failed_markets : str, default ""
+        Comma-separated markets whose reports failed this month (named by the intro).
+    data_dir : str, default ""
+        Dataset directory; empty: ``GOVLIB_DATA`` or the demo data.
+    lang : str, default ""
+        Report language (``"de_DE"``); empty: en_GB.
+
+    Returns
+    -------
+    ReportContext
+        The roll-up's context; the figure theme is applied.
     """
     from govlib.params import list_markets, load_market
     from govlib.report import theme

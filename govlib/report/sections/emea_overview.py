@@ -91,7 +91,19 @@ def notable_changes(ctx: ReportContext) -> Section:
 
 
 def strongest_alarms(alerts: pd.DataFrame) -> pd.DataFrame:
-    """One row per alarmed series (market, policy, content type): its strongest week, plus ``weeks`` alarmed."""
+    """One row per alarmed series (market, policy, content type): its strongest week, plus ``weeks`` alarmed.
+
+    Parameters
+    ----------
+    alerts : DataFrame
+        Every market's alerts (the rows of their ``alerts.csv``).
+
+    Returns
+    -------
+    DataFrame
+        The alarmed week with the smallest p-value of each series (ties: market, policy, content
+        type, week), with column ``weeks``, the number of alarmed weeks of the series.
+    """
     best = alerts.sort_values(["p_value", "market", "policy", "content_type", "week_start"], kind="mergesort")
     weeks = alerts.groupby(["market", "policy", "content_type"]).size().rename("weeks").reset_index()
     return best.drop_duplicates(["market", "policy", "content_type"]).merge(weeks, how="left")
