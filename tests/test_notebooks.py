@@ -35,8 +35,8 @@ def test_notebook_structure(path):
     assert tagged == [0], "exactly one parameters cell, first"
     for line in nb.cells[0].source.splitlines():
         assert PARAM_LINE.match(line), f"parameter line not in papermill's documented style: {line!r}"
-    # derived values in the next cell: the translator, or the context of the report's sections
-    assert "_ = get_translator(" in nb.cells[1].source or "ctx = open_market_context(" in nb.cells[1].source
+    setup = nb.cells[1].source  # derived values in the next cell: a report-sections context, or the translator
+    assert "ctx = open_market_context(" in setup or "ctx = open_rollup_context(" in setup or "_ = get_translator(" in setup
     assert nb.metadata["kernelspec"]["name"] == "python3"
     checked = [c for c in nb.cells if c.cell_type == "code" and "# NBVAL_CHECK_OUTPUT" in c.source]
     assert checked, "the headline cell is marked for nbval"

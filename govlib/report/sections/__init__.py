@@ -16,6 +16,6 @@ One module per report: ``market_report``, ``enforcement_effectiveness``, ``creat
 ``signal_evaluation``, ``expansion_readiness``, ``emea_overview``, ``investigation``.
 """
 
-from govlib.report.sections.base import ReportContext, Section, open_market_context
+from govlib.report.sections.base import ReportContext, Section, open_market_context, open_rollup_context
 
-__all__ = ["ReportContext", "Section", "open_market_context"]
+__all__ = ["ReportContext", "Section", "open_market_context", "open_rollup_context"]

@@ -133,3 +133,50 @@ def open_market_context(market: str, month: str, *, data_dir: str = "", lang: st
     )
     theme.apply_theme()
     return ctx
+
+
+def open_rollup_context(month: str, *, markets: str = "", failed_markets: str = "", data_dir: str = "",
+                        lang: str = "") -> ReportContext:
+    """The context of the EMEA roll-up: what the ``emea_overview`` notebook's setup cell did.
+
+    The roll-up has no single market: ``market`` is ``"EMEA"``, ``params`` and ``cube`` are
+    None, the formatter shows euros in ``lang`` (empty: en_GB). ``extra`` holds ``codes`` (the
+    markets of ``markets``, empty: every market with params), ``failed`` (``failed_markets``),
+    ``market_params`` and ``cubes`` (by market code) and ``kpis`` (every market's KPI history).
+
+    Parameters
+    ----------
+    month : str
+        ``YYYY-MM``, local time of each market.
+    markets : str, default ""
+        Comma-separated market codes (``"DE,GB"``); empty: every market with params.
+    failed_markets : str, default ""
+        Comma-separated markets whose reports failed this month (named by the intro).
+    data_dir : str, default ""
+        Dataset directory; empty: ``GOVLIB_DATA`` or the demo data.
+    lang : str, default ""
+        Report language (``"de_DE"``); empty: en_GB.
+
+    Returns
+    -------
+    ReportContext
+        The roll-up's context; the figure theme is applied.
+    """
+    from govlib.params import list_markets, load_market
+    from govlib.report import theme
+    from govlib.report.cube import open_report_cube
+    from govlib.report.i18n import Formatter, get_translator
+
+    language = lang or "en_GB"
+    codes = [m for m in markets.split(",") if m] if markets else list_markets()
+    market_params = {m: load_market(m) for m in codes}
+    cubes = {m: open_report_cube(m, month, data_dir=data_dir) for m in codes}
+    ctx = ReportContext(
+        market="EMEA", month=month, params=None, language=language, _=get_translator(language).gettext,
+        fmt=Formatter(locale=language, currency="EUR", language=language), cube=None, data_dir=data_dir,
+        extra={"codes": codes, "failed": [m for m in failed_markets.split(",") if m],
+               "market_params": market_params, "cubes": cubes,
+               "kpis": pd.concat([cubes[m].kpis for m in codes], ignore_index=True)},
+    )
+    theme.apply_theme()
+    return ctx

@@ -1,0 +1,81 @@
+"""Sections of the EMEA roll-up, without a kernel, on the small demo data (every market)."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from govlib import config
+from govlib.report.sections import emea_overview, open_rollup_context
+
+from .conftest import MONTH, local_month_rows, read_table, tables
+
+SECTIONS = ["intro", "headline", "ranking", "notable_changes", "emerging_risks", "regimes"]
+GERMAN = {  # a msgstr of locales/de_DE each section must show
+    "intro": "EMEA-Überblick",
+    "headline": "Zentrale Kennzahlen nach Markt",
+    "ranking": "Rangfolge",
+    "notable_changes": "Auffällige Veränderungen zum Vormonat",
+    "emerging_risks": "Aufkommende Risiken in allen Märkten",
+    "regimes": "Regulatorische Rahmen",
+}
+MARKETS = ["DE", "ES", "FR", "GB", "IE", "IT", "PL"]
+
+
+@pytest.mark.parametrize("name", SECTIONS)
+def test_text_is_translated_in_german(name, rollup_en, rollup_de, assert_translated):
+    assert_translated(getattr(emea_overview, name)(rollup_en), getattr(emea_overview, name)(rollup_de), GERMAN[name])
+
+
+def test_intro_names_failed_markets_only_when_some_failed(rollup_en, demo_dir):
+    s = emea_overview.intro(rollup_en)
+    assert s.text.startswith("# EMEA overview: October 2026") and s.data["no_data"] == []
+    assert "Not included" not in s.text
+    failed = open_rollup_context(MONTH, markets="DE,GB", failed_markets="IT", data_dir=str(demo_dir), lang="en_GB")
+    assert "**Not included:** the reports of IT failed this month" in emea_overview.intro(failed).text
+
+
+def test_headline_has_a_column_per_market_with_its_action_count(rollup_en, demo_dir):
+    (df,) = tables(emea_overview.headline(rollup_en))
+    assert list(df.columns) == ["Indicator", *MARKETS]
+    row = df.set_index("Indicator").loc["Enforcement actions"]
+    for m in ("DE", "GB"):
+        tz = rollup_en.extra["market_params"][m].timezone
+        n = len(local_month_rows(read_table(demo_dir, "enforcement_actions", m), "actioned_at", tz))
+        assert row[m] == rollup_en.fmt.count(n), m  # the roll-up formats in en_GB (1,234)
+
+
+def test_ranking_ranks_every_market_on_the_watched_indicators(rollup_en):
+    s = emea_overview.ranking(rollup_en)
+    ranks = s.data["ranks"]
+    assert set(ranks["kpi_id"]) == set(emea_overview.WATCHED)
+    assert set(ranks["market"]) <= set(MARKETS) and [b[0] for b in s.blocks].count("figure") == 1
+
+
+def test_notable_changes_are_the_flagged_comparisons(rollup_en):
+    s = emea_overview.notable_changes(rollup_en)
+    flagged = s.data["changes"][s.data["changes"]["flagged"]]
+    (df,) = tables(s)
+    assert len(df) == len(flagged) > 0 and (flagged["pvalue"] < 0.05).all()
+    assert list(df["Market"]) == sorted(df["Market"])
+
+
+def test_emerging_risks_one_row_per_series_with_the_planted_wave(rollup_en, ground_truth):
+    wave = ground_truth["emerging_wave"]
+    s = emea_overview.emerging_risks(rollup_en)
+    (df,) = tables(s)
+    alerts = s.data["alerts"]
+    series = alerts.groupby(["market", "policy", "content_type"]).size()
+    assert len(df) == min(15, len(series))
+    assert ((df["Market"] == wave["market"]) & (df["Policy"] == "Scam or fraud")
+            & (df["Content type"] == wave["content_type"].capitalize())).sum() == 1
+    if len(series) <= 15:
+        assert sum(int(w) for w in df["Weeks alarmed"]) == len(alerts)
+
+
+def test_regimes_come_from_the_market_params(rollup_en):
+    (df,) = tables(emea_overview.regimes(rollup_en))
+    for _i, row in df.iterrows():
+        raw = yaml.safe_load((config.PROJECT_ROOT / "params" / "markets" / f"{row['Market']}.yaml").read_text())
+        assert (row["Name"], row["Regime"], row["Time zone"]) == (raw["name"], raw["regime"].replace("_", " "),
+                                                                   raw["timezone"])
