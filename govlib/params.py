@@ -82,7 +82,7 @@ class MarketParams(_Strict):
     reviewer_languages: list[str] = Field(default_factory=list)
     min_cell_size: int = Field(10, ge=1)  # small-cell suppression in circulated tables
     # settings group (health, alerts, severity_weights) -> YYYY-MM of its last calibration on local
-    # data; a group without an entry is uncalibrated (govlib.expansion, docs/localisation.md)
+    # data; a group without an entry is uncalibrated (govlib.analyses.expansion, docs/localisation.md)
     calibrated_on: dict[str, str] = Field(default_factory=dict)
     # a reference market's local policy or prohibited product category -> why this market needs no
     # counterpart (recorded decision that closes an expansion-readiness gap)

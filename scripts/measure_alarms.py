@@ -1,8 +1,8 @@
 """Measured quality of the emerging-risk alarms on the demo generator's planted wave.
 
 For each seed, generates the demo dataset twice (``plant_wave=True`` and ``False``), builds
-the weekly market x policy series of every market (``govlib.trends.build_weekly_series``)
-and runs ``govlib.trends.detect_emerging_risks`` (the alarms are the rows of
+the weekly market x policy series of every market (``govlib.metrics.trends.build_weekly_series``)
+and runs ``govlib.metrics.trends.detect_emerging_risks`` (the alarms are the rows of
 ``alerts_for_month``) with each market's params:
 
 * **sensitivity**: in the wave dataset, the planted market x policy has at least one alarm
@@ -35,7 +35,7 @@ from govlib.data.load import load_market_window, open_dataset
 from govlib.demo import generate
 from govlib.params import load_market
 from govlib.timeutil import shift_month
-from govlib.trends import build_weekly_series, detect_emerging_risks
+from govlib.metrics.trends import build_weekly_series, detect_emerging_risks
 
 
 def alarms_for(data: Path, months_back: int, by_content_type: bool,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from govlib import contract, feedback
+from govlib import contract
+from govlib.analyses import feedback
 from govlib.demo import writer
 
 

@@ -80,7 +80,7 @@ def test_cube_kpi_history_equals_month_by_month(setting):
 
 
 def test_cube_weekly_series_and_alarms_equal_the_window_computation(setting):
-    from govlib import trends
+    from govlib.metrics import trends
 
     ds, params, cube, window = setting
     series = trends.weekly_series_for_month(window, MARKET, MONTH, params.timezone)
@@ -107,7 +107,7 @@ def test_violation_panel_from_cube_activity_equals_full_content(setting):
 
 
 def test_signal_evaluation_inputs_give_the_full_load_result(setting):
-    from govlib import signals
+    from govlib.metrics import signals
 
     ds, params, cube, window = setting
     start, _ = month_bounds(shift_month(MONTH, -5), params.timezone)

@@ -40,7 +40,7 @@ ROLLUP = runner.ROLLUP_FOLDER
 
 def _expected_notebooks() -> dict[str, list[str]]:
     """folder -> notebooks the batch must execute (from params/reports.yaml, not from the runner)."""
-    from govlib.expansion import is_expansion_market
+    from govlib.analyses.expansion import is_expansion_market
 
     rp = load_reports()
     exp = {m: list(rp.market_notebooks) for m in MARKETS}

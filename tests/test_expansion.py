@@ -1,4 +1,4 @@
-"""Expansion readiness (govlib.expansion, notebooks/expansion_readiness.ipynb).
+"""Expansion readiness (govlib.analyses.expansion, notebooks/expansion_readiness.ipynb).
 
 Demo data: the generator plants a Polish signal quality far below German (ground_truth.json
 ``signal.by_language``), PL params have reviewers in English only, no ``calibrated_on`` and
@@ -15,8 +15,9 @@ import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-from govlib import config, signals
-from govlib import expansion as ex
+from govlib import config
+from govlib.metrics import signals
+from govlib.analyses import expansion as ex
 from govlib.data.load import open_dataset
 from govlib.params import AlertSettings, MarketParams, load_market, load_reports
 from govlib.report.i18n import formatter_for, get_translator

@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from govlib import feedback as F
+from govlib.analyses import feedback as F
 from govlib.cli import main as cli_main
 from govlib.data.load import open_dataset
 
@@ -90,7 +90,7 @@ def _labels(data: Path) -> pd.DataFrame:
 
 
 def test_round_trip_idempotent_and_nothing_lost(queue, data, tmp_path):
-    from govlib import signals as S
+    from govlib.metrics import signals as S
 
     q = _fill(_read(queue[0]), 30)
     q.loc[0, "reviewed_at"] = "2026-11-03 14:30"  # local time of DE (CET) -> 13:30 UTC

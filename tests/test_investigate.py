@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from govlib import investigate as I
+from govlib.analyses import investigate as I
 from govlib.cli import main as cli_main
 from govlib.data.load import open_dataset
 from govlib.errors import UsageError

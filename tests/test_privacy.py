@@ -243,7 +243,7 @@ def test_kpis_and_alerts_csv_neutralise_text_not_numbers():
     import io
 
     from govlib.report.cube import EXPORT_COLUMNS, format_alerts_csv, format_kpis_csv
-    from govlib.trends import ALERT_COLUMNS
+    from govlib.metrics.trends import ALERT_COLUMNS
 
     kpis = pd.DataFrame([{"market": "DE", "month": "2026-10", "kpi_id": "=1+1", "value": -1.5, "numerator": -3.0,
                           "denominator": 2.0, "ci_low": -2.5, "ci_high": -0.5, "unit": "@count",

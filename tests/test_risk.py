@@ -1,4 +1,4 @@
-"""Tests of govlib.risk: risk scores, watchlist, matrix (the shrinkage: tests/stats/test_shrinkage.py)."""
+"""Tests of govlib.metrics.risk: risk scores, watchlist, matrix (the shrinkage: tests/stats/test_shrinkage.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from govlib.risk import (
+from govlib.metrics.risk import (
     RiskError,
     build_watchlist,
     plot_risk_matrix,

@@ -358,7 +358,7 @@ def test_demo_run_layout(demo_run):
 
 def test_demo_alerts_csv_has_planted_wave_first(demo_run, ground_truth):
     """Issue 5: the planted emerging wave is row 1 of its market's alerts.csv for the last month."""
-    from govlib.trends import ALERT_COLUMNS
+    from govlib.metrics.trends import ALERT_COLUMNS
 
     _res, month_dir = demo_run
     wave = ground_truth["emerging_wave"]
@@ -378,7 +378,7 @@ def test_demo_alerts_csv_has_planted_wave_first(demo_run, ground_truth):
 
 def test_format_alerts_csv_empty_month_is_header_only():
     from govlib.report.cube import _empty_alerts, format_alerts_csv
-    from govlib.trends import ALERT_COLUMNS
+    from govlib.metrics.trends import ALERT_COLUMNS
 
     assert format_alerts_csv(_empty_alerts()) == ",".join(ALERT_COLUMNS) + "\r\n"
     with pytest.raises(Exception, match="q_value"):

@@ -1,4 +1,4 @@
-"""Tests of govlib.signals: hand-computed confusion matrices, reference formulas, planted truth."""
+"""Tests of govlib.metrics.signals: hand-computed confusion matrices, reference formulas, planted truth."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from govlib import signals as S
+from govlib.metrics import signals as S
 from govlib.metrics.frames import MetricInputError
 
 # Toy: sorted by score  .9T .8T .7F .6T .5F .4T .2F .1F

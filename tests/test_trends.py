@@ -1,4 +1,4 @@
-"""Tests of govlib.trends: weekly series, quasi-Poisson baseline, control charts, alarms."""
+"""Tests of govlib.metrics.trends: weekly series, quasi-Poisson baseline, control charts, alarms."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import statsmodels.api as sm
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from govlib import trends
+from govlib.metrics import trends
 from govlib.params import AlertSettings
 from govlib.stats import surveillance
 from govlib.stats.surveillance import (
@@ -21,7 +21,7 @@ from govlib.stats.surveillance import (
     predictive_pvalue,
     predictive_upper,
 )
-from govlib.trends import (
+from govlib.metrics.trends import (
     ALERT_COLUMNS,
     TrendsError,
     alerts_for_month,

@@ -230,7 +230,7 @@ def _load_content_by_id(ds: Dataset, market: str, ids, columns: list[str]) -> pd
 
 def load_signal_evaluation_inputs(ds: Dataset, market: str, start: Any, end: Any,
                                   content_lookback: pd.Timedelta = pd.Timedelta(days=31)) -> dict[str, Any]:
-    """What :func:`govlib.signals.prepare_signal_labels` reads for one market, selected in the engine.
+    """What :func:`govlib.metrics.signals.prepare_signal_labels` reads for one market, selected in the engine.
 
     Only labelled content matters to a signal's evaluation, so instead of every score of
     the period (millions of rows for an established market) pandas receives:

@@ -15,8 +15,8 @@ and month,
   month from *M - 12* to *M*, for comparisons with last month and last year, computed on
   :func:`govlib.data.load.load_kpi_inputs` (exact, whatever the window);
 - ``weekly_series.parquet`` and ``alerts.parquet``: the market's weekly enforcement series
-  (:func:`govlib.trends.weekly_series_for_month`) and the month's emerging-risk alarms
-  (:func:`govlib.trends.alerts_for_month`, the ``alerts.csv`` of the report folder),
+  (:func:`govlib.metrics.trends.weekly_series_for_month`) and the month's emerging-risk alarms
+  (:func:`govlib.metrics.trends.alerts_for_month`, the ``alerts.csv`` of the report folder),
   computed once here because the alarm detection fits thousands of baselines;
 - ``cube.json``: what the cube was built from (its key and inputs), tables and row counts,
   and the dataset's ``source`` (e.g. ``dsa_transparency_database``).
@@ -217,7 +217,7 @@ class Cube:
 
     @property
     def alerts(self) -> pd.DataFrame:
-        """The month's emerging-risk alarms, ranked (exactly ``govlib.trends.ALERT_COLUMNS``; may be empty)."""
+        """The month's emerging-risk alarms, ranked (exactly ``govlib.metrics.trends.ALERT_COLUMNS``; may be empty)."""
         if "alerts" not in self._cache:
             p = self.path / "alerts.parquet"
             self._cache["alerts"] = pd.read_parquet(p) if p.exists() else _empty_alerts()
@@ -225,7 +225,7 @@ class Cube:
 
     @property
     def weekly_series(self) -> pd.DataFrame:
-        """Weekly series the alarms were computed from (:func:`govlib.trends.build_weekly_series`; may be empty)."""
+        """Weekly series the alarms were computed from (:func:`govlib.metrics.trends.build_weekly_series`; may be empty)."""
         if "weekly_series" not in self._cache:
             p = self.path / "weekly_series.parquet"
             self._cache["weekly_series"] = pd.read_parquet(p) if p.exists() else pd.DataFrame()
@@ -534,7 +534,7 @@ def cube_table_exprs(ds: Any, market: str, month: str, tz: str) -> tuple[dict, d
 def _weekly_published_expr(content, acts, month: str, tz: str):
     """Content published per local week and content type, from the first event day to the end of ``month``.
 
-    The denominators of :func:`govlib.trends.build_weekly_series`, counted in the engine:
+    The denominators of :func:`govlib.metrics.trends.build_weekly_series`, counted in the engine:
     its observation window starts on the local day of the first action or publication
     of the market (``content`` = the market's rows of the window's content and of the
     actions' content) and ends on the first day of the next month. ``None`` when there is
@@ -561,7 +561,7 @@ def _weekly_published_expr(content, acts, month: str, tz: str):
 
 
 def _empty_alerts() -> pd.DataFrame:
-    from govlib.trends import ALERT_COLUMNS
+    from govlib.metrics.trends import ALERT_COLUMNS
 
     return pd.DataFrame({c: pd.Series(dtype=object) for c in ALERT_COLUMNS})
 
@@ -569,7 +569,7 @@ def _empty_alerts() -> pd.DataFrame:
 def compute_alerts(cube_path: Path, market: str, month: str, params: Any) -> tuple[str, int]:
     """Write the market-month's weekly series and alarms into the cube directory being built.
 
-    The series are :func:`govlib.trends.build_weekly_series` of the cube's actions, with
+    The series are :func:`govlib.metrics.trends.build_weekly_series` of the cube's actions, with
     the weekly publication counts the engine computed over the window's content
     (``weekly_published.parquet``, the ``published`` argument): the cube's slim ``content``
     gives the acted-on content its type, the counts give the denominators. Returns ``"ok"``, or why there
@@ -577,7 +577,7 @@ def compute_alerts(cube_path: Path, market: str, month: str, params: Any) -> tup
     alarms are then an empty table with the export columns, so the reports say "no
     alarm" instead of failing. Also returns the number of rows read into pandas.
     """
-    from govlib.trends import TrendsError, alerts_for_month, build_weekly_series
+    from govlib.metrics.trends import TrendsError, alerts_for_month, build_weekly_series
 
     rows_read = 0
 
@@ -688,13 +688,13 @@ def format_kpis_csv(kpis: pd.DataFrame) -> str:
 
 
 def format_alerts_csv(alerts: pd.DataFrame) -> str:
-    """``alerts.csv`` text: exactly ``govlib.trends.ALERT_COLUMNS``, RFC 4180 (CRLF), floats ``%.12g``.
+    """``alerts.csv`` text: exactly ``govlib.metrics.trends.ALERT_COLUMNS``, RFC 4180 (CRLF), floats ``%.12g``.
 
     Text cells a spreadsheet would run as a formula get a leading ``'`` (numbers are unchanged).
 
     Rows keep the ranking (row 1 = strongest evidence); an empty month is the header only.
     """
-    from govlib.trends import ALERT_COLUMNS
+    from govlib.metrics.trends import ALERT_COLUMNS
 
     missing = [c for c in ALERT_COLUMNS if c not in alerts.columns]
     if missing:

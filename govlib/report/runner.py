@@ -1046,8 +1046,8 @@ def run_batch(
         raise UsageError(f"--jobs must be at least 1, got {jobs}")
     jobs = int(jobs or os.cpu_count() or 1)
     mparams = {m: load_market(m) for m in market_list}
-    # expansion notebooks (params/reports.yaml) run only for markets in expansion (govlib.expansion)
-    from govlib.expansion import is_expansion_market
+    # expansion notebooks (params/reports.yaml) run only for markets in expansion (govlib.analyses.expansion)
+    from govlib.analyses.expansion import is_expansion_market
 
     nbs_of = {m: [nb for nb in market_nbs if nb not in rp.expansion_notebooks
                   or is_expansion_market(mparams[m], month, rp.expansion_months)] for m in market_list}

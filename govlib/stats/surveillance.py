@@ -1,7 +1,7 @@
 """Outbreak-surveillance statistics on weekly counts: quasi-Poisson baselines, predictive
 p-values, CUSUM and EWMA charts.
 
-Flat functions on arrays (no governance tables); :mod:`govlib.trends` builds the weekly
+Flat functions on arrays (no governance tables); :mod:`govlib.metrics.trends` builds the weekly
 enforcement series and the alarms on top of them.
 
 Functions

@@ -1,7 +1,7 @@
 """Sections of the expansion-readiness report (``notebooks/expansion_readiness.ipynb``).
 
 Is each detection and enforcement mechanism of a new market ready, compared with its reference
-market? The assessments (:mod:`govlib.expansion`) are computed once per context by
+market? The assessments (:mod:`govlib.analyses.expansion`) are computed once per context by
 :func:`assessments`; each section shows one of them. The report's ``reference_market``
 parameter is passed to :func:`~govlib.report.sections.open_market_context` as an extra
 (``ctx.extra["reference_market"]``; empty means the market's params ``reference_market``).
@@ -14,7 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from govlib import expansion, signals
+from govlib.analyses import expansion
+from govlib.metrics import signals
 from govlib.report.sections.base import ReportContext, Section
 from govlib.timeutil import month_bounds, shift_month
 
@@ -26,7 +27,7 @@ MIN_LANGUAGE_SHARE = 0.01  # a language with less content is not a reviewer-cove
 
 @dataclass
 class Assessments:
-    """What :mod:`govlib.expansion` found: one frame per mechanism, the gaps and the decisions."""
+    """What :mod:`govlib.analyses.expansion` found: one frame per mechanism, the gaps and the decisions."""
 
     ref_code: str
     ref_params: Any

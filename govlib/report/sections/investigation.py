@@ -1,7 +1,7 @@
 """Sections of an investigation (``notebooks/investigation.ipynb``, run by ``govlib investigate``).
 
 CONFIDENTIAL: an investigation shows creator and content identifiers; it is written only under
-``reports/investigations/``. An investigation opens a case (:func:`govlib.investigate.open_case`)
+``reports/investigations/``. An investigation opens a case (:func:`govlib.analyses.investigate.open_case`)
 instead of a market's cube: :func:`open_investigation_context` returns a :class:`CaseContext`,
 a :class:`~govlib.report.sections.ReportContext` whose ``case`` holds the case's scope and rows.
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from govlib import investigate
+from govlib.analyses import investigate
 from govlib.report import present, theme
 from govlib.report.sections.base import ReportContext, Section
 
@@ -44,7 +44,7 @@ def open_investigation_context(*, creator: str = "", policy: str = "", market: s
     """Open the case (creator mode when ``creator`` is set, else policy mode) and its translator.
 
     Parameters are those of the notebook (``lang`` empty means ``en_GB``); dates are the
-    market's local dates, both inclusive. Raises what :func:`govlib.investigate.open_case` raises
+    market's local dates, both inclusive. Raises what :func:`govlib.analyses.investigate.open_case` raises
     for an invalid case.
     """
     from govlib.data.load import open_dataset

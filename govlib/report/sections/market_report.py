@@ -25,9 +25,9 @@ from govlib.metrics import rewards as m_rewards
 from govlib.privacy import load_pseudonym_key, pseudonymise, suppress_small_cells
 from govlib.report import present, theme
 from govlib.report.sections.base import ReportContext, Section
-from govlib.risk import build_watchlist, plot_risk_matrix, score_creator_risk
+from govlib.metrics.risk import build_watchlist, plot_risk_matrix, score_creator_risk
 from govlib.timeutil import month_bounds, shift_month
-from govlib.trends import plot_alarm, summarise_alarms
+from govlib.metrics.trends import plot_alarm, summarise_alarms
 
 
 def source_meta(ctx: ReportContext) -> dict:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from govlib import signals
+from govlib.metrics import signals
 from govlib.report import present, theme
 from govlib.report.sections.base import ReportContext, Section
 from govlib.timeutil import month_bounds, shift_month

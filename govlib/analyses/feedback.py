@@ -10,10 +10,10 @@
 (same rows) with, per content item to review:
 
 - ``source`` ``investigation`` for targeted items: the content of the month's top-risk
-  creators (:mod:`govlib.risk`) and the content behind the month's emerging-abuse alarms
-  (:mod:`govlib.trends`); ``qa_sample`` for an optional uniform random sample of the month's
+  creators (:mod:`govlib.metrics.risk`) and the content behind the month's emerging-abuse alarms
+  (:mod:`govlib.metrics.trends`); ``qa_sample`` for an optional uniform random sample of the month's
   content (``--qa-sample N``), the only rows that enter signal evaluation's sample
-  (:mod:`govlib.signals`): targeted rows are not representative;
+  (:mod:`govlib.metrics.signals`): targeted rows are not representative;
 - the keys needed to import: ``queue_item_id``, ``exported_at``, ``market``, ``content_id``;
 - context: ``reason``, ``rank``, ``creator`` (a keyed pseudonym, :mod:`govlib.privacy`: the queue
   goes to reviewers of other teams), ``content_type``, ``language``, ``published_at``, ``views``,
@@ -513,7 +513,7 @@ def _month_content(tables: dict, market: str, month: str, tz: str) -> pd.DataFra
 
 def _alarm_items(tables: dict, market: str, month: str, params, per_alarm: int) -> list[dict]:
     """Content actioned in the weeks and series of the month's emerging-abuse alarms."""
-    from govlib import trends
+    from govlib.metrics import trends
 
     tz = params.timezone
     actions, content = tables["enforcement_actions"], tables["content"]
@@ -548,7 +548,7 @@ def _risk_items(tables: dict, market: str, month: str, params, top: int, per_cre
     The suggested policy is the creator's most frequent policy in the risk window (ties:
     alphabetical); none when the creator was not acted on.
     """
-    from govlib import risk
+    from govlib.metrics import risk
 
     actions, content = tables["enforcement_actions"], tables["content"]
     scores = risk.score_creator_risk(actions, content, market, month, params.timezone,

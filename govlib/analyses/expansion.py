@@ -7,8 +7,8 @@ about it (``docs/localisation.md``):
 
 * ``detection_signal`` - per signal and local language: enough labelled examples in the
   language, and precision and recall not significantly and materially below the reference
-  market's main language (:func:`govlib.signals.evaluate_thresholds`,
-  :func:`govlib.signals.flag_transfer_gaps`);
+  market's main language (:func:`govlib.metrics.signals.evaluate_thresholds`,
+  :func:`govlib.metrics.signals.flag_transfer_gaps`);
 * ``policy_mapping`` - every policy seen in the market's data has a DSA category; every
   local policy of the reference market has a local counterpart in the same DSA category,
   and every prohibited product category of the reference market is prohibited here too,
@@ -50,7 +50,7 @@ from typing import Any
 
 import pandas as pd
 
-from govlib import signals
+from govlib.metrics import signals
 from govlib.contract import POLICY_DSA_CATEGORY
 from govlib.errors import GovlibError
 from govlib.params import AlertSettings, HealthSettings, MarketParams
@@ -213,7 +213,7 @@ def assess_signal_readiness(
     * **no-go, too_few_labels** - fewer than ``min_labelled`` labelled items or fewer than
       ``min_violating`` violating ones in the language: quality cannot be shown;
     * **no-go, transfer_gap** - precision or recall is flagged by
-      :func:`govlib.signals.flag_transfer_gaps` (one-sided two-proportion score test, Holm
+      :func:`govlib.metrics.signals.flag_transfer_gaps` (one-sided two-proportion score test, Holm
       adjustment over the market's languages x {precision, recall}, shortfall at least
       ``min_gap``);
     * **no-go, no_reference_sample** - the reference has no labelled items;
@@ -222,7 +222,7 @@ def assess_signal_readiness(
     Parameters
     ----------
     labelled : DataFrame
-        :func:`govlib.signals.prepare_signal_labels` rows of both markets (columns ``signal,
+        :func:`govlib.metrics.signals.prepare_signal_labels` rows of both markets (columns ``signal,
         market, language, score, is_violating``), from the random QA sample.
     market, reference_market : str
     languages : list of str
@@ -236,7 +236,7 @@ def assess_signal_readiness(
         Smallest sample for a go. With 30 violating items a Wilson 95% interval of a recall
         near 0.9 is about +-0.11 wide.
     alpha, min_gap : float, default 0.05 and 0.05
-        Passed to :func:`govlib.signals.flag_transfer_gaps`.
+        Passed to :func:`govlib.metrics.signals.flag_transfer_gaps`.
 
     Returns
     -------
@@ -247,13 +247,13 @@ def assess_signal_readiness(
     Notes
     -----
     Precision = TP / flagged, recall = TP / violating, on the QA sample (see
-    :mod:`govlib.signals` for why targeted labels are excluded).
+    :mod:`govlib.metrics.signals` for why targeted labels are excluded).
     """
     need = ["signal", "market", "language", "score", "is_violating"]
     missing = [c for c in need if c not in labelled.columns]
     if missing:
         raise ExpansionInputError(
-            f"labelled sample lacks column(s) {', '.join(missing)}; build it with govlib.signals.prepare_signal_labels")
+            f"labelled sample lacks column(s) {', '.join(missing)}; build it with govlib.metrics.signals.prepare_signal_labels")
     rows = []
     for sig in sorted(labelled["signal"].dropna().astype(str).unique()):
         d = labelled[labelled["signal"].astype(str) == sig]
@@ -465,7 +465,7 @@ def assess_calibration(params: MarketParams, history_weeks: int) -> pd.DataFrame
       from the defaults without a ``calibrated_on`` month are taken as locally set (go);
     * **no-go, short_history** (alerts only) - fewer than ``baseline_weeks +
       current_weeks`` weeks of local history: the alarm baseline of
-      :func:`govlib.trends.detect_emerging_risks` is shorter than configured, so alarms
+      :func:`govlib.metrics.trends.detect_emerging_risks` is shorter than configured, so alarms
       rest on a few weeks. Checked even when the settings are calibrated;
     * **go** otherwise. A group can have two rows (alerts: defaults and short history).
 

@@ -337,7 +337,7 @@ def _check_series(series: pd.DataFrame) -> None:
     missing = [c for c in need if c not in series.columns]
     if missing:
         raise TrendsError(
-            f"weekly series lacks column(s) {', '.join(missing)}; build it with govlib.trends.build_weekly_series"
+            f"weekly series lacks column(s) {', '.join(missing)}; build it with govlib.metrics.trends.build_weekly_series"
         )
     neg = series["observed"] < 0
     if neg.any():
