@@ -50,9 +50,9 @@ from typing import Any
 
 import pandas as pd
 
-from govlib.metrics import signals
 from govlib.contract import POLICY_DSA_CATEGORY
 from govlib.errors import GovlibError
+from govlib.metrics import signals
 from govlib.params import AlertSettings, HealthSettings, MarketParams
 from govlib.text import N_
 from govlib.timeutil import parse_month

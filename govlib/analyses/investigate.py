@@ -25,7 +25,6 @@ Dates are local dates of the market (``--from`` inclusive, ``--to`` inclusive).
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import shutil
@@ -42,12 +41,10 @@ from govlib.io import replace_dir
 __all__ = [
     "Case",
     "InvestigationError",
-    "add_arguments",
     "build_timeline",
     "case_id",
     "find_related_creators",
     "open_case",
-    "run",
     "run_investigation",
     "summarise_case",
     "trace_health",
@@ -477,22 +474,3 @@ def run_investigation(*, creator: str = "", policy: str = "", market: str = "", 
                 os.environ[k] = v
         shutil.rmtree(tmp, ignore_errors=True)
     return final
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--creator", default="", help="creator id to investigate")
-    parser.add_argument("--policy", default="", help="policy (with --market, --from, --to)")
-    parser.add_argument("--market", default="", help="market code, e.g. DE")
-    parser.add_argument("--from", dest="date_from", default="", help="first local date, YYYY-MM-DD")
-    parser.add_argument("--to", dest="date_to", default="", help="last local date (inclusive), YYYY-MM-DD")
-    parser.add_argument("--data", default=None, help="dataset directory (default GOVLIB_DATA or data/demo)")
-    parser.add_argument("--out", default=None, help="output directory (default reports/investigations)")
-    parser.add_argument("--lang", default="en_GB", help="report language (default en_GB)")
-
-
-def run(args: argparse.Namespace) -> int:
-    folder = run_investigation(creator=args.creator, policy=args.policy, market=args.market,
-                               date_from=args.date_from, date_to=args.date_to, data_dir=args.data,
-                               out_dir=args.out, lang=args.lang)
-    print(f"investigation written to {folder} (CONFIDENTIAL: contains identifiers)")
-    return 0

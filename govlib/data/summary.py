@@ -7,22 +7,16 @@ proactive share of actions, appeals submitted and notices received.
 
 from __future__ import annotations
 
-import argparse
 import math
 
 import pandas as pd
 
-from govlib import config, contract
+from govlib import contract
 from govlib.timeutil import month_bounds, parse_month
 
 COLUMNS = ("market", "content_published", "actions", "proactive_share", "appeals", "notices")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", default=str(config.DATA_DIR), help="dataset directory (default: %(default)s)")
-    parser.add_argument("--month", default=config.DEMO_END_MONTH, help="month YYYY-MM (default: %(default)s)")
-    parser.add_argument("--markets", default=None, help="comma-separated markets (default: every market in the data)")
-    parser.add_argument("--engine", choices=("duckdb", "spark"), default=None, help="query engine")
 
 
 def summarise_month(ds, month: str, markets: list[str] | None = None) -> pd.DataFrame:
@@ -95,19 +89,3 @@ def split_known(markets: list[str]) -> tuple[list[str], dict[str, str]]:
     known = set(list_markets())
     skipped = {m: f"no params/markets/{m}.yaml (its time zone is unknown)" for m in markets if m not in known}
     return [m for m in markets if m in known], skipped
-
-
-def run(args: argparse.Namespace) -> int:
-    """Print the known markets' table, then the skipped ones; exit 1 if a market asked for was skipped."""
-    from govlib.data.load import list_data_markets, open_dataset
-
-    month = parse_month(args.month)
-    ds = open_dataset(args.data, getattr(args, "engine", None))
-    asked = [m.strip() for m in args.markets.split(",") if m.strip()] if args.markets else None
-    markets, skipped = split_known(asked if asked is not None else list_data_markets(ds))
-    df = summarise_month(ds, month, markets)
-    print(f"govlib summary {month} ({args.data}); months in each market's local time zone")
-    print(format_table(df))
-    for m, why in skipped.items():
-        print(f"skipped {m}: {why}")
-    return 1 if asked is not None and skipped else 0

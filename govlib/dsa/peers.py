@@ -29,13 +29,11 @@ and :func:`compare_with_peers` puts them side by side, each with period and sour
 
 from __future__ import annotations
 
-import argparse
 import calendar
 import csv
 import io
 import math
 import re
-import sys
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -664,45 +662,3 @@ def compare_with_peers(ours: pd.DataFrame, peers: pd.DataFrame) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- CLI
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dirs", nargs="+", metavar="DIR", help="folders or CSV files of published reports")
-    parser.add_argument("--out", metavar="FILE", help="write the figures as CSV")
-    parser.add_argument("--tidy", metavar="FILE", help="write the tidy table of every filled cell of a figure column as CSV (text cells: empty value)")
-    parser.add_argument("--data", metavar="DIR", help="our dataset, to put our figures next to theirs")
-    parser.add_argument("--period", help="our reporting period (YYYY-H1/H2), with --data")
-    parser.add_argument("--allow-mixed-periods", action="store_true",
-                        help="accept a report folder whose files state different periods (kept as separate periods)")
-
-
-def run(args: argparse.Namespace) -> int:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", PeerReportWarning)
-        tidy = read_peer_reports(args.dirs, allow_mixed_periods=args.allow_mixed_periods)
-    for w in caught:
-        if issubclass(w.category, PeerReportWarning):
-            print(f"govlib dsa peers: warning: {w.message}", file=sys.stderr)
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    figs = peer_figures(tidy)
-    if args.data:
-        if not args.period:
-            raise UsageError("--data needs --period (YYYY-H1 or YYYY-H2)")
-        from govlib.data.load import open_dataset
-
-        ds = open_dataset(args.data)
-        tables = {n: ds.load(n) for n in ("enforcement_actions", "appeals", "notices") if ds.has(n)}
-        figs = compare_with_peers(our_figures(tables, args.period), figs)
-    numeric = tidy["value"].notna()  # a text cell in a figure column is kept in the tidy table, not counted
-    n_files = tidy.loc[numeric, "source_file"].nunique()
-    print(f"read {len(report_files(args.dirs))} files ({n_files} with numeric cells), {int(numeric.sum())} numeric "
-          f"cells, {int((~numeric).sum())} text cells")
-    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_rows", 200):
-        print(figs.drop(columns=[c for c in ("numerator", "denominator") if c in figs]).to_string(index=False))
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        figs.to_csv(args.out, index=False, lineterminator="\r\n")
-    if args.tidy:
-        tidy.drop(columns="_report").to_csv(args.tidy, index=False, lineterminator="\r\n")
-    return 0

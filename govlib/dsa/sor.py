@@ -24,13 +24,11 @@ Mappings (full table in ``docs/dsa.md``):
 
 from __future__ import annotations
 
-import argparse
 import csv
 import hashlib
 import json
 import re
 import shutil
-import sys
 import tempfile
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -339,7 +337,7 @@ def _json_list(col: str) -> str:
 def _problems(con, where_sql: str) -> list[str]:
     """Values the mappings do not know, as messages naming column, count and examples."""
     checks = [
-        ("category", f"coalesce(category, '') NOT IN (SELECT raw FROM catmap)", "a v1 or v2 STATEMENT_CATEGORY_* value"),
+        ("category", "coalesce(category, '') NOT IN (SELECT raw FROM catmap)", "a v1 or v2 STATEMENT_CATEGORY_* value"),
         ("decision_ground", f"coalesce(decision_ground, '') NOT IN {tuple(DECISION_GROUNDS)}", "DECISION_GROUND_*"),
         ("automated_decision", f"coalesce(automated_decision, '') NOT IN {tuple(AUTOMATED_DECISIONS)}", "AUTOMATED_DECISION_*"),
         ("source_type", f"coalesce(source_type, '') NOT IN {tuple(SOURCE_TYPES)}", "SOURCE_*"),
@@ -770,51 +768,8 @@ def validate_output(out: Path) -> list:
 # --------------------------------------------------------------------------- CLI
 
 
-def _parse_day(s: str) -> date:
+def parse_day(s: str) -> date:
     try:
         return date.fromisoformat(s)
     except ValueError:
         raise UsageError(f"date {s!r} is not of the form YYYY-MM-DD") from None
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dump", nargs="+", required=True, metavar="PATH",
-                        help="daily dump zips (sor-...-full.zip), part zips, CSVs or directories")  # fmt: skip
-    parser.add_argument("--out", required=True, metavar="DIR", help="dataset directory to write")
-    parser.add_argument("--platform", nargs="+", metavar="NAME", help="keep only these platform_name values")
-    parser.add_argument("--from", dest="date_from", metavar="D", help="first application_date to keep (YYYY-MM-DD)")
-    parser.add_argument("--to", dest="date_to", metavar="D", help="last application_date to keep (YYYY-MM-DD)")
-    parser.add_argument("--category", nargs="+", metavar="C", help="keep these DSA categories (v1 or v2 names)")
-    parser.add_argument("--memory-limit", default="1GB", help="DuckDB memory limit (default 1GB)")
-    parser.add_argument("--threads", type=int, default=2, help="DuckDB threads (default 2)")
-    parser.add_argument("--no-validate", action="store_true", help="skip the data-contract check of the output")
-
-
-def run(args: argparse.Namespace) -> int:
-    date_from = _parse_day(args.date_from) if args.date_from else None
-    date_to = _parse_day(args.date_to) if args.date_to else None
-    if date_from and date_to and date_to < date_from:
-        raise UsageError(f"--to {date_to} is before --from {date_from}")
-    summary = import_dumps(
-        args.dump, args.out, platforms=args.platform, date_from=date_from, date_to=date_to,
-        categories=args.category, memory_limit=args.memory_limit, threads=args.threads,
-    )  # fmt: skip
-    print(f"files read:          {summary.files_read}")
-    print(f"rows read:           {summary.rows_read}")
-    print(f"duplicates dropped:  {summary.duplicates_dropped} (same uuid seen before)")
-    print(f"rows selected:       {summary.rows_selected}")
-    print(f"rows written:        {summary.rows_written} (one per decision and market)")
-    if summary.dates_clamped:
-        print(f"content_date after application_date: {summary.dates_clamped} rows (detected_at set to actioned_at)")
-    print("rows written per market:")
-    for market, n in sorted(summary.rows_by_market.items()):
-        print(f"  {market}  {n}")
-    if not args.no_validate:
-        problems = validate_output(Path(args.out))
-        if problems:
-            print(f"the imported dataset fails the data contract ({len(problems)} problem(s)):", file=sys.stderr)
-            for p in problems:
-                print(f"  - {p}", file=sys.stderr)
-            return 1
-    print(f"written to {args.out}")
-    return 0

@@ -27,7 +27,6 @@ unless ``--min-cell-size`` is given.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import re
@@ -38,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from govlib import contract
-from govlib.dsa import DsaError, dataset_source
+from govlib.dsa import DsaError
 from govlib.errors import UsageError
 from govlib.privacy import neutralise_formula
 
@@ -582,7 +581,7 @@ def write_report(parts: Mapping[str, list[list[str]]], out: str | Path) -> list[
     return paths
 
 
-def _load_tables(data: Path, start: pd.Timestamp, end: pd.Timestamp) -> dict[str, pd.DataFrame]:
+def load_period_tables(data: Path, start: pd.Timestamp, end: pd.Timestamp) -> dict[str, pd.DataFrame]:
     from govlib.data.load import open_dataset
 
     ds = open_dataset(data)
@@ -591,35 +590,3 @@ def _load_tables(data: Path, start: pd.Timestamp, end: pd.Timestamp) -> dict[str
         if ds.has(name):
             tables[name] = ds.load(name, start=start, end=end)
     return tables
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--period", required=True, help="reporting period, YYYY-H1 or YYYY-H2")
-    parser.add_argument("--data", required=True, metavar="DIR", help="dataset directory")
-    parser.add_argument("--out", required=True, metavar="DIR", help="directory for the CSV parts")
-    parser.add_argument("--service", default="", help="service name for the 'Service' column")
-    parser.add_argument("--market", nargs="+", help="restrict to these markets (default: all DSA markets)")
-    parser.add_argument("--min-cell-size", type=int, help="small-cell threshold (default: from market params)")
-
-
-def run(args: argparse.Namespace) -> int:
-    start, end, label = parse_period(args.period)
-    data = Path(args.data)
-    if not data.is_dir():
-        raise UsageError(f"--data {data} is not a directory")
-    if args.min_cell_size is not None and args.min_cell_size < 1:
-        raise UsageError("--min-cell-size must be at least 1")
-    tables = _load_tables(data, start, end)
-    parts = build_report(tables, args.period, service=args.service, min_cell_size=args.min_cell_size,
-                         markets=args.market)  # fmt: skip
-    paths = write_report(parts, args.out)
-    meta = dataset_source(data)
-    print(f"period {label}: wrote {len(paths)} Annex I part(s) to {args.out}")
-    for p in paths:
-        print(f"  {p.name}")
-    for stem, table in (("4_notices", "notices"), ("7_appeals_and_recidivism", "appeals")):
-        if stem not in parts:
-            print(f"  {stem}.csv not written: the dataset has no {table} table")
-    if meta.get("source"):
-        print(f"source: {meta['source']}; {meta.get('multi_market_rows', '')}")
-    return 0

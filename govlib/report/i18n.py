@@ -24,7 +24,6 @@ where they are shown: ``_(KPI_NAMES[kpi_id])``.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import datetime as _dt
 import gettext as _gettext
@@ -732,31 +731,8 @@ def check_catalogs(
     return problems
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--locales", type=Path, default=None, help="catalog folder (default: locales/)")
-    parser.add_argument("--root", type=Path, default=None,
-                        help="project root holding babel.cfg, govlib/ and notebooks/ (default: the installed project)")
-    parser.add_argument("--no-template-check", action="store_true",
-                        help="skip comparing the .pot with a fresh extraction of the code")
 
 
-def run(args: argparse.Namespace) -> int:
-    """``govlib i18n check``: print 'ok' or raise :class:`CatalogCheckError` listing every problem."""
-    problems = check_catalogs(args.locales, args.root, check_template=not args.no_template_check)
-    if problems:
-        shown = [f"  {p}" for p in problems[:200]]
-        more = [f"  ... and {len(problems) - 200} more"] if len(problems) > 200 else []
-        raise CatalogCheckError(
-            f"{len(problems)} translation catalog problem(s):\n" + "\n".join(shown + more)
-            + "\nWorkflow: docs/i18n.md (extract -> update -> translate -> compile -> check)."
-        )
-    locales = Path(args.locales or config.LOCALES_DIR)
-    with open(locales / POT_FILE, "rb") as fh:
-        from babel.messages.pofile import read_po
-
-        n = sum(1 for m in read_po(fh) if m.id)
-    print(f"i18n check: ok ({len(LANGUAGES)} catalogs, {n} messages, all translated and compiled)")
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

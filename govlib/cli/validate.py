@@ -16,11 +16,24 @@ from govlib import config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", default=str(config.DATA_DIR), help="dataset directory (default: %(default)s)")
-    parser.add_argument("--tables", default=None, help="comma-separated tables to check (default: all present)")
-    parser.add_argument("--level", choices=("full", "schema"), default="full",
-                        help="full: every rule; schema: tables, columns and types only (what the loaders check)")
-    parser.add_argument("--engine", choices=("duckdb", "spark"), default=None, help="query engine (default: GOVLIB_ENGINE or duckdb)")
+    parser.add_argument(
+        "--data", default=str(config.DATA_DIR), help="dataset directory (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--tables", default=None, help="comma-separated tables to check (default: all present)"
+    )
+    parser.add_argument(
+        "--level",
+        choices=("full", "schema"),
+        default="full",
+        help="full: every rule; schema: tables, columns and types only (what the loaders check)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("duckdb", "spark"),
+        default=None,
+        help="query engine (default: GOVLIB_ENGINE or duckdb)",
+    )
 
 
 def format_report(problems, data: str, n_tables: int, n_rows: int, seconds: float) -> str:
@@ -32,8 +45,10 @@ def format_report(problems, data: str, n_tables: int, n_rows: int, seconds: floa
         lines += [f"  - {p.message}" for p in group]
     if problems:
         n_bad_tables = len({p.table for p in problems})
-        lines.append(f"INVALID: {len(problems)} problem{'s' if len(problems) != 1 else ''} in {n_bad_tables} "
-                     f"table{'s' if n_bad_tables != 1 else ''} of {data}")
+        lines.append(
+            f"INVALID: {len(problems)} problem{'s' if len(problems) != 1 else ''} in {n_bad_tables} "
+            f"table{'s' if n_bad_tables != 1 else ''} of {data}"
+        )
     else:
         lines.append(f"VALID: {data} ({n_tables} tables, {n_rows:,} rows checked in {seconds:.1f} s)")
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""The ``govlib`` command. Thin: each subcommand lives in its own module.
+"""The ``govlib`` command. Thin: each command group is one module of ``govlib.cli``, holding no logic.
 
 A subcommand module exposes ``add_arguments(parser)`` and ``run(args) -> int``.
 Modules are imported only when their command runs, so ``govlib --help`` is fast.
@@ -17,17 +17,17 @@ from govlib.errors import GovlibError
 
 # command words -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo-data": ("govlib.demo.cli", "generate the seeded synthetic demo marketplace"),
-    "validate": ("govlib.data.cli", "check a dataset against the data contract"),
-    "summary": ("govlib.data.summary", "print a per-market summary table of a month"),
+    "demo-data": ("govlib.cli.demo", "generate the seeded synthetic demo marketplace"),
+    "validate": ("govlib.cli.validate", "check a dataset against the data contract"),
+    "summary": ("govlib.cli.summary", "print a per-market summary table of a month"),
     "run": ("govlib.report.runner", "run the month's reports for every market"),
-    "investigate": ("govlib.analyses.investigate", "run an investigation into reports/investigations/"),
-    "queue export": ("govlib.analyses.feedback", "write a review queue for reviewers"),
-    "labels import": ("govlib.analyses.feedback", "import a filled review queue into review_labels"),
-    "i18n check": ("govlib.report.i18n", "check translation catalogs"),
-    "dsa import": ("govlib.dsa.sor", "import DSA Transparency Database dumps"),
-    "dsa report": ("govlib.dsa.templates", "write the harmonised DSA transparency report"),
-    "dsa peers": ("govlib.dsa.peers", "compare with other platforms' published reports"),
+    "investigate": ("govlib.cli.investigate", "run an investigation into reports/investigations/"),
+    "queue export": ("govlib.cli.feedback", "write a review queue for reviewers"),
+    "labels import": ("govlib.cli.feedback", "import a filled review queue into review_labels"),
+    "i18n check": ("govlib.cli.i18n", "check translation catalogs"),
+    "dsa import": ("govlib.cli.dsa", "import DSA Transparency Database dumps"),
+    "dsa report": ("govlib.cli.dsa", "write the harmonised DSA transparency report"),
+    "dsa peers": ("govlib.cli.dsa", "compare with other platforms' published reports"),
 }
 
 
@@ -67,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"govlib {words}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     parser = argparse.ArgumentParser(prog=f"govlib {words}", description=help_text)
-    add = getattr(module, "add_arguments_" + words.split()[-1].replace("-", "_"), None) or module.add_arguments
+    add = (
+        getattr(module, "add_arguments_" + words.split()[-1].replace("-", "_"), None) or module.add_arguments
+    )
     run = getattr(module, "run_" + words.split()[-1].replace("-", "_"), None) or module.run
     add(parser)
     args = parser.parse_args(rest)
