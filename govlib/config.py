@@ -20,12 +20,15 @@ variable. No logging on import.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from govlib import __version__
 from govlib.errors import GovlibError
 
 ENV_PREFIX = "GOVLIB_"
@@ -129,3 +132,23 @@ ENGINE = settings.engine
 
 DEMO_SEED = 7
 DEMO_END_MONTH = "2026-10"
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """Version of the code that computes report numbers: govlib's version and a hash of its sources.
+
+    Any edit to a ``govlib/**/*.py`` file changes it, so caches and ``--resume`` never
+    reuse numbers computed by other code. ``GOVLIB_CODE_VERSION`` overrides it (e.g. a
+    release tag or git commit in a deployment, or a fixed value in tests).
+    """
+    override = current().code_version
+    if override:
+        return override
+    h = hashlib.sha256(__version__.encode())
+    root = Path(__file__).resolve().parent
+    for p in sorted(root.rglob("*.py")):
+        h.update(p.relative_to(root).as_posix().encode())
+        h.update(b"\0")
+        h.update(p.read_bytes())
+    return f"{__version__}+{h.hexdigest()[:12]}"

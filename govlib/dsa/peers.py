@@ -415,7 +415,7 @@ def _peer_cache(files: Mapping[Path, str], allow_mixed_periods: bool):
 
     from govlib import config
     from govlib.io import write_bytes_atomic
-    from govlib.report.cube import code_version
+    from govlib.config import code_version
 
     h = hashlib.sha256(f"{code_version()}\0mixed={allow_mixed_periods}\n".encode())
     for f, name in files.items():

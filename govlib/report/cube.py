@@ -35,13 +35,12 @@ import os
 import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from govlib import __version__, config
+from govlib import config
 from govlib.data.dataset import utc_literal
 from govlib.errors import GovlibError
 from govlib.io import write_bytes_atomic  # report/runner.py imports it from here until it is routed to govlib.io
@@ -66,26 +65,6 @@ class CubeError(GovlibError):
 
 # ---------------------------------------------------------------------------------------
 # keys
-
-
-@lru_cache(maxsize=1)
-def code_version() -> str:
-    """Version of the code that computes report numbers: govlib's version and a hash of its sources.
-
-    Any edit to a ``govlib/**/*.py`` file changes it, so caches and ``--resume`` never
-    reuse numbers computed by other code. ``GOVLIB_CODE_VERSION`` overrides it (e.g. a
-    release tag or git commit in a deployment, or a fixed value in tests).
-    """
-    override = config.current().code_version
-    if override:
-        return override
-    h = hashlib.sha256(__version__.encode())
-    root = Path(__file__).resolve().parents[1]
-    for p in sorted(root.rglob("*.py")):
-        h.update(p.relative_to(root).as_posix().encode())
-        h.update(b"\0")
-        h.update(p.read_bytes())
-    return f"{__version__}+{h.hexdigest()[:12]}"
 
 
 def fingerprint_dataset(path: str | Path, market: str | None = None) -> str:
@@ -130,7 +109,7 @@ def cube_inputs(data_dir: str | Path, market: str, month: str, params: Any) -> d
     """Everything a cube's content depends on (hashed into its key)."""
     return {
         "cube_format": CUBE_FORMAT,
-        "code_version": code_version(),
+        "code_version": config.code_version(),
         "data_fingerprint": fingerprint_dataset(data_dir, market),
         "market": market,
         "month": month,

@@ -292,7 +292,7 @@ def _catalog_hash(lang: str) -> str:
 
 def notebook_key(cube_key: str, notebook: Path, lang: str, extra: str = "") -> dict:
     """Inputs of one notebook output; equal inputs -> the output can be reused (``--resume``)."""
-    from govlib.report.cube import code_version
+    from govlib.config import code_version
 
     inputs = {
         "cube": cube_key,
@@ -1022,7 +1022,8 @@ def run_batch(
         Another run of the same month and output folder is in progress.
     """
     from govlib.params import list_markets, load_market, load_reports
-    from govlib.report.cube import code_version, cube_dir, cube_inputs, hash_inputs, load_cube
+    from govlib.config import code_version
+    from govlib.report.cube import cube_dir, cube_inputs, hash_inputs, load_cube
 
     code_version.cache_clear()  # the code may have changed since this process last ran a batch
     # 1. inputs (a future month has no complete data: refuse it rather than publish empty reports)
