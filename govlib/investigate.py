@@ -401,13 +401,6 @@ def summarise_case(case: Case) -> pd.DataFrame:
 # running the notebook
 
 
-def _banner_html(text: str) -> str:
-    import html
-
-    return ('<div class="govlib-confidential" role="note" style="background:#D55E00;color:#fff;font-weight:bold;'
-            f'padding:0.6em 1em;margin:0 0 1em 0;text-align:center">{html.escape(text)}</div>')
-
-
 def run_investigation(*, creator: str = "", policy: str = "", market: str = "", date_from: str = "",
                       date_to: str = "", data_dir: str | Path | None = None, out_dir: str | Path | None = None,
                       lang: str = "en_GB") -> Path:
@@ -420,9 +413,10 @@ def run_investigation(*, creator: str = "", policy: str = "", market: str = "", 
     import papermill as pm
 
     from govlib.data.load import open_dataset
-    from govlib.report.html import render_html
+    from govlib.report.render.html import render_html
     from govlib.report.i18n import get_translator, normalize_language
-    from govlib.report.runner import check_path, ensure_kernel
+    from govlib.report.batch.arguments import check_path
+    from govlib.report.batch.kernels import ensure_kernel
 
     data = check_path(data_dir or config.DATA_DIR, "data directory", must_exist=True)
     out = check_path(out_dir or Path(config.REPORTS_DIR) / "investigations", "output directory")
@@ -463,10 +457,8 @@ def run_investigation(*, creator: str = "", policy: str = "", market: str = "", 
         _ = get_translator(language).gettext
         banner = _("CONFIDENTIAL — contains identifiers")
         html = render_html(nb, title=f"{banner}: {cid}", language=language.split("_")[0],
-                           toc_title=_("Contents"))
-        body = re.search(r"<body[^>]*>", html)
-        pos = body.end() if body else 0
-        (tmp / f"{NOTEBOOK}.html").write_text(html[:pos] + _banner_html(banner) + html[pos:], encoding="utf-8")
+                           toc_title=_("Contents"), banner=banner)
+        (tmp / f"{NOTEBOOK}.html").write_text(html, encoding="utf-8")
         if final.exists():
             old = out / f".{cid}.old-{os.getpid()}"
             os.replace(final, old)
