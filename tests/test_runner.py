@@ -556,7 +556,7 @@ def _english_fragments(language: str) -> set[str]:
     """Fragments (>= 3 words, between placeholders) of every msgid the language translates differently."""
     from babel.messages.pofile import read_po
 
-    with open(Path(report_html.__file__).parents[2] / "locales" / language / "LC_MESSAGES" / "govlib.po", "rb") as fh:
+    with open(Path(config.LOCALES_DIR) / language / "LC_MESSAGES" / "govlib.po", "rb") as fh:
         catalog = read_po(fh)
     fragments = set()
     for msg in catalog:
