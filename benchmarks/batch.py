@@ -60,7 +60,7 @@ def _run_trivial(args: tuple[str, str, str, str]) -> None:
 
 def measure_floor(n: int, jobs: int, workdir: Path) -> float:
     """Seconds to execute ``n`` trivial notebooks through papermill, ``jobs`` at a time."""
-    from govlib.report.runner import ensure_kernel
+    from govlib.report.batch.kernels import ensure_kernel
 
     kernel, env = ensure_kernel()
     os.environ.update(env)
@@ -77,11 +77,11 @@ def measure_batch(data: Path, month: str, jobs: int, markets: str, workdir: Path
                   fresh_kernels: bool = False) -> tuple[float, int, bool]:
     """Seconds of a cold ``govlib run`` (fresh cube cache); number of notebooks; whether all succeeded."""
     from govlib import config
-    from govlib.report import runner
+    from govlib.report.batch.run import run_batch
 
     config.CACHE_DIR = workdir / "cache"
     t0 = time.perf_counter()
-    res = runner.run_batch(month, markets=markets, data_dir=data, out_dir=workdir / "reports", jobs=jobs,
+    res = run_batch(month, markets=markets, data_dir=data, out_dir=workdir / "reports", jobs=jobs,
                            progress=False, fresh_kernels=fresh_kernels)
     elapsed = time.perf_counter() - t0
     for m, err in sorted(res.market_errors.items()):

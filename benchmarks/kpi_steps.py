@@ -245,12 +245,12 @@ def batch_govlib(data: Path, market: str, month: str, tz: str, jobs: int = 2, ma
     import tempfile
 
     from govlib import config
-    from govlib.report import runner
+    from govlib.report.batch.run import run_batch
 
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         work = Path(tmp)
         config.CACHE_DIR = work / "cache"
-        res = runner.run_batch(month, markets=markets, data_dir=data, out_dir=work / "reports", jobs=jobs,
+        res = run_batch(month, markets=markets, data_dir=data, out_dir=work / "reports", jobs=jobs,
                                progress=False)
     failed = [f"{o.market}/{o.report}: {o.status}: {(o.error or '').strip().splitlines()[-1:] or ''}"
               for o in res.outcomes if o.status not in ("ok", "reused")]
@@ -316,7 +316,7 @@ PRELOAD = {
     "validate": ("pandas", "ibis", "ibis.backends.duckdb", "duckdb", "govlib.data.validate"),
     "cube": ("pandas", "ibis", "ibis.backends.duckdb", "duckdb", "govlib.data.load", "govlib.metrics.kpis",
              "govlib.report.cube"),
-    "batch_govlib": ("govlib.report.runner", "papermill", "batch"),
-    "batch_floor": ("govlib.report.runner", "papermill", "batch"),
+    "batch_govlib": ("govlib.report.batch.run", "papermill", "batch"),
+    "batch_floor": ("govlib.report.batch.run", "papermill", "batch"),
     "batch_data_floor": ("pandas", "ibis", "ibis.backends.duckdb", "duckdb", "govlib.data.load", "govlib.report.cube"),
 }

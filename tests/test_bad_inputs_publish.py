@@ -234,7 +234,7 @@ def test_disk_full_everywhere_says_so_and_changes_nothing(tmp_path):
 def test_disk_full_is_found_behind_wrapping_errors():
     """A cube build's pyarrow error (no errno, only the text) wrapped in a govlib error still says "no space left"."""
     from govlib.errors import GovlibError
-    from govlib.report.runner import _error_summary
+    from govlib.report.batch.worker import error_summary
 
     try:
         try:
@@ -243,5 +243,5 @@ def test_disk_full_is_found_behind_wrapping_errors():
             raise GovlibError("cube for GB could not be written") from exc
     except GovlibError as exc:
         wrapped = exc
-    assert _error_summary(wrapped, path="/cache/cubes").startswith("no space left on /cache/cubes: free space")
-    assert _error_summary(GovlibError("cube for GB could not be written")) == "cube for GB could not be written"
+    assert error_summary(wrapped, path="/cache/cubes").startswith("no space left on /cache/cubes: free space")
+    assert error_summary(GovlibError("cube for GB could not be written")) == "cube for GB could not be written"

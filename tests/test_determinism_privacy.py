@@ -9,7 +9,7 @@ because it is a notebook parameter (``cube_path``) and so part of the executed n
 Run metadata (docs/reliability.md, "Determinism exclusions"): ``index.html`` (durations) and
 ``*.manifest.json`` (``duration``) are excluded; the published notebooks are compared byte for
 byte, since the runner already strips papermill's timestamps, cell ``execution`` metadata and
-random cell ids (``runner._strip_run_metadata``).
+random cell ids (``strip_run_metadata``).
 """
 
 from __future__ import annotations
@@ -31,11 +31,12 @@ import pytest
 from govlib import config
 from govlib.params import list_markets, load_market, load_reports
 from govlib.privacy import scan_for_identifiers
-from govlib.report import runner
+from govlib.report.batch.result import ROLLUP_FOLDER
+from govlib.report.batch.worker import strip_run_metadata
 
 MONTH = "2026-10"
 MARKETS = ("GB", "PL")
-ROLLUP = runner.ROLLUP_FOLDER
+ROLLUP = ROLLUP_FOLDER
 
 
 def _expected_notebooks() -> dict[str, list[str]]:
@@ -119,7 +120,7 @@ def test_csv_exports_are_byte_identical(runs, rel):
 
 def _outputs(path: Path) -> list[tuple[int, list]]:
     nb = nbformat.read(path, as_version=4)
-    runner._strip_run_metadata(nb)  # idempotent: the published notebooks are already stripped
+    strip_run_metadata(nb)  # idempotent: the published notebooks are already stripped
     return [(i, c.get("outputs", [])) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
 
 

@@ -308,9 +308,9 @@ def test_notebook_structure():
 
 @pytest.mark.slow
 def test_runner_runs_expansion_notebook_for_pl_only(demo_dir, tmp_path):
-    from govlib.report import runner
+    from govlib.report.batch.run import run_batch
 
-    res = runner.run_batch(MONTH, markets="DE,PL", reports="expansion_readiness", data_dir=demo_dir,
+    res = run_batch(MONTH, markets="DE,PL", reports="expansion_readiness", data_dir=demo_dir,
                            out_dir=tmp_path, jobs=2, progress=False, lang="en_GB")
     assert res.ok, [(o.market, o.report, o.error) for o in res.outcomes]
     assert [(o.market, o.report) for o in res.outcomes] == [("PL", "expansion_readiness")]

@@ -135,7 +135,9 @@ def test_run_investigation_writes_confidential_case(ds, demo_dir, tmp_path):
 
     acts = ds.load("enforcement_actions", market="PL", ordered=False)
     creator = min(acts["creator_id"].value_counts().loc[lambda s: s == s.max()].index)
-    folder = I.run_investigation(creator=creator, data_dir=demo_dir, out_dir=tmp_path / "investigations")
+    from govlib.report.batch.investigation import run_investigation
+
+    folder = run_investigation(creator=creator, data_dir=demo_dir, out_dir=tmp_path / "investigations")
     assert folder == tmp_path / "investigations" / f"creator-{creator}"
     html = (folder / "investigation.html").read_text(encoding="utf-8")
     assert "CONFIDENTIAL — contains identifiers" in html and creator in html

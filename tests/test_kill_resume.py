@@ -63,7 +63,7 @@ def test_sigkill_of_a_worker_then_resume(tmp_path):
         kernel_pid, worker_pid = map(int, marker.read_text().split())
         # the kernel's parent is a papermill worker of this run (a descendant of the runner)
         workers = {p.pid: p for p in psutil.Process(proc.pid).children(recursive=True)
-                   if "--worker-loop" in " ".join(p.cmdline())}
+                   if "govlib.report.batch.pool" in p.cmdline()}
         assert worker_pid in workers, (worker_pid, list(workers))
         # GB is still running its notebooks: nothing of GB is published yet
         assert not (out / MONTH / "GB").exists()
@@ -187,14 +187,14 @@ def test_runner_killed_between_the_renames_of_a_publication_gets_its_folder_back
 
     The next run's clean-up used to delete the moved-aside folder, losing the last good reports.
     """
-    from govlib.report.runner import _clean_stale
+    from govlib.report.batch.publish import clean_stale
 
     month = tmp_path / "reports" / MONTH
     (month / ".GB.old-4194304").mkdir(parents=True)
     (month / ".GB.old-4194304" / "kpis.csv").write_text("market\nGB\n")
     (month / "DE").mkdir()
     (month / ".DE.old-4194304").mkdir()  # DE was published: the old copy is garbage
-    _clean_stale(tmp_path / "reports", month)
+    clean_stale(tmp_path / "reports", month)
     assert (month / "GB" / "kpis.csv").read_text() == "market\nGB\n"
     assert sorted(p.name for p in month.iterdir()) == ["DE", "GB"]
 
@@ -203,7 +203,7 @@ def test_orphaned_worker_writes_no_result(tmp_path, monkeypatch):
     """A worker whose runner is gone (its parent pid changed) writes neither its result nor its notebook."""
     import multiprocessing
 
-    from govlib.report import runner
+    from govlib.report.batch import pool
 
     out_nb = tmp_path / "GB" / "toy.ipynb"
     task = {"kind": "notebook", "output": str(out_nb), "result": str(tmp_path / "GB-toy.result.json")}
@@ -214,11 +214,11 @@ def test_orphaned_worker_writes_no_result(tmp_path, monkeypatch):
         out_nb.write_text("{}")
         return {"status": "ok", "error": ""}
 
-    monkeypatch.setattr(runner, "_worker_notebook", fake_notebook)
+    monkeypatch.setattr(pool, "run_notebook", fake_notebook)
 
     def child(runner_pid: int) -> None:
         os.environ["GOVLIB_RUNNER_PID"] = str(runner_pid)
-        runner._worker_main(str(tmp_path / "task.json"))
+        pool.run_task_file(str(tmp_path / "task.json"))
         os._exit(0)
 
     ctx = multiprocessing.get_context("fork")

@@ -4,7 +4,7 @@ nbval executes every notebook with its default parameters (``GOVLIB_DATA`` = the
 fixture) in ``--nbval-lax`` mode: every cell must run, and the cells marked
 ``# NBVAL_CHECK_OUTPUT`` (the headline numbers) must reproduce the outputs stored in git,
 after the substitutions of ``tests/nbval_sanitize.cfg``. Refresh the stored outputs after a
-change with ``GOVLIB_DATA=data/demo .venv/bin/python -m govlib.report.runner --store-outputs``.
+change with ``GOVLIB_DATA=data/demo .venv/bin/python -m govlib.report.batch.store``.
 """
 
 from __future__ import annotations
@@ -61,5 +61,5 @@ def test_notebooks_nbval(demo_dir):
            *[str(p) for p in REPORT_NOTEBOOKS]]
     res = subprocess.run(cmd, cwd=config.PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=1500)
     hint = ("\nIf only the NBVAL_CHECK_OUTPUT cells differ because the demo generator or a metric changed, "
-            "refresh the stored outputs: GOVLIB_DATA=data/demo .venv/bin/python -m govlib.report.runner --store-outputs")
+            "refresh the stored outputs: GOVLIB_DATA=data/demo .venv/bin/python -m govlib.report.batch.store")
     assert res.returncode == 0, res.stdout[-6000:] + res.stderr[-2000:] + hint

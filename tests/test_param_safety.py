@@ -1,7 +1,7 @@
 """Parameter safety (issue 9): nothing a user types can become code in papermill's injected cell.
 
 Two lines of defence are tested: the command line refuses a crafted value before anything
-is written (``govlib run``), and :func:`govlib.report.runner.validate_notebook_parameters`
+is written (``govlib run``), and :func:`govlib.report.validate_notebook_parameters`
 refuses it again just before injection. ``tests/test_runner.py`` already checks a few
 crafted values; this adds the issue's exact payload, newline and Unicode-digit tricks, and
 what papermill actually writes for validated values, paths with quotes included. Paths
@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from govlib.errors import UsageError
-from govlib.report import runner
+from govlib.report.batch.arguments import check_path, validate_notebook_parameters
+from govlib.report.batch.run import run_batch
 from govlib.timeutil import parse_month
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -58,7 +59,7 @@ def test_month_must_be_plain_ascii_yyyy_mm(month):
     with pytest.raises(UsageError, match="YYYY-MM"):
         parse_month(month)
     with pytest.raises(UsageError):
-        runner.validate_notebook_parameters({"month": month})
+        validate_notebook_parameters({"month": month})
 
 
 def test_issue_payload_and_newline_variants_rejected_before_injection(tmp_path):
@@ -66,7 +67,7 @@ def test_issue_payload_and_newline_variants_rejected_before_injection(tmp_path):
     for params in ({"month": payload}, {"market": "GB\n"}, {"markets": "DE,GB\n"}, {"lang": "en_GB\n"},
                    {"failed_markets": 'DE"'}, {"cube_path": str(tmp_path) + '"; import os #'}):
         with pytest.raises(UsageError):
-            runner.validate_notebook_parameters(params)
+            validate_notebook_parameters(params)
 
 
 def test_paths_outside_the_project_are_the_users_to_choose(tmp_path, monkeypatch):
@@ -79,12 +80,12 @@ def test_paths_outside_the_project_are_the_users_to_choose(tmp_path, monkeypatch
     # symlinks and ".." are resolved, not refused (the old "allowed roots" refused all three)
     for given, resolved in ((root / "link" / "reports", outside / "reports"), (root / ".." / "outside", outside),
                             (Path("../outside"), outside)):
-        assert runner.check_path(given, "output directory") == resolved.resolve()
-    assert runner.validate_notebook_parameters({"data_dir": str(root / "link")}) == {"data_dir": str(root / "link")}
+        assert check_path(given, "output directory") == resolved.resolve()
+    assert validate_notebook_parameters({"data_dir": str(root / "link")}) == {"data_dir": str(root / "link")}
     # still refused: a path that does not exist, control characters (they could end the injected line)
     for bad in (str(tmp_path / "missing"), str(outside) + "\n__import__('os')", str(outside) + "\x00"):
         with pytest.raises(UsageError):
-            runner.validate_notebook_parameters({"data_dir": bad})
+            validate_notebook_parameters({"data_dir": bad})
 
 
 def test_cli_accepts_data_and_output_outside_the_project(tmp_path):
@@ -110,7 +111,7 @@ def test_validated_values_are_injected_as_string_literals(tmp_path):
 
     weird = tmp_path / 'we"ird\\ \'dir\' #"; import os #'
     weird.mkdir()
-    params = runner.validate_notebook_parameters(
+    params = validate_notebook_parameters(
         {"market": "GB", "month": MONTH, "markets": "DE,GB", "failed_markets": "", "lang": "en_GB",
          "data_dir": str(tmp_path), "cube_path": str(weird)})
     cell = PythonTranslator.codify(params)
@@ -127,7 +128,7 @@ def test_crafted_value_never_reaches_a_run(tmp_path):
     payload, pwned = _payload(tmp_path)
     (tmp_path / "data").mkdir()
     with pytest.raises(UsageError):
-        runner.run_batch(payload, markets="DE", data_dir=tmp_path / "data", out_dir=tmp_path / "reports",
+        run_batch(payload, markets="DE", data_dir=tmp_path / "data", out_dir=tmp_path / "reports",
                          progress=False)
     assert not (tmp_path / "reports").exists() and not pwned.exists()
     assert os.listdir(tmp_path) == ["data"]

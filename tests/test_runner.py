@@ -24,8 +24,10 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 
 from govlib import config
 from govlib.errors import UsageError
-from govlib.report import html as report_html
-from govlib.report import runner
+from govlib.report.render import html as report_html
+from govlib.report.batch.arguments import validate_notebook_parameters
+from govlib.report.batch.publish import STAGING
+from govlib.report.batch.run import run_batch
 from govlib.report.cube import EXPORT_COLUMNS, format_kpis_csv
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -49,7 +51,7 @@ def _run_cli(args: list[str], env: dict | None = None, **kw) -> subprocess.Compl
 
 
 def _staging_dirs(out: Path) -> list[Path]:
-    staging = out / runner.STAGING
+    staging = out / STAGING
     return [p for p in staging.iterdir() if p.is_dir()] if staging.exists() else []
 
 
@@ -72,22 +74,22 @@ def test_bad_inputs_are_usage_errors_and_write_nothing(roots, kwargs, needle):
     data = write_valid_dataset(roots / "data", layout="partitioned")
     out = roots / "reports"
     with pytest.raises(UsageError, match=needle.replace("(", r"\(").replace(";", ";")):
-        runner.run_batch(data_dir=data, out_dir=out, progress=False, **kwargs)
+        run_batch(data_dir=data, out_dir=out, progress=False, **kwargs)
     assert not out.exists()
 
 
 def test_missing_data_dir_and_unwritable_output(roots):
     with pytest.raises(UsageError, match="does not exist"):
-        runner.run_batch(MONTH, data_dir=roots / "nope", out_dir=roots / "reports", progress=False)
+        run_batch(MONTH, data_dir=roots / "nope", out_dir=roots / "reports", progress=False)
     data = write_valid_dataset(roots / "data", layout="partitioned")
     (roots / "a-file").write_text("x")
     with pytest.raises(UsageError, match="cannot write to .*a-file/reports: .*a-file is not a directory"):
-        runner.run_batch(MONTH, data_dir=data, out_dir=roots / "a-file" / "reports", progress=False)
+        run_batch(MONTH, data_dir=data, out_dir=roots / "a-file" / "reports", progress=False)
     assert sorted(p.name for p in roots.iterdir()) == ["a-file", "data"]
 
 
 def test_notebook_parameters_cannot_carry_code(roots):
-    ok = runner.validate_notebook_parameters({"market": "GB", "month": MONTH, "lang": "en_GB",
+    ok = validate_notebook_parameters({"market": "GB", "month": MONTH, "lang": "en_GB",
                                               "markets": "DE,GB", "data_dir": str(roots)})
     assert ok["market"] == "GB"
     crafted = [
@@ -102,7 +104,7 @@ def test_notebook_parameters_cannot_carry_code(roots):
     ]
     for params in crafted:
         with pytest.raises(UsageError):
-            runner.validate_notebook_parameters(params)
+            validate_notebook_parameters(params)
 
 
 def test_cli_error_has_no_traceback():
@@ -149,6 +151,40 @@ def test_external_reference_detector_finds_cdn_scripts():
     found = report_html.list_external_references(bad)
     assert len(found) == 4
     assert len(report_html.list_external_references(bad, allow=("https://eur-lex.europa.eu/",))) == 3
+
+
+def test_confidential_banner_is_escaped_and_opens_the_page():
+    hostile = '<script>alert("x")</script> & CONFIDENTIAL'
+    html = report_html.render_html(_executed_notebook(), title="T", banner=hostile)
+    assert "<script>alert" not in html
+    banner = html.index('<div class="govlib-confidential"')
+    assert re.match(r'<div [^>]*>&lt;script&gt;alert\((&#34;|")x(&#34;|")\)&lt;/script&gt; &amp; CONFIDENTIAL</div>',
+                    html[banner:])
+    assert html.index("<body") < banner < html.index('<nav class="govlib-toc"')  # above the report
+    assert "govlib-confidential" not in report_html.render_html(_executed_notebook(), title="T")
+
+
+def test_month_index_escapes_hostile_texts(tmp_path):
+    from govlib.report.batch.result import BatchResult, Outcome
+    from govlib.report.render.index import render_index
+
+    month_dir = tmp_path / MONTH
+    (month_dir / "GB").mkdir(parents=True)
+    (month_dir / "GB" / "kpis.csv").write_text("x\n")
+    res = BatchResult(MONTH, month_dir, skipped={"XX": "<b>no params</b>"},
+                      market_errors={"DE": "<img src=x onerror=alert(1)>\n2\n3\n4\n5\n6\nseventh line"})
+    res.outcomes.append(Outcome("GB", "market_report", "failed", 1.25, '<script>alert("x")</script>',
+                                'GB/a"onmouseover="alert(1).html', "GB/market_report.ipynb"))
+    page = render_index(res, month_dir)
+    for raw in ("<script>alert", "<img src=x", "<b>no params", '"onmouseover'):
+        assert raw not in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page and "&lt;b&gt;no params&lt;/b&gt;" in page
+    assert "seventh line" not in page  # the index shows an error's first six lines
+    rows = re.findall(r'<tr class="(\w+)"><td>(\w+)</td><td>([\w ]+)</td><td>(\w+)</td>', page)
+    assert rows == [("failed", "DE", "all reports", "failed"), ("skipped", "XX", "all reports", "skipped"),
+                    ("failed", "GB", "market_report", "failed")]
+    assert '<td class="num">1.2 s</td>' in page and '<a href="GB/kpis.csv">kpis.csv</a>' in page
+    assert "Some reports failed" in page and report_html.list_external_references(page) == []
 
 
 def _chromium() -> str | None:
@@ -225,7 +261,7 @@ def test_failing_and_timed_out_notebooks_are_isolated(roots, monkeypatch):
     _toy_project(roots, monkeypatch, TOY_NOTEBOOKS)
     data = write_valid_dataset(roots / "data", layout="partitioned")
     out = roots / "reports"
-    res = runner.run_batch(MONTH, markets="DE,GB", data_dir=data, out_dir=out, jobs=2, progress=False)
+    res = run_batch(MONTH, markets="DE,GB", data_dir=data, out_dir=out, jobs=2, progress=False)
     status = {(o.market, o.report): o for o in res.outcomes}
     assert not res.ok
     assert {k: o.status for k, o in status.items()} == {
@@ -295,7 +331,7 @@ def test_interrupted_run_leaves_no_partial_report_and_resumes(roots, monkeypatch
     assert _staging_dirs(out) == []
     assert not (out / MONTH / "index.html").exists()
     # resume: DE is reused, GB is done
-    res = runner.run_batch(MONTH, markets="DE,GB", data_dir=data, out_dir=out, jobs=2, resume=True, progress=False)
+    res = run_batch(MONTH, markets="DE,GB", data_dir=data, out_dir=out, jobs=2, resume=True, progress=False)
     status = {(o.market, o.report): o.status for o in res.outcomes}
     assert status[("DE", "toy_a")] == "reused" and status[("DE", "toy_b")] == "reused"
     assert res.ok and (out / MONTH / "GB" / "toy_b.html").exists()
@@ -332,7 +368,7 @@ def demo_run(demo_dir, tmp_path_factory):
     saved = {k: os.environ.get(k) for k in ("GOVLIB_CODE_VERSION",)}
     os.environ["GOVLIB_CODE_VERSION"] = "test-demo-run"  # see test_interrupted_run_...: stable across this module
     try:
-        res = runner.run_batch(MONTH, markets="DE,GB,PL", reports="market_report,emea_overview", data_dir=demo_dir,
+        res = run_batch(MONTH, markets="DE,GB,PL", reports="market_report,emea_overview", data_dir=demo_dir,
                                out_dir=out, jobs=2, progress=False)
         yield res, out / MONTH
     finally:
@@ -444,11 +480,11 @@ def test_demo_resume_reuses_and_rerun_is_byte_identical(demo_run, demo_dir, tmp_
     res, month_dir = demo_run
     out = month_dir.parent
     before = {p: p.read_bytes() for p in month_dir.rglob("*.ipynb")}
-    again = runner.run_batch(MONTH, markets="DE,GB,PL", reports="market_report,emea_overview", data_dir=demo_dir,
+    again = run_batch(MONTH, markets="DE,GB,PL", reports="market_report,emea_overview", data_dir=demo_dir,
                              out_dir=out, jobs=2, resume=True, progress=False)
     assert {o.status for o in again.outcomes if o.market != "EMEA"} == {"reused"}
     # a fresh run elsewhere gives byte-identical kpis.csv and notebooks (determinism)
-    fresh = runner.run_batch(MONTH, markets="GB", reports="market_report", data_dir=demo_dir, out_dir=tmp_path,
+    fresh = run_batch(MONTH, markets="GB", reports="market_report", data_dir=demo_dir, out_dir=tmp_path,
                              jobs=1, progress=False)
     assert fresh.ok
     assert (tmp_path / MONTH / "GB" / "kpis.csv").read_bytes() == (month_dir / "GB" / "kpis.csv").read_bytes()
@@ -520,7 +556,7 @@ def _english_fragments(language: str) -> set[str]:
     """Fragments (>= 3 words, between placeholders) of every msgid the language translates differently."""
     from babel.messages.pofile import read_po
 
-    with open(Path(report_html.__file__).parents[2] / "locales" / language / "LC_MESSAGES" / "govlib.po", "rb") as fh:
+    with open(Path(config.LOCALES_DIR) / language / "LC_MESSAGES" / "govlib.po", "rb") as fh:
         catalog = read_po(fh)
     fragments = set()
     for msg in catalog:

@@ -1,4 +1,4 @@
-"""Warm kernels of ``govlib run``: one kernel per worker, reset between notebooks (runner.WarmKernel).
+"""Warm kernels of ``govlib run``: one kernel per worker, reset between notebooks (WarmKernel).
 
 The notebooks are the tiny ones of ``tests/fixtures/kernels`` on the hand-made dataset of
 ``tests/datasets.py``, run with ``--jobs 1`` so that every notebook of the market runs in
@@ -21,7 +21,11 @@ import nbformat
 import pytest
 
 from govlib import config
-from govlib.report import kernel_state, runner
+from govlib.report.batch.kernels import WarmKernel, ensure_kernel
+from govlib.report.batch.result import Outcome
+from govlib.report.batch.run import run_batch
+from govlib.cli import run as runner
+from govlib.report.batch import kernel_state
 
 sys.path.insert(0, str(Path(__file__).parent))
 from datasets import write_valid_dataset
@@ -57,8 +61,8 @@ def project(tmp_path, monkeypatch, data):
     return make
 
 
-def _run(out: Path, data: Path, **kw) -> dict[str, runner.Outcome]:
-    res = runner.run_batch(MONTH, markets="DE", data_dir=data, out_dir=out, jobs=1, progress=False, **kw)
+def _run(out: Path, data: Path, **kw) -> dict[str, Outcome]:
+    res = run_batch(MONTH, markets="DE", data_dir=data, out_dir=out, jobs=1, progress=False, **kw)
     assert not res.market_errors, res.market_errors
     return {o.report: o for o in res.outcomes}
 
@@ -91,10 +95,10 @@ def test_check_notebook_detects_leaks_when_kernel_is_not_reset(tmp_path, monkeyp
 
     nbdir = tmp_path / "notebooks"
     nbdir.mkdir()
-    kernel_name, env = runner.ensure_kernel()
+    kernel_name, env = ensure_kernel()
     for k, v in env.items():
         monkeypatch.setenv(k, v)
-    kernel = runner.WarmKernel(kernel_name)
+    kernel = WarmKernel(kernel_name)
     kernel._start({"cwd": str(nbdir), "input": str(FIXTURES / "kn_leak.ipynb")})
     try:
         kw = {"kernel_name": kernel_name, "progress_bar": False, "km": kernel.km, "cwd": str(nbdir)}

@@ -100,7 +100,7 @@ def test_runner_cube_identical_on_spark(monkeypatch, tmp_path, demo_dir, ground_
     """
     import argparse
 
-    from govlib.report import runner
+    from govlib.cli import run as runner
     from govlib.report.cube import build_cube, load_cube
 
     parser = argparse.ArgumentParser()

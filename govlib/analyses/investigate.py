@@ -25,18 +25,14 @@ Dates are local dates of the market (``--from`` inclusive, ``--to`` inclusive).
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from govlib import config, contract
+from govlib import contract
 from govlib.errors import GovlibError, UsageError
-from govlib.io import replace_dir
 
 __all__ = [
     "Case",
@@ -45,7 +41,6 @@ __all__ = [
     "case_id",
     "find_related_creators",
     "open_case",
-    "run_investigation",
     "summarise_case",
     "trace_health",
     "validate_case",
@@ -393,84 +388,3 @@ def summarise_case(case: Case) -> pd.DataFrame:
     rows.append(("views_of_content", int(t["content"]["views"].sum()) if len(t["content"]) else 0))
     rows.append(("gmv_eur_of_content", float(np.round(t["content"]["gmv_eur"].sum(), 2)) if len(t["content"]) else 0.0))
     return pd.DataFrame(rows, columns=["item", "value"], dtype=object)
-
-
-# ---------------------------------------------------------------------------------------------
-# running the notebook
-
-
-def _banner_html(text: str) -> str:
-    import html
-
-    return ('<div class="govlib-confidential" role="note" style="background:#D55E00;color:#fff;font-weight:bold;'
-            f'padding:0.6em 1em;margin:0 0 1em 0;text-align:center">{html.escape(text)}</div>')
-
-
-def run_investigation(*, creator: str = "", policy: str = "", market: str = "", date_from: str = "",
-                      date_to: str = "", data_dir: str | Path | None = None, out_dir: str | Path | None = None,
-                      lang: str = "en_GB") -> Path:
-    """Validate the case, execute the investigation notebook and write its HTML; return the case folder.
-
-    The folder ``<out_dir>/<case-id>/`` is written under a temporary name and renamed into
-    place, so a reader never sees half a case; running the same case again replaces it.
-    """
-    import nbformat
-    import papermill as pm
-
-    from govlib.data.load import open_dataset
-    from govlib.report.html import render_html
-    from govlib.report.i18n import get_translator, normalize_language
-    from govlib.report.runner import check_path, ensure_kernel
-
-    data = check_path(data_dir or config.DATA_DIR, "data directory", must_exist=True)
-    out = check_path(out_dir or Path(config.REPORTS_DIR) / "investigations", "output directory")
-    if out.name != "investigations" and any(re.match(r"^\d{4}-\d{2}$", p) for p in out.parts):
-        raise UsageError(f"output directory {out} is inside a monthly report folder; investigations stay apart")
-    language = normalize_language(lang or "en_GB")
-    ds = open_dataset(data)
-    p = validate_case(ds, creator=creator or None, policy=policy or None, market=market or None,
-                      date_from=date_from or None, date_to=date_to or None)
-    cid = case_id(p["creator"] or None, p["policy"] or None, p["market"], p["date_from"], p["date_to"])
-    params = {**p, "data_dir": str(data), "lang": language}
-    out.mkdir(parents=True, exist_ok=True)
-    final = out / cid
-    tmp = out / f".{cid}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    kernel_name, kernel_env = ensure_kernel()
-    saved = {k: os.environ.get(k) for k in [*kernel_env, "PYTHONHASHSEED"]}
-    os.environ.update(kernel_env)
-    os.environ["PYTHONHASHSEED"] = "0"
-    nb_out = tmp / f"{NOTEBOOK}.ipynb"
-    try:
-        try:
-            pm.execute_notebook(str(config.NOTEBOOKS_DIR / f"{NOTEBOOK}.ipynb"), str(nb_out), parameters=params,
-                                kernel_name=kernel_name, progress_bar=False, log_output=False,
-                                cwd=str(config.NOTEBOOKS_DIR))
-        except pm.PapermillExecutionError as exc:
-            raise InvestigationError(f"the investigation notebook failed in cell {exc.exec_count}: "
-                                     f"{exc.ename}: {exc.evalue} (partial notebook: {nb_out})") from None
-        nb = nbformat.read(str(nb_out), as_version=4)
-        nb.metadata.pop("papermill", None)
-        for cell in nb.cells:
-            cell.metadata.pop("papermill", None)
-            cell.metadata.pop("execution", None)
-            if "injected-parameters" in cell.metadata.get("tags", []):
-                cell["id"] = "injected-parameters"
-        nbformat.write(nb, str(nb_out))
-        _ = get_translator(language).gettext
-        banner = _("CONFIDENTIAL — contains identifiers")
-        html = render_html(nb, title=f"{banner}: {cid}", language=language.split("_")[0],
-                           toc_title=_("Contents"))
-        body = re.search(r"<body[^>]*>", html)
-        pos = body.end() if body else 0
-        (tmp / f"{NOTEBOOK}.html").write_text(html[:pos] + _banner_html(banner) + html[pos:], encoding="utf-8")
-        replace_dir(tmp, final)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        shutil.rmtree(tmp, ignore_errors=True)
-    return final

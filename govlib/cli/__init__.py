@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo-data": ("govlib.cli.demo", "generate the seeded synthetic demo marketplace"),
     "validate": ("govlib.cli.validate", "check a dataset against the data contract"),
     "summary": ("govlib.cli.summary", "print a per-market summary table of a month"),
-    "run": ("govlib.report.runner", "run the month's reports for every market"),
+    "run": ("govlib.cli.run", "run the month's reports for every market"),
     "investigate": ("govlib.cli.investigate", "run an investigation into reports/investigations/"),
     "queue export": ("govlib.cli.feedback", "write a review queue for reviewers"),
     "labels import": ("govlib.cli.feedback", "import a filled review queue into review_labels"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from govlib.analyses.investigate import run_investigation
+from govlib.report.batch.investigation import run_investigation
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -43,7 +43,7 @@ import pandas as pd
 from govlib import config
 from govlib.data.dataset import utc_literal
 from govlib.errors import GovlibError
-from govlib.io import write_bytes_atomic  # report/runner.py imports it from here until it is routed to govlib.io
+from govlib.io import write_bytes_atomic
 from govlib.privacy import neutralise_formulas  # kpis.csv and alerts.csv are opened in spreadsheets
 from govlib.timeutil import parse_month, shift_month
 

@@ -1,6 +1,6 @@
 """Process state of a report kernel that runs several notebooks in turn (``govlib run``).
 
-``govlib run`` keeps one warm Jupyter kernel per worker (:class:`govlib.report.runner.WarmKernel`)
+``govlib run`` keeps one warm Jupyter kernel per worker (:class:`govlib.report.batch.kernels.WarmKernel`)
 instead of starting a fresh kernel for every report. This module is imported *inside* that
 kernel: :func:`warm_kernel` imports what the report notebooks import and records the
 kernel's pristine state; :func:`prepare_kernel` puts that state back before each notebook,

@@ -3,8 +3,8 @@
 A circulated report is one HTML file a reader can open offline or attach to an e-mail:
 code hidden, figures embedded as data URIs, a table of contents, and no request to any
 server (no CDN scripts such as require.js or MathJax, no web fonts). The template
-``govlib/report/templates/govlib`` extends nbconvert's ``lab`` template and empties its
-script blocks.
+``govlib/report/templates/govlib`` extends nbconvert's ``lab`` template, empties its
+script blocks and, for investigations, shows the confidential banner at the top of the page.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 
-TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
 
 # Any attribute or CSS reference that would make a browser fetch something from a server.
 _EXTERNAL = re.compile(
@@ -144,7 +144,7 @@ def _exporter(language: str):
 
 
 def render_html(nb: nbformat.NotebookNode, *, title: str | None = None, language: str = "en",
-                toc_title: str = "Contents") -> str:
+                toc_title: str = "Contents", banner: str = "") -> str:
     """The report HTML of an executed notebook: code hidden, figures embedded, offline.
 
     Parameters
@@ -157,6 +157,9 @@ def render_html(nb: nbformat.NotebookNode, *, title: str | None = None, language
         Value of ``<html lang>`` (e.g. ``"de"``), for screen readers and hyphenation.
     toc_title : str
         Heading of the table of contents (already translated by the caller).
+    banner : str
+        A warning shown above the report (already translated), e.g. an investigation's
+        "CONFIDENTIAL"; none when empty.
 
     Notes
     -----
@@ -169,7 +172,8 @@ def render_html(nb: nbformat.NotebookNode, *, title: str | None = None, language
     nb = nbformat.from_dict(nb)
     if title:
         nb.metadata["title"] = title
-    body, _resources = exporter.from_notebook_node(nb, resources={"metadata": {"name": title or "report"}})
+    body, _resources = exporter.from_notebook_node(nb, resources={"metadata": {"name": title or "report"},
+                                                                        "govlib_banner": banner})
     return add_table_of_contents(body, toc_title)
 
 
