@@ -70,7 +70,9 @@ reports: install i18n data ## command 1: install, make demo data, run the month'
 	@echo "Index of the month's reports: reports/$(MONTH)/index.html"
 
 .PHONY: test
-test: $(VENV)/.installed-spark i18n data ## command 2: run the whole test suite
+test: $(VENV)/.installed-spark i18n data ## command 2: lint, format check and the whole test suite
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 .PHONY: lab

@@ -73,23 +73,33 @@ def measure_floor(n: int, jobs: int, workdir: Path) -> float:
     return time.perf_counter() - t0
 
 
-def measure_batch(data: Path, month: str, jobs: int, markets: str, workdir: Path,
-                  fresh_kernels: bool = False) -> tuple[float, int, bool]:
+def measure_batch(
+    data: Path, month: str, jobs: int, markets: str, workdir: Path, fresh_kernels: bool = False
+) -> tuple[float, int, bool]:
     """Seconds of a cold ``govlib run`` (fresh cube cache); number of notebooks; whether all succeeded."""
     from govlib import config
     from govlib.report.batch.run import run_batch
 
     config.CACHE_DIR = workdir / "cache"
     t0 = time.perf_counter()
-    res = run_batch(month, markets=markets, data_dir=data, out_dir=workdir / "reports", jobs=jobs,
-                           progress=False, fresh_kernels=fresh_kernels)
+    res = run_batch(
+        month,
+        markets=markets,
+        data_dir=data,
+        out_dir=workdir / "reports",
+        jobs=jobs,
+        progress=False,
+        fresh_kernels=fresh_kernels,
+    )
     elapsed = time.perf_counter() - t0
     for m, err in sorted(res.market_errors.items()):
         print(f"batch: {m} failed: {err.strip().splitlines()[0] if err.strip() else ''}", file=sys.stderr)
     for o in res.outcomes:
         if o.status not in ("ok", "reused"):
-            print(f"batch: {o.market} {o.report} {o.status}: {' | '.join(o.error.strip().splitlines()[:2])}",
-                  file=sys.stderr)
+            print(
+                f"batch: {o.market} {o.report} {o.status}: {' | '.join(o.error.strip().splitlines()[:2])}",
+                file=sys.stderr,
+            )
     return elapsed, len(res.outcomes), res.ok
 
 
@@ -101,11 +111,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--month", default=config.DEMO_END_MONTH)
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     p.add_argument("--markets", default="all")
-    p.add_argument("--fresh-kernels", action="store_true",
-                   help="the batch starts a fresh kernel per notebook (govlib run --fresh-kernels); the floor always does")
+    p.add_argument(
+        "--fresh-kernels",
+        action="store_true",
+        help="the batch starts a fresh kernel per notebook (govlib run --fresh-kernels); the floor always does",
+    )
     a = p.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="govlib-bench-", dir=ROOT / ".cache" if (ROOT / ".cache").exists()
-                                     else None) as tmp:
+    with tempfile.TemporaryDirectory(
+        prefix="govlib-bench-", dir=ROOT / ".cache" if (ROOT / ".cache").exists() else None
+    ) as tmp:
         work = Path(tmp)
         (work / "floor").mkdir()
         # cubes and the memoised theme settings go to a fresh cache inside the temporary dir (cold)
@@ -117,15 +131,21 @@ def main(argv: list[str] | None = None) -> int:
     ratio = batch_s / floor_s
     batch_cpu, floor_cpu = cpu1 - cpu0, cpu2 - cpu1
     load = os.getloadavg()
-    print(f"report batch: {n} notebooks, {a.jobs} jobs, {'fresh' if a.fresh_kernels else 'warm'} kernels, all ok: {ok}")
+    print(
+        f"report batch: {n} notebooks, {a.jobs} jobs, {'fresh' if a.fresh_kernels else 'warm'} kernels, all ok: {ok}"
+    )
     print(f"  batch (govlib run, cold cubes): {batch_s:8.1f} s")
     print(f"  floor ({n} trivial notebooks):  {floor_s:8.1f} s")
     print(f"  ratio: {ratio:.2f} (target <= 1.5)")
-    print(f"  CPU of started processes: batch {batch_cpu:.1f} s, floor {floor_cpu:.1f} s, "
-          f"ratio {batch_cpu / floor_cpu:.2f}")
+    print(
+        f"  CPU of started processes: batch {batch_cpu:.1f} s, floor {floor_cpu:.1f} s, "
+        f"ratio {batch_cpu / floor_cpu:.2f}"
+    )
     print(f"  load average at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
-    print(f"BATCH batch_s={batch_s:.1f} floor_s={floor_s:.1f} ratio={ratio:.2f} notebooks={n} jobs={a.jobs} "
-          f"batch_cpu_s={batch_cpu:.1f} floor_cpu_s={floor_cpu:.1f} kernels={'fresh' if a.fresh_kernels else 'warm'}")
+    print(
+        f"BATCH batch_s={batch_s:.1f} floor_s={floor_s:.1f} ratio={ratio:.2f} notebooks={n} jobs={a.jobs} "
+        f"batch_cpu_s={batch_cpu:.1f} floor_cpu_s={floor_cpu:.1f} kernels={'fresh' if a.fresh_kernels else 'warm'}"
+    )
     return 0 if ok else 1
 
 

@@ -68,7 +68,9 @@ def main() -> None:
         results.append(r)
         dump.unlink()
         for n in args.parts:
-            dump = write_synthetic_dump(work / f"sor-global-2025-01-0{n}-full.zip", REAL, n * args.part_rows, n, seed=n)
+            dump = write_synthetic_dump(
+                work / f"sor-global-2025-01-0{n}-full.zip", REAL, n * args.part_rows, n, seed=n
+            )
             r = measure(dump, work / "out", args.memory_limit)
             r.update(case=f"{n} part(s) x {args.part_rows:,} rows", zip_mb=dump.stat().st_size / 2**20)
             results.append(r)
@@ -78,8 +80,10 @@ def main() -> None:
     print("| case | zip MB | rows read | rows written | seconds | rows read/s | peak RSS MB |")
     print("|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['case']} | {r['zip_mb']:.0f} | {r['rows_read']:,} | {r['rows_written']:,} | {r['seconds']:.1f} | "
-              f"{r['rows_read'] / r['seconds']:,.0f} | {r['peak_rss_mb']:.0f} |")
+        print(
+            f"| {r['case']} | {r['zip_mb']:.0f} | {r['rows_read']:,} | {r['rows_written']:,} | {r['seconds']:.1f} | "
+            f"{r['rows_read'] / r['seconds']:,.0f} | {r['peak_rss_mb']:.0f} |"
+        )
     print(json.dumps(results))
 
 

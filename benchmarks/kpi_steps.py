@@ -32,8 +32,16 @@ from pathlib import Path
 
 # columns compute_kpis reads, per table (the naive pandas approach reads only these)
 KPI_COLUMNS_USED = {
-    "enforcement_actions": ["market", "creator_id", "content_id", "detection_source", "decision_mode",
-                            "action_type", "views_before_action", "actioned_at"],
+    "enforcement_actions": [
+        "market",
+        "creator_id",
+        "content_id",
+        "detection_source",
+        "decision_mode",
+        "action_type",
+        "views_before_action",
+        "actioned_at",
+    ],
     "content": ["content_id", "published_at"],
     "notices": ["market", "outcome", "received_at", "handled_at"],
     "appeals": ["market", "outcome", "submitted_at", "resolved_at"],
@@ -138,16 +146,28 @@ def kpi_sql(data: Path, market: str, month: str, tz: str):
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     files = {}
-    for key, table in (("acts", "enforcement_actions"), ("content", "content"), ("notices", "notices"),
-                       ("appeals", "appeals"), ("samples", "prevalence_samples")):
+    for key, table in (
+        ("acts", "enforcement_actions"),
+        ("content", "content"),
+        ("notices", "notices"),
+        ("appeals", "appeals"),
+        ("samples", "prevalence_samples"),
+    ):
         files[key] = _parquet_glob(data, table)
         files[f"{key}_opts"] = _read_opts(data, table)
-    params = {"market": market, "m_start": m_start.to_pydatetime(), "m_end": m_end.to_pydatetime(),
-              "m3_start": m3_start.to_pydatetime(), "m3_end": m3_end.to_pydatetime()}
+    params = {
+        "market": market,
+        "m_start": m_start.to_pydatetime(),
+        "m_end": m_end.to_pydatetime(),
+        "m3_start": m3_start.to_pydatetime(),
+        "m3_end": m3_end.to_pydatetime(),
+    }
     r = con.execute(_FLOOR_SQL.format(**files), params).fetchone()
     names = [d[0] for d in con.description]
     v = dict(zip(names, r))
-    ps = con.execute(_PREVALENCE_SQL.format(**files), {k: params[k] for k in ("market", "m_start", "m_end")}).df()
+    ps = con.execute(
+        _PREVALENCE_SQL.format(**files), {k: params[k] for k in ("market", "m_start", "m_end")}
+    ).df()
     con.close()
 
     def share(kpi, num, den):
@@ -173,7 +193,14 @@ def kpi_sql(data: Path, market: str, month: str, tz: str):
         ("appeal_rate", v["appeals_n"] / n if n else nan, v["appeals_n"], n, nan, nan),
         share("overturn_rate", v["overturned"], v["decided"]),
         median("appeal_median_hours_to_resolve", v["resolved_median"], v["resolved_n"]),
-        ("violating_view_prevalence", est.value, float((w * y).sum()), est.weight_total, est.ci_low, est.ci_high),
+        (
+            "violating_view_prevalence",
+            est.value,
+            float((w * y).sum()),
+            est.weight_total,
+            est.ci_low,
+            est.ci_high,
+        ),
         share("recidivism_90d", v["repeaters_n"], v["cohort_n"]),
     ]
     out = pd.DataFrame(rows, columns=["kpi_id", "value", "numerator", "denominator", "ci_low", "ci_high"])
@@ -250,11 +277,17 @@ def batch_govlib(data: Path, market: str, month: str, tz: str, jobs: int = 2, ma
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         work = Path(tmp)
         config.CACHE_DIR = work / "cache"
-        res = run_batch(month, markets=markets, data_dir=data, out_dir=work / "reports", jobs=jobs,
-                               progress=False)
-    failed = [f"{o.market}/{o.report}: {o.status}: {(o.error or '').strip().splitlines()[-1:] or ''}"
-              for o in res.outcomes if o.status not in ("ok", "reused")]
-    failed += [f"{m}: {e.strip().splitlines()[-1:] if e else ''}" for m, e in sorted(res.market_errors.items())]
+        res = run_batch(
+            month, markets=markets, data_dir=data, out_dir=work / "reports", jobs=jobs, progress=False
+        )
+    failed = [
+        f"{o.market}/{o.report}: {o.status}: {(o.error or '').strip().splitlines()[-1:] or ''}"
+        for o in res.outcomes
+        if o.status not in ("ok", "reused")
+    ]
+    failed += [
+        f"{m}: {e.strip().splitlines()[-1:] if e else ''}" for m, e in sorted(res.market_errors.items())
+    ]
     durations = {f"{o.market}/{o.report}": [o.status, round(o.duration, 1)] for o in res.outcomes}
     try:  # per-notebook durations, to see what bounds the batch
         import json
@@ -264,8 +297,12 @@ def batch_govlib(data: Path, market: str, month: str, tz: str, jobs: int = 2, ma
         log.write_text(json.dumps({"failed": failed, "durations": durations}, indent=1), encoding="utf-8")
     except OSError:
         pass
-    return len(res.outcomes), {"notebooks": len(res.outcomes), "ok": bool(res.ok), "failed": failed,
-                               "durations": durations}
+    return len(res.outcomes), {
+        "notebooks": len(res.outcomes),
+        "ok": bool(res.ok),
+        "failed": failed,
+        "durations": durations,
+    }
 
 
 def batch_floor(data: Path, market: str, month: str, tz: str, n: int = 1, jobs: int = 2):
@@ -303,20 +340,49 @@ def batch_data_floor(data: Path, market: str, month: str, tz: str, markets: str 
     return rows, {"markets": len(codes)}
 
 
-STEPS = {"kpi_govlib": kpi_govlib, "kpi_sql": kpi_sql, "kpi_pandas": kpi_pandas, "validate": validate, "cube": cube,
-         "batch_govlib": batch_govlib, "batch_floor": batch_floor, "batch_data_floor": batch_data_floor}
+STEPS = {
+    "kpi_govlib": kpi_govlib,
+    "kpi_sql": kpi_sql,
+    "kpi_pandas": kpi_pandas,
+    "validate": validate,
+    "cube": cube,
+    "batch_govlib": batch_govlib,
+    "batch_floor": batch_floor,
+    "batch_data_floor": batch_data_floor,
+}
 
 # what each step's child imports before the clock starts (import time is not the step's)
 # (statsmodels: every KPI step computes Wilson intervals with it; its ~1 s import is no step's work)
 PRELOAD = {
-    "kpi_govlib": ("pandas", "ibis", "ibis.backends.duckdb", "duckdb", "govlib.data.load", "govlib.metrics.kpis",
-                   "statsmodels.stats.proportion"),
+    "kpi_govlib": (
+        "pandas",
+        "ibis",
+        "ibis.backends.duckdb",
+        "duckdb",
+        "govlib.data.load",
+        "govlib.metrics.kpis",
+        "statsmodels.stats.proportion",
+    ),
     "kpi_sql": ("pandas", "duckdb", "govlib.metrics.kpis", "statsmodels.stats.proportion"),
     "kpi_pandas": ("pandas", "pyarrow.parquet", "govlib.metrics.kpis", "statsmodels.stats.proportion"),
     "validate": ("pandas", "ibis", "ibis.backends.duckdb", "duckdb", "govlib.data.validate"),
-    "cube": ("pandas", "ibis", "ibis.backends.duckdb", "duckdb", "govlib.data.load", "govlib.metrics.kpis",
-             "govlib.report.cube"),
+    "cube": (
+        "pandas",
+        "ibis",
+        "ibis.backends.duckdb",
+        "duckdb",
+        "govlib.data.load",
+        "govlib.metrics.kpis",
+        "govlib.report.cube",
+    ),
     "batch_govlib": ("govlib.report.batch.run", "papermill", "batch"),
     "batch_floor": ("govlib.report.batch.run", "papermill", "batch"),
-    "batch_data_floor": ("pandas", "ibis", "ibis.backends.duckdb", "duckdb", "govlib.data.load", "govlib.report.cube"),
+    "batch_data_floor": (
+        "pandas",
+        "ibis",
+        "ibis.backends.duckdb",
+        "duckdb",
+        "govlib.data.load",
+        "govlib.report.cube",
+    ),
 }

@@ -104,21 +104,29 @@ def _child(task: dict) -> None:
 def run_child(step: str, data: Path, market: str, month: str, tz: str, **kwargs) -> dict:
     """Run ``step`` in a fresh interpreter; return its measurements."""
     task = {"step": step, "data": str(data), "market": market, "month": month, "tz": tz, "kwargs": kwargs}
-    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(task)],
-                          capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(task)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
         tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
         raise BenchError(f"step {step} on {data} failed (exit {proc.returncode}):\n{tail}")
-    return json.loads(lines[-1][len("RESULT "):])
+    return json.loads(lines[-1][len("RESULT ") :])
 
 
 def repeat(step: str, n: int, *args, **kwargs) -> dict:
     """Best of ``n`` runs of ``step`` (each in its own process); peak RSS is the max over runs."""
     runs = [run_child(step, *args, **kwargs) for _ in range(n)]
     best = min(runs, key=lambda r: r["seconds"])
-    return {**best, "runs": [r["seconds"] for r in runs], "rss_mb": max(r["rss_mb"] for r in runs),
-            "children_rss_mb": max(r["children_rss_mb"] for r in runs)}
+    return {
+        **best,
+        "runs": [r["seconds"] for r in runs],
+        "rss_mb": max(r["rss_mb"] for r in runs),
+        "children_rss_mb": max(r["children_rss_mb"] for r in runs),
+    }
 
 
 # ---------------------------------------------------------------------------------------
@@ -170,12 +178,16 @@ def check_same_kpis(reference: list[dict], other: list[dict], what: str) -> None
             y = math.nan if y is None else float(y)
             if math.isnan(x) and math.isnan(y):
                 continue
-            exact = col in ("numerator", "denominator") and a["kpi_id"] != "violating_view_prevalence"  # counts
+            exact = (
+                col in ("numerator", "denominator") and a["kpi_id"] != "violating_view_prevalence"
+            )  # counts
             tol = 0.0 if exact else 1e-9 * max(abs(x), 1.0)
             if math.isnan(x) != math.isnan(y) or abs(x - y) > tol:
                 bad.append(f"{a['kpi_id']}.{col}: {x!r} vs {y!r}")
     if bad:
-        raise BenchError(f"{what}: the baseline does not compute the same KPIs as govlib: " + "; ".join(bad[:5]))
+        raise BenchError(
+            f"{what}: the baseline does not compute the same KPIs as govlib: " + "; ".join(bad[:5])
+        )
 
 
 # ---------------------------------------------------------------------------------------
@@ -197,8 +209,14 @@ def run_batch_bench(data: Path, month: str, tz: str, jobs: int | None) -> dict |
     f = run_child("batch_floor", data, "all", month, tz, n=n, jobs=jobs)
     d = run_child("batch_data_floor", data, "all", month, tz)
     where = f"all markets {month}, {n} notebooks, {jobs} jobs"
-    return {"govlib": g, "floor": f, "data_floor": d, "where": where, "ok": g["result"]["ok"],
-            "failed": g["result"]["failed"]}
+    return {
+        "govlib": g,
+        "floor": f,
+        "data_floor": d,
+        "where": where,
+        "ok": g["result"]["ok"],
+        "failed": g["result"]["failed"],
+    }
 
 
 # ---------------------------------------------------------------------------------------
@@ -226,9 +244,17 @@ def machine() -> dict:
     import pandas as pd
     import pyarrow as pa
 
-    return {"cores": os.cpu_count(), "mem_gb": mem_gb, "cpu": cpu, "load": os.getloadavg(),
-            "python": platform.python_version(), "pandas": pd.__version__, "duckdb": duckdb.__version__,
-            "ibis": ibis.__version__, "pyarrow": pa.__version__}
+    return {
+        "cores": os.cpu_count(),
+        "mem_gb": mem_gb,
+        "cpu": cpu,
+        "load": os.getloadavg(),
+        "python": platform.python_version(),
+        "pandas": pd.__version__,
+        "duckdb": duckdb.__version__,
+        "ibis": ibis.__version__,
+        "pyarrow": pa.__version__,
+    }
 
 
 def fmt_ratio(x: float | None) -> str:
@@ -254,15 +280,19 @@ def render(rows: list[dict], ratios: dict, info: dict, command: str, started: st
         runs = ", ".join(f"{s:.2f}" for s in r.get("runs", [r["seconds"]]))
         rss = max(r.get("rss_mb", 0.0), r.get("children_rss_mb", 0.0))
         rows = "" if r["step"].startswith("batch") else f"{r.get('rows', 0):,}"
-        lines.append(f"| {r['scale']} | {LABELS.get(r['step'], r['step'])} | {r.get('where', '')} | "
-                     f"{rows} | {r['seconds']:.2f} | {runs} | {rss:,.0f} | {r.get('ratio', '')} |")
+        lines.append(
+            f"| {r['scale']} | {LABELS.get(r['step'], r['step'])} | {r.get('where', '')} | "
+            f"{rows} | {r['seconds']:.2f} | {runs} | {rss:,.0f} | {r.get('ratio', '')} |"
+        )
     lines += ["", "```", ratio_line(ratios), "```", ""]
     return "\n".join(lines)
 
 
 def ratio_line(ratios: dict) -> str:
-    return ("RATIOS " + " ".join(f"{k}={fmt_ratio(ratios.get(k))}"
-                                 for k in ("kpi_vs_sql", "kpi_vs_pandas", "batch_vs_floor", "peak_rss_gb")))
+    return "RATIOS " + " ".join(
+        f"{k}={fmt_ratio(ratios.get(k))}"
+        for k in ("kpi_vs_sql", "kpi_vs_pandas", "batch_vs_floor", "peak_rss_gb")
+    )
 
 
 def write_section(path: Path, title: str, body: str) -> None:
@@ -297,8 +327,15 @@ def write_section(path: Path, title: str, body: str) -> None:
 # main
 
 
-def bench_scale(scale: str, data: Path, repeats: int, market: str | None, with_batch: bool,
-                with_cube: bool, jobs: int | None) -> tuple[list[dict], dict]:
+def bench_scale(
+    scale: str,
+    data: Path,
+    repeats: int,
+    market: str | None,
+    with_batch: bool,
+    with_cube: bool,
+    jobs: int | None,
+) -> tuple[list[dict], dict]:
     from govlib.params import load_market
 
     truth = json.loads((data / "ground_truth.json").read_text())
@@ -314,8 +351,11 @@ def bench_scale(scale: str, data: Path, repeats: int, market: str | None, with_b
     check_same_kpis(res["kpi_govlib"]["kpis"], res["kpi_sql"]["kpis"], f"{scale}: SQL floor")
     check_same_kpis(res["kpi_govlib"]["kpis"], res["kpi_pandas"]["kpis"], f"{scale}: naive pandas")
     g = res["kpi_govlib"]["seconds"]
-    ratios = {"kpi_vs_sql": g / res["kpi_sql"]["seconds"], "kpi_vs_pandas": g / res["kpi_pandas"]["seconds"],
-              "peak_rss_gb": res["kpi_govlib"]["rss_mb"] / 1024}
+    ratios = {
+        "kpi_vs_sql": g / res["kpi_sql"]["seconds"],
+        "kpi_vs_pandas": g / res["kpi_pandas"]["seconds"],
+        "peak_rss_gb": res["kpi_govlib"]["rss_mb"] / 1024,
+    }
     for step in KPI_STEPS:
         r = {**res[step], "scale": scale, "step": step, "where": where}
         if step == "kpi_sql":
@@ -336,20 +376,40 @@ def bench_scale(scale: str, data: Path, repeats: int, market: str | None, with_b
                 ratios["batch_vs_floor"] = ratio
             else:  # a failed report ends early: its time is no measure of the batch
                 note = "reports FAILED: no ratio"
-                print(f"[{scale}] the monthly batch had failed reports; batch_vs_floor is not reported:\n  "
-                      + "\n  ".join(b["failed"][:10]), file=sys.stderr, flush=True)
+                print(
+                    f"[{scale}] the monthly batch had failed reports; batch_vs_floor is not reported:\n  "
+                    + "\n  ".join(b["failed"][:10]),
+                    file=sys.stderr,
+                    flush=True,
+                )
             rows.append({**b["govlib"], "scale": scale, "step": "batch_govlib", "where": b["where"]})
-            rows.append({**b["floor"], "scale": scale, "step": "batch_floor", "where": b["where"], "ratio": note})
+            rows.append(
+                {**b["floor"], "scale": scale, "step": "batch_floor", "where": b["where"], "ratio": note}
+            )
             d = b["data_floor"]
-            rows.append({**d, "scale": scale, "step": "batch_data_floor", "where": f"all markets {month}",
-                         "ratio": f"data floor / floor = {d['seconds'] / b['floor']['seconds']:.2f}"})
+            rows.append(
+                {
+                    **d,
+                    "scale": scale,
+                    "step": "batch_data_floor",
+                    "where": f"all markets {month}",
+                    "ratio": f"data floor / floor = {d['seconds'] / b['floor']['seconds']:.2f}",
+                }
+            )
 
     print(f"[{scale}] validate ...", flush=True)
     v = run_child("validate", data, market, month, tz)
     if v.get("result"):
         raise BenchError(f"{scale}: the demo data does not validate: {v['result'][:3]}")
-    rows.append({**v, "scale": scale, "step": "validate", "where": "whole dataset",
-                 "ratio": f"{v['rows'] / v['seconds']:,.0f} rows/s"})
+    rows.append(
+        {
+            **v,
+            "scale": scale,
+            "step": "validate",
+            "where": "whole dataset",
+            "ratio": f"{v['rows'] / v['seconds']:,.0f} rows/s",
+        }
+    )
     if with_cube:
         print(f"[{scale}] cube ...", flush=True)
         c = run_child("cube", data, market, month, tz)
@@ -359,10 +419,14 @@ def bench_scale(scale: str, data: Path, repeats: int, market: str | None, with_b
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--scales", default="medium,large", help="comma-separated demo scales (default medium,large)")
+    ap.add_argument(
+        "--scales", default="medium,large", help="comma-separated demo scales (default medium,large)"
+    )
     ap.add_argument("--quick", action="store_true", help="small data only, one run per step (a smoke test)")
     ap.add_argument("--repeats", type=int, default=3, help="runs of each fast step (best is reported)")
-    ap.add_argument("--market", default=None, help="market of the KPI step (default: the one with most actions)")
+    ap.add_argument(
+        "--market", default=None, help="market of the KPI step (default: the one with most actions)"
+    )
     ap.add_argument("--data-root", default=str(ROOT / "data"), help="where bench-<scale> datasets live")
     ap.add_argument("--jobs", type=int, default=None, help="parallelism of the batch and its floor")
     ap.add_argument("--no-batch", action="store_true", help="skip (b), the monthly batch")
@@ -386,7 +450,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for scale in scales:
             data = ensure_data(scale, Path(args.data_root))
-            rows, ratios = bench_scale(scale, data, repeats, args.market, not args.no_batch, not args.no_cube, args.jobs)
+            rows, ratios = bench_scale(
+                scale, data, repeats, args.market, not args.no_batch, not args.no_cube, args.jobs
+            )
             all_rows += rows
     except BenchError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)

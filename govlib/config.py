@@ -42,34 +42,59 @@ class ConfigError(GovlibError):
 class Settings(BaseSettings):
     """Every ``GOVLIB_*`` environment variable (field ``data`` is ``GOVLIB_DATA``). Empty means unset."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_ignore_empty=True, extra="ignore",
-                                      validate_default=False)
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_ignore_empty=True, extra="ignore", validate_default=False
+    )
 
     root: Path = Field(_REPO_ROOT, description="project root holding params/, notebooks/, locales/ and docs/")
-    data: Path = Field(default_factory=lambda v: v["root"] / "data" / "demo",
-                       description="dataset directory read by every command (default `<root>/data/demo`)")
-    params: Path = Field(default_factory=lambda v: v["root"] / "params",
-                         description="market parameter files (default `<root>/params`)")
-    reports: Path = Field(default_factory=lambda v: v["root"] / "reports",
-                          description="output root of reports, queues and investigations (default `<root>/reports`)")
-    cache: Path = Field(default_factory=lambda v: v["root"] / ".cache",
-                        description="cache of market cubes, kernels and theme (default `<root>/.cache`)")
+    data: Path = Field(
+        default_factory=lambda v: v["root"] / "data" / "demo",
+        description="dataset directory read by every command (default `<root>/data/demo`)",
+    )
+    params: Path = Field(
+        default_factory=lambda v: v["root"] / "params",
+        description="market parameter files (default `<root>/params`)",
+    )
+    reports: Path = Field(
+        default_factory=lambda v: v["root"] / "reports",
+        description="output root of reports, queues and investigations (default `<root>/reports`)",
+    )
+    cache: Path = Field(
+        default_factory=lambda v: v["root"] / ".cache",
+        description="cache of market cubes, kernels and theme (default `<root>/.cache`)",
+    )
     peer_reports: Path = Field(
         default_factory=lambda v: v["root"] / "tests" / "fixtures" / "dsa" / "transparency_reports",
-        description="other services' published DSA transparency reports (CSV) for the peer benchmarks")
-    engine: str = Field("duckdb", description="query engine of the data layer: `duckdb` or `spark` (docs/spark.md)")
+        description="other services' published DSA transparency reports (CSV) for the peer benchmarks",
+    )
+    engine: str = Field(
+        "duckdb", description="query engine of the data layer: `duckdb` or `spark` (docs/spark.md)"
+    )
     spark_master: str = Field("local[2]", description="Spark master URL, e.g. `spark://host:7077` or `yarn`")
     spark_remote: str | None = Field(None, description="Spark Connect URL, used instead of a master")
-    spark_conf: str | None = Field(None, description="JSON object of Spark settings merged over govlib's defaults")
-    pseudonym_key: str | None = Field(None, repr=False,
-                                      description="secret key of the creator pseudonyms in circulated outputs")
-    pseudonym_key_file: Path | None = Field(None, description="file (outside the repository) holding the pseudonym key")
+    spark_conf: str | None = Field(
+        None, description="JSON object of Spark settings merged over govlib's defaults"
+    )
+    pseudonym_key: str | None = Field(
+        None, repr=False, description="secret key of the creator pseudonyms in circulated outputs"
+    )
+    pseudonym_key_file: Path | None = Field(
+        None, description="file (outside the repository) holding the pseudonym key"
+    )
     demo: bool = Field(False, description="demo mode: allow the public example pseudonym key (`1`)")
-    code_version: str | None = Field(None, description="code version in cache keys (default: a hash of govlib's sources)")
-    kernel_max_reports: int = Field(50, ge=1, description="notebooks a warm kernel runs before it is replaced")
-    kernel_max_rss_mb: int = Field(3072, ge=1, description="resident size (MB) above which a warm kernel is replaced")
+    code_version: str | None = Field(
+        None, description="code version in cache keys (default: a hash of govlib's sources)"
+    )
+    kernel_max_reports: int = Field(
+        50, ge=1, description="notebooks a warm kernel runs before it is replaced"
+    )
+    kernel_max_rss_mb: int = Field(
+        3072, ge=1, description="resident size (MB) above which a warm kernel is replaced"
+    )
     fresh_kernels: bool = Field(False, description="a fresh kernel for every notebook (`--fresh-kernels`)")
-    runner_pid: int | None = Field(None, description="set by `govlib run` for its workers: the runner's process id")
+    runner_pid: int | None = Field(
+        None, description="set by `govlib run` for its workers: the runner's process id"
+    )
 
 
 def env_name(field: str) -> str:
@@ -78,9 +103,13 @@ def env_name(field: str) -> str:
 
 
 def _error(exc: ValidationError) -> ConfigError:
-    bad = [f"{env_name(str(e['loc'][0]))}={e.get('input')!r}: {e['msg']}" for e in exc.errors() if e.get("loc")]
-    return ConfigError(f"invalid environment variable(s): {'; '.join(bad)} — fix or unset them "
-                       "(the GOVLIB_* variables are listed in docs/DEVELOPING.md)")
+    bad = [
+        f"{env_name(str(e['loc'][0]))}={e.get('input')!r}: {e['msg']}" for e in exc.errors() if e.get("loc")
+    ]
+    return ConfigError(
+        f"invalid environment variable(s): {'; '.join(bad)} — fix or unset them "
+        "(the GOVLIB_* variables are listed in docs/DEVELOPING.md)"
+    )
 
 
 def current(environ: Mapping[str, str] | None = None) -> Settings:
@@ -105,9 +134,13 @@ def settings_table() -> str:
     """The Markdown table of every ``GOVLIB_*`` variable (as in ``docs/DEVELOPING.md``)."""
     rows = ["| Variable | Type | Default | Description |", "| --- | --- | --- | --- |"]
     for name, f in Settings.model_fields.items():
-        kinds = [a for a in (getattr(f.annotation, "__args__", None) or (f.annotation,)) if a is not type(None)]
+        kinds = [
+            a for a in (getattr(f.annotation, "__args__", None) or (f.annotation,)) if a is not type(None)
+        ]
         kind = kinds[0].__name__
-        default = "derived from root" if f.default_factory else ("unset" if f.default is None else f"`{f.default}`")
+        default = (
+            "derived from root" if f.default_factory else ("unset" if f.default is None else f"`{f.default}`")
+        )
         if name == "root":
             default = "the repository"
         rows.append(f"| `{env_name(name)}` | {kind} | {default} | {f.description} |")

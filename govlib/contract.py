@@ -6,7 +6,7 @@ The prose version lives in ``docs/data-contract.md``; keep both in step.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 DType = Literal["str", "timestamp", "int", "float", "bool"]
@@ -21,24 +21,39 @@ def arrow_type(dtype: DType):
     """The Arrow type of contract type ``dtype`` (timestamps: microseconds, UTC)."""
     import pyarrow as pa
 
-    return {"str": pa.string(), "timestamp": pa.timestamp("us", tz="UTC"), "int": pa.int64(),
-            "float": pa.float64(), "bool": pa.bool_()}[dtype]
+    return {
+        "str": pa.string(),
+        "timestamp": pa.timestamp("us", tz="UTC"),
+        "int": pa.int64(),
+        "float": pa.float64(),
+        "bool": pa.bool_(),
+    }[dtype]
 
 
 def ibis_type(dtype: DType):
     """The Ibis type of contract type ``dtype`` (timestamps in UTC)."""
     import ibis.expr.datatypes as dt
 
-    return {"str": dt.string, "timestamp": dt.Timestamp(timezone="UTC"), "int": dt.int64,
-            "float": dt.float64, "bool": dt.boolean}[dtype]
+    return {
+        "str": dt.string,
+        "timestamp": dt.Timestamp(timezone="UTC"),
+        "int": dt.int64,
+        "float": dt.float64,
+        "bool": dt.boolean,
+    }[dtype]
 
 
 def arrow_schema(table: str, drop: tuple[str, ...] = ()):
     """Arrow schema of contract table ``table`` (columns in contract order, without ``drop``)."""
     import pyarrow as pa
 
-    return pa.schema([pa.field(c.name, arrow_type(c.dtype), nullable=c.nullable)
-                      for c in TABLES[table].columns if c.name not in drop])
+    return pa.schema(
+        [
+            pa.field(c.name, arrow_type(c.dtype), nullable=c.nullable)
+            for c in TABLES[table].columns
+            if c.name not in drop
+        ]
+    )
 
 
 @dataclass(frozen=True)
@@ -239,7 +254,9 @@ TABLES: dict[str, Table] = {
                 Column("outcome", "str", allowed=APPEAL_OUTCOMES),
             ),
             time_orders=(
-                TimeOrder("submitted_at", "actioned_at", via=("action_id", "enforcement_actions", "action_id")),
+                TimeOrder(
+                    "submitted_at", "actioned_at", via=("action_id", "enforcement_actions", "action_id")
+                ),
                 TimeOrder("resolved_at", "submitted_at"),
             ),
             null_iff=(NullIff("resolved_at", "outcome", "pending"),),
@@ -334,4 +351,6 @@ def dsa_category(policy: str, local_policies: dict[str, str] | None = None) -> s
     try:
         return POLICY_DSA_CATEGORY[policy]
     except KeyError:
-        raise KeyError(f"policy {policy!r} is neither in the taxonomy nor a local policy of the market") from None
+        raise KeyError(
+            f"policy {policy!r} is neither in the taxonomy nor a local policy of the market"
+        ) from None

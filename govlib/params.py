@@ -7,7 +7,7 @@ An unknown key or a wrong type is a :class:`ParamsError` naming the file and key
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Literal
 
@@ -122,7 +122,9 @@ class MarketParams(_Strict):
 
         bad = [k for k in v if k not in ("health", "alerts", "severity_weights")]
         if bad:
-            raise ValueError(f"calibrated_on: unknown settings group(s) {bad}; use health, alerts, severity_weights")
+            raise ValueError(
+                f"calibrated_on: unknown settings group(s) {bad}; use health, alerts, severity_weights"
+            )
         bad = {k: m for k, m in v.items() if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", str(m))}
         if bad:
             raise ValueError(f"calibrated_on: months must be YYYY-MM, got {bad}")
@@ -174,7 +176,9 @@ def load_market(code: str, params_dir: Path | None = None) -> MarketParams:
     if not (len(code) == 2 and code.isalpha() and code.isupper()):
         raise ParamsError(f"unknown market {code!r}: expected an ISO 3166-1 alpha-2 code such as 'DE'")
     if not path.exists():
-        raise ParamsError(f"unknown market {code!r}: no params file {path}; known markets: {', '.join(list_markets(params_dir))}")
+        raise ParamsError(
+            f"unknown market {code!r}: no params file {path}; known markets: {', '.join(list_markets(params_dir))}"
+        )
     data = _read_yaml(path)
     try:
         params = MarketParams(**data)
@@ -200,7 +204,7 @@ def load_reports(params_dir: Path | None = None) -> ReportsParams:
         raise _explain(path, exc) from None
 
 
-@lru_cache(maxsize=None)
+@cache
 def market_timezone(code: str) -> str:
     """Time zone of a market from its params (cached; used for month bucketing)."""
     return load_market(code).timezone

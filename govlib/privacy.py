@@ -94,7 +94,9 @@ def is_demo_mode(data_dir: str | os.PathLike | None = None, environ: Mapping[str
     return _has_demo_marker(folder)
 
 
-def load_pseudonym_key(data_dir: str | os.PathLike | None = None, environ: Mapping[str, str] | None = None) -> bytes:
+def load_pseudonym_key(
+    data_dir: str | os.PathLike | None = None, environ: Mapping[str, str] | None = None
+) -> bytes:
     """The secret key of :func:`pseudonymise`.
 
     Order: ``GOVLIB_PSEUDONYM_KEY`` (the key), then ``GOVLIB_PSEUDONYM_KEY_FILE`` (a file outside
@@ -144,8 +146,12 @@ def load_pseudonym_key(data_dir: str | os.PathLike | None = None, environ: Mappi
             f"before producing circulated outputs from real data. The example key is allowed only "
             f"for the demo data ($GOVLIB_DEMO=1, or a dataset made by 'govlib demo-data', which carries "
             f"the marker file {DEMO_MARKER})."
-            + (f" {folder} has a ground_truth.json but no valid {DEMO_MARKER}: if it is demo data made by an "
-               f"older govlib, generate it again with 'govlib demo-data --out {folder} --force'." if old_demo else "")
+            + (
+                f" {folder} has a ground_truth.json but no valid {DEMO_MARKER}: if it is demo data made by an "
+                f"older govlib, generate it again with 'govlib demo-data --out {folder} --force'."
+                if old_demo
+                else ""
+            )
         )
     if key == EXAMPLE_KEY and not demo:
         raise PrivacyError(
@@ -226,8 +232,12 @@ def _isna(v: Any) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 
-def small_cell_mask(df: pd.DataFrame, count_cols: str | Sequence[str], min_cell: int = DEFAULT_MIN_CELL,
-                    include_zero: bool = False) -> pd.DataFrame:
+def small_cell_mask(
+    df: pd.DataFrame,
+    count_cols: str | Sequence[str],
+    min_cell: int = DEFAULT_MIN_CELL,
+    include_zero: bool = False,
+) -> pd.DataFrame:
     """Boolean frame (one column per count column): True where the count is a small cell.
 
     A small cell is a count with ``0 < n < min_cell`` (``0 <= n < min_cell`` with
@@ -309,15 +319,19 @@ def suppress_small_cells(
         if isinstance(derived, Mapping):
             for c, cols in derived.items():
                 if c not in mask.columns:
-                    raise PrivacyError(f"derived columns keyed by {c!r}, which is not one of the count columns {list(mask.columns)}")
-                for d in ([cols] if isinstance(cols, str) else cols):
+                    raise PrivacyError(
+                        f"derived columns keyed by {c!r}, which is not one of the count columns {list(mask.columns)}"
+                    )
+                for d in [cols] if isinstance(cols, str) else cols:
                     targets[d] = targets.get(d, pd.Series(False, index=df.index)) | mask[c]
         else:
-            for d in ([derived] if isinstance(derived, str) else derived):
+            for d in [derived] if isinstance(derived, str) else derived:
                 targets[d] = targets.get(d, pd.Series(False, index=df.index)) | row_any
     unknown = [c for c in targets if c not in out.columns]
     if unknown:
-        raise PrivacyError(f"small-cell suppression: derived column(s) {unknown} not in the table (columns: {list(df.columns)})")
+        raise PrivacyError(
+            f"small-cell suppression: derived column(s) {unknown} not in the table (columns: {list(df.columns)})"
+        )
     for col, m in targets.items():
         if not m.any():
             continue
@@ -425,7 +439,7 @@ def scan_for_identifiers(
             first.setdefault(s, m.start(1))
         for s in sorted(counts, key=lambda k: first[k]):
             i = first[s]
-            hits.append(IdentifierHit(f, s, counts[s], text[max(0, i - 20): i + len(s) + 20]))
+            hits.append(IdentifierHit(f, s, counts[s], text[max(0, i - 20) : i + len(s) + 20]))
     return hits
 
 

@@ -7,7 +7,7 @@ An event belongs to month *M* of market *m* when its UTC timestamp, converted to
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 
@@ -21,9 +21,11 @@ def parse_month(month: str, *, allow_future: bool = True) -> str:
     if not isinstance(month, str) or not _MONTH.match(month):
         raise UsageError(f"month {month!r} is not of the form YYYY-MM (e.g. 2026-10)")
     if not allow_future:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         if month > f"{now.year:04d}-{now.month:02d}":
-            raise UsageError(f"month {month} is in the future; the latest complete data is at most this month")
+            raise UsageError(
+                f"month {month} is in the future; the latest complete data is at most this month"
+            )
     return month
 
 

@@ -51,8 +51,11 @@ def compare_notebooks(a: Path, b: Path) -> str | None:
 
 def main(argv: list[str]) -> int:
     a, b = map(Path, argv)
-    pairs = [(a, b)] if a.is_file() else [
-        (p, b / p.relative_to(a)) for p in sorted(a.rglob("*")) if p.suffix in (".ipynb", ".csv")]
+    pairs = (
+        [(a, b)]
+        if a.is_file()
+        else [(p, b / p.relative_to(a)) for p in sorted(a.rglob("*")) if p.suffix in (".ipynb", ".csv")]
+    )
     problems = []
     for pa, pb in pairs:
         if not pb.exists():

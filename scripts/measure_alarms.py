@@ -33,13 +33,14 @@ import pandas as pd
 
 from govlib.data.load import load_market_window, open_dataset
 from govlib.demo import generate
+from govlib.metrics.trends import build_weekly_series, detect_emerging_risks
 from govlib.params import load_market
 from govlib.timeutil import shift_month
-from govlib.metrics.trends import build_weekly_series, detect_emerging_risks
 
 
-def alarms_for(data: Path, months_back: int, by_content_type: bool,
-               count: str = "observed") -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+def alarms_for(
+    data: Path, months_back: int, by_content_type: bool, count: str = "observed"
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Alerts and tested series of every market for the last ``months_back`` months."""
     truth = json.loads((data / "ground_truth.json").read_text())
     end = truth["end_month"]
@@ -47,9 +48,17 @@ def alarms_for(data: Path, months_back: int, by_content_type: bool,
     alerts, tested = [], []
     for market in truth["markets"]:
         params = load_market(market)
-        tables = load_market_window(ds, market, end, params.timezone, tables=["enforcement_actions", "content"])
-        series = build_weekly_series(tables["enforcement_actions"], tables["content"], market, params.timezone,
-                                     end=f"{shift_month(end, 1)}-01", by_content_type=by_content_type)
+        tables = load_market_window(
+            ds, market, end, params.timezone, tables=["enforcement_actions", "content"]
+        )
+        series = build_weekly_series(
+            tables["enforcement_actions"],
+            tables["content"],
+            market,
+            params.timezone,
+            end=f"{shift_month(end, 1)}-01",
+            by_content_type=by_content_type,
+        )
         for k in range(months_back):
             month = shift_month(end, -k)
             sub = series.loc[pd.to_datetime(series["week_start"]).dt.strftime("%Y-%m") <= month]
@@ -57,7 +66,9 @@ def alarms_for(data: Path, months_back: int, by_content_type: bool,
             allw = detect_emerging_risks(sub, params.alerts, month=month, all_weeks=True, count=count)
             alerts.append(allw.loc[allw["alarm"]].assign(month=month))
             tested.append(allw[["market", "policy", "content_type"]].drop_duplicates().assign(month=month))
-    alerts = [a for a in alerts if len(a)] or [pd.DataFrame(columns=["market", "policy", "content_type", "month"])]
+    alerts = [a for a in alerts if len(a)] or [
+        pd.DataFrame(columns=["market", "policy", "content_type", "month"])
+    ]
     return pd.concat(alerts, ignore_index=True), pd.concat(tested, ignore_index=True), truth
 
 
@@ -68,8 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=float, default=1.0, help="multiplier on the number of creators")
     ap.add_argument("--quiet-months", type=int, default=3)
     ap.add_argument("--by-content-type", action="store_true", help="also test policy x content type series")
-    ap.add_argument("--count", choices=["observed", "creators"], default="observed",
-                    help="test action counts (default) or distinct creators acted on")
+    ap.add_argument(
+        "--count",
+        choices=["observed", "creators"],
+        default="observed",
+        help="test action counts (default) or distinct creators acted on",
+    )
     ap.add_argument("--keep", type=Path, default=None, help="write the datasets here instead of a temp dir")
     args = ap.parse_args(argv)
     rows = []
@@ -81,8 +96,9 @@ def main(argv: list[str] | None = None) -> int:
                 data = root / f"demo-{args.scale}-{seed}-{'wave' if wave else 'quiet'}"
                 if not (data / ".complete").exists():
                     generate(data, scale=args.scale, seed=seed, plant_wave=wave, size=args.size)
-                alerts, tested, truth = alarms_for(data, 1 if wave else args.quiet_months, args.by_content_type,
-                                                    args.count)
+                alerts, tested, truth = alarms_for(
+                    data, 1 if wave else args.quiet_months, args.by_content_type, args.count
+                )
                 key = ["market", "policy", "content_type", "month"]
                 alarmed = alerts[key].drop_duplicates()
                 if wave:
@@ -96,11 +112,22 @@ def main(argv: list[str] | None = None) -> int:
                     found = bool(is_wave.any())
                 else:
                     quiet_tested, fa, found, top = len(tested), len(alarmed), None, None
-                rows.append({"seed": seed, "dataset": "wave" if wave else "quiet", "wave_found": found, "wave_top": top,
-                             "quiet_series_months": quiet_tested, "false_alarm_series_months": fa})
+                rows.append(
+                    {
+                        "seed": seed,
+                        "dataset": "wave" if wave else "quiet",
+                        "wave_found": found,
+                        "wave_top": top,
+                        "quiet_series_months": quiet_tested,
+                        "false_alarm_series_months": fa,
+                    }
+                )
                 r = rows[-1]
-                print(f"seed {seed} {r['dataset']}: wave found={found} top={top} "
-                      f"false alarms {fa}/{quiet_tested} series-months ({time.time() - t0:.0f}s)", flush=True)
+                print(
+                    f"seed {seed} {r['dataset']}: wave found={found} top={top} "
+                    f"false alarms {fa}/{quiet_tested} series-months ({time.time() - t0:.0f}s)",
+                    flush=True,
+                )
     df = pd.DataFrame(rows)
     w, q = df[df.dataset == "wave"], df[df.dataset == "quiet"]
     fa_q = 100 * q.false_alarm_series_months.sum() / max(q.quiet_series_months.sum(), 1)
@@ -112,10 +139,14 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|")
     print(f"| wave found in its market x policy, last month | {int(w.wave_found.sum())} / {len(w)} seeds |")
     print(f"| wave is its market's top alert | {int(w.wave_top.sum())} / {len(w)} seeds |")
-    print(f"| false alarms per 100 quiet series-months (quiet datasets, last {args.quiet_months} months) | "
-          f"{fa_q:.2f} ({int(q.false_alarm_series_months.sum())} / {int(q.quiet_series_months.sum())}) |")
-    print(f"| false alarms per 100 other series-months (wave datasets, last month) | "
-          f"{fa_w:.2f} ({int(w.false_alarm_series_months.sum())} / {int(w.quiet_series_months.sum())}) |")
+    print(
+        f"| false alarms per 100 quiet series-months (quiet datasets, last {args.quiet_months} months) | "
+        f"{fa_q:.2f} ({int(q.false_alarm_series_months.sum())} / {int(q.quiet_series_months.sum())}) |"
+    )
+    print(
+        f"| false alarms per 100 other series-months (wave datasets, last month) | "
+        f"{fa_w:.2f} ({int(w.false_alarm_series_months.sum())} / {int(w.quiet_series_months.sum())}) |"
+    )
     print(f"\n({time.time() - t0:.0f}s)")
     return 0
 

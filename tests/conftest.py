@@ -22,7 +22,11 @@ from govlib.io import file_lock
 # run) draws the same examples every time and keeps no example database; "dev" explores new
 # examples on every run: `HYPOTHESIS_PROFILE=dev make test`. Pin what "dev" finds with @example.
 settings.register_profile(
-    "ci", derandomize=True, database=None, deadline=None, print_blob=True,
+    "ci",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],  # timing-based: a loaded CI machine must not fail it
 )
 settings.register_profile("dev", max_examples=500, deadline=None, print_blob=True)

@@ -21,15 +21,26 @@ from govlib import config
 
 MONTH = "2026-10"
 TEST_KEY = "test-key-0123456789abcdef"  # a non-example pseudonym key (non-demo data needs one)
-PARAMS_CELL = 'market: str = "GB"\nmonth: str = "2026-10"\ndata_dir: str = ""\nlang: str = ""\ncube_path: str = ""'
-ROLLUP_PARAMS_CELL = 'month: str = "2026-10"\nmarkets: str = ""\nfailed_markets: str = ""\ndata_dir: str = ""\nlang: str = ""'
-READ_CUBE = ("from govlib.report.cube import load_cube\ncube = load_cube(cube_path)\n"
-             "print(cube.market, cube.month, len(cube.kpis_for()))")
+PARAMS_CELL = (
+    'market: str = "GB"\nmonth: str = "2026-10"\ndata_dir: str = ""\nlang: str = ""\ncube_path: str = ""'
+)
+ROLLUP_PARAMS_CELL = (
+    'month: str = "2026-10"\nmarkets: str = ""\nfailed_markets: str = ""\ndata_dir: str = ""\nlang: str = ""'
+)
+READ_CUBE = (
+    "from govlib.report.cube import load_cube\ncube = load_cube(cube_path)\n"
+    "print(cube.market, cube.month, len(cube.kpis_for()))"
+)
 
 
-def make_toy_project(root: Path, notebooks: dict[str, str] | None = None, timeout: int = 60,
-                     rollup: dict[str, str] | None = None, real_market: tuple[str, ...] = (),
-                     real_rollup: tuple[str, ...] = ()) -> Path:
+def make_toy_project(
+    root: Path,
+    notebooks: dict[str, str] | None = None,
+    timeout: int = 60,
+    rollup: dict[str, str] | None = None,
+    real_market: tuple[str, ...] = (),
+    real_rollup: tuple[str, ...] = (),
+) -> Path:
     """A GOVLIB_ROOT with ``params/`` (copied), ``locales/`` (linked) and toy notebooks; returns ``root``.
 
     ``rollup``: roll-up notebooks (name -> code after :data:`ROLLUP_PARAMS_CELL`), run into ``EMEA/``.
@@ -44,7 +55,8 @@ def make_toy_project(root: Path, notebooks: dict[str, str] | None = None, timeou
         shutil.copy2(config.NOTEBOOKS_DIR / f"{name}.ipynb", root / "notebooks" / f"{name}.ipynb")
     (root / "params" / "reports.yaml").write_text(
         f"market_notebooks: [{', '.join([*notebooks, *real_market])}]\n"
-        f"rollup_notebooks: [{', '.join([*rollup, *real_rollup])}]\ntimeout_seconds: {timeout}\n")
+        f"rollup_notebooks: [{', '.join([*rollup, *real_rollup])}]\ntimeout_seconds: {timeout}\n"
+    )
     os.symlink(config.LOCALES_DIR, root / "locales")
     for name, code in {**notebooks, **rollup}.items():
         nb = new_notebook()
@@ -58,26 +70,35 @@ def make_toy_project(root: Path, notebooks: dict[str, str] | None = None, timeou
 
 def toy_env(root: Path, **extra: str) -> dict[str, str]:
     """Environment of a ``govlib`` child process working on the toy project ``root``."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("GOVLIB_PARAMS", "GOVLIB_DATA", "GOVLIB_REPORTS")}
+    env = {k: v for k, v in os.environ.items() if k not in ("GOVLIB_PARAMS", "GOVLIB_DATA", "GOVLIB_REPORTS")}
     env.update(GOVLIB_ROOT=str(root), GOVLIB_CACHE=str(root / ".cache"), GOVLIB_PSEUDONYM_KEY=TEST_KEY)
     env.update(extra)
     return env
 
 
-def govlib(args: list[str], env: dict[str, str] | None = None, timeout: float = 300,
-           cwd: Path | None = None) -> subprocess.CompletedProcess:
+def govlib(
+    args: list[str], env: dict[str, str] | None = None, timeout: float = 300, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
     """``python -m govlib ARGS`` in a subprocess (text output captured)."""
-    return subprocess.run([sys.executable, "-m", "govlib", *args], capture_output=True, text=True,
-                          env=env if env is not None else dict(os.environ), timeout=timeout, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "govlib", *args],
+        capture_output=True,
+        text=True,
+        env=env if env is not None else dict(os.environ),
+        timeout=timeout,
+        cwd=cwd,
+    )
 
 
 def report_files(out: Path) -> list[str]:
     """Files under an output root, staging lock excepted (relative paths, sorted)."""
     if not out.exists():
         return []
-    return sorted(str(p.relative_to(out)) for p in out.rglob("*")
-                  if p.is_file() and not (p.parent.name == ".staging" and p.suffix == ".lock"))
+    return sorted(
+        str(p.relative_to(out))
+        for p in out.rglob("*")
+        if p.is_file() and not (p.parent.name == ".staging" and p.suffix == ".lock")
+    )
 
 
 # A fake full disk for every Python process of a run (runner, workers, kernels): a file opened for

@@ -26,9 +26,12 @@ def test_layers_are_respected():
     """No import of a higher layer, no cycle between layers (the contract in pyproject.toml)."""
     from importlinter.cli import EXIT_STATUS_SUCCESS, lint_imports
 
-    status = lint_imports(config_filename=str(Path(config.PROJECT_ROOT) / "pyproject.toml"), no_cache=True,
-                          no_logo=True)
-    assert status == EXIT_STATUS_SUCCESS, "import layers broken: see the report above, or run .venv/bin/lint-imports"
+    status = lint_imports(
+        config_filename=str(Path(config.PROJECT_ROOT) / "pyproject.toml"), no_cache=True, no_logo=True
+    )
+    assert status == EXIT_STATUS_SUCCESS, (
+        "import layers broken: see the report above, or run .venv/bin/lint-imports"
+    )
 
 
 def function_lengths(path: Path) -> list[tuple[str, int]]:
@@ -53,8 +56,10 @@ def function_lengths(path: Path) -> list[tuple[str, int]]:
 
 def test_function_lengths_counts_code_not_docstrings(tmp_path):
     src = tmp_path / "m.py"
-    src.write_text('def f():\n    """Doc.\n\n    More.\n    """\n    a = 1\n    return a\n\n\n'
-                   "class C:\n    def g(self):\n        return 1\n")
+    src.write_text(
+        'def f():\n    """Doc.\n\n    More.\n    """\n    a = 1\n    return a\n\n\n'
+        "class C:\n    def g(self):\n        return 1\n"
+    )
     assert function_lengths(src) == [("f", 3), ("C.g", 2)]
 
 
@@ -65,11 +70,15 @@ def test_no_function_longer_than_a_screen():
             qual = f"{path.relative_to(GOVLIB.parent).as_posix()}:{name}"
             if n > MAX_FUNCTION_LINES and qual not in LONG_FUNCTIONS:
                 long.append(f"{qual} ({n} lines)")
-    assert not long, f"functions longer than {MAX_FUNCTION_LINES} lines (split them along their steps): {long}"
+    assert not long, (
+        f"functions longer than {MAX_FUNCTION_LINES} lines (split them along their steps): {long}"
+    )
 
 
 @pytest.mark.parametrize("notebook", sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")))
 def test_notebooks_are_thin(notebook):
     nb = nbformat.read(NOTEBOOKS / f"{notebook}.ipynb", as_version=4)
     lines = sum(len(c.source.splitlines()) for c in nb.cells if c.cell_type == "code")
-    assert lines <= MAX_NOTEBOOK_CODE_LINES, f"{notebook}: {lines} code lines; move logic into govlib.report.sections"
+    assert lines <= MAX_NOTEBOOK_CODE_LINES, (
+        f"{notebook}: {lines} code lines; move logic into govlib.report.sections"
+    )

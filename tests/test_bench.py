@@ -14,10 +14,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from paths import ROOT
 
 from govlib.params import load_market
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = ROOT
 
 
 def _load(name: str, path: Path):
@@ -60,13 +61,20 @@ def test_quick_run_prints_ratios_and_writes_only_its_section(tmp_path, demo_dir,
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "bench-small").symlink_to(demo_dir, target_is_directory=True)
     doc = tmp_path / "performance.md"
-    doc.write_text("# Performance\n\n## Demo data generation\n\nkept 1\n\n## Benchmarks\n\nstale table\n\n"
-                   "## Scale\n\nkept 2\n", encoding="utf-8")
-    rc = bench.main(["--quick", "--no-batch", "--no-cube", "--data-root", str(tmp_path / "data"), "--docs", str(doc)])
+    doc.write_text(
+        "# Performance\n\n## Demo data generation\n\nkept 1\n\n## Benchmarks\n\nstale table\n\n"
+        "## Scale\n\nkept 2\n",
+        encoding="utf-8",
+    )
+    rc = bench.main(
+        ["--quick", "--no-batch", "--no-cube", "--data-root", str(tmp_path / "data"), "--docs", str(doc)]
+    )
     out = capsys.readouterr().out.strip().splitlines()
     assert rc == 0
-    assert re.fullmatch(r"RATIOS kpi_vs_sql=\d+\.\d\d kpi_vs_pandas=\d+\.\d\d batch_vs_floor=na peak_rss_gb=\d+\.\d\d",
-                        out[-1]), out[-1]
+    assert re.fullmatch(
+        r"RATIOS kpi_vs_sql=\d+\.\d\d kpi_vs_pandas=\d+\.\d\d batch_vs_floor=na peak_rss_gb=\d+\.\d\d",
+        out[-1],
+    ), out[-1]
     assert sum(line.startswith("RATIOS ") for line in out) == 1
     text = doc.read_text(encoding="utf-8")
     assert "kept 1" in text and "kept 2" in text and "stale table" not in text

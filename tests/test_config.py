@@ -19,15 +19,27 @@ ALLOWED = {GOVLIB / "config.py"}
 def _env_names(path: Path) -> list[tuple[int, str]]:
     """String literals in ``path`` that are exactly a GOVLIB_* variable name (a read, write or alias)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    return [(n.lineno, n.value) for n in ast.walk(tree)
-            if isinstance(n, ast.Constant) and isinstance(n.value, str)
-            and n.value.startswith("GOVLIB_") and n.value.replace("_", "").isalnum() and n.value.isupper()]
+    return [
+        (n.lineno, n.value)
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant)
+        and isinstance(n.value, str)
+        and n.value.startswith("GOVLIB_")
+        and n.value.replace("_", "").isalnum()
+        and n.value.isupper()
+    ]
 
 
 def test_no_module_but_config_names_a_govlib_variable():
-    found = [f"{p.relative_to(GOVLIB.parent)}:{line}: {name}"
-             for p in sorted(GOVLIB.rglob("*.py")) if p not in ALLOWED for line, name in _env_names(p)]
-    assert not found, "read GOVLIB_* variables through govlib.config (Settings / current()):\n" + "\n".join(found)
+    found = [
+        f"{p.relative_to(GOVLIB.parent)}:{line}: {name}"
+        for p in sorted(GOVLIB.rglob("*.py"))
+        if p not in ALLOWED
+        for line, name in _env_names(p)
+    ]
+    assert not found, "read GOVLIB_* variables through govlib.config (Settings / current()):\n" + "\n".join(
+        found
+    )
 
 
 def test_every_setting_has_a_description_and_a_docs_row():
@@ -37,7 +49,8 @@ def test_every_setting_has_a_description_and_a_docs_row():
     docs = (Path(config.DOCS_DIR) / "DEVELOPING.md").read_text(encoding="utf-8")
     assert config.settings_table() in docs, (
         "docs/DEVELOPING.md's settings table is out of date; paste the output of "
-        ".venv/bin/python -c 'from govlib import config; print(config.settings_table())'")
+        ".venv/bin/python -c 'from govlib import config; print(config.settings_table())'"
+    )
     for name in fields:
         assert f"| `{config.env_name(name)}` |" in docs
 
@@ -60,5 +73,7 @@ def test_child_processes_get_the_settings_through_their_environment(tmp_path):
     env = {**os.environ, "GOVLIB_DATA": str(tmp_path / "d"), "GOVLIB_ROOT": str(tmp_path)}
     env.pop("GOVLIB_PARAMS", None)
     code = "from govlib import config; print(config.DATA_DIR); print(config.PARAMS_DIR)"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout
     assert out.split() == [str(tmp_path / "d"), str(tmp_path / "params")]

@@ -53,9 +53,32 @@ def _expected_notebooks() -> dict[str, list[str]]:
 
 
 def _govlib_run(env: dict, out: Path, data: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "govlib", "run", "--month", MONTH, "--markets", ",".join(MARKETS),
-                           "--data", str(data), "--out", str(out), "--jobs", "2", "--no-progress", *extra],
-                          capture_output=True, text=True, env=env, timeout=1200, cwd=env["GOVLIB_ROOT"], check=False)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "govlib",
+            "run",
+            "--month",
+            MONTH,
+            "--markets",
+            ",".join(MARKETS),
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--jobs",
+            "2",
+            "--no-progress",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1200,
+        cwd=env["GOVLIB_ROOT"],
+        check=False,
+    )
 
 
 def _snapshot_project(root: Path) -> Path:
@@ -80,11 +103,21 @@ def runs(demo_dir, tmp_path_factory):
         env.pop(k, None)
     # a code version of this test session only: resume must not be defeated by concurrent edits to govlib/,
     # and no cube of another code state can be taken from a cache under the same label
-    env.update(GOVLIB_ROOT=str(proj), PYTHONPATH=os.pathsep.join([str(proj), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-               GOVLIB_PEER_REPORTS=str(config.PEER_REPORTS_DIR), GOVLIB_CACHE=str(cache),
-               GOVLIB_CODE_VERSION=f"test-determinism-{uuid.uuid4().hex[:8]}")
-    probe = subprocess.run([sys.executable, "-c", "import govlib; print(govlib.__file__)"], env=env,
-                           capture_output=True, text=True, check=True, cwd=proj)
+    env.update(
+        GOVLIB_ROOT=str(proj),
+        PYTHONPATH=os.pathsep.join([str(proj), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+        GOVLIB_PEER_REPORTS=str(config.PEER_REPORTS_DIR),
+        GOVLIB_CACHE=str(cache),
+        GOVLIB_CODE_VERSION=f"test-determinism-{uuid.uuid4().hex[:8]}",
+    )
+    probe = subprocess.run(
+        [sys.executable, "-c", "import govlib; print(govlib.__file__)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=proj,
+    )
     assert probe.stdout.strip().startswith(str(proj))  # the frozen copy is the code that runs
     first = _govlib_run(env, out1, demo_dir)
     assert first.returncode == 0, first.stderr[-3000:]
@@ -105,10 +138,13 @@ def test_every_report_notebook_ran(runs):
                 assert (month_dir / folder / f"{nb}.html").exists()
         # nothing else was executed
         assert sorted(p.parent.name + "/" + p.stem for p in month_dir.glob("*/*.ipynb")) == sorted(
-            f"{f}/{nb}" for f, nbs in _expected_notebooks().items() for nb in nbs)
+            f"{f}/{nb}" for f, nbs in _expected_notebooks().items() for nb in nbs
+        )
 
 
-@pytest.mark.parametrize("rel", ["kpis.csv"] + [f"{m}/{f}" for m in MARKETS for f in ("kpis.csv", "alerts.csv")])
+@pytest.mark.parametrize(
+    "rel", ["kpis.csv"] + [f"{m}/{f}" for m in MARKETS for f in ("kpis.csv", "alerts.csv")]
+)
 def test_csv_exports_are_byte_identical(runs, rel):
     a, b = runs["m1"] / rel, runs["m2"] / rel
     if rel.endswith("alerts.csv") and not a.exists() and not b.exists():
@@ -139,7 +175,9 @@ def test_notebook_outputs_and_figures_are_identical(runs):
                 pa, pb = _pngs(x), _pngs(y)
                 assert len(pa) == len(pb), (folder, nb, i)
                 for k, (ia, ib) in enumerate(zip(pa, pb)):
-                    assert ia.startswith(b"\x89PNG") and ia == ib, f"{folder}/{nb}: figure {k} of cell {i} differs"
+                    assert ia.startswith(b"\x89PNG") and ia == ib, (
+                        f"{folder}/{nb}: figure {k} of cell {i} differs"
+                    )
                 n_png += len(pa)
                 assert x == y, f"{folder}/{nb}: outputs of cell {i} differ"
             # with run metadata already stripped by the runner, the whole file is identical
@@ -168,7 +206,9 @@ def test_no_creator_id_in_any_output(runs):
     assert len(ids) > 100
     files = [p for d in (runs["m1"], runs["m2"]) for p in sorted(d.rglob("*")) if p.is_file()]
     kinds = {(p.parent.name, p.suffix) for p in files}
-    for m in MARKETS:  # the scan covers each market's HTML, notebooks and CSV, the roll-up and the month folder
+    for (
+        m
+    ) in MARKETS:  # the scan covers each market's HTML, notebooks and CSV, the roll-up and the month folder
         assert {(m, ".html"), (m, ".ipynb"), (m, ".csv")} <= kinds, m
     assert {(ROLLUP, ".html"), (ROLLUP, ".ipynb"), (MONTH, ".csv"), (MONTH, ".html")} <= kinds
     hits = scan_for_identifiers(files, ids)
@@ -186,7 +226,9 @@ def test_identifier_scan_finds_a_planted_id(runs, tmp_path):
 
 
 def _index_rows(index: Path) -> dict[tuple[str, str], str]:
-    rows = re.findall(r"<tr class=\"\w+\"><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td>", index.read_text())
+    rows = re.findall(
+        r"<tr class=\"\w+\"><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td>", index.read_text()
+    )
     return {(m, r): s for m, r, s in rows}
 
 
@@ -200,7 +242,9 @@ def test_resume_skips_everything_and_changes_no_report_byte(runs):
     assert rows == expected
     after = {p: p.read_bytes() for p in month_dir.rglob("*") if p.is_file() and p.name != "index.html"}
     assert sorted(after) == sorted(before)
-    assert [str(p) for p in before if before[p] != after[p]] == []  # manifests included: nothing was re-executed
+    assert [
+        str(p) for p in before if before[p] != after[p]
+    ] == []  # manifests included: nothing was re-executed
 
 
 def _full_demo_run() -> tuple[Path, Path] | None:
@@ -219,7 +263,9 @@ def test_no_creator_id_in_the_full_demo_run():
     CI runs `make reports` before `make test`, so this scans exactly what command 1 published.
     """
     month_dir, data = _full_demo_run()
-    ids = pd.read_parquet(data / "creators.parquet", columns=["creator_id"])["creator_id"].astype(str).tolist()
+    ids = (
+        pd.read_parquet(data / "creators.parquet", columns=["creator_id"])["creator_id"].astype(str).tolist()
+    )
     files = sorted(p for p in month_dir.rglob("*") if p.is_file() and p.suffix in (".html", ".ipynb", ".csv"))
     markets = {p.relative_to(month_dir).parts[0] for p in files if len(p.relative_to(month_dir).parts) > 1}
     assert markets >= set(list_markets()) | {ROLLUP}, markets  # every market and the roll-up were scanned

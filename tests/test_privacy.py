@@ -104,7 +104,10 @@ def test_example_key_in_demo_mode(tmp_path):
     (tmp_path / DEMO_MARKER).write_text(demo_marker_text(7, "small", "2026-10", ["GB", "DE"]))
     assert is_demo_mode(tmp_path, environ={})
     assert load_pseudonym_key(environ={}, data_dir=tmp_path) == EXAMPLE_KEY.encode()
-    assert load_pseudonym_key(environ={"GOVLIB_PSEUDONYM_KEY": EXAMPLE_KEY}, data_dir=tmp_path) == EXAMPLE_KEY.encode()
+    assert (
+        load_pseudonym_key(environ={"GOVLIB_PSEUDONYM_KEY": EXAMPLE_KEY}, data_dir=tmp_path)
+        == EXAMPLE_KEY.encode()
+    )
 
 
 @pytest.mark.parametrize("truth", [{}, {"seed": 7}])
@@ -112,7 +115,9 @@ def test_ground_truth_file_alone_is_not_demo_mode(tmp_path, truth):
     """A stray or hand-copied ground_truth.json must not unlock the public example key."""
     (tmp_path / "ground_truth.json").write_text(json.dumps(truth))
     assert not is_demo_mode(tmp_path, environ={})
-    with pytest.raises(PrivacyError, match="no pseudonym key.*govlib demo-data.*ground_truth.json but no valid .govlib-demo"):
+    with pytest.raises(
+        PrivacyError, match="no pseudonym key.*govlib demo-data.*ground_truth.json but no valid .govlib-demo"
+    ):
         load_pseudonym_key(environ={}, data_dir=tmp_path)
 
 
@@ -139,12 +144,14 @@ def test_short_key_refused(tmp_path):
 
 
 def test_suppress_small_cells_counts_and_derived():
-    df = pd.DataFrame({
-        "policy": ["a", "b", "c", "d"],
-        "numerator": [3, 0, 25, 40],
-        "denominator": [50, 4, 30, 9],
-        "value": [0.06, 0.0, 25 / 30, 40 / 9],
-    })
+    df = pd.DataFrame(
+        {
+            "policy": ["a", "b", "c", "d"],
+            "numerator": [3, 0, 25, 40],
+            "denominator": [50, 4, 30, 9],
+            "value": [0.06, 0.0, 25 / 30, 40 / 9],
+        }
+    )
     out = suppress_small_cells(df, ["numerator", "denominator"], min_cell=10, derived=["value"])
     # row a: numerator 3 < 10 -> masked with its rate; row b: 0 stays, denominator 4 masked;
     # row c: nothing small; row d: denominator 9 masked
@@ -187,9 +194,16 @@ def test_scan_finds_planted_identifiers(tmp_path):
     (tmp_path / "report" / "clean.csv").write_text("market,n\nDE,12\nxcr_0000019,cr_0000019\n")
     hits = scan_for_identifiers(tmp_path, ids)
     found = {(h.path.name, h.identifier, h.count) for h in hits}
-    assert found == {("index.html", "cr_001234", 1), ("kpis.csv", "cr_000007", 2), ("r.ipynb", "cr_002999", 1)}
+    assert found == {
+        ("index.html", "cr_001234", 1),
+        ("kpis.csv", "cr_000007", 2),
+        ("r.ipynb", "cr_002999", 1),
+    }
     # substring mode also finds ids glued to other characters
-    sub = {(h.path.name, h.identifier) for h in scan_for_identifiers(tmp_path / "report" / "clean.csv", ids, boundaries=False)}
+    sub = {
+        (h.path.name, h.identifier)
+        for h in scan_for_identifiers(tmp_path / "report" / "clean.csv", ids, boundaries=False)
+    }
     assert sub == {("clean.csv", "cr_000001")}
     with pytest.raises(PrivacyError, match="3 raw identifier"):
         assert_no_identifiers(tmp_path, ids)
@@ -225,8 +239,15 @@ def test_restore_formula_round_trips_every_value():
 
 
 def test_neutralise_formulas_keeps_numbers_numbers():
-    df = pd.DataFrame({"id": ["=1+2", "ok", None], "x": [-1.5, 2.0, np.nan], "n": [-3, 0, 7],
-                       "mixed": ["-bad", -4.25, "<10"], "cat": pd.Categorical(["@a", "b", "@a"])})
+    df = pd.DataFrame(
+        {
+            "id": ["=1+2", "ok", None],
+            "x": [-1.5, 2.0, np.nan],
+            "n": [-3, 0, 7],
+            "mixed": ["-bad", -4.25, "<10"],
+            "cat": pd.Categorical(["@a", "b", "@a"]),
+        }
+    )
     out = neutralise_formulas(df)
     assert out["id"].tolist()[:2] == ["'=1+2", "ok"] and pd.isna(out["id"].iloc[2])
     assert out["x"].dtype == df["x"].dtype and out["n"].dtype == df["n"].dtype
@@ -242,17 +263,55 @@ def test_kpis_and_alerts_csv_neutralise_text_not_numbers():
     import csv
     import io
 
-    from govlib.report.cube import EXPORT_COLUMNS, format_alerts_csv, format_kpis_csv
     from govlib.metrics.trends import ALERT_COLUMNS
+    from govlib.report.cube import EXPORT_COLUMNS, format_alerts_csv, format_kpis_csv
 
-    kpis = pd.DataFrame([{"market": "DE", "month": "2026-10", "kpi_id": "=1+1", "value": -1.5, "numerator": -3.0,
-                          "denominator": 2.0, "ci_low": -2.5, "ci_high": -0.5, "unit": "@count",
-                          "status": "ok"}])[EXPORT_COLUMNS]
+    kpis = pd.DataFrame(
+        [
+            {
+                "market": "DE",
+                "month": "2026-10",
+                "kpi_id": "=1+1",
+                "value": -1.5,
+                "numerator": -3.0,
+                "denominator": 2.0,
+                "ci_low": -2.5,
+                "ci_high": -0.5,
+                "unit": "@count",
+                "status": "ok",
+            }
+        ]
+    )[EXPORT_COLUMNS]
     row = list(csv.reader(io.StringIO(format_kpis_csv(kpis))))[1]
     assert row == ["DE", "2026-10", "'=1+1", "-1.5", "-3", "2", "-2.5", "-0.5", "'@count", "ok"]
-    alerts = pd.DataFrame([{"market": "DE", "month": "2026-10", "policy": "-cmd|' /C calc'!A0",
-                            "content_type": "+x", "week_start": "2026-10-05", "observed": 12, "expected": 3.5,
-                            "ratio": -0.25, "p_value": 0.001, "q_value": 0.01, "method": "poisson"}])[ALERT_COLUMNS]
+    alerts = pd.DataFrame(
+        [
+            {
+                "market": "DE",
+                "month": "2026-10",
+                "policy": "-cmd|' /C calc'!A0",
+                "content_type": "+x",
+                "week_start": "2026-10-05",
+                "observed": 12,
+                "expected": 3.5,
+                "ratio": -0.25,
+                "p_value": 0.001,
+                "q_value": 0.01,
+                "method": "poisson",
+            }
+        ]
+    )[ALERT_COLUMNS]
     row = list(csv.reader(io.StringIO(format_alerts_csv(alerts))))[1]
-    assert row == ["DE", "2026-10", "'-cmd|' /C calc'!A0", "'+x", "2026-10-05", "12", "3.5", "-0.25", "0.001",
-                   "0.01", "poisson"]
+    assert row == [
+        "DE",
+        "2026-10",
+        "'-cmd|' /C calc'!A0",
+        "'+x",
+        "2026-10-05",
+        "12",
+        "3.5",
+        "-0.25",
+        "0.001",
+        "0.01",
+        "poisson",
+    ]

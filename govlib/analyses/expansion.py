@@ -74,8 +74,12 @@ __all__ = [
 
 GO, NO_GO = "go", "no_go"
 MECHANISMS: tuple[str, ...] = (
-    "detection_signal", "policy_mapping", "reviewer_coverage",
-    "health_thresholds", "alert_sensitivity", "severity_weights",
+    "detection_signal",
+    "policy_mapping",
+    "reviewer_coverage",
+    "health_thresholds",
+    "alert_sensitivity",
+    "severity_weights",
 )
 MECHANISM_LABELS: dict[str, str] = {
     "detection_signal": N_("Detection signals"),
@@ -90,15 +94,21 @@ GAP_COLUMNS = ["mechanism", "item", "reason", "decision"]
 # reason code -> (finding, action); placeholders are filled by describe_gap from the gap row
 REASONS: dict[str, tuple[str, str]] = {
     "too_few_labels": (
-        N_("{item}: only {n_labelled} labelled examples ({n_violating} violating) in the local language; at least "
-           "{min_labelled} ({min_violating} violating) are needed to measure precision and recall."),
+        N_(
+            "{item}: only {n_labelled} labelled examples ({n_violating} violating) in the local language; at least "
+            "{min_labelled} ({min_violating} violating) are needed to measure precision and recall."
+        ),
         N_("Label a random quality-assurance sample of local-language content before relying on the signal."),
     ),
     "transfer_gap": (
-        N_("{item}: {metrics} significantly below the reference (precision {precision} against {ref_precision}, "
-           "recall {recall} against {ref_recall})."),
-        N_("Do not use the signal for automated enforcement in this language: retrain or recalibrate it on local "
-           "labelled data and route its flags to human review meanwhile."),
+        N_(
+            "{item}: {metrics} significantly below the reference (precision {precision} against {ref_precision}, "
+            "recall {recall} against {ref_recall})."
+        ),
+        N_(
+            "Do not use the signal for automated enforcement in this language: retrain or recalibrate it on local "
+            "labelled data and route its flags to human review meanwhile."
+        ),
     ),
     "no_reference_sample": (
         N_("{item}: the reference market has no labelled sample to compare with."),
@@ -110,28 +120,40 @@ REASONS: dict[str, tuple[str, str]] = {
     ),
     "no_local_counterpart": (
         N_("The reference market's local policy {item} ({category}) has no local counterpart."),
-        N_("Check the local law: add a local policy mapped to the same DSA category, or record in "
-           "local_policy_waivers why none is needed."),
+        N_(
+            "Check the local law: add a local policy mapped to the same DSA category, or record in "
+            "local_policy_waivers why none is needed."
+        ),
     ),
     "product_not_prohibited": (
         N_("Product category {item} is prohibited in the reference market but not here."),
-        N_("Check the local law: add it to prohibited_product_categories, or record in local_policy_waivers why it "
-           "is allowed."),
+        N_(
+            "Check the local law: add it to prohibited_product_categories, or record in local_policy_waivers why it "
+            "is allowed."
+        ),
     ),
     "language_not_covered": (
         N_("Language {item} ({share} of content) is not among the reviewers' languages."),
-        N_("Hire or train reviewers for this language, or contract a vendor, before enforcement relies on human "
-           "review."),
+        N_(
+            "Hire or train reviewers for this language, or contract a vendor, before enforcement relies on human "
+            "review."
+        ),
     ),
     "defaults_uncalibrated": (
         N_("{item}: global default settings, never calibrated on local data."),
-        N_("Calibrate on local data (backtest the thresholds on the market's history and labels), then record the "
-           "month in calibrated_on."),
+        N_(
+            "Calibrate on local data (backtest the thresholds on the market's history and labels), then record the "
+            "month in calibrated_on."
+        ),
     ),
     "short_history": (
-        N_("{item}: {weeks} weeks of local history, fewer than the {required} weeks the alert baseline needs."),
-        N_("Treat alerts as provisional until the history is long enough, or borrow the reference market's "
-           "baseline shape."),
+        N_(
+            "{item}: {weeks} weeks of local history, fewer than the {required} weeks the alert baseline needs."
+        ),
+        N_(
+            "Treat alerts as provisional until the history is long enough, or borrow the reference market's "
+            "baseline shape."
+        ),
     ),
 }
 
@@ -178,12 +200,31 @@ def is_expansion_market(params: MarketParams, month: str, within_months: int = 1
 # ---------------------------------------------------------------------------------------------
 
 SIGNAL_COLUMNS = [
-    "signal", "language", "n_labelled", "n_violating", "n_flagged",
-    "precision", "precision_low", "precision_high", "recall", "recall_low", "recall_high",
-    "reference_market", "reference_language", "reference_n_labelled",
-    "reference_precision", "reference_recall", "precision_pvalue", "recall_pvalue",
-    "precision_gap_flagged", "recall_gap_flagged", "enough_labels", "min_labelled", "min_violating",
-    "decision", "reason",
+    "signal",
+    "language",
+    "n_labelled",
+    "n_violating",
+    "n_flagged",
+    "precision",
+    "precision_low",
+    "precision_high",
+    "recall",
+    "recall_low",
+    "recall_high",
+    "reference_market",
+    "reference_language",
+    "reference_n_labelled",
+    "reference_precision",
+    "reference_recall",
+    "precision_pvalue",
+    "recall_pvalue",
+    "precision_gap_flagged",
+    "recall_gap_flagged",
+    "enough_labels",
+    "min_labelled",
+    "min_violating",
+    "decision",
+    "reason",
 ]
 
 
@@ -253,14 +294,17 @@ def assess_signal_readiness(
     missing = [c for c in need if c not in labelled.columns]
     if missing:
         raise ExpansionInputError(
-            f"labelled sample lacks column(s) {', '.join(missing)}; build it with govlib.metrics.signals.prepare_signal_labels")
+            f"labelled sample lacks column(s) {', '.join(missing)}; build it with govlib.metrics.signals.prepare_signal_labels"
+        )
     rows = []
     for sig in sorted(labelled["signal"].dropna().astype(str).unique()):
         d = labelled[labelled["signal"].astype(str) == sig]
         ref = d[(d["market"] == reference_market) & (d["language"] == reference_language)]
         own = d[d["market"] == market]
-        frame = pd.concat([ref.assign(group="__reference__"), own.assign(group=own["language"].astype(str))],
-                          ignore_index=True)
+        frame = pd.concat(
+            [ref.assign(group="__reference__"), own.assign(group=own["language"].astype(str))],
+            ignore_index=True,
+        )
         ev = signals.evaluate_thresholds(frame, threshold, by="group") if len(frame) else pd.DataFrame()
         gaps = pd.DataFrame()
         if len(ref) and len(own):
@@ -283,20 +327,40 @@ def assess_signal_readiness(
                 decision, reason = NO_GO, "transfer_gap"
             else:
                 decision, reason = GO, ""
-            rows.append({
-                "signal": sig, "language": lg, "n_labelled": n_lab, "n_violating": n_vio,
-                "n_flagged": int(r["n_flagged"]) if r is not None else 0,
-                **{k: float(r[k]) if r is not None else math.nan
-                   for k in ("precision", "precision_low", "precision_high", "recall", "recall_low", "recall_high")},
-                "reference_market": reference_market, "reference_language": reference_language,
-                "reference_n_labelled": int(ref_row["n_labelled"]) if ref_row is not None else 0,
-                "reference_precision": float(ref_row["precision"]) if ref_row is not None else math.nan,
-                "reference_recall": float(ref_row["recall"]) if ref_row is not None else math.nan,
-                "precision_pvalue": p_p, "recall_pvalue": r_p,
-                "precision_gap_flagged": p_flag, "recall_gap_flagged": r_flag,
-                "enough_labels": enough, "min_labelled": int(min_labelled), "min_violating": int(min_violating),
-                "decision": decision, "reason": reason,
-            })
+            rows.append(
+                {
+                    "signal": sig,
+                    "language": lg,
+                    "n_labelled": n_lab,
+                    "n_violating": n_vio,
+                    "n_flagged": int(r["n_flagged"]) if r is not None else 0,
+                    **{
+                        k: float(r[k]) if r is not None else math.nan
+                        for k in (
+                            "precision",
+                            "precision_low",
+                            "precision_high",
+                            "recall",
+                            "recall_low",
+                            "recall_high",
+                        )
+                    },
+                    "reference_market": reference_market,
+                    "reference_language": reference_language,
+                    "reference_n_labelled": int(ref_row["n_labelled"]) if ref_row is not None else 0,
+                    "reference_precision": float(ref_row["precision"]) if ref_row is not None else math.nan,
+                    "reference_recall": float(ref_row["recall"]) if ref_row is not None else math.nan,
+                    "precision_pvalue": p_p,
+                    "recall_pvalue": r_p,
+                    "precision_gap_flagged": p_flag,
+                    "recall_gap_flagged": r_flag,
+                    "enough_labels": enough,
+                    "min_labelled": int(min_labelled),
+                    "min_violating": int(min_violating),
+                    "decision": decision,
+                    "reason": reason,
+                }
+            )
     return _frame(rows, SIGNAL_COLUMNS)
 
 
@@ -342,12 +406,27 @@ def assess_policy_mapping(
     waivers = dict(params.local_policy_waivers)
     for pol in sorted({str(p) for p in observed_policies if p is not None and not pd.isna(p)}):
         cat = local.get(pol, POLICY_DSA_CATEGORY.get(pol))
-        rows.append({"kind": "observed_policy", "item": pol, "category": cat or "",
-                     "status": "mapped" if cat else "unmapped",
-                     "decision": GO if cat else NO_GO, "reason": "" if cat else "unmapped_policy"})
+        rows.append(
+            {
+                "kind": "observed_policy",
+                "item": pol,
+                "category": cat or "",
+                "status": "mapped" if cat else "unmapped",
+                "decision": GO if cat else NO_GO,
+                "reason": "" if cat else "unmapped_policy",
+            }
+        )
     for pol, cat in sorted(local.items()):
-        rows.append({"kind": "local_policy", "item": pol, "category": cat, "status": "local",
-                     "decision": GO, "reason": ""})
+        rows.append(
+            {
+                "kind": "local_policy",
+                "item": pol,
+                "category": cat,
+                "status": "local",
+                "decision": GO,
+                "reason": "",
+            }
+        )
     if reference is not None:
         own_cats = set(local.values())
         for pol, cat in sorted(reference.local_policies.items()):
@@ -357,16 +436,29 @@ def assess_policy_mapping(
                 status = "counterpart"
             else:
                 status = "missing"
-            rows.append({"kind": "reference_local_policy", "item": pol, "category": cat, "status": status,
-                         "decision": NO_GO if status == "missing" else GO,
-                         "reason": "no_local_counterpart" if status == "missing" else ""})
+            rows.append(
+                {
+                    "kind": "reference_local_policy",
+                    "item": pol,
+                    "category": cat,
+                    "status": status,
+                    "decision": NO_GO if status == "missing" else GO,
+                    "reason": "no_local_counterpart" if status == "missing" else "",
+                }
+            )
         own_products = set(params.prohibited_product_categories)
         for prod in sorted(set(reference.prohibited_product_categories)):
             status = "prohibited" if prod in own_products else ("waived" if prod in waivers else "missing")
-            rows.append({"kind": "reference_prohibited_category", "item": prod,
-                         "category": POLICY_DSA_CATEGORY["prohibited_product"], "status": status,
-                         "decision": NO_GO if status == "missing" else GO,
-                         "reason": "product_not_prohibited" if status == "missing" else ""})
+            rows.append(
+                {
+                    "kind": "reference_prohibited_category",
+                    "item": prod,
+                    "category": POLICY_DSA_CATEGORY["prohibited_product"],
+                    "status": status,
+                    "decision": NO_GO if status == "missing" else GO,
+                    "reason": "product_not_prohibited" if status == "missing" else "",
+                }
+            )
     return _frame(rows, POLICY_COLUMNS)
 
 
@@ -416,8 +508,15 @@ def assess_reviewer_coverage(
         covered = lg in reviewers
         material = math.isnan(share) or share >= min_share
         gap = not covered and material
-        rows.append({"language": lg, "content_share": share, "covered": covered,
-                     "decision": NO_GO if gap else GO, "reason": "language_not_covered" if gap else ""})
+        rows.append(
+            {
+                "language": lg,
+                "content_share": share,
+                "covered": covered,
+                "decision": NO_GO if gap else GO,
+                "reason": "language_not_covered" if gap else "",
+            }
+        )
     return _frame(rows, REVIEWER_COLUMNS)
 
 
@@ -425,10 +524,21 @@ def assess_reviewer_coverage(
 # enforcement thresholds
 # ---------------------------------------------------------------------------------------------
 
-CALIBRATION_COLUMNS = ["mechanism", "group", "differs_from_default", "calibrated_on", "history_weeks",
-                       "required_weeks", "decision", "reason"]
-_GROUP_MECHANISM = {"health": "health_thresholds", "alerts": "alert_sensitivity",
-                    "severity_weights": "severity_weights"}
+CALIBRATION_COLUMNS = [
+    "mechanism",
+    "group",
+    "differs_from_default",
+    "calibrated_on",
+    "history_weeks",
+    "required_weeks",
+    "decision",
+    "reason",
+]
+_GROUP_MECHANISM = {
+    "health": "health_thresholds",
+    "alerts": "alert_sensitivity",
+    "severity_weights": "severity_weights",
+}
 
 
 def count_history_weeks(first_activity: Any, month_end: Any) -> int:
@@ -486,8 +596,14 @@ def assess_calibration(params: MarketParams, history_weeks: int) -> pd.DataFrame
         mech = _GROUP_MECHANISM[group]
         differs = value != default
         cal = params.calibrated_on.get(group, "")
-        base = {"mechanism": mech, "group": group, "differs_from_default": differs, "calibrated_on": cal,
-                "history_weeks": int(history_weeks), "required_weeks": required if group == "alerts" else 0}
+        base = {
+            "mechanism": mech,
+            "group": group,
+            "differs_from_default": differs,
+            "calibrated_on": cal,
+            "history_weeks": int(history_weeks),
+            "required_weeks": required if group == "alerts" else 0,
+        }
         if not cal and not differs:
             rows.append({**base, "decision": NO_GO, "reason": "defaults_uncalibrated"})
         if group == "alerts" and history_weeks < required:
@@ -519,8 +635,11 @@ def list_gaps(
     parts = []
     if signal is not None and len(signal):
         s = signal[signal["decision"] == NO_GO]
-        parts.append(s.assign(mechanism="detection_signal",
-                              item=s["signal"].astype(str) + " / " + s["language"].astype(str)))
+        parts.append(
+            s.assign(
+                mechanism="detection_signal", item=s["signal"].astype(str) + " / " + s["language"].astype(str)
+            )
+        )
     if policies is not None and len(policies):
         s = policies[policies["decision"] == NO_GO]
         parts.append(s.assign(mechanism="policy_mapping"))
@@ -556,13 +675,20 @@ def decide_mechanisms(gaps: pd.DataFrame, assessed: Iterable[str] = MECHANISMS) 
         ``mechanism, decision, n_gaps`` in :data:`MECHANISMS` order.
     """
     counts = gaps["mechanism"].value_counts() if len(gaps) else pd.Series(dtype="int64")
-    rows = [{"mechanism": m, "decision": NO_GO if counts.get(m, 0) else GO, "n_gaps": int(counts.get(m, 0))}
-            for m in MECHANISMS if m in set(assessed)]
+    rows = [
+        {"mechanism": m, "decision": NO_GO if counts.get(m, 0) else GO, "n_gaps": int(counts.get(m, 0))}
+        for m in MECHANISMS
+        if m in set(assessed)
+    ]
     return _frame(rows, ["mechanism", "decision", "n_gaps"])
 
 
-def describe_gap(row: Mapping[str, Any], _: Callable[[str], str], fmt: Any,
-                 language_name: Callable[[str], str] | None = None) -> tuple[str, str]:
+def describe_gap(
+    row: Mapping[str, Any],
+    _: Callable[[str], str],
+    fmt: Any,
+    language_name: Callable[[str], str] | None = None,
+) -> tuple[str, str]:
     """Translated (finding, action) of one :func:`list_gaps` row, numbers formatted by ``fmt``.
 
     ``_`` is a gettext function (``get_translator(lang).gettext``), ``fmt`` a
@@ -581,8 +707,11 @@ def describe_gap(row: Mapping[str, Any], _: Callable[[str], str], fmt: Any,
     def pct(key):
         return fmt.percent(row.get(key, math.nan))
 
-    metrics = [m for m, k in (("precision", "precision_gap_flagged"), ("recall", "recall_gap_flagged"))
-               if bool(row.get(k, False)) is True]
+    metrics = [
+        m
+        for m, k in (("precision", "precision_gap_flagged"), ("recall", "recall_gap_flagged"))
+        if bool(row.get(k, False)) is True
+    ]
     name = language_name or (lambda code: code)
     item = str(row["item"])
     mech = row["mechanism"]
@@ -595,13 +724,19 @@ def describe_gap(row: Mapping[str, Any], _: Callable[[str], str], fmt: Any,
     values = {
         "item": item,
         "category": str(row.get("category", "")),
-        "n_labelled": num("n_labelled"), "n_violating": num("n_violating"),
-        "min_labelled": num("min_labelled"), "min_violating": num("min_violating"),
-        "metrics": (" " + _("and") + " ").join(_("precision") if m == "precision" else _("recall") for m in metrics),
-        "precision": pct("precision"), "ref_precision": pct("reference_precision"),
-        "recall": pct("recall"), "ref_recall": pct("reference_recall"),
+        "n_labelled": num("n_labelled"),
+        "n_violating": num("n_violating"),
+        "min_labelled": num("min_labelled"),
+        "min_violating": num("min_violating"),
+        "metrics": (" " + _("and") + " ").join(
+            _("precision") if m == "precision" else _("recall") for m in metrics
+        ),
+        "precision": pct("precision"),
+        "ref_precision": pct("reference_precision"),
+        "recall": pct("recall"),
+        "ref_recall": pct("reference_recall"),
         "share": pct("content_share"),
-        "weeks": num("history_weeks"), "required": num("required_weeks"),
+        "weeks": num("history_weeks"),
+        "required": num("required_weeks"),
     }
     return _(finding).format(**values), _(action).format(**values)
-

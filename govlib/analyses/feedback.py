@@ -79,8 +79,21 @@ __all__ = [
 QUEUE_SOURCES = ("qa_sample", "investigation")
 REVIEWER_COLUMNS = ["is_violating", "policy", "reviewer_note", "reviewed_at"]
 QUEUE_COLUMNS = [
-    "queue_item_id", "exported_at", "market", "month", "source", "rank", "reason", "content_id", "creator",
-    "content_type", "language", "published_at", "views", "signal_score", "suggested_policy",
+    "queue_item_id",
+    "exported_at",
+    "market",
+    "month",
+    "source",
+    "rank",
+    "reason",
+    "content_id",
+    "creator",
+    "content_type",
+    "language",
+    "published_at",
+    "views",
+    "signal_score",
+    "suggested_policy",
     *REVIEWER_COLUMNS,
 ]
 IMPORT_REQUIRED = ["exported_at", "market", "content_id", "source", "is_violating", "policy"]
@@ -112,8 +125,10 @@ class ImportResult:
     table_path: str = ""
 
     def summary(self) -> str:
-        text = (f"{self.file}: {self.added} label(s) added to review_labels, {self.duplicates} already stored, "
-                f"{self.unreviewed} row(s) not reviewed yet, {len(self.rejected)} rejected")
+        text = (
+            f"{self.file}: {self.added} label(s) added to review_labels, {self.duplicates} already stored, "
+            f"{self.unreviewed} row(s) not reviewed yet, {len(self.rejected)} rejected"
+        )
         return text
 
 
@@ -162,11 +177,18 @@ def read_queue(path: str | Path) -> tuple[list[int], list[dict[str, str]]]:
                         start = reader.line_num + 1
                         continue
                     lines.append(start)
-                    rows.append({h: (restore_formula(rec[i].strip()) if i < len(rec) else "")
-                                 for i, h in enumerate(header) if h})
+                    rows.append(
+                        {
+                            h: (restore_formula(rec[i].strip()) if i < len(rec) else "")
+                            for i, h in enumerate(header)
+                            if h
+                        }
+                    )
                     start = reader.line_num + 1
         except UnicodeDecodeError:
-            raise FeedbackError(f"queue file {p} is not UTF-8 text; save it as CSV UTF-8 or use the .xlsx") from None
+            raise FeedbackError(
+                f"queue file {p} is not UTF-8 text; save it as CSV UTF-8 or use the .xlsx"
+            ) from None
         except csv.Error as exc:
             raise FeedbackError(f"queue file {p} is not readable CSV ({exc})") from None
     elif suffix == ".xlsx":
@@ -228,7 +250,9 @@ def _parse_time(text: str, tz: str, what: str) -> pd.Timestamp:
     try:
         t = pd.Timestamp(text.strip())
     except (ValueError, TypeError):
-        raise ValueError(f"{what} {text!r} is not a date (YYYY-MM-DD) or date-time (YYYY-MM-DD HH:MM)") from None
+        raise ValueError(
+            f"{what} {text!r} is not a date (YYYY-MM-DD) or date-time (YYYY-MM-DD HH:MM)"
+        ) from None
     if t is pd.NaT:
         raise ValueError(f"{what} {text!r} is not a date")
     # a reviewer's date without zone is local time of the market
@@ -245,8 +269,9 @@ def _policy_ok(policy: str, market: str, local_cache: dict) -> bool:
     return policy in local_cache[market]
 
 
-def import_labels(path: str | Path, data_dir: str | Path | None = None, *,
-                  now: pd.Timestamp | None = None) -> ImportResult:
+def import_labels(
+    path: str | Path, data_dir: str | Path | None = None, *, now: pd.Timestamp | None = None
+) -> ImportResult:
     """Validate a filled review queue and append its labels to ``review_labels`` of ``data_dir``.
 
     Parameters
@@ -296,8 +321,9 @@ def import_labels(path: str | Path, data_dir: str | Path | None = None, *,
     return result
 
 
-def _checked_rows(lines: list[int], rows: list[dict], known: set, now: pd.Timestamp,
-                  result: ImportResult) -> list[dict]:
+def _checked_rows(
+    lines: list[int], rows: list[dict], known: set, now: pd.Timestamp, result: ImportResult
+) -> list[dict]:
     """The reviewed rows that pass every check needing no data; the others are counted in ``result``."""
     cand: list[dict] = []
     seen: dict[tuple, int] = {}
@@ -336,7 +362,9 @@ def _check_row(row: dict, known: set, now: pd.Timestamp, local_cache: dict) -> d
         raise ValueError("content_id is empty")
     source = row.get("source", "")
     if source not in QUEUE_SOURCES:
-        raise ValueError(f"source {source!r} must be one of {', '.join(QUEUE_SOURCES)} (keep the exported value)")
+        raise ValueError(
+            f"source {source!r} must be one of {', '.join(QUEUE_SOURCES)} (keep the exported value)"
+        )
     verdict = _parse_verdict(row.get("is_violating", ""))
     policy = row.get("policy", "") or None
     if not verdict:
@@ -344,16 +372,27 @@ def _check_row(row: dict, known: set, now: pd.Timestamp, local_cache: dict) -> d
     elif policy is None:
         raise ValueError("is_violating is yes but policy is empty; give the policy the content breaks")
     elif not _policy_ok(policy, market, local_cache):
-        raise ValueError(f"policy {policy!r} is neither in the policy taxonomy nor a local policy of {market}")
-    exported = _parse_time(row.get("exported_at", ""), "UTC", "exported_at") if row.get("exported_at") else None
+        raise ValueError(
+            f"policy {policy!r} is neither in the policy taxonomy nor a local policy of {market}"
+        )
+    exported = (
+        _parse_time(row.get("exported_at", ""), "UTC", "exported_at") if row.get("exported_at") else None
+    )
     if exported is None:
         raise ValueError("exported_at is empty (keep the exported value)")
     rv = row.get("reviewed_at", "")
     reviewed = _parse_time(rv, tz, "reviewed_at") if rv else now
     if reviewed > now:
         raise ValueError(f"reviewed_at {rv} is in the future")
-    return {"content_id": content_id, "market": market, "policy": policy, "is_violating": bool(verdict),
-            "reviewed_at": reviewed, "source": source, "exported_at": exported}
+    return {
+        "content_id": content_id,
+        "market": market,
+        "policy": policy,
+        "is_violating": bool(verdict),
+        "reviewed_at": reviewed,
+        "source": source,
+        "exported_at": exported,
+    }
 
 
 def _new_labels(cand: list[dict], ds, data: Path, result: ImportResult) -> list[dict]:
@@ -363,33 +402,54 @@ def _new_labels(cand: list[dict], ds, data: Path, result: ImportResult) -> list[
     """
     ids = sorted({c["content_id"] for c in cand})
     markets = sorted({c["market"] for c in cand})
-    content = ds.load("content", market=markets, columns=["content_id", "market", "published_at"],
-                      where=lambda t: t.content_id.isin(ids), ordered=False)
-    published = {(m, c): p for m, c, p in zip(content["market"], content["content_id"], content["published_at"])}
+    content = ds.load(
+        "content",
+        market=markets,
+        columns=["content_id", "market", "published_at"],
+        where=lambda t: t.content_id.isin(ids),
+        ordered=False,
+    )
+    published = {
+        (m, c): p for m, c, p in zip(content["market"], content["content_id"], content["published_at"])
+    }
     by_item = _stored_labels(ds, markets, ids)
     new = []
     for c in cand:
         pub = published.get((c["market"], c["content_id"]))
         if pub is None:
-            result.rejected.append((c["line"], (f"content_id {c['content_id']!r} is not content of market "
-                                                f"{c['market']} in {data}")))
+            result.rejected.append(
+                (
+                    c["line"],
+                    (f"content_id {c['content_id']!r} is not content of market {c['market']} in {data}"),
+                )
+            )
             continue
         if c["reviewed_at"] < pub:
-            result.rejected.append((c["line"], (f"reviewed_at {c['reviewed_at']} is before the content was "
-                                                f"published ({pub})")))
+            result.rejected.append(
+                (c["line"], (f"reviewed_at {c['reviewed_at']} is before the content was published ({pub})"))
+            )
             continue
         dup, clash = False, False
         for src, verdict, pol, at in by_item.get((c["market"], c["content_id"]), []):
             if at == c["reviewed_at"]:
                 same = (src, verdict, pol) == (c["source"], c["is_violating"], c["policy"])
                 dup, clash = dup or same, clash or not same
-            elif (src, verdict, pol) == (c["source"], c["is_violating"], c["policy"]) and at >= c["exported_at"]:
+            elif (src, verdict, pol) == (c["source"], c["is_violating"], c["policy"]) and at >= c[
+                "exported_at"
+            ]:
                 dup = True
         if dup:
             result.duplicates += 1
         elif clash:
-            result.rejected.append((c["line"], (f"a different label of this content is already stored at "
-                                                f"reviewed_at {c['reviewed_at']}; give another reviewed_at")))
+            result.rejected.append(
+                (
+                    c["line"],
+                    (
+                        f"a different label of this content is already stored at "
+                        f"reviewed_at {c['reviewed_at']}; give another reviewed_at"
+                    ),
+                )
+            )
         else:
             new.append(c)
     return new
@@ -397,14 +457,22 @@ def _new_labels(cand: list[dict], ds, data: Path, result: ImportResult) -> list[
 
 def _stored_labels(ds, markets: list[str], ids: list[str]) -> dict[tuple, list]:
     """Stored labels of these content items: ``(market, content_id) -> [(source, verdict, policy, reviewed_at)]``."""
-    stored = (ds.load("review_labels", market=markets, where=lambda t: t.content_id.isin(ids), ordered=False)
-              if ds.has("review_labels") else None)
+    stored = (
+        ds.load("review_labels", market=markets, where=lambda t: t.content_id.isin(ids), ordered=False)
+        if ds.has("review_labels")
+        else None
+    )
     by_item: dict[tuple, list] = {}
     if stored is not None:
         for r in stored.itertuples(index=False):
             by_item.setdefault((r.market, r.content_id), []).append(
-                (r.source, bool(r.is_violating), r.policy if isinstance(r.policy, str) else None,
-                 pd.Timestamp(r.reviewed_at)))
+                (
+                    r.source,
+                    bool(r.is_violating),
+                    r.policy if isinstance(r.policy, str) else None,
+                    pd.Timestamp(r.reviewed_at),
+                )
+            )
     return by_item
 
 
@@ -420,7 +488,10 @@ def _arrow_new(frame: pd.DataFrame, schema):
         if f.name in frame.columns:
             s = frame[f.name]
             if pa.types.is_timestamp(f.type):
-                arr = pa.array(pd.to_datetime(s, utc=True).astype("datetime64[us, UTC]"), contract.arrow_type("timestamp"))
+                arr = pa.array(
+                    pd.to_datetime(s, utc=True).astype("datetime64[us, UTC]"),
+                    contract.arrow_type("timestamp"),
+                )
                 arr = arr.cast(f.type)
             else:
                 arr = pa.array(s.astype(object).where(s.notna(), None).tolist(), type=f.type)
@@ -458,7 +529,9 @@ def _append_labels(ds, data: Path, frame: pd.DataFrame) -> Path:
         _write_parquet_atomic(pa.concat_tables([old, new]), src.path)
         return src.path
     if src.kind == "parquet_dir":
-        digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).values.tobytes()).hexdigest()[:12]
+        digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).values.tobytes()).hexdigest()[
+            :12
+        ]
         written = None
         parts = src.partition_columns
         groups = frame.groupby(list(parts), sort=True) if parts else [((), frame)]
@@ -516,24 +589,41 @@ def _alarm_items(tables: dict, market: str, month: str, params, per_alarm: int) 
     alerts = trends.alerts_for_month(series, market, month, params.alerts)
     if alerts.empty:
         return []
-    acts = actions.loc[(actions["market"] == market).to_numpy(dtype=bool, na_value=False)
-                       & actions["content_id"].notna().to_numpy()]
+    acts = actions.loc[
+        (actions["market"] == market).to_numpy(dtype=bool, na_value=False)
+        & actions["content_id"].notna().to_numpy()
+    ]
     acts = acts.merge(content[["content_id", "content_type", "views"]], on="content_id", how="inner")
     acts = acts.assign(_day=_local_date(acts["actioned_at"], tz))
     items = []
     # one entry per alarmed (series, week); an alarm found by several methods is listed once
-    for rank, a in enumerate(alerts.drop_duplicates(["policy", "content_type", "week_start"]).itertuples(), start=1):
+    for rank, a in enumerate(
+        alerts.drop_duplicates(["policy", "content_type", "week_start"]).itertuples(), start=1
+    ):
         week = pd.Timestamp(a.week_start)
-        sel = acts[(acts["policy"] == a.policy) & (acts["_day"] >= week) & (acts["_day"] < week + pd.Timedelta(days=7))]
+        sel = acts[
+            (acts["policy"] == a.policy)
+            & (acts["_day"] >= week)
+            & (acts["_day"] < week + pd.Timedelta(days=7))
+        ]
         if a.content_type != trends.ALL_TYPES:
             sel = sel[sel["content_type"] == a.content_type]
         sel = sel.sort_values(["views", "content_id"], ascending=[False, True], kind="mergesort")
         sel = sel.drop_duplicates("content_id").head(per_alarm)
-        reason = (f"emerging-abuse alarm {rank}: {a.policy} / {a.content_type}, week of {a.week_start}: "
-                  f"{int(a.observed)} actions against {float(a.expected):.1f} expected ({a.method})")
+        reason = (
+            f"emerging-abuse alarm {rank}: {a.policy} / {a.content_type}, week of {a.week_start}: "
+            f"{int(a.observed)} actions against {float(a.expected):.1f} expected ({a.method})"
+        )
         for r in sel.itertuples():
-            items.append({"source": "investigation", "rank": rank, "reason": reason, "content_id": r.content_id,
-                          "suggested_policy": a.policy})
+            items.append(
+                {
+                    "source": "investigation",
+                    "rank": rank,
+                    "reason": reason,
+                    "content_id": r.content_id,
+                    "suggested_policy": a.policy,
+                }
+            )
     return items
 
 
@@ -546,8 +636,9 @@ def _risk_items(tables: dict, market: str, month: str, params, top: int, per_cre
     from govlib.metrics import risk
 
     actions, content = tables["enforcement_actions"], tables["content"]
-    scores = risk.score_creator_risk(actions, content, market, month, params.timezone,
-                                     severity_weights=params.severity_weights)
+    scores = risk.score_creator_risk(
+        actions, content, market, month, params.timezone, severity_weights=params.severity_weights
+    )
     if scores.empty:
         return []
     watch = risk.build_watchlist(scores, top_n=top)  # raw ids here; the queue shows pseudonyms only
@@ -555,21 +646,44 @@ def _risk_items(tables: dict, market: str, month: str, params, top: int, per_cre
     start, _ = month_bounds(shift_month(month, -(months - 1)), params.timezone)
     _, end = month_bounds(month, params.timezone)
     acted = pd.to_datetime(actions["actioned_at"], utc=True)
-    recent = actions.loc[((actions["market"] == market) & (acted >= start) & (acted < end))
-                         .to_numpy(dtype=bool, na_value=False)]
-    top_policy = (recent.groupby(["creator_id", "policy"]).size().rename("n").reset_index()
-                  .sort_values(["creator_id", "n", "policy"], ascending=[True, False, True], kind="mergesort")
-                  .drop_duplicates("creator_id").set_index("creator_id")["policy"])
+    recent = actions.loc[
+        ((actions["market"] == market) & (acted >= start) & (acted < end)).to_numpy(
+            dtype=bool, na_value=False
+        )
+    ]
+    top_policy = (
+        recent.groupby(["creator_id", "policy"])
+        .size()
+        .rename("n")
+        .reset_index()
+        .sort_values(["creator_id", "n", "policy"], ascending=[True, False, True], kind="mergesort")
+        .drop_duplicates("creator_id")
+        .set_index("creator_id")["policy"]
+    )
     mine = _month_content(tables, market, month, params.timezone)
     items = []
     for w in watch.itertuples():
         cid = str(w.creator)
-        sel = mine[mine["creator_id"] == cid].sort_values(["views", "content_id"], ascending=[False, True],
-                                                         kind="mergesort").head(per_creator)
-        reason = f"risk watchlist rank {int(w.rank)}: {w.reasons}" if w.reasons else f"risk watchlist rank {int(w.rank)}"
+        sel = (
+            mine[mine["creator_id"] == cid]
+            .sort_values(["views", "content_id"], ascending=[False, True], kind="mergesort")
+            .head(per_creator)
+        )
+        reason = (
+            f"risk watchlist rank {int(w.rank)}: {w.reasons}"
+            if w.reasons
+            else f"risk watchlist rank {int(w.rank)}"
+        )
         for r in sel.itertuples():
-            items.append({"source": "investigation", "rank": int(w.rank), "reason": reason,
-                          "content_id": r.content_id, "suggested_policy": top_policy.get(cid)})
+            items.append(
+                {
+                    "source": "investigation",
+                    "rank": int(w.rank),
+                    "reason": reason,
+                    "content_id": r.content_id,
+                    "suggested_policy": top_policy.get(cid),
+                }
+            )
     return items
 
 
@@ -582,13 +696,31 @@ def _qa_items(tables: dict, market: str, month: str, tz: str, n: int) -> list[di
     rng = np.random.default_rng(seed)
     k = min(n, len(content))
     picked = np.sort(rng.choice(len(content), size=k, replace=False)) if k else np.array([], dtype=int)
-    return [{"source": "qa_sample", "rank": i + 1, "reason": "random QA sample (uniform over the month's content)",
-             "content_id": cid, "suggested_policy": None}
-            for i, cid in enumerate(content["content_id"].to_numpy()[picked])]
+    return [
+        {
+            "source": "qa_sample",
+            "rank": i + 1,
+            "reason": "random QA sample (uniform over the month's content)",
+            "content_id": cid,
+            "suggested_policy": None,
+        }
+        for i, cid in enumerate(content["content_id"].to_numpy()[picked])
+    ]
 
 
-def build_queue(tables: dict, market: str, month: str, params, *, key: bytes | str, exported_at: pd.Timestamp,
-                top: int = 20, per_creator: int = 3, alarm_items: int = 10, qa_sample: int = 0) -> pd.DataFrame:
+def build_queue(
+    tables: dict,
+    market: str,
+    month: str,
+    params,
+    *,
+    key: bytes | str,
+    exported_at: pd.Timestamp,
+    top: int = 20,
+    per_creator: int = 3,
+    alarm_items: int = 10,
+    qa_sample: int = 0,
+) -> pd.DataFrame:
     """The review queue of a market-month as a DataFrame with :data:`QUEUE_COLUMNS`.
 
     Parameters
@@ -628,8 +760,11 @@ def build_queue(tables: dict, market: str, month: str, params, *, key: bytes | s
     q = pd.DataFrame(items, columns=["source", "rank", "reason", "content_id", "suggested_policy"])
     q = q.drop_duplicates(["source", "content_id"], keep="first").reset_index(drop=True)
     content = tables["content"].drop_duplicates("content_id")
-    q = q.merge(content[["content_id", "creator_id", "content_type", "language", "published_at", "views"]],
-                on="content_id", how="left")
+    q = q.merge(
+        content[["content_id", "creator_id", "content_type", "language", "published_at", "views"]],
+        on="content_id",
+        how="left",
+    )
     scores = tables.get("signal_scores")
     if scores is not None and len(scores):
         latest = scores[scores["market"] == market].sort_values(["content_id", "scored_at"], kind="mergesort")
@@ -643,8 +778,11 @@ def build_queue(tables: dict, market: str, month: str, params, *, key: bytes | s
     q["exported_at"] = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
     q["market"], q["month"] = market, month
     q["creator"] = pseudonymise(q["creator_id"].astype(object), key) if len(q) else []
-    q["published_at"] = (pd.to_datetime(q["published_at"], utc=True).dt.tz_convert(tz).dt.strftime("%Y-%m-%d %H:%M")
-                         if len(q) else [])
+    q["published_at"] = (
+        pd.to_datetime(q["published_at"], utc=True).dt.tz_convert(tz).dt.strftime("%Y-%m-%d %H:%M")
+        if len(q)
+        else []
+    )
     q["views"] = q["views"].astype("Int64") if len(q) else []
     q["signal_score"] = q["signal_score"].round(4)
     q["is_violating"] = ""
@@ -676,8 +814,15 @@ def _fixed_zip(path: Path, when: datetime) -> None:
         entries = [(i.filename, zin.read(i.filename)) for i in zin.infolist()]
     # openpyxl stamps dcterms:modified with the time of saving; use the export's stamp
     iso = when.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-    entries = [(n, re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)", rb"\g<1>" + iso + rb"\g<2>", d)
-                if n == "docProps/core.xml" else d) for n, d in entries]
+    entries = [
+        (
+            n,
+            re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)", rb"\g<1>" + iso + rb"\g<2>", d)
+            if n == "docProps/core.xml"
+            else d,
+        )
+        for n, d in entries
+    ]
     dt = (max(when.year, 1980),) + tuple(when.timetuple())[1:6]
     with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zout:
         for name, data in entries:
@@ -707,8 +852,16 @@ def _write_xlsx(q: pd.DataFrame, path: Path, stamp: pd.Timestamp) -> None:
     ws.title = "queue"
     _put_row(ws, 1, list(q.columns))
     for i, row in enumerate(q.itertuples(index=False), start=2):
-        _put_row(ws, i, [None if (v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) or v == "")
-                         else (int(v) if isinstance(v, (np.integer,)) else v) for v in row])
+        _put_row(
+            ws,
+            i,
+            [
+                None
+                if (v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) or v == "")
+                else (int(v) if isinstance(v, (np.integer,)) else v)
+                for v in row
+            ],
+        )
     bold = Font(bold=True)
     fill = PatternFill("solid", fgColor="FFF2CC")
     for j, name in enumerate(q.columns, start=1):
@@ -742,7 +895,9 @@ def _export_stamp(value: str | None) -> pd.Timestamp:
         try:
             t = pd.Timestamp(value)
         except ValueError:
-            raise UsageError(f"--exported-at {value!r} is not a date-time such as 2026-11-02T09:00:00Z") from None
+            raise UsageError(
+                f"--exported-at {value!r} is not a date-time such as 2026-11-02T09:00:00Z"
+            ) from None
         return (t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")).floor("s")
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch and epoch.isdigit():
@@ -750,9 +905,18 @@ def _export_stamp(value: str | None) -> pd.Timestamp:
     return pd.Timestamp(datetime.now(UTC)).floor("s")
 
 
-def export_queue(market: str, month: str, data_dir: str | Path | None = None, out_dir: str | Path | None = None,
-                 *, top: int = 20, per_creator: int = 3, alarm_items: int = 10, qa_sample: int = 0,
-                 exported_at: str | pd.Timestamp | None = None) -> tuple[Path, Path]:
+def export_queue(
+    market: str,
+    month: str,
+    data_dir: str | Path | None = None,
+    out_dir: str | Path | None = None,
+    *,
+    top: int = 20,
+    per_creator: int = 3,
+    alarm_items: int = 10,
+    qa_sample: int = 0,
+    exported_at: str | pd.Timestamp | None = None,
+) -> tuple[Path, Path]:
     """Write the review queue of ``market`` and ``month`` as CSV and XLSX; return both paths.
 
     Files: ``<out_dir>/review_queue_<MARKET>_<YYYY-MM>.csv`` and ``.xlsx`` (default ``out_dir``:
@@ -767,8 +931,12 @@ def export_queue(market: str, month: str, data_dir: str | Path | None = None, ou
     params = load_market(market)
     data = Path(data_dir or config.DATA_DIR)
     out = Path(out_dir or Path(config.REPORTS_DIR) / "queues")
-    for name, v in (("--top", top), ("--per-creator", per_creator), ("--alarm-items", alarm_items),
-                    ("--qa-sample", qa_sample)):
+    for name, v in (
+        ("--top", top),
+        ("--per-creator", per_creator),
+        ("--alarm-items", alarm_items),
+        ("--qa-sample", qa_sample),
+    ):
         if int(v) < 0:
             raise UsageError(f"{name} must be 0 or more, got {v}")
     key = load_pseudonym_key(data)
@@ -776,8 +944,18 @@ def export_queue(market: str, month: str, data_dir: str | Path | None = None, ou
     ds = open_dataset(data)
     _check_month_has_data(ds, market, month, params.timezone)
     tables = load_market_window(ds, market, month, params.timezone, months_back=13)
-    q = build_queue(tables, market, month, params, key=key, exported_at=stamp, top=top, per_creator=per_creator,
-                    alarm_items=alarm_items, qa_sample=qa_sample)
+    q = build_queue(
+        tables,
+        market,
+        month,
+        params,
+        key=key,
+        exported_at=stamp,
+        top=top,
+        per_creator=per_creator,
+        alarm_items=alarm_items,
+        qa_sample=qa_sample,
+    )
     out.mkdir(parents=True, exist_ok=True)
     base = out / f"review_queue_{market}_{month}"
     csv_path, xlsx_path = base.with_suffix(".csv"), base.with_suffix(".xlsx")
@@ -799,8 +977,10 @@ def _check_month_has_data(ds, market: str, month: str, tz: str) -> None:
         raise UsageError(f"{market} has no content or enforcement actions in {ds.path}; nothing to review")
     last_month = local_month(pd.Series([last]), tz).iloc[0]
     if month > last_month:
-        raise UsageError(f"month {month} is after the last month of {market} data in {ds.path} ({last_month}); "
-                         f"export a queue of {last_month} or earlier")
+        raise UsageError(
+            f"month {month} is after the last month of {market} data in {ds.path} ({last_month}); "
+            f"export a queue of {last_month} or earlier"
+        )
 
 
 # =============================================================================================

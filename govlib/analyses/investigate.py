@@ -93,8 +93,13 @@ def _folder_part(text: str | None) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", str(text or ""))
 
 
-def case_id(creator: str | None = None, policy: str | None = None, market: str | None = None,
-            date_from: str | None = None, date_to: str | None = None) -> str:
+def case_id(
+    creator: str | None = None,
+    policy: str | None = None,
+    market: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+) -> str:
     """Folder name of a case: ``creator-<ID>`` or ``policy-<P>-<M>-<from>-<to>``.
 
     Every part is sanitised (characters other than letters, digits, ``_`` and ``-`` become
@@ -115,8 +120,15 @@ def _parse_date(text: str, what: str, tz: str) -> pd.Timestamp:
         raise UsageError(f"{what} {text!r} is not a calendar date") from None
 
 
-def validate_case(ds, *, creator: str | None = None, policy: str | None = None, market: str | None = None,
-                  date_from: str | None = None, date_to: str | None = None) -> dict:
+def validate_case(
+    ds,
+    *,
+    creator: str | None = None,
+    policy: str | None = None,
+    market: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+) -> dict:
     """Check a case before anything runs; return its normalised parameters.
 
     Creator mode: ``creator`` exists in ``creators`` (its market is the creator's home market;
@@ -144,11 +156,16 @@ def validate_case(ds, *, creator: str | None = None, policy: str | None = None, 
     if creator:
         if not _ID.match(creator):
             raise UsageError(f"--creator {creator!r} is not a creator id (letters, digits, _ . : -)")
-        found = ds.load("creators", columns=["creator_id", "market", "registered_at"],
-                        where=lambda t: t.creator_id == creator)
+        found = ds.load(
+            "creators",
+            columns=["creator_id", "market", "registered_at"],
+            where=lambda t: t.creator_id == creator,
+        )
         if found.empty:
-            raise InvestigationError(f"creator {creator!r} is not in the creators table of {ds.path}; "
-                                     "check the id (ids are case-sensitive)")
+            raise InvestigationError(
+                f"creator {creator!r} is not in the creators table of {ds.path}; "
+                "check the id (ids are case-sensitive)"
+            )
         market = str(found.iloc[0]["market"])
         tz = load_market(market).timezone
         if date_from or date_to:
@@ -156,10 +173,20 @@ def validate_case(ds, *, creator: str | None = None, policy: str | None = None, 
                 raise UsageError("give both --from and --to, or neither (the creator's whole history)")
         else:
             date_from = pd.Timestamp(found.iloc[0]["registered_at"]).tz_convert(tz).strftime("%Y-%m-%d")
-            last = ds.load("enforcement_actions", market=market, columns=["actioned_at"],
-                           where=lambda t: t.creator_id == creator, ordered=False)["actioned_at"]
-            pub = ds.load("content", market=market, columns=["published_at"],
-                          where=lambda t: t.creator_id == creator, ordered=False)["published_at"]
+            last = ds.load(
+                "enforcement_actions",
+                market=market,
+                columns=["actioned_at"],
+                where=lambda t: t.creator_id == creator,
+                ordered=False,
+            )["actioned_at"]
+            pub = ds.load(
+                "content",
+                market=market,
+                columns=["published_at"],
+                where=lambda t: t.creator_id == creator,
+                ordered=False,
+            )["published_at"]
             ends = [s.max() for s in (last, pub) if len(s)]
             end = max(ends) if ends else pd.Timestamp(found.iloc[0]["registered_at"])
             date_to = pd.Timestamp(end).tz_convert(tz).strftime("%Y-%m-%d")
@@ -173,7 +200,8 @@ def validate_case(ds, *, creator: str | None = None, policy: str | None = None, 
         if policy not in contract.POLICY_DSA_CATEGORY and policy not in params.local_policies:
             raise UsageError(
                 f"--policy {policy!r} is neither in the policy taxonomy nor a local policy of {market}; "
-                f"allowed: {', '.join(list(contract.POLICIES) + sorted(params.local_policies))}")
+                f"allowed: {', '.join(list(contract.POLICIES) + sorted(params.local_policies))}"
+            )
         tz = params.timezone
         creator = ""
     start = _parse_date(date_from, "--from", tz)
@@ -181,22 +209,36 @@ def validate_case(ds, *, creator: str | None = None, policy: str | None = None, 
     if stop < start:
         raise UsageError(f"--to {date_to} is before --from {date_from}")
     if (stop - start).days + 1 > MAX_RANGE_DAYS and not creator:
-        raise UsageError(f"the range {date_from} to {date_to} is longer than {MAX_RANGE_DAYS} days; narrow it")
+        raise UsageError(
+            f"the range {date_from} to {date_to} is longer than {MAX_RANGE_DAYS} days; narrow it"
+        )
     if not creator:
         acts = ds.load("enforcement_actions", market=market, columns=["actioned_at"], ordered=False)
-        if acts.empty or start.tz_convert("UTC") > acts["actioned_at"].max() or \
-                (stop + pd.Timedelta(days=1)).tz_convert("UTC") <= acts["actioned_at"].min():
+        if (
+            acts.empty
+            or start.tz_convert("UTC") > acts["actioned_at"].max()
+            or (stop + pd.Timedelta(days=1)).tz_convert("UTC") <= acts["actioned_at"].min()
+        ):
             lo = acts["actioned_at"].min() if len(acts) else None
             hi = acts["actioned_at"].max() if len(acts) else None
             raise InvestigationError(
                 f"the range {date_from} to {date_to} has no data for {market}: its actions run from "
-                f"{lo:%Y-%m-%d} to {hi:%Y-%m-%d}" if lo is not None else f"{market} has no enforcement actions")
-    return {"creator": creator or "", "policy": policy or "", "market": market, "date_from": date_from,
-            "date_to": date_to}
+                f"{lo:%Y-%m-%d} to {hi:%Y-%m-%d}"
+                if lo is not None
+                else f"{market} has no enforcement actions"
+            )
+    return {
+        "creator": creator or "",
+        "policy": policy or "",
+        "market": market,
+        "date_from": date_from,
+        "date_to": date_to,
+    }
 
 
-def open_case(ds, *, creator: str = "", policy: str = "", market: str = "", date_from: str = "",
-              date_to: str = "") -> Case:
+def open_case(
+    ds, *, creator: str = "", policy: str = "", market: str = "", date_from: str = "", date_to: str = ""
+) -> Case:
     """Validate the case and load its rows: content, actions, notices and appeals in scope.
 
     Creator mode: the creator's content (published in the window), actions, notices about them
@@ -208,8 +250,14 @@ def open_case(ds, *, creator: str = "", policy: str = "", market: str = "", date
     """
     from govlib.params import load_market
 
-    p = validate_case(ds, creator=creator or None, policy=policy or None, market=market or None,
-                      date_from=date_from or None, date_to=date_to or None)
+    p = validate_case(
+        ds,
+        creator=creator or None,
+        policy=policy or None,
+        market=market or None,
+        date_from=date_from or None,
+        date_to=date_to or None,
+    )
     tz = load_market(p["market"]).timezone
     start = pd.Timestamp(p["date_from"]).tz_localize(tz).tz_convert("UTC")
     end = (pd.Timestamp(p["date_to"]).tz_localize(tz) + pd.Timedelta(days=1)).tz_convert("UTC")
@@ -229,13 +277,21 @@ def open_case(ds, *, creator: str = "", policy: str = "", market: str = "", date
         if missing:  # acted on in the window, published before it
             older = ds.load("content", market=m, where=lambda t: t.content_id.isin(missing))
             case_content = pd.concat([case_content, older], ignore_index=True)
-    tables = {"content": case_content.reset_index(drop=True), "enforcement_actions": case_acts.reset_index(drop=True),
-              "market_actions": acts, "market_content": content}
-    tables["creators"] = ds.load("creators", where=lambda t: t.creator_id.isin(cids)) if cids else \
-        ds.load("creators", where=lambda t: t.creator_id == "")
+    tables = {
+        "content": case_content.reset_index(drop=True),
+        "enforcement_actions": case_acts.reset_index(drop=True),
+        "market_actions": acts,
+        "market_content": content,
+    }
+    tables["creators"] = (
+        ds.load("creators", where=lambda t: t.creator_id.isin(cids))
+        if cids
+        else ds.load("creators", where=lambda t: t.creator_id == "")
+    )
     # full action history of the creators in scope (health needs the deductions before the window)
-    tables["creator_actions"] = ds.load("enforcement_actions", where=lambda t: t.creator_id.isin(cids or [""]),
-                                        end=end)
+    tables["creator_actions"] = ds.load(
+        "enforcement_actions", where=lambda t: t.creator_id.isin(cids or [""]), end=end
+    )
     if ds.has("notices"):
         n = ds.load("notices", market=m, start=start, end=end)
         if p["creator"]:
@@ -247,8 +303,17 @@ def open_case(ds, *, creator: str = "", policy: str = "", market: str = "", date
         action_ids = list(case_acts["action_id"])
         tables["appeals"] = ds.load("appeals", where=lambda t: t.action_id.isin(action_ids or [""]))
         tables["creator_appeals"] = ds.load("appeals", where=lambda t: t.creator_id.isin(cids or [""]))
-    return Case(mode="creator" if p["creator"] else "policy", market=m, tz=tz, start=start, end=end,
-                creator=p["creator"], policy=p["policy"], creators=cids, tables=tables)
+    return Case(
+        mode="creator" if p["creator"] else "policy",
+        market=m,
+        tz=tz,
+        start=start,
+        end=end,
+        creator=p["creator"],
+        policy=p["policy"],
+        creators=cids,
+        tables=tables,
+    )
 
 
 def build_timeline(case: Case) -> pd.DataFrame:
@@ -268,34 +333,78 @@ def build_timeline(case: Case) -> pd.DataFrame:
     parts = []
     c = t.get("content")
     if c is not None and len(c):
-        parts.append(pd.DataFrame({"at": c["published_at"], "event": "content_published", "creator_id": c["creator_id"],
-                                   "content_id": c["content_id"], "action_id": None, "policy": None,
-                                   "detail": c["content_type"].astype(str) + ", " + c["views"].astype(str) + " views"}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "at": c["published_at"],
+                    "event": "content_published",
+                    "creator_id": c["creator_id"],
+                    "content_id": c["content_id"],
+                    "action_id": None,
+                    "policy": None,
+                    "detail": c["content_type"].astype(str) + ", " + c["views"].astype(str) + " views",
+                }
+            )
+        )
     a = t.get("enforcement_actions")
     if a is not None and len(a):
-        parts.append(pd.DataFrame({"at": a["actioned_at"], "event": "action", "creator_id": a["creator_id"],
-                                   "content_id": a["content_id"], "action_id": a["action_id"], "policy": a["policy"],
-                                   "detail": a["action_type"] + ", " + a["severity"] + ", " + a["detection_source"]}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "at": a["actioned_at"],
+                    "event": "action",
+                    "creator_id": a["creator_id"],
+                    "content_id": a["content_id"],
+                    "action_id": a["action_id"],
+                    "policy": a["policy"],
+                    "detail": a["action_type"] + ", " + a["severity"] + ", " + a["detection_source"],
+                }
+            )
+        )
     n = t.get("notices")
     if n is not None and len(n):
-        parts.append(pd.DataFrame({"at": n["received_at"], "event": "notice_received", "creator_id": n["creator_id"],
-                                   "content_id": n["content_id"], "action_id": n["action_id"], "policy": n["policy"],
-                                   "detail": n["reporter_type"] + ", " + n["outcome"]}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "at": n["received_at"],
+                    "event": "notice_received",
+                    "creator_id": n["creator_id"],
+                    "content_id": n["content_id"],
+                    "action_id": n["action_id"],
+                    "policy": n["policy"],
+                    "detail": n["reporter_type"] + ", " + n["outcome"],
+                }
+            )
+        )
     ap = t.get("appeals")
     if ap is not None and len(ap):
         pol = a.set_index("action_id")["policy"] if a is not None and len(a) else pd.Series(dtype=object)
         for col, ev in (("submitted_at", "appeal_submitted"), ("resolved_at", "appeal_resolved")):
             x = ap[ap[col].notna()]
-            parts.append(pd.DataFrame({"at": x[col], "event": ev, "creator_id": x["creator_id"], "content_id": None,
-                                       "action_id": x["action_id"], "policy": x["action_id"].map(pol),
-                                       "detail": x["channel"] + ", " + x["outcome"]}))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "at": x[col],
+                        "event": ev,
+                        "creator_id": x["creator_id"],
+                        "content_id": None,
+                        "action_id": x["action_id"],
+                        "policy": x["action_id"].map(pol),
+                        "detail": x["channel"] + ", " + x["outcome"],
+                    }
+                )
+            )
     if not parts:
         return pd.DataFrame(columns=TIMELINE_COLUMNS)
-    out = pd.concat([p.astype({"content_id": object, "action_id": object, "policy": object}) for p in parts],
-                    ignore_index=True)
+    out = pd.concat(
+        [p.astype({"content_id": object, "action_id": object, "policy": object}) for p in parts],
+        ignore_index=True,
+    )
     out["at"] = pd.to_datetime(out["at"], utc=True)
     out = out[(out["at"] >= case.start) & (out["at"] < case.end)]
-    out = out.sort_values(["at", "event", "creator_id", "action_id", "content_id"], kind="mergesort", na_position="first")
+    out = out.sort_values(
+        ["at", "event", "creator_id", "action_id", "content_id"], kind="mergesort", na_position="first"
+    )
     return out[TIMELINE_COLUMNS].reset_index(drop=True)
 
 
@@ -315,10 +424,12 @@ def find_related_creators(case: Case, by: str = "product_category", top: int = 2
     if by not in ("product_category", "policy"):
         raise UsageError(f"by must be 'product_category' or 'policy', got {by!r}")
     acts = case.tables["market_actions"].merge(
-        case.tables["market_content"][["content_id", "product_category"]], on="content_id", how="left")
+        case.tables["market_content"][["content_id", "product_category"]], on="content_id", how="left"
+    )
     if by == "product_category":
         case_rows = case.tables["enforcement_actions"].merge(
-            case.tables["content"][["content_id", "product_category"]], on="content_id", how="left")
+            case.tables["content"][["content_id", "product_category"]], on="content_id", how="left"
+        )
     else:
         case_rows = case.tables["enforcement_actions"]
     values = sorted(set(case_rows[by].dropna()))
@@ -327,17 +438,23 @@ def find_related_creators(case: Case, by: str = "product_category", top: int = 2
     if others.empty:
         return pd.DataFrame(columns=cols)
     g = others.groupby("creator_id")
-    out = pd.DataFrame({
-        "shared": g[by].agg(lambda s: ", ".join(sorted(set(s)))),
-        "n_shared": g[by].nunique(),
-        "actions": g.size(),
-        "policies": g["policy"].agg(lambda s: ", ".join(sorted(set(s)))),
-    }).reset_index()
-    out = out.sort_values(["n_shared", "actions", "creator_id"], ascending=[False, False, True], kind="mergesort")
+    out = pd.DataFrame(
+        {
+            "shared": g[by].agg(lambda s: ", ".join(sorted(set(s)))),
+            "n_shared": g[by].nunique(),
+            "actions": g.size(),
+            "policies": g["policy"].agg(lambda s: ", ".join(sorted(set(s)))),
+        }
+    ).reset_index()
+    out = out.sort_values(
+        ["n_shared", "actions", "creator_id"], ascending=[False, False, True], kind="mergesort"
+    )
     return out[cols].head(top).reset_index(drop=True)
 
 
-def trace_health(case: Case, settings=None, creators: list[str] | None = None, freq_days: int = 7) -> pd.DataFrame:
+def trace_health(
+    case: Case, settings=None, creators: list[str] | None = None, freq_days: int = 7
+) -> pd.DataFrame:
     """Health-score trajectory of creators over the case window (``govlib.metrics.health``).
 
     Scores every ``freq_days`` days from the window start, and at its end, with
@@ -386,5 +503,10 @@ def summarise_case(case: Case) -> pd.DataFrame:
         rows.append(("appeals", len(ap)))
         rows.append(("appeals_overturned", int(ap["outcome"].isin(contract.OVERTURN_OUTCOMES).sum())))
     rows.append(("views_of_content", int(t["content"]["views"].sum()) if len(t["content"]) else 0))
-    rows.append(("gmv_eur_of_content", float(np.round(t["content"]["gmv_eur"].sum(), 2)) if len(t["content"]) else 0.0))
+    rows.append(
+        (
+            "gmv_eur_of_content",
+            float(np.round(t["content"]["gmv_eur"].sum(), 2)) if len(t["content"]) else 0.0,
+        )
+    )
     return pd.DataFrame(rows, columns=["item", "value"], dtype=object)

@@ -25,26 +25,47 @@ from govlib.report.render.index import first_lines
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``govlib run``."""
     parser.add_argument("--month", required=True, help="month to report, YYYY-MM (local time of each market)")
-    parser.add_argument("--markets", default="all", help="'all' (default) or comma-separated codes, e.g. GB,DE")
-    parser.add_argument("--reports", default=None,
-                        help="comma-separated notebooks to run (default: all of params/reports.yaml)")
+    parser.add_argument(
+        "--markets", default="all", help="'all' (default) or comma-separated codes, e.g. GB,DE"
+    )
+    parser.add_argument(
+        "--reports",
+        default=None,
+        help="comma-separated notebooks to run (default: all of params/reports.yaml)",
+    )
     parser.add_argument("--data", default=None, help="dataset directory (default: GOVLIB_DATA or data/demo)")
     parser.add_argument("--out", default=None, help="output root (default: GOVLIB_REPORTS or reports/)")
-    parser.add_argument("--jobs", type=int, default=None, help="notebooks executed at once (default: number of cores)")
-    parser.add_argument("--lang", default="", help="report language for every market, e.g. en_GB (default: the market's)")
-    parser.add_argument("--resume", action="store_true",
-                        help="reuse published reports whose inputs (data, params, code, language) are unchanged")
+    parser.add_argument(
+        "--jobs", type=int, default=None, help="notebooks executed at once (default: number of cores)"
+    )
+    parser.add_argument(
+        "--lang", default="", help="report language for every market, e.g. en_GB (default: the market's)"
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="reuse published reports whose inputs (data, params, code, language) are unchanged",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--fresh-kernels", action="store_true", default=None,
-                        help="start a fresh Jupyter kernel for every notebook (slower; the default reuses one warm "
-                             "kernel per worker, reset between notebooks); also GOVLIB_FRESH_KERNELS=1")
-    parser.add_argument("--engine", choices=("duckdb", "spark"), default=None,
-                        help="query engine of the data layer (default: GOVLIB_ENGINE or duckdb); Spark settings from "
-                             "GOVLIB_SPARK_MASTER, GOVLIB_SPARK_REMOTE, GOVLIB_SPARK_CONF (docs/spark.md)")
+    parser.add_argument(
+        "--fresh-kernels",
+        action="store_true",
+        default=None,
+        help="start a fresh Jupyter kernel for every notebook (slower; the default reuses one warm "
+        "kernel per worker, reset between notebooks); also GOVLIB_FRESH_KERNELS=1",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("duckdb", "spark"),
+        default=None,
+        help="query engine of the data layer (default: GOVLIB_ENGINE or duckdb); Spark settings from "
+        "GOVLIB_SPARK_MASTER, GOVLIB_SPARK_REMOTE, GOVLIB_SPARK_CONF (docs/spark.md)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the batch of ``args``; print each failure and a summary; 0 when every report succeeded, else 1."""
+
     def _term(signum, frame):  # SIGTERM behaves like Ctrl-C: workers killed, nothing half-published
         raise KeyboardInterrupt
 
@@ -53,8 +74,15 @@ def run(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGTERM, _term)
     try:
         res = run_batch(
-            month=args.month, markets=args.markets, reports=args.reports, data_dir=args.data, out_dir=args.out,
-            jobs=args.jobs, lang=args.lang, resume=args.resume, progress=not args.no_progress,
+            month=args.month,
+            markets=args.markets,
+            reports=args.reports,
+            data_dir=args.data,
+            out_dir=args.out,
+            jobs=args.jobs,
+            lang=args.lang,
+            resume=args.resume,
+            progress=not args.no_progress,
             fresh_kernels=getattr(args, "fresh_kernels", None),
         )
     finally:
@@ -69,6 +97,10 @@ def run(args: argparse.Namespace) -> int:
     for o in failed:
         print(f"govlib run: {o.market} {o.report}: {o.status}: {first_lines(o.error, 2)}", file=sys.stderr)
     for folder in sorted(res.kept()):
-        print(f"govlib run: {folder}: not replaced; the previous run's reports stay published", file=sys.stderr)
-    print(f"{n_ok} report(s) ok ({n_reused} reused), {len(failed) + len(res.market_errors)} failed; index: {res.index}")
+        print(
+            f"govlib run: {folder}: not replaced; the previous run's reports stay published", file=sys.stderr
+        )
+    print(
+        f"{n_ok} report(s) ok ({n_reused} reused), {len(failed) + len(res.market_errors)} failed; index: {res.index}"
+    )
     return 0 if res.ok else 1

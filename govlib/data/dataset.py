@@ -74,11 +74,15 @@ def discover_tables(path: str | Path) -> dict[str, TableSource]:
     """
     root = Path(path)
     if not root.exists():
-        raise DatasetError(f"dataset directory {root} does not exist; pass --data DIR or set GOVLIB_DATA "
-                           "(generate the demo with `govlib demo-data --out data/demo`)")
+        raise DatasetError(
+            f"dataset directory {root} does not exist; pass --data DIR or set GOVLIB_DATA "
+            "(generate the demo with `govlib demo-data --out data/demo`)"
+        )
     if not root.is_dir():
-        raise DatasetError(f"dataset {root} is not a directory; a dataset is a directory of <table>.parquet, "
-                           "<table>/ or <table>.csv")
+        raise DatasetError(
+            f"dataset {root} is not a directory; a dataset is a directory of <table>.parquet, "
+            "<table>/ or <table>.csv"
+        )
     found: dict[str, TableSource] = {}
     for name in contract.TABLES:
         candidates: list[TableSource] = []
@@ -87,9 +91,13 @@ def discover_tables(path: str | Path) -> dict[str, TableSource]:
             candidates.append(TableSource(name, "parquet", f, (f,)))
         d = root / name
         if d.is_dir():
-            files = tuple(sorted(p for p in d.rglob("*.parquet") if p.is_file() and not p.name.startswith((".", "_"))))
+            files = tuple(
+                sorted(p for p in d.rglob("*.parquet") if p.is_file() and not p.name.startswith((".", "_")))
+            )
             if not files:
-                raise DatasetError(f"table {name}: directory {d} holds no .parquet files; remove it or add the table's files")
+                raise DatasetError(
+                    f"table {name}: directory {d} holds no .parquet files; remove it or add the table's files"
+                )
             candidates.append(TableSource(name, "parquet_dir", d, files, _partition_columns(files, d)))
         c = root / f"{name}.csv"
         if c.is_file():
@@ -134,8 +142,10 @@ def sniff_csv(path: Path) -> tuple[list[str] | None, str | None]:
         # a cut in the middle of a multi-byte character at the end of the chunk is fine
         if exc.start < len(head) - 4:
             line = head[: exc.start].count(b"\n") + 1
-            return None, (f"is not UTF-8 (byte 0x{head[exc.start]:02x} on line {line}); "
-                          "re-save it as UTF-8, e.g. `iconv -f latin1 -t utf-8 in.csv > out.csv`")
+            return None, (
+                f"is not UTF-8 (byte 0x{head[exc.start]:02x} on line {line}); "
+                "re-save it as UTF-8, e.g. `iconv -f latin1 -t utf-8 in.csv > out.csv`"
+            )
         text = head[: exc.start].decode("utf-8-sig")
     first = text.splitlines()[0] if text.strip() else ""
     if not first:
@@ -144,8 +154,10 @@ def sniff_csv(path: Path) -> tuple[list[str] | None, str | None]:
     if len(header) == 1:
         for delim, label in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
             if delim in first:
-                return None, (f"is delimited by {label}, not commas; re-export it comma-separated "
-                              "(RFC 4180, UTF-8): govlib reads only ',' as the delimiter")
+                return None, (
+                    f"is delimited by {label}, not commas; re-export it comma-separated "
+                    "(RFC 4180, UTF-8): govlib reads only ',' as the delimiter"
+                )
     return [h.strip() for h in header], None
 
 
@@ -206,7 +218,9 @@ class Dataset:
         if name not in contract.TABLES:
             raise DatasetError(f"unknown table {name!r}; contract tables: {', '.join(contract.TABLES)}")
         if name not in self.sources:
-            raise DatasetError(f"table {name} is not in dataset {self.path} (expected {name}.parquet, {name}/ or {name}.csv)")
+            raise DatasetError(
+                f"table {name} is not in dataset {self.path} (expected {name}.parquet, {name}/ or {name}.csv)"
+            )
         return self.sources[name]
 
     def market_files(self, name: str, market: str) -> tuple[Path, ...] | None:
@@ -246,11 +260,20 @@ class Dataset:
                     raise DatasetError(f"table {name}: file {src.path} {what}", fix)
                 if self.engine == "duckdb":
                     # ids stay text ('007' is not 7); other columns are sniffed by DuckDB
-                    str_cols = {c.name: "VARCHAR" for c in spec.columns if c.dtype == "str" and c.name in header}
+                    str_cols = {
+                        c.name: "VARCHAR" for c in spec.columns if c.dtype == "str" and c.name in header
+                    }
                     t = self.con.read_csv(str(src.path), delim=",", header=True, quote='"', types=str_cols)
                 else:
-                    t = self.con.read_csv(str(src.path), header=True, inferSchema=True, sep=",",
-                                          encoding="UTF-8", mode="FAILFAST", timestampFormat="yyyy-MM-dd'T'HH:mm:ss[.SSSSSS]XXX")
+                    t = self.con.read_csv(
+                        str(src.path),
+                        header=True,
+                        inferSchema=True,
+                        sep=",",
+                        encoding="UTF-8",
+                        mode="FAILFAST",
+                        timestampFormat="yyyy-MM-dd'T'HH:mm:ss[.SSSSSS]XXX",
+                    )
             elif src.kind == "parquet":
                 t = self.con.read_parquet(str(src.path))
             elif self.engine == "duckdb":
@@ -265,8 +288,10 @@ class Dataset:
             if not is_engine_error(exc):
                 raise
             where = src.path if files is None else f"{src.path} (market={market})"
-            raise DatasetError(f"table {name}: cannot read {where} ({engine_error_text(exc)})",
-                               "replace the corrupt file with a valid Parquet/CSV copy (re-export it)") from None
+            raise DatasetError(
+                f"table {name}: cannot read {where} ({engine_error_text(exc)})",
+                "replace the corrupt file with a valid Parquet/CSV copy (re-export it)",
+            ) from None
         self._raw[cache_key] = t
         return t
 
@@ -305,8 +330,9 @@ class Dataset:
         self._typed[cache_key] = t
         return t
 
-    def filter_expr(self, name: str, market: str | Iterable[str] | None = None,
-                    start: Any = None, end: Any = None):
+    def filter_expr(
+        self, name: str, market: str | Iterable[str] | None = None, start: Any = None, end: Any = None
+    ):
         """Ibis table of ``name`` filtered on market and ``[start, end)`` of its time column."""
         import ibis
 
@@ -320,14 +346,23 @@ class Dataset:
         if (start is not None or end is not None) and spec.time_column is None:
             raise DatasetError(f"table {name} has no time column to filter on")
         if start is not None:
-            preds.append(t[spec.time_column] >= ibis.literal(to_utc_timestamp(start), type="timestamp('UTC')"))
+            preds.append(
+                t[spec.time_column] >= ibis.literal(to_utc_timestamp(start), type="timestamp('UTC')")
+            )
         if end is not None:
             preds.append(t[spec.time_column] < ibis.literal(to_utc_timestamp(end), type="timestamp('UTC')"))
         return t.filter(*preds) if preds else t
 
-    def load(self, name: str, market: str | Iterable[str] | None = None, start: Any = None, end: Any = None,
-             columns: Iterable[str] | None = None,
-             where: Any | Callable[[Any], Any] | None = None, ordered: bool = True) -> pd.DataFrame:
+    def load(
+        self,
+        name: str,
+        market: str | Iterable[str] | None = None,
+        start: Any = None,
+        end: Any = None,
+        columns: Iterable[str] | None = None,
+        where: Any | Callable[[Any], Any] | None = None,
+        ordered: bool = True,
+    ) -> pd.DataFrame:
         """Rows of ``name`` as pandas, filtered in the engine.
 
         Parameters
@@ -358,14 +393,18 @@ class Dataset:
             expr = expr.filter(where(expr) if callable(where) else where)
         return self.fetch(name, expr, columns=columns, ordered=ordered)
 
-    def fetch(self, name: str, expr, columns: Iterable[str] | None = None, ordered: bool = True) -> pd.DataFrame:
+    def fetch(
+        self, name: str, expr, columns: Iterable[str] | None = None, ordered: bool = True
+    ) -> pd.DataFrame:
         """Execute an Ibis expression derived from ``ds.table(name)`` into a normalised DataFrame."""
         spec = contract.TABLES[name]
         if columns is not None:
             columns = list(columns)
             missing = [c for c in columns if c not in expr.columns]
             if missing:
-                raise DatasetError(f"table {name} has no column(s) {', '.join(missing)}; columns: {', '.join(expr.columns)}")
+                raise DatasetError(
+                    f"table {name} has no column(s) {', '.join(missing)}; columns: {', '.join(expr.columns)}"
+                )
             expr = expr.select(columns)
         if ordered:
             expr = _ordered(expr, spec)
@@ -379,10 +418,12 @@ class Dataset:
         except Exception as exc:
             if not is_engine_error(exc):
                 raise
-            raise DatasetError(f"table {name}: query failed while reading {self.sources[name].path} "
-                               f"({engine_error_text(exc)})", f"run `govlib validate --data {self.path}`") from None
+            raise DatasetError(
+                f"table {name}: query failed while reading {self.sources[name].path} "
+                f"({engine_error_text(exc)})",
+                f"run `govlib validate --data {self.path}`",
+            ) from None
         return normalise_frame(df, spec, copy=False)
-
 
     def write_parquet(self, name: str, expr, path: str | Path) -> int:
         """Write an Ibis expression derived from ``ds.table(name)`` to one Parquet file, in the engine.
@@ -405,8 +446,11 @@ class Dataset:
         except Exception as exc:
             if not is_engine_error(exc):
                 raise
-            raise DatasetError(f"table {name}: query failed while reading {self.sources[name].path} "
-                               f"({engine_error_text(exc)})", f"run `govlib validate --data {self.path}`") from None
+            raise DatasetError(
+                f"table {name}: query failed while reading {self.sources[name].path} "
+                f"({engine_error_text(exc)})",
+                f"run `govlib validate --data {self.path}`",
+            ) from None
 
 
 def write_frame_parquet(df: pd.DataFrame, name: str, path: str | Path) -> None:
@@ -428,8 +472,14 @@ def write_frame_parquet(df: pd.DataFrame, name: str, path: str | Path) -> None:
 
 def _ordered(expr, spec: contract.Table):
     """``expr`` sorted by the table's primary key (keyless: time column, then every contract column)."""
-    keys = [spec.primary_key] if spec.primary_key else (
-        ([spec.time_column] if spec.time_column else []) + [c for c in spec.column_names if c != spec.time_column])
+    keys = (
+        [spec.primary_key]
+        if spec.primary_key
+        else (
+            ([spec.time_column] if spec.time_column else [])
+            + [c for c in spec.column_names if c != spec.time_column]
+        )
+    )
     keys = [k for k in keys if k in expr.columns]
     return expr.order_by(keys) if keys else expr
 
@@ -453,8 +503,7 @@ def nanos_to_timestamp(col):
     import ibis.expr.datatypes as dt
 
     @ibis.udf.scalar.builtin(name="timestamp_micros", signature=((dt.int64,), dt.Timestamp(timezone="UTC")))
-    def _timestamp_micros(x):
-        ...
+    def _timestamp_micros(x): ...
 
     return _timestamp_micros(col // 1000)
 
@@ -470,8 +519,13 @@ def _typed_table(raw, spec: contract.Table, engine: str, nanos: frozenset[str] =
         target = contract.ibis_type(c.dtype)
         col = raw[c.name]
         ty = col.type()
-        if ty == target or (ty.is_timestamp() and target.is_timestamp() and ty.timezone == "UTC"
-                            and ty.scale in (None, 6) and engine == "duckdb"):
+        if ty == target or (
+            ty.is_timestamp()
+            and target.is_timestamp()
+            and ty.timezone == "UTC"
+            and ty.scale in (None, 6)
+            and engine == "duckdb"
+        ):
             # no cast: keeps the predicate on the stored column, so DuckDB pushes it into the scan
             cols[c.name] = col
         elif c.dtype == "timestamp" and c.name in nanos and col.type().is_integer():

@@ -54,7 +54,9 @@ def resolve_engine(engine: str | None = None) -> str:
     """Name of the engine to use: the argument, else ``GOVLIB_ENGINE``, else ``"duckdb"``."""
     name = (engine or config.current().engine).strip().lower()
     if name not in ENGINES:
-        raise EngineError(f"unknown engine {name!r}: choose one of {', '.join(ENGINES)} (--engine or GOVLIB_ENGINE)")
+        raise EngineError(
+            f"unknown engine {name!r}: choose one of {', '.join(ENGINES)} (--engine or GOVLIB_ENGINE)"
+        )
     return name
 
 
@@ -66,7 +68,9 @@ def spark_conf() -> dict[str, str]:
         try:
             extra = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise EngineError(f"GOVLIB_SPARK_CONF is not valid JSON ({exc}); expected e.g. '{{\"spark.executor.memory\": \"8g\"}}'") from None
+            raise EngineError(
+                f'GOVLIB_SPARK_CONF is not valid JSON ({exc}); expected e.g. \'{{"spark.executor.memory": "8g"}}\''
+            ) from None
         if not isinstance(extra, dict):
             raise EngineError("GOVLIB_SPARK_CONF must be a JSON object of Spark settings")
         conf.update({str(k): str(v) for k, v in extra.items()})
@@ -82,7 +86,9 @@ def spark_session():
         try:
             from pyspark.sql import SparkSession
         except ImportError:
-            raise EngineError("engine 'spark' needs PySpark: pip install 'govlib[spark]' (pyspark>=3.5,<4.1)") from None
+            raise EngineError(
+                "engine 'spark' needs PySpark: pip install 'govlib[spark]' (pyspark>=3.5,<4.1)"
+            ) from None
         builder = SparkSession.builder.appName("govlib")
         settings = config.current()
         if settings.spark_remote:
@@ -94,8 +100,10 @@ def spark_session():
         try:
             _spark_session = builder.getOrCreate()
         except Exception as exc:  # noqa: BLE001 - Java missing, bad master URL, ...
-            raise EngineError(f"could not start Spark ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
-                              "check Java 17 (`java -version`) and GOVLIB_SPARK_MASTER / GOVLIB_SPARK_REMOTE") from None
+            raise EngineError(
+                f"could not start Spark ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+                "check Java 17 (`java -version`) and GOVLIB_SPARK_MASTER / GOVLIB_SPARK_REMOTE"
+            ) from None
         return _spark_session
 
 

@@ -28,7 +28,14 @@ from typing import Any
 import pandas as pd
 
 from govlib import config, contract
-from govlib.data.dataset import Dataset, DatasetError, engine_error_text, is_engine_error, to_utc_timestamp, utc_literal
+from govlib.data.dataset import (
+    Dataset,
+    DatasetError,
+    engine_error_text,
+    is_engine_error,
+    to_utc_timestamp,
+    utc_literal,
+)
 from govlib.data.validate import LoaderChecks
 from govlib.timeutil import month_bounds, shift_month
 
@@ -60,8 +67,9 @@ def window_bounds(month: str, tz: str, months_back: int = 13) -> tuple[pd.Timest
     return start, end
 
 
-def load_market_window(ds: Dataset, market: str, month: str, tz: str, months_back: int = 13,
-                       tables: Iterable[str] | None = None) -> dict[str, pd.DataFrame]:
+def load_market_window(
+    ds: Dataset, market: str, month: str, tz: str, months_back: int = 13, tables: Iterable[str] | None = None
+) -> dict[str, pd.DataFrame]:
     """Every present table of ``market`` over the local window ending with ``month``.
 
     The window is ``[start of month - months_back, end of month)`` in time zone ``tz``,
@@ -81,11 +89,17 @@ def load_market_window(ds: Dataset, market: str, month: str, tz: str, months_bac
     start, end = window_bounds(month, tz, months_back)
     wanted = [t for t in ds.tables if tables is None or t in set(tables)]
     out: dict[str, pd.DataFrame] = {}
-    acts = ds.filter_expr("enforcement_actions", market, start, end) if ds.has("enforcement_actions") else None
+    acts = (
+        ds.filter_expr("enforcement_actions", market, start, end) if ds.has("enforcement_actions") else None
+    )
     for name in wanted:
         if name == "content" and acts is not None:
             t = ds.table("content", market)
-            in_window = (t.market == market) & (t.published_at >= utc_literal(start)) & (t.published_at < utc_literal(end))
+            in_window = (
+                (t.market == market)
+                & (t.published_at >= utc_literal(start))
+                & (t.published_at < utc_literal(end))
+            )
             ref = acts.filter(acts.content_id.notnull()).select("content_id").distinct()
             out[name] = _with_references(ds, name, market, t, in_window, "content_id", ref)
         elif name == "creators":
@@ -114,8 +128,10 @@ def with_references_expr(ds: Dataset, name: str, market: str, t, pred, key: str,
     except Exception as exc:
         if not is_engine_error(exc):
             raise
-        raise DatasetError(f"table {name}: query failed while reading {ds.sources[name].path} "
-                           f"({engine_error_text(exc)})", f"run `govlib validate --data {ds.path}`") from None
+        raise DatasetError(
+            f"table {name}: query failed while reading {ds.sources[name].path} ({engine_error_text(exc)})",
+            f"run `govlib validate --data {ds.path}`",
+        ) from None
     if n_missing == 0:
         return own
     full = ds.table(name)
@@ -137,15 +153,29 @@ def count_signal_scores(scores) -> pd.DataFrame:
     """
     counts = scores.group_by(["signal", "version"]).agg(rows=scores.count()).order_by(["signal", "version"])
     df = counts.to_pyarrow().to_pandas()
-    return pd.DataFrame({"signal": df["signal"].astype(object), "version": df["version"].astype(object),
-                         "rows": df["rows"].astype("int64")})
+    return pd.DataFrame(
+        {
+            "signal": df["signal"].astype(object),
+            "version": df["version"].astype(object),
+            "rows": df["rows"].astype("int64"),
+        }
+    )
 
 
 # Columns govlib.metrics.kpis.compute_kpis reads (a column it starts reading must be added here:
 # compute_kpis names a missing column in its error).
 KPI_INPUT_COLUMNS = {
-    "enforcement_actions": ["action_id", "market", "creator_id", "content_id", "detection_source", "decision_mode",
-                            "action_type", "views_before_action", "actioned_at"],
+    "enforcement_actions": [
+        "action_id",
+        "market",
+        "creator_id",
+        "content_id",
+        "detection_source",
+        "decision_mode",
+        "action_type",
+        "views_before_action",
+        "actioned_at",
+    ],
     "content": ["content_id", "published_at"],
     "notices": ["notice_id", "market", "outcome", "received_at", "handled_at"],
     "appeals": ["appeal_id", "market", "outcome", "submitted_at", "resolved_at"],
@@ -153,8 +183,9 @@ KPI_INPUT_COLUMNS = {
 }
 
 
-def load_kpi_inputs(ds: Dataset, market: str, month: str, tz: str,
-                    first_month: str | None = None) -> dict[str, pd.DataFrame]:
+def load_kpi_inputs(
+    ds: Dataset, market: str, month: str, tz: str, first_month: str | None = None
+) -> dict[str, pd.DataFrame]:
     """Only the rows and columns :func:`govlib.metrics.kpis.compute_kpis` reads for one market-month.
 
     ``compute_kpis(load_kpi_inputs(ds, m, month, tz), m, month, tz)`` equals
@@ -184,16 +215,21 @@ def load_kpi_inputs(ds: Dataset, market: str, month: str, tz: str,
 
     out: dict[str, pd.DataFrame] = {}
     acts = ds.filter_expr("enforcement_actions", market, m3_start, m_end)
-    out["enforcement_actions"] = ds.fetch("enforcement_actions", acts, columns=cols("enforcement_actions", acts))
+    out["enforcement_actions"] = ds.fetch(
+        "enforcement_actions", acts, columns=cols("enforcement_actions", acts)
+    )
     if ds.has("content"):
         a = out["enforcement_actions"]
-        removed = a.loc[(a["actioned_at"] >= m_start) & (a["action_type"] == "content_removed")
-                        & a["content_id"].notna(), "content_id"].unique()
+        removed = a.loc[
+            (a["actioned_at"] >= m_start) & (a["action_type"] == "content_removed") & a["content_id"].notna(),
+            "content_id",
+        ].unique()
         out["content"] = _load_content_by_id(ds, market, removed, KPI_INPUT_COLUMNS["content"])
     in_month = {
         "notices": lambda t: (t.handled_at >= lo) & (t.handled_at < hi),
-        "appeals": lambda t: ((t.submitted_at >= lo) & (t.submitted_at < hi))
-        | ((t.resolved_at >= lo) & (t.resolved_at < hi)),
+        "appeals": lambda t: (
+            ((t.submitted_at >= lo) & (t.submitted_at < hi)) | ((t.resolved_at >= lo) & (t.resolved_at < hi))
+        ),
         "prevalence_samples": lambda t: (t.sampled_at >= lo) & (t.sampled_at < hi),
     }
     for name, pred in in_month.items():
@@ -223,13 +259,19 @@ def _load_content_by_id(ds: Dataset, market: str, ids, columns: list[str]) -> pd
     if not missing:
         return found
     full = ds.table("content")
-    other = ds.fetch("content", full.filter((full.market != market) & full.content_id.isin(missing)), columns=cols)
+    other = ds.fetch(
+        "content", full.filter((full.market != market) & full.content_id.isin(missing)), columns=cols
+    )
     both = pd.concat([found, other], ignore_index=True)
     return both.sort_values("content_id", kind="stable").reset_index(drop=True)
 
 
-def load_signal_evaluation_inputs(ds: Dataset, market: str, start: Any, end: Any,
-                                  content_lookback: pd.Timedelta = pd.Timedelta(days=31)) -> dict[str, Any]:
+CONTENT_LOOKBACK = pd.Timedelta(days=31)  # labels may name content published up to a month before the window
+
+
+def load_signal_evaluation_inputs(
+    ds: Dataset, market: str, start: Any, end: Any, content_lookback: pd.Timedelta = CONTENT_LOOKBACK
+) -> dict[str, Any]:
     """What :func:`govlib.metrics.signals.prepare_signal_labels` reads for one market, selected in the engine.
 
     Only labelled content matters to a signal's evaluation, so instead of every score of
@@ -248,9 +290,15 @@ def load_signal_evaluation_inputs(ds: Dataset, market: str, start: Any, end: Any
     Absent tables give empty frames (``signal_counts`` empty).
     """
     start, end = to_utc_timestamp(start), to_utc_timestamp(end)
-    out: dict[str, Any] = {"signal_counts": pd.DataFrame({"signal": pd.Series(dtype=object),
-                                                          "version": pd.Series(dtype=object),
-                                                          "rows": pd.Series(dtype="int64")})}
+    out: dict[str, Any] = {
+        "signal_counts": pd.DataFrame(
+            {
+                "signal": pd.Series(dtype=object),
+                "version": pd.Series(dtype=object),
+                "rows": pd.Series(dtype="int64"),
+            }
+        )
+    }
     if not (ds.has("signal_scores") and ds.has("review_labels")):
         return out
     sc = ds.filter_expr("signal_scores", market, start, end)
@@ -259,9 +307,14 @@ def load_signal_evaluation_inputs(ds: Dataset, market: str, start: Any, end: Any
     out["signal_scores"] = ds.fetch("signal_scores", sc.filter(sc.content_id.isin(lb.content_id)))
     out["review_labels"] = ds.fetch("review_labels", lb)
     if ds.has("content"):
-        out["content"] = ds.load("content", market=market, start=start - content_lookback, end=end,
-                                 columns=["content_id", "market", "language"],
-                                 where=lambda t: t.content_id.isin(lb.content_id))
+        out["content"] = ds.load(
+            "content",
+            market=market,
+            start=start - content_lookback,
+            end=end,
+            columns=["content_id", "market", "language"],
+            where=lambda t: t.content_id.isin(lb.content_id),
+        )
     return out
 
 
@@ -279,7 +332,9 @@ def list_data_markets(ds: Dataset) -> list[str]:
     return sorted(str(m) for m in both.to_pyarrow().column("market").to_pylist() if m is not None)
 
 
-def load_tables(ds: Dataset, names: Iterable[str] | None = None, **filters: Any) -> Mapping[str, pd.DataFrame]:
+def load_tables(
+    ds: Dataset, names: Iterable[str] | None = None, **filters: Any
+) -> Mapping[str, pd.DataFrame]:
     """Several tables with the same filters (``market``, ``start``, ``end``); absent tables skipped."""
     return {n: ds.load(n, **filters) for n in (names or ds.tables) if ds.has(n)}
 
@@ -293,4 +348,3 @@ __all__ = [
     "open_dataset",
     "window_bounds",
 ]
-

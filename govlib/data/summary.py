@@ -17,8 +17,6 @@ from govlib.timeutil import month_bounds, parse_month
 COLUMNS = ("market", "content_published", "actions", "proactive_share", "appeals", "notices")
 
 
-
-
 def summarise_month(ds, month: str, markets: list[str] | None = None) -> pd.DataFrame:
     """Per-market counts of ``month`` in each market's time zone, computed in the engine.
 
@@ -49,20 +47,25 @@ def summarise_month(ds, month: str, markets: list[str] | None = None) -> pd.Data
             return int(t.count().to_pandas())
 
         n_act = count("enforcement_actions")
-        n_pro = count("enforcement_actions", lambda t: t.detection_source.isin(list(contract.PROACTIVE_SOURCES)))
-        rows.append({
-            "market": m,
-            "content_published": count("content"),
-            "actions": n_act,
-            "proactive_share": n_pro / n_act if n_act else math.nan,
-            "appeals": count("appeals"),
-            "notices": count("notices"),
-        })
+        n_pro = count(
+            "enforcement_actions", lambda t: t.detection_source.isin(list(contract.PROACTIVE_SOURCES))
+        )
+        rows.append(
+            {
+                "market": m,
+                "content_published": count("content"),
+                "actions": n_act,
+                "proactive_share": n_pro / n_act if n_act else math.nan,
+                "appeals": count("appeals"),
+                "notices": count("notices"),
+            }
+        )
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
 def format_table(df: pd.DataFrame) -> str:
     """Aligned plain-text table (counts with thousands separators, share as a percentage)."""
+
     def fmt(col, v):
         if isinstance(v, float) and math.isnan(v):
             return "n/a"
@@ -76,7 +79,9 @@ def format_table(df: pd.DataFrame) -> str:
     widths = [max(len(row[i]) for row in cells) for i in range(len(COLUMNS))]
     out = []
     for k, row in enumerate(cells):
-        out.append("  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(row, widths))))
+        out.append(
+            "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(row, widths)))
+        )
         if k == 0:
             out.append("  ".join("-" * w for w in widths))
     return "\n".join(out)

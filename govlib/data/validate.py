@@ -36,7 +36,14 @@ from typing import Any
 import pandas as pd
 
 from govlib import contract
-from govlib.data.dataset import Dataset, DatasetError, engine_error_text, is_engine_error, nanos_to_timestamp, utc_literal
+from govlib.data.dataset import (
+    Dataset,
+    DatasetError,
+    engine_error_text,
+    is_engine_error,
+    nanos_to_timestamp,
+    utc_literal,
+)
 from govlib.errors import GovlibError
 
 LEVELS = ("schema", "full")
@@ -93,7 +100,9 @@ class ContractError(GovlibError):
         self.problems = list(problems)
         self.dataset = dataset
         head = f"dataset {dataset} " if dataset else "dataset "
-        lines = [f"{head}breaks the data contract ({len(self.problems)} problem{'s' if len(self.problems) != 1 else ''}):"]
+        lines = [
+            f"{head}breaks the data contract ({len(self.problems)} problem{'s' if len(self.problems) != 1 else ''}):"
+        ]
         lines += [f"  {p.message}" for p in self.problems[:20]]
         if len(self.problems) > 20:
             lines.append(f"  ... and {len(self.problems) - 20} more; run `govlib validate --data {dataset}`")
@@ -154,8 +163,16 @@ def check_required_tables(ds) -> list[Problem]:
     out = []
     for name in contract.REQUIRED_TABLES:
         if not ds.has(name):
-            out.append(Problem(name, None, "missing_table", None, detail="required table is missing",
-                               hint=f"add {name}.parquet, a directory {name}/ of Parquet files, or {name}.csv to {ds.path}"))
+            out.append(
+                Problem(
+                    name,
+                    None,
+                    "missing_table",
+                    None,
+                    detail="required table is missing",
+                    hint=f"add {name}.parquet, a directory {name}/ of Parquet files, or {name}.csv to {ds.path}",
+                )
+            )
     return out
 
 
@@ -179,15 +196,29 @@ def _time_rules(t, spec: contract.Table, cols: dict[str, Any], now: Any = None) 
         if c.dtype != "timestamp" or c.future_ok or c.name not in cols:
             continue
         v = t[c.name]
-        rules.append(_Rule(c.name, "implausible_time", v.notnull() & (v > utc_literal(latest)),
-                           f"dated after {latest:%Y-%m-%d %H:%M} UTC, in the future (the time of the check "
-                           f"plus {contract.FUTURE_TOLERANCE_HOURS} h)",
-                           f"{c.name} must not lie in the future: check its unit (seconds vs milliseconds), "
-                           "day/month order and time zone, or drop the rows", show_values=True))
-        rules.append(_Rule(c.name, "implausible_time", v.notnull() & (v < utc_literal(floor)),
-                           f"dated before {floor:%Y-%m-%d}, a default rather than an event",
-                           f"fill {c.name} with the real time (1970-01-01 is usually a zero or empty value "
-                           "converted to a date)", show_values=True))
+        rules.append(
+            _Rule(
+                c.name,
+                "implausible_time",
+                v.notnull() & (v > utc_literal(latest)),
+                f"dated after {latest:%Y-%m-%d %H:%M} UTC, in the future (the time of the check "
+                f"plus {contract.FUTURE_TOLERANCE_HOURS} h)",
+                f"{c.name} must not lie in the future: check its unit (seconds vs milliseconds), "
+                "day/month order and time zone, or drop the rows",
+                show_values=True,
+            )
+        )
+        rules.append(
+            _Rule(
+                c.name,
+                "implausible_time",
+                v.notnull() & (v < utc_literal(floor)),
+                f"dated before {floor:%Y-%m-%d}, a default rather than an event",
+                f"fill {c.name} with the real time (1970-01-01 is usually a zero or empty value "
+                "converted to a date)",
+                show_values=True,
+            )
+        )
     return rules
 
 
@@ -199,14 +230,23 @@ def _prepare(ds, name: str, level: str, now: Any = None) -> _Checked:
         raw = ds.raw(name)
     except DatasetError as exc:
         detail = exc.detail.split(": ", 1)[-1] if exc.detail.startswith(f"table {name}: ") else exc.detail
-        return _Checked(name, None, None, problems=[Problem(name, None, "unreadable", None, detail=detail, hint=exc.hint)])
+        return _Checked(
+            name, None, None, problems=[Problem(name, None, "unreadable", None, detail=detail, hint=exc.hint)]
+        )
     checked = _Checked(name, None, spec.primary_key)
     present = set(raw.columns)
     missing = [c.name for c in spec.columns if c.name not in present]
     for col in missing:
-        checked.problems.append(Problem(
-            name, col, "missing_column", None, detail="column is missing",
-            hint=f"add column {col!r} ({contract.TABLES[name].column(col).dtype}); columns found: {', '.join(raw.columns)}"))
+        checked.problems.append(
+            Problem(
+                name,
+                col,
+                "missing_column",
+                None,
+                detail="column is missing",
+                hint=f"add column {col!r} ({contract.TABLES[name].column(col).dtype}); columns found: {', '.join(raw.columns)}",
+            )
+        )
     cols: dict[str, Any] = {}
     rules: list[_Rule] = []
     nanos = ds.nanos_columns(name)
@@ -223,9 +263,16 @@ def _prepare(ds, name: str, level: str, now: Any = None) -> _Checked:
             cols[c.name] = nanos_to_timestamp(rawcol)
             continue
         if how is None:
-            checked.problems.append(Problem(
-                name, c.name, "type", None, detail=f"column is stored as {rawcol.type()}, not castable to {c.dtype}",
-                hint=f"store {_TYPE_EXAMPLES[c.dtype]}"))
+            checked.problems.append(
+                Problem(
+                    name,
+                    c.name,
+                    "type",
+                    None,
+                    detail=f"column is stored as {rawcol.type()}, not castable to {c.dtype}",
+                    hint=f"store {_TYPE_EXAMPLES[c.dtype]}",
+                )
+            )
             continue
         checked.ok_columns.add(c.name)
         if how == "ok":
@@ -245,8 +292,16 @@ def _prepare(ds, name: str, level: str, now: Any = None) -> _Checked:
                 bad = r.notnull() & ~r.isin([0, 1])
             else:
                 bad = r.notnull() & t[c.name].isnull()
-            rules.append(_Rule(c.name, "type", bad, f"not castable to {c.dtype}",
-                               f"store {_TYPE_EXAMPLES[c.dtype]}", show_values=True))
+            rules.append(
+                _Rule(
+                    c.name,
+                    "type",
+                    bad,
+                    f"not castable to {c.dtype}",
+                    f"store {_TYPE_EXAMPLES[c.dtype]}",
+                    show_values=True,
+                )
+            )
     if level == "full":
         rules += _row_rules(t, spec, cols) + _time_rules(t, spec, cols, now)
     checked.table = t
@@ -283,47 +338,118 @@ def _row_rules(t, spec: contract.Table, cols: dict[str, Any]) -> list[_Rule]:
         v = t[c.name]
         raw_null = t["__raw_" + c.name].isnull() if "__raw_" + c.name in cols else v.isnull()
         if not c.nullable:
-            rules.append(_Rule(c.name, "not_null", raw_null, "with a null value (the column is required)",
-                               f"fill {c.name} in every row" + (" (it is the primary key)" if c.name == spec.primary_key else "")))
+            rules.append(
+                _Rule(
+                    c.name,
+                    "not_null",
+                    raw_null,
+                    "with a null value (the column is required)",
+                    f"fill {c.name} in every row"
+                    + (" (it is the primary key)" if c.name == spec.primary_key else ""),
+                )
+            )
         if c.allowed is not None:
-            rules.append(_Rule(c.name, "allowed", v.notnull() & ~v.isin(list(c.allowed)),
-                               "outside the allowed values", f"use one of {', '.join(c.allowed)}", show_values=True))
+            rules.append(
+                _Rule(
+                    c.name,
+                    "allowed",
+                    v.notnull() & ~v.isin(list(c.allowed)),
+                    "outside the allowed values",
+                    f"use one of {', '.join(c.allowed)}",
+                    show_values=True,
+                )
+            )
         if c.min is not None:
-            rules.append(_Rule(c.name, "min", v.notnull() & (v < c.min), f"below {c.min:g}",
-                               f"{c.name} must be >= {c.min:g}" + (" (counts and money are never negative)" if c.min == 0 else ""),
-                               show_values=True))
+            rules.append(
+                _Rule(
+                    c.name,
+                    "min",
+                    v.notnull() & (v < c.min),
+                    f"below {c.min:g}",
+                    f"{c.name} must be >= {c.min:g}"
+                    + (" (counts and money are never negative)" if c.min == 0 else ""),
+                    show_values=True,
+                )
+            )
         if c.max is not None:
-            rules.append(_Rule(c.name, "max", v.notnull() & (v > c.max), f"above {c.max:g}",
-                               f"{c.name} must be <= {c.max:g}", show_values=True))
+            rules.append(
+                _Rule(
+                    c.name,
+                    "max",
+                    v.notnull() & (v > c.max),
+                    f"above {c.max:g}",
+                    f"{c.name} must be <= {c.max:g}",
+                    show_values=True,
+                )
+            )
         if c.name == "market":
             bad = v.notnull() & (~v.re_search(r"^[A-Z]{2}$") | v.isin(["UK", "EL", "EU"]))
-            rules.append(_Rule(c.name, "market_code", bad, "not an upper-case ISO 3166-1 alpha-2 market code",
-                               "use codes such as DE, FR; GB not UK, GR not EL", show_values=True))
+            rules.append(
+                _Rule(
+                    c.name,
+                    "market_code",
+                    bad,
+                    "not an upper-case ISO 3166-1 alpha-2 market code",
+                    "use codes such as DE, FR; GB not UK, GR not EL",
+                    show_values=True,
+                )
+            )
         if c.name == "language":
-            rules.append(_Rule(c.name, "language_code", v.notnull() & ~v.re_search(r"^[a-z]{2}$"),
-                               "not a lower-case ISO 639-1 language code", "use codes such as de, en, fr", show_values=True))
+            rules.append(
+                _Rule(
+                    c.name,
+                    "language_code",
+                    v.notnull() & ~v.re_search(r"^[a-z]{2}$"),
+                    "not a lower-case ISO 639-1 language code",
+                    "use codes such as de, en, fr",
+                    show_values=True,
+                )
+            )
         if c.name == "policy":
             ok = v.isin(list(contract.POLICIES))
             if "market" in cols:
                 for market, local in _local_policies().items():
                     ok = ok | ((t.market == market) & v.isin(local))
-            rules.append(_Rule(c.name, "policy", v.notnull() & ~ok,
-                               "neither in the policy taxonomy nor a local policy of their market",
-                               "use a taxonomy policy (govlib.contract.POLICIES) or add it to the market's "
-                               "local_policies in params/markets/<CC>.yaml", show_values=True))
+            rules.append(
+                _Rule(
+                    c.name,
+                    "policy",
+                    v.notnull() & ~ok,
+                    "neither in the policy taxonomy nor a local policy of their market",
+                    "use a taxonomy policy (govlib.contract.POLICIES) or add it to the market's "
+                    "local_policies in params/markets/<CC>.yaml",
+                    show_values=True,
+                )
+            )
     for order in spec.time_orders:
         if order.via is None and order.later in cols and order.earlier in cols:
             later, earlier = t[order.later], t[order.earlier]
-            rules.append(_Rule(order.later, "time_order", later.notnull() & earlier.notnull() & (later < earlier),
-                               f"earlier than {order.earlier}", f"{order.later} must be at or after {order.earlier}; "
-                               "check the two columns are not swapped and both are UTC"))
+            rules.append(
+                _Rule(
+                    order.later,
+                    "time_order",
+                    later.notnull() & earlier.notnull() & (later < earlier),
+                    f"earlier than {order.earlier}",
+                    f"{order.later} must be at or after {order.earlier}; "
+                    "check the two columns are not swapped and both are UTC",
+                )
+            )
     for rule in spec.null_iff:
         if rule.column in cols and rule.when_column in cols:
-            is_null, is_value = t[rule.column].isnull(), (t[rule.when_column] == rule.when_value).fill_null(False)
-            rules.append(_Rule(rule.column, "null_iff", is_null != is_value,
-                               f"where {rule.column} is null but {rule.when_column} is not {rule.when_value!r}, "
-                               f"or set while it is", f"{rule.when_column} is {rule.when_value!r} exactly when "
-                               f"{rule.column} is empty"))
+            is_null, is_value = (
+                t[rule.column].isnull(),
+                (t[rule.when_column] == rule.when_value).fill_null(False),
+            )
+            rules.append(
+                _Rule(
+                    rule.column,
+                    "null_iff",
+                    is_null != is_value,
+                    f"where {rule.column} is null but {rule.when_column} is not {rule.when_value!r}, "
+                    f"or set while it is",
+                    f"{rule.when_column} is {rule.when_value!r} exactly when {rule.column} is empty",
+                )
+            )
     return rules
 
 
@@ -346,8 +472,14 @@ def _examples(checked: _Checked, bad) -> tuple[str, ...]:
 def _values(checked: _Checked, column: str, bad) -> tuple[str, ...]:
     t = checked.table
     src = "__raw_" + column if "__raw_" + column in t.columns else column
-    rows = (t.filter(bad).select(__v=t[src].cast("string")).distinct()
-            .order_by("__v").limit(MAX_EXAMPLES).to_pandas())
+    rows = (
+        t.filter(bad)
+        .select(__v=t[src].cast("string"))
+        .distinct()
+        .order_by("__v")
+        .limit(MAX_EXAMPLES)
+        .to_pandas()
+    )
     return tuple(str(v) for v in rows["__v"])
 
 
@@ -370,8 +502,9 @@ def _run_row_rules(checked: _Checked) -> None:
         bad = r.bad.fill_null(False)
         examples = _examples(checked, bad)
         values = _values(checked, r.column, bad) if r.show_values and r.column else ()
-        checked.problems.append(Problem(checked.name, r.column, r.rule, n, examples, r.hint, r.detail,
-                                        key_name, values))
+        checked.problems.append(
+            Problem(checked.name, r.column, r.rule, n, examples, r.hint, r.detail, key_name, values)
+        )
 
 
 def _unique_problem(checked: _Checked) -> Problem | None:
@@ -386,9 +519,16 @@ def _unique_problem(checked: _Checked) -> Problem | None:
     if pd.isna(n) or int(n) == 0:
         return None
     ex = dup.select(pk).order_by(pk).limit(MAX_EXAMPLES).to_pandas()[pk]
-    return Problem(checked.name, pk, "unique", int(n), tuple(str(v) for v in ex),
-                   f"make {pk} unique: remove duplicate rows or re-key them", 
-                   f"share a primary key with another row ({int(stats['__keys'])} duplicated keys)", pk)
+    return Problem(
+        checked.name,
+        pk,
+        "unique",
+        int(n),
+        tuple(str(v) for v in ex),
+        f"make {pk} unique: remove duplicate rows or re-key them",
+        f"share a primary key with another row ({int(stats['__keys'])} duplicated keys)",
+        pk,
+    )
 
 
 def _ref_table(ref: dict[str, _Checked], table: str, column: str):
@@ -421,10 +561,19 @@ def _join_problems(checked: _Checked, ref: dict[str, _Checked]) -> list[Problem]
             b = bad_rows(tt)
             ex = b.select(__key=b[key.get_name()]).order_by("__key").limit(MAX_EXAMPLES).to_pandas()["__key"]
             vals = b.select(__v=b[fk]).distinct().order_by("__v").limit(MAX_EXAMPLES).to_pandas()["__v"]
-            out.append(Problem(checked.name, fk, "foreign_key", n, tuple(str(v) for v in ex),
-                               f"add the missing {ptable} rows, or fix/empty {fk} (must match {c.references})",
-                               f"reference {c.references} values that do not exist", key_name,
-                               tuple(str(v) for v in vals)))
+            out.append(
+                Problem(
+                    checked.name,
+                    fk,
+                    "foreign_key",
+                    n,
+                    tuple(str(v) for v in ex),
+                    f"add the missing {ptable} rows, or fix/empty {fk} (must match {c.references})",
+                    f"reference {c.references} values that do not exist",
+                    key_name,
+                    tuple(str(v) for v in vals),
+                )
+            )
     for order in spec.time_orders:
         if order.via is None or order.later not in checked.ok_columns:
             continue
@@ -443,9 +592,18 @@ def _join_problems(checked: _Checked, ref: dict[str, _Checked]) -> list[Problem]
             tt, key_name, key = _key_expr(checked, t)
             b = bad_rows(tt)
             ex = b.select(__key=b[key.get_name()]).order_by("__key").limit(MAX_EXAMPLES).to_pandas()["__key"]
-            out.append(Problem(checked.name, order.later, "time_order", n, tuple(str(v) for v in ex),
-                               f"{order.later} must be at or after the {order.earlier} of the {otable} row it refers to",
-                               f"earlier than the {otable}.{order.earlier} of their {fk}", key_name))
+            out.append(
+                Problem(
+                    checked.name,
+                    order.later,
+                    "time_order",
+                    n,
+                    tuple(str(v) for v in ex),
+                    f"{order.later} must be at or after the {order.earlier} of the {otable} row it refers to",
+                    f"earlier than the {otable}.{order.earlier} of their {fk}",
+                    key_name,
+                )
+            )
     return out
 
 
@@ -458,9 +616,16 @@ def _run_guarded(checked: _Checked, fn) -> Any:
         if not is_engine_error(exc):
             raise
 
-        checked.problems.append(Problem(checked.name, None, "unreadable", None,
-                                        detail=f"cannot be read by the engine ({engine_error_text(exc)})",
-                                        hint="replace the corrupt file(s) with a readable copy (re-export it)"))
+        checked.problems.append(
+            Problem(
+                checked.name,
+                None,
+                "unreadable",
+                None,
+                detail=f"cannot be read by the engine ({engine_error_text(exc)})",
+                hint="replace the corrupt file(s) with a readable copy (re-export it)",
+            )
+        )
         checked.table = None
         return None
 
@@ -500,8 +665,14 @@ class LoaderChecks:
             raise ContractError(problems, dataset=ds.path)
 
 
-def validate_dataset(path_or_dataset, *, level: str = "full", tables: Iterable[str] | None = None,
-                     engine: str | None = None, now: Any = None) -> list[Problem]:
+def validate_dataset(
+    path_or_dataset,
+    *,
+    level: str = "full",
+    tables: Iterable[str] | None = None,
+    engine: str | None = None,
+    now: Any = None,
+) -> list[Problem]:
     """Check a dataset against the data contract; return every problem found (empty when valid).
 
     Parameters
@@ -526,13 +697,19 @@ def validate_dataset(path_or_dataset, *, level: str = "full", tables: Iterable[s
 
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
-    ds = path_or_dataset if isinstance(path_or_dataset, Dataset) else Dataset(path_or_dataset, engine, check=False)
+    ds = (
+        path_or_dataset
+        if isinstance(path_or_dataset, Dataset)
+        else Dataset(path_or_dataset, engine, check=False)
+    )
     selected = list(tables) if tables is not None else list(contract.TABLES)
     unknown = [t for t in selected if t not in contract.TABLES]
     if unknown:
         from govlib.errors import UsageError
 
-        raise UsageError(f"unknown table(s) {', '.join(unknown)}; contract tables: {', '.join(contract.TABLES)}")
+        raise UsageError(
+            f"unknown table(s) {', '.join(unknown)}; contract tables: {', '.join(contract.TABLES)}"
+        )
     problems = [p for p in check_required_tables(ds) if p.table in selected]
     checked: dict[str, _Checked] = {}
     for name in ds.tables:
@@ -588,7 +765,6 @@ def slice_reference_problems(slice_path: str | Path, ds) -> list[Problem]:
     """
     import ibis
 
-
     sl = Dataset(slice_path, ds.engine, check=False)
     out: list[Problem] = []
     for name in sl.tables:
@@ -620,19 +796,47 @@ def _dangling(sl, name: str, col: contract.Column, missing: list[str]) -> Proble
     bad = t[col.name].isin(missing)
     n = int(t.filter(bad).count().to_pyarrow().as_py())
     _, key_name, _ = _key_expr(checked, t)
-    return Problem(name, col.name, "foreign_key", n, _examples(checked, bad),
-                   f"add the missing {col.references.split('.')[0]} rows, or fix/empty {col.name} "
-                   f"(must match {col.references})",
-                   f"reference {col.references} values that exist nowhere in the dataset", key_name,
-                   tuple(missing[:MAX_EXAMPLES]))
+    return Problem(
+        name,
+        col.name,
+        "foreign_key",
+        n,
+        _examples(checked, bad),
+        f"add the missing {col.references.split('.')[0]} rows, or fix/empty {col.name} "
+        f"(must match {col.references})",
+        f"reference {col.references} values that exist nowhere in the dataset",
+        key_name,
+        tuple(missing[:MAX_EXAMPLES]),
+    )
 
 
 def _sorted_problems(problems: list[Problem], table: str) -> list[Problem]:
     cols = {c: i for i, c in enumerate(contract.TABLES[table].column_names)}
-    rank = {r: i for i, r in enumerate(("unreadable", "missing_column", "type", "not_null", "unique", "allowed",
-                                        "market_code", "language_code", "policy", "min", "max", "foreign_key",
-                                        "time_order", "implausible_time", "null_iff"))}
-    return sorted(problems, key=lambda p: (p.column is not None, cols.get(p.column or "", -1), rank.get(p.rule, 99)))
+    rank = {
+        r: i
+        for i, r in enumerate(
+            (
+                "unreadable",
+                "missing_column",
+                "type",
+                "not_null",
+                "unique",
+                "allowed",
+                "market_code",
+                "language_code",
+                "policy",
+                "min",
+                "max",
+                "foreign_key",
+                "time_order",
+                "implausible_time",
+                "null_iff",
+            )
+        )
+    }
+    return sorted(
+        problems, key=lambda p: (p.column is not None, cols.get(p.column or "", -1), rank.get(p.rule, 99))
+    )
 
 
 def check_dataset(path_or_dataset, *, level: str = "full", tables: Iterable[str] | None = None) -> None:

@@ -52,10 +52,19 @@ class Clock:
         season = np.array([P.MONTH_SEASON[m] for m in local.month])
         weekday = np.array(P.WEEKDAY)[local.weekday]
         weight = season * weekday * hours / 24.0
-        month_start = np.array([local_midnight_us(f"{m}-01", tz) for m in months + [shift_month(last_month, 1)]],
-                               dtype=np.int64)
-        return cls(market, tz, months, day_start, day_month.astype(np.int64), weight,
-                   np.concatenate([[0.0], np.cumsum(weight)]), month_start)
+        month_start = np.array(
+            [local_midnight_us(f"{m}-01", tz) for m in months + [shift_month(last_month, 1)]], dtype=np.int64
+        )
+        return cls(
+            market,
+            tz,
+            months,
+            day_start,
+            day_month.astype(np.int64),
+            weight,
+            np.concatenate([[0.0], np.cumsum(weight)]),
+            month_start,
+        )
 
     @property
     def start(self) -> int:

@@ -90,8 +90,21 @@ SCALES = tuple(P.SCALE_FACTOR)
 PARTITIONED = ("content", "enforcement_actions", "signal_scores")
 SINGLE = ("creators", "appeals", "notices", "rewards", "prevalence_samples", "review_labels")
 INT64_MAX = np.iinfo(np.int64).max
-COMPONENTS = ("creators", "offences", "wave", "content", "actions", "appeals", "notices", "prevalence", "signal",
-              "labels", "rewards", "sweeps", "allegations")  # append only: the index keys each stream
+COMPONENTS = (
+    "creators",
+    "offences",
+    "wave",
+    "content",
+    "actions",
+    "appeals",
+    "notices",
+    "prevalence",
+    "signal",
+    "labels",
+    "rewards",
+    "sweeps",
+    "allegations",
+)  # append only: the index keys each stream
 
 
 class DemoDataError(GovlibError):
@@ -124,7 +137,9 @@ def _window(params, end_month: str) -> tuple[str, str] | None:
     return (first, end_month) if first <= end_month else None
 
 
-def _build_world(code: str, params, seed: int, end_month: str, n_creators: int, plant_wave: bool) -> MarketWorld | None:
+def _build_world(
+    code: str, params, seed: int, end_month: str, n_creators: int, plant_wave: bool
+) -> MarketWorld | None:
     """Creators and the actions of one market's data window (None if it launches after ``end_month``).
 
     Offence histories run from the market's launch, so creators enter the window with
@@ -139,8 +154,9 @@ def _build_world(code: str, params, seed: int, end_month: str, n_creators: int, 
     creators = make_creators(_rng(seed, code, "creators"), model, n_creators, launch, clock.end)
     rng = _rng(seed, code, "offences")
     onset = onset_times(rng, creators)
-    events = simulate_offences(rng, model, np.arange(n_creators), onset, creators.main_policy, P.MAIN_POLICY_SHARE,
-                               clock.end)
+    events = simulate_offences(
+        rng, model, np.arange(n_creators), onset, creators.main_policy, P.MAIN_POLICY_SHARE, clock.end
+    )
     wave = None
     if plant_wave and code == P.WAVE_MARKET and len(clock.months) >= 3:
         rng_w = _rng(seed, code, "wave")
@@ -148,8 +164,9 @@ def _build_world(code: str, params, seed: int, end_month: str, n_creators: int, 
         onsets = wave.pop("_onsets")
         wave_creators = make_wave_creators(rng_w, model, onsets)
         idx = n_creators + np.arange(len(wave_creators))
-        wave_events = simulate_offences(rng_w, model, idx, onsets, wave_creators.main_policy, P.WAVE_POLICY_SHARE,
-                                        clock.end, wave=True)
+        wave_events = simulate_offences(
+            rng_w, model, idx, onsets, wave_creators.main_policy, P.WAVE_POLICY_SHARE, clock.end, wave=True
+        )
         creators = Creators.concat(creators, wave_creators)
         events = Events.concat([events, wave_events])
     ban_at = np.full(len(creators), INT64_MAX, np.int64)
@@ -168,7 +185,9 @@ def _build_world(code: str, params, seed: int, end_month: str, n_creators: int, 
     return MarketWorld(code, params, clock, model, creators, data, wave)
 
 
-def _plant_wave(rng: np.random.Generator, code: str, clock: Clock, model: MarketModel, events: Events) -> dict:
+def _plant_wave(
+    rng: np.random.Generator, code: str, clock: Clock, model: MarketModel, events: Events
+) -> dict:
     """Plan the wave over the last two local months against the policy's baseline weekly count."""
     start = int(clock.month_start[-3])  # first day of the second-to-last month
     end = clock.end
@@ -199,7 +218,9 @@ def _wave_ratio(data: Events, clock: Clock, wave: dict) -> None:
     start = int(clock.month_start[-3])
     base_from = start - int(wave["baseline_weeks"] * US_WEEK)
     pol = data.policy == POLICIES.index(wave["policy"])
-    before = float((pol & (data.actioned >= base_from) & (data.actioned < start)).sum()) / wave["baseline_weeks"]
+    before = (
+        float((pol & (data.actioned >= base_from) & (data.actioned < start)).sum()) / wave["baseline_weeks"]
+    )
     during = float((pol & (data.actioned >= start)).sum()) / ((clock.end - start) / US_WEEK)
     wave["baseline_weekly_actions"] = round(before, 4)
     wave["wave_weekly_actions"] = round(during, 4)
@@ -222,7 +243,7 @@ def _assign_creator_numbers(worlds: list[MarketWorld]) -> None:
     number[order] = np.arange(1, len(reg) + 1)
     start = 0
     for w in worlds:
-        w.creator_number = number[start:start + len(w.creators)]
+        w.creator_number = number[start : start + len(w.creators)]
         start += len(w.creators)
 
 
@@ -253,7 +274,8 @@ def _action_detail(rng: np.random.Generator, ev: Events) -> ActionDetail:
     account_level = rng.random(n) < _lookup(P.ACCOUNT_LEVEL_SHARE, ACTION_TYPES)[ev.action_type]
     true_violation = rng.random(n) >= _lookup(P.FALSE_POSITIVE, DECISION_MODES)[ev.mode]
     illegal = (ev.source == DETECTION_SOURCES.index("authority_order")) | (
-        rng.random(n) < _lookup(P.ILLEGAL_SHARE, POLICIES)[ev.policy])
+        rng.random(n) < _lookup(P.ILLEGAL_SHARE, POLICIES)[ev.policy]
+    )
     restriction_end = np.full(n, -1, np.int64)
     for name, days in P.RESTRICTION_DAYS.items():
         sel = ev.action_type == ACTION_TYPES.index(name)
@@ -289,8 +311,9 @@ class Content:
         return len(self.published)
 
 
-def _build_content(rng: np.random.Generator, w: MarketWorld, d: ActionDetail, offset: int
-                   ) -> tuple[Content, np.ndarray, np.ndarray]:
+def _build_content(
+    rng: np.random.Generator, w: MarketWorld, d: ActionDetail, offset: int
+) -> tuple[Content, np.ndarray, np.ndarray]:
     """Background publishing plus one item per content-level action.
 
     Returns the content, each action's content row (-1 for account-level actions) and each
@@ -321,10 +344,15 @@ def _build_content(rng: np.random.Generator, w: MarketWorld, d: ActionDetail, of
 
     ctype = content_type_draw(rng, model, c.wave[owner])
     language = draw_fixed(rng, _language_p(w.params.languages), n)
-    category = np.where(rng.random(n) < 0.75, c.category[owner], draw_fixed(rng, P.CATEGORY_WEIGHTS, n)).astype(np.int8)
+    category = np.where(
+        rng.random(n) < 0.75, c.category[owner], draw_fixed(rng, P.CATEGORY_WEIGHTS, n)
+    ).astype(np.int8)
     category[rng.random(n) < _lookup(P.NULL_CATEGORY, CONTENT_TYPES)[ctype]] = -1
-    log_v = (P.VIEWS_LOG_BASE + P.VIEWS_FOLLOWER_ELASTICITY * np.log1p(c.followers[owner])
-             + P.VIEWS_LOG_SD * rng.standard_normal(n))
+    log_v = (
+        P.VIEWS_LOG_BASE
+        + P.VIEWS_FOLLOWER_ELASTICITY * np.log1p(c.followers[owner])
+        + P.VIEWS_LOG_SD * rng.standard_normal(n)
+    )
     lifetime = np.exp(log_v) * _lookup(P.VIEW_TYPE_FACTOR, CONTENT_TYPES)[ctype]
     tau = P.VIEW_ACCRUAL_DAYS * US_DAY
     views = np.floor(lifetime * -np.expm1(-(clock.end - pub) / tau)).astype(np.int64)
@@ -348,7 +376,9 @@ def _build_content(rng: np.random.Generator, w: MarketWorld, d: ActionDetail, of
     violating = np.where(is_ev, False, rng.random(n) < p_creator[owner])
     violating[ev_rows] = d.true_violation[has]
     habit = c.main_policy[owner]
-    policy = np.where(rng.random(n) < P.MAIN_POLICY_SHARE, habit, draw_fixed(rng, model.policy_p, n)).astype(np.int8)
+    policy = np.where(rng.random(n) < P.MAIN_POLICY_SHARE, habit, draw_fixed(rng, model.policy_p, n)).astype(
+        np.int8
+    )
     policy[c.wave[owner]] = POLICIES.index(P.WAVE_POLICY)
     policy[ev_rows] = ev.policy[has]
     policy[~violating] = -1
@@ -356,8 +386,18 @@ def _build_content(rng: np.random.Generator, w: MarketWorld, d: ActionDetail, of
     order = np.argsort(pub, kind="stable")
     rank = np.empty(n, np.int64)
     rank[order] = np.arange(n)
-    content = Content(pub[order], owner[order], ctype[order], language[order], category[order], views[order],
-                      gmv[order], violating[order], policy[order], offset + 1 + np.arange(n, dtype=np.int64))
+    content = Content(
+        pub[order],
+        owner[order],
+        ctype[order],
+        language[order],
+        category[order],
+        views[order],
+        gmv[order],
+        violating[order],
+        policy[order],
+        offset + 1 + np.arange(n, dtype=np.int64),
+    )
     event_row = np.full(len(ev), -1, np.int64)
     event_row[has] = rank[ev_rows]
     views_before = np.full(len(ev), -1, np.int64)
@@ -387,24 +427,43 @@ def _appeals(rng: np.random.Generator, w: MarketWorld, d: ActionDetail, action_n
     resolved = submitted + resolve
     wrong = ~d.true_violation[idx]
     u = rng.random(k)
-    p_over, p_part = np.where(wrong, P.OVERTURN_IF_WRONG[0], P.OVERTURN_IF_RIGHT[0]), np.where(
-        wrong, P.OVERTURN_IF_WRONG[1], P.OVERTURN_IF_RIGHT[1])
-    outcome = np.where(u < p_over, APPEAL_OUTCOMES.index("overturned"),
-                       np.where(u < p_over + p_part, APPEAL_OUTCOMES.index("partially_overturned"),
-                                APPEAL_OUTCOMES.index("upheld")))
+    p_over, p_part = (
+        np.where(wrong, P.OVERTURN_IF_WRONG[0], P.OVERTURN_IF_RIGHT[0]),
+        np.where(wrong, P.OVERTURN_IF_WRONG[1], P.OVERTURN_IF_RIGHT[1]),
+    )
+    outcome = np.where(
+        u < p_over,
+        APPEAL_OUTCOMES.index("overturned"),
+        np.where(
+            u < p_over + p_part,
+            APPEAL_OUTCOMES.index("partially_overturned"),
+            APPEAL_OUTCOMES.index("upheld"),
+        ),
+    )
     pending = resolved >= end
     outcome[pending] = APPEAL_OUTCOMES.index("pending")
     keep = submitted < end
     return {
-        "_t": submitted[keep], "_i": idx[keep],
-        "action_number": action_number[idx][keep], "creator": ev.creator[idx][keep],
-        "channel": channel[keep], "submitted": submitted[keep], "resolved": resolved[keep],
-        "pending": pending[keep], "outcome": outcome[keep],
+        "_t": submitted[keep],
+        "_i": idx[keep],
+        "action_number": action_number[idx][keep],
+        "creator": ev.creator[idx][keep],
+        "channel": channel[keep],
+        "submitted": submitted[keep],
+        "resolved": resolved[keep],
+        "pending": pending[keep],
+        "outcome": outcome[keep],
     }
 
 
-def _notices(rng: np.random.Generator, w: MarketWorld, content: Content, event_row: np.ndarray,
-             action_number: np.ndarray, truth: dict) -> dict:
+def _notices(
+    rng: np.random.Generator,
+    w: MarketWorld,
+    content: Content,
+    event_row: np.ndarray,
+    action_number: np.ndarray,
+    truth: dict,
+) -> dict:
     """Notices behind notice-detected actions, plus the allegations that find no violation.
 
     Actioned notices are the notices behind notice-detected actions (no randomness). The
@@ -412,16 +471,27 @@ def _notices(rng: np.random.Generator, w: MarketWorld, content: Content, event_r
     difference-in-differences deterrence truth.
     """
     ev = w.events
-    source_to_reporter = {"user_report": "user", "trusted_flagger": "trusted_flagger", "authority_order": "authority"}
+    source_to_reporter = {
+        "user_report": "user",
+        "trusted_flagger": "trusted_flagger",
+        "authority_order": "authority",
+    }
     parts = []
     for src, rep in source_to_reporter.items():
         r = REPORTER_TYPES.index(rep)
         idx = np.nonzero((ev.source == DETECTION_SOURCES.index(src)) & ~ev.sweep)[0]
-        parts.append({
-            "reporter": np.full(len(idx), r, np.int8), "row": event_row[idx], "creator": ev.creator[idx],
-            "policy": ev.policy[idx], "received": ev.detected[idx], "handled": ev.actioned[idx],
-            "outcome": np.full(len(idx), NOTICE_OUTCOMES.index("actioned"), np.int8), "action": action_number[idx],
-        })
+        parts.append(
+            {
+                "reporter": np.full(len(idx), r, np.int8),
+                "row": event_row[idx],
+                "creator": ev.creator[idx],
+                "policy": ev.policy[idx],
+                "received": ev.detected[idx],
+                "handled": ev.actioned[idx],
+                "outcome": np.full(len(idx), NOTICE_OUTCOMES.index("actioned"), np.int8),
+                "action": action_number[idx],
+            }
+        )
     parts.append(_allegations(rng, w, content, truth))
     out = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
     out["_t"] = out["received"]
@@ -447,8 +517,10 @@ def _allegations(rng: np.random.Generator, w: MarketWorld, content: Content, tru
     """
     c, clock, end = w.creators, w.clock, w.clock.end
     theta = P.ALLEGATION_DETERRENCE
-    mean = (np.where(c.prone, P.ALLEGATION_RATE[True], P.ALLEGATION_RATE[False])
-            * _lookup(P.ALLEGATION_TIER, TIERS)[c.tier])
+    mean = (
+        np.where(c.prone, P.ALLEGATION_RATE[True], P.ALLEGATION_RATE[False])
+        * _lookup(P.ALLEGATION_TIER, TIERS)[c.tier]
+    )
     lam = rng.gamma(P.ALLEGATION_SHAPE, mean / P.ALLEGATION_SHAPE)
     rho = P.ALLEGATION_CLIMATE * np.array([P.MONTH_SEASON[int(m[5:])] for m in clock.months])
     ms = clock.month_start
@@ -475,8 +547,9 @@ def _allegations(rng: np.random.Generator, w: MarketWorld, content: Content, tru
     received, creator = received[order], creator[order]
     k = len(received)
     rep = draw_fixed(rng, P.ALLEGATION_REPORTER_MIX, k)
-    policy = np.where(rng.random(k) < P.MAIN_POLICY_SHARE, c.main_policy[creator],
-                      draw_fixed(rng, w.model.policy_p, k)).astype(np.int8)
+    policy = np.where(
+        rng.random(k) < P.MAIN_POLICY_SHARE, c.main_policy[creator], draw_fixed(rng, w.model.policy_p, k)
+    ).astype(np.int8)
     handled = received.copy()
     for r, name in enumerate(REPORTER_TYPES):
         sel = rep == r
@@ -487,23 +560,32 @@ def _allegations(rng: np.random.Generator, w: MarketWorld, content: Content, tru
     key_c = content.creator[comp] * (1 << 30) + (content.published[comp] - clock.start) // 1_000_000
     srt = np.argsort(key_c, kind="stable")
     key_c, comp = key_c[srt], comp[srt]
-    pos = np.searchsorted(key_c, creator * (1 << 30) + (received - clock.start) // 1_000_000, side="right") - 1
+    pos = (
+        np.searchsorted(key_c, creator * (1 << 30) + (received - clock.start) // 1_000_000, side="right") - 1
+    )
     row = np.where(pos >= 0, comp[np.maximum(pos, 0)], -1)
     row[(row >= 0) & (content.creator[np.maximum(row, 0)] != creator)] = -1
     received = np.where(row >= 0, np.maximum(received, content.published[np.maximum(row, 0)]), received)
     handled = np.maximum(handled, received)
     _allegation_truth(w, lam, rho, (pre + post) / length, theta, truth)
     return {
-        "reporter": rep.astype(np.int8), "row": row, "creator": creator, "policy": policy, "received": received,
-        "handled": handled, "outcome": outcome.astype(np.int8), "action": np.full(k, -1, np.int64),
+        "reporter": rep.astype(np.int8),
+        "row": row,
+        "creator": creator,
+        "policy": policy,
+        "received": received,
+        "handled": handled,
+        "outcome": outcome.astype(np.int8),
+        "action": np.full(k, -1, np.int64),
     }
 
 
 DID_WINDOWS = (1, 2, 3)  # months before and after, for the recorded effects on the treated
 
 
-def _allegation_truth(w: MarketWorld, lam: np.ndarray, rho: np.ndarray, exposure: np.ndarray, theta: float,
-                      truth: dict) -> None:
+def _allegation_truth(
+    w: MarketWorld, lam: np.ndarray, rho: np.ndarray, exposure: np.ndarray, theta: float, truth: dict
+) -> None:
     """Accumulate the true effect on the treated of the DiD design, for each window ``w``.
 
     Treated (the population of :func:`govlib.metrics.effectiveness.estimate_deterrence_did`
@@ -530,8 +612,9 @@ def _allegation_truth(w: MarketWorld, lam: np.ndarray, rho: np.ndarray, exposure
         acc["counterfactual_sum"] += float(cf.sum())
 
 
-def _prevalence(rng: np.random.Generator, w: MarketWorld, content: Content, n_per_month: int
-                ) -> tuple[dict, dict]:
+def _prevalence(
+    rng: np.random.Generator, w: MarketWorld, content: Content, n_per_month: int
+) -> tuple[dict, dict]:
     """Stratified (by content type) probability-proportional-to-views sample of each month's views.
 
     Within stratum *h* of month *M*, ``n_h`` views are drawn with replacement with
@@ -574,8 +657,13 @@ def _prevalence(rng: np.random.Generator, w: MarketWorld, content: Content, n_pe
         return {"row": z, "stratum": z.astype(np.int8), "weight": z.astype(float), "_t": z, "_i": z}, truth
     row = np.concatenate(rows)
     t = np.concatenate(times)
-    return {"row": row, "stratum": np.concatenate(strata), "weight": np.concatenate(weights), "_t": t,
-            "_i": np.arange(len(row))}, truth
+    return {
+        "row": row,
+        "stratum": np.concatenate(strata),
+        "weight": np.concatenate(weights),
+        "_t": t,
+        "_i": np.arange(len(row)),
+    }, truth
 
 
 def _signal(rng: np.random.Generator, w: MarketWorld, content: Content) -> tuple[np.ndarray, np.ndarray]:
@@ -613,7 +701,14 @@ def _rewards(rng: np.random.Generator, w: MarketWorld) -> dict:
     med = _lookup({r: P.REWARD_VALUE[r][0] for r in REWARD_TYPES}, REWARD_TYPES)[rtype]
     sd = _lookup({r: P.REWARD_VALUE[r][1] for r in REWARD_TYPES}, REWARD_TYPES)[rtype]
     value = med * _lookup(P.TIER_VALUE, TIERS)[c.tier[ci]] * np.exp(sd * rng.standard_normal(k))
-    return {"creator": ci, "granted": t, "rtype": rtype, "value": np.round(value, 2), "_t": t, "_i": np.arange(k)}
+    return {
+        "creator": ci,
+        "granted": t,
+        "rtype": rtype,
+        "value": np.round(value, 2),
+        "_t": t,
+        "_i": np.arange(k),
+    }
 
 
 # ----------------------------------------------------------------------------- output
@@ -625,8 +720,16 @@ class Offsets:
     action: int = 0
 
 
-def _emit_market(root: Path, w: MarketWorld, seed: int, scale: str, offsets: Offsets, small: dict, truth: dict,
-                 counts: dict) -> None:
+def _emit_market(
+    root: Path,
+    w: MarketWorld,
+    seed: int,
+    scale: str,
+    offsets: Offsets,
+    small: dict,
+    truth: dict,
+    counts: dict,
+) -> None:
     """Generate and write one market's tables (partitioned ones now, small ones into ``small``)."""
     code, ev = w.code, w.events
     detail = _action_detail(_rng(seed, code, "actions"), ev)
@@ -634,9 +737,23 @@ def _emit_market(root: Path, w: MarketWorld, seed: int, scale: str, offsets: Off
     offsets.content += len(content)
     action_number = offsets.action + 1 + np.arange(len(ev), dtype=np.int64)
     offsets.action += len(ev)
-    e = _MarketEmit(root, w, seed, scale, small, truth, counts, P.MARKETS.index(code) if code in P.MARKETS else 99,
-                    W.ids("cr", w.creator_number), content, W.ids("ct", content.number), detail, event_row,
-                    views_before, action_number)
+    e = _MarketEmit(
+        root,
+        w,
+        seed,
+        scale,
+        small,
+        truth,
+        counts,
+        P.MARKETS.index(code) if code in P.MARKETS else 99,
+        W.ids("cr", w.creator_number),
+        content,
+        W.ids("ct", content.number),
+        detail,
+        event_row,
+        views_before,
+        action_number,
+    )
     _write_content(e)
     _write_actions(e)
     scored = _write_signal_scores(e)
@@ -675,14 +792,18 @@ def _write_content(e: _MarketEmit) -> None:
     out = W.PartWriter(e.root, "content", w.code)
     for s in _month_slices(content.published, w.clock):
         cat = content.category[s]
-        out.write({
-            "content_id": content_ids[s], "creator_id": e.creator_ids.take(pa.array(content.creator[s])),
-            "content_type": W.labels(CONTENT_TYPES, content.ctype[s]),
-            "language": W.labels(tuple(w.params.languages), content.language[s]),
-            "published_at": content.published[s],
-            "product_category": W.labels(P.CATEGORIES, np.maximum(cat, 0), null=cat < 0),
-            "views": content.views[s], "gmv_eur": content.gmv[s],
-        })
+        out.write(
+            {
+                "content_id": content_ids[s],
+                "creator_id": e.creator_ids.take(pa.array(content.creator[s])),
+                "content_type": W.labels(CONTENT_TYPES, content.ctype[s]),
+                "language": W.labels(tuple(w.params.languages), content.language[s]),
+                "published_at": content.published[s],
+                "product_category": W.labels(P.CATEGORIES, np.maximum(cat, 0), null=cat < 0),
+                "views": content.views[s],
+                "gmv_eur": content.gmv[s],
+            }
+        )
     out.close()
     e.counts["content"] += out.rows
 
@@ -696,20 +817,26 @@ def _write_actions(e: _MarketEmit) -> None:
         row = e.event_row[s]
         restr = detail.restriction_end[s]
         vb = e.views_before[s]
-        out.write({
-            "action_id": W.ids("ac", e.action_number[s]), "creator_id": e.creator_ids.take(pa.array(ev.creator[s])),
-            "content_id": e.content_ids.take(pa.array(np.maximum(row, 0), mask=row < 0)),
-            "policy": W.labels(POLICIES, ev.policy[s]), "severity": W.labels(SEVERITIES, ev.severity[s]),
-            "action_type": W.labels(ACTION_TYPES, ev.action_type[s]),
-            "health_points": _lookup(P.HEALTH_POINTS, SEVERITIES).astype(np.int64)[ev.severity[s]],
-            "detection_source": W.labels(DETECTION_SOURCES, ev.source[s]),
-            "decision_mode": W.labels(DECISION_MODES, ev.mode[s]),
-            "ground": W.labels(GROUNDS, np.where(detail.illegal[s], 0, 1)),
-            "detected_at": ev.detected[s], "actioned_at": ev.actioned[s],
-            "restriction_ends_at": W.timestamps(np.maximum(restr, 0), null=restr < 0),
-            "views_before_action": pa.array(np.maximum(vb, 0), pa.int64(),
-                                            mask=account_level[s] | detail.views_missing[s]),
-        })
+        out.write(
+            {
+                "action_id": W.ids("ac", e.action_number[s]),
+                "creator_id": e.creator_ids.take(pa.array(ev.creator[s])),
+                "content_id": e.content_ids.take(pa.array(np.maximum(row, 0), mask=row < 0)),
+                "policy": W.labels(POLICIES, ev.policy[s]),
+                "severity": W.labels(SEVERITIES, ev.severity[s]),
+                "action_type": W.labels(ACTION_TYPES, ev.action_type[s]),
+                "health_points": _lookup(P.HEALTH_POINTS, SEVERITIES).astype(np.int64)[ev.severity[s]],
+                "detection_source": W.labels(DETECTION_SOURCES, ev.source[s]),
+                "decision_mode": W.labels(DECISION_MODES, ev.mode[s]),
+                "ground": W.labels(GROUNDS, np.where(detail.illegal[s], 0, 1)),
+                "detected_at": ev.detected[s],
+                "actioned_at": ev.actioned[s],
+                "restriction_ends_at": W.timestamps(np.maximum(restr, 0), null=restr < 0),
+                "views_before_action": pa.array(
+                    np.maximum(vb, 0), pa.int64(), mask=account_level[s] | detail.views_missing[s]
+                ),
+            }
+        )
     out.close()
     e.counts["enforcement_actions"] += out.rows
 
@@ -723,15 +850,20 @@ def _write_signal_scores(e: _MarketEmit) -> np.ndarray:
     out = W.PartWriter(e.root, "signal_scores", code)
     for s in _month_slices(scored[order], w.clock):
         o = order[s]
-        out.write({
-            "content_id": e.content_ids.take(pa.array(o)), "signal": pa.array([P.SIGNAL_NAME] * len(o), pa.string()),
-            "version": pa.array([P.SIGNAL_VERSION] * len(o), pa.string()), "score": score[o], "scored_at": scored[o],
-        })
+        out.write(
+            {
+                "content_id": e.content_ids.take(pa.array(o)),
+                "signal": pa.array([P.SIGNAL_NAME] * len(o), pa.string()),
+                "version": pa.array([P.SIGNAL_VERSION] * len(o), pa.string()),
+                "score": score[o],
+                "scored_at": scored[o],
+            }
+        )
     out.close()
     e.counts["signal_scores"] += out.rows
     flagged = score >= P.SIGNAL_THRESHOLD
     for key, group in (("by_language", content.language), ("by_market", None)):
-        for g in (range(len(w.params.languages)) if group is not None else [None]):
+        for g in range(len(w.params.languages)) if group is not None else [None]:
             sel = (group == g) if group is not None else np.ones(len(content), bool)
             name = w.params.languages[g] if g is not None else code
             acc = e.truth["signal_counts"][key].setdefault(name, [0, 0, 0, 0])
@@ -747,41 +879,74 @@ def _emit_review_labels(e: _MarketEmit, scored: np.ndarray) -> None:
     content, code = e.content, e.w.code
     rng = _rng(e.seed, code, "labels")
     picked = np.nonzero(rng.random(len(content)) < P.QA_LABEL_RATE[e.scale])[0]
-    reviewed = np.minimum(scored[picked] + (rng.uniform(1.0, 240.0, len(picked)) * US_HOUR).astype(np.int64),
-                          e.w.clock.end - 1)
+    reviewed = np.minimum(
+        scored[picked] + (rng.uniform(1.0, 240.0, len(picked)) * US_HOUR).astype(np.int64), e.w.clock.end - 1
+    )
     pol = content.policy[picked]
-    e.small["review_labels"].append(_frame(e.mi, reviewed, content.number[picked], {
-        "content_id": e.content_ids.take(pa.array(picked)), "market": code,
-        "policy": W.labels(POLICIES, np.maximum(pol, 0), null=pol < 0),
-        "is_violating": content.violating[picked], "reviewed_at": reviewed,
-        "source": pa.array(["qa_sample"] * len(picked), pa.string()),
-    }))
+    e.small["review_labels"].append(
+        _frame(
+            e.mi,
+            reviewed,
+            content.number[picked],
+            {
+                "content_id": e.content_ids.take(pa.array(picked)),
+                "market": code,
+                "policy": W.labels(POLICIES, np.maximum(pol, 0), null=pol < 0),
+                "is_violating": content.violating[picked],
+                "reviewed_at": reviewed,
+                "source": pa.array(["qa_sample"] * len(picked), pa.string()),
+            },
+        )
+    )
 
 
 def _emit_prevalence(e: _MarketEmit) -> None:
     """Prevalence samples, and the true prevalence into the ground truth."""
     content, code = e.content, e.w.code
-    sample, prevalence = _prevalence(_rng(e.seed, code, "prevalence"), e.w, content, P.PREVALENCE_SAMPLE[e.scale])
+    sample, prevalence = _prevalence(
+        _rng(e.seed, code, "prevalence"), e.w, content, P.PREVALENCE_SAMPLE[e.scale]
+    )
     e.truth["prevalence"][code] = prevalence
     row = sample["row"]
     pol = content.policy[row]
-    e.small["prevalence_samples"].append(_frame(e.mi, sample["_t"], sample["_i"], {
-        "content_id": e.content_ids.take(pa.array(row)), "market": code, "sampled_at": sample["_t"],
-        "stratum": W.labels(CONTENT_TYPES, sample["stratum"]), "weight": sample["weight"],
-        "is_violating": content.violating[row], "policy": W.labels(POLICIES, np.maximum(pol, 0), null=pol < 0),
-    }))
+    e.small["prevalence_samples"].append(
+        _frame(
+            e.mi,
+            sample["_t"],
+            sample["_i"],
+            {
+                "content_id": e.content_ids.take(pa.array(row)),
+                "market": code,
+                "sampled_at": sample["_t"],
+                "stratum": W.labels(CONTENT_TYPES, sample["stratum"]),
+                "weight": sample["weight"],
+                "is_violating": content.violating[row],
+                "policy": W.labels(POLICIES, np.maximum(pol, 0), null=pol < 0),
+            },
+        )
+    )
 
 
 def _emit_appeals(e: _MarketEmit) -> None:
     """Appeals against the market's actions."""
     code = e.w.code
     a = _appeals(_rng(e.seed, code, "appeals"), e.w, e.detail, e.action_number)
-    e.small["appeals"].append(_frame(e.mi, a["_t"], a["_i"], {
-        "action_id": W.ids("ac", a["action_number"]), "creator_id": e.creator_ids.take(pa.array(a["creator"])),
-        "market": code, "channel": W.labels(APPEAL_CHANNELS, a["channel"]), "submitted_at": a["submitted"],
-        "resolved_at": W.timestamps(a["resolved"], null=a["pending"]),
-        "outcome": W.labels(APPEAL_OUTCOMES, a["outcome"]),
-    }))
+    e.small["appeals"].append(
+        _frame(
+            e.mi,
+            a["_t"],
+            a["_i"],
+            {
+                "action_id": W.ids("ac", a["action_number"]),
+                "creator_id": e.creator_ids.take(pa.array(a["creator"])),
+                "market": code,
+                "channel": W.labels(APPEAL_CHANNELS, a["channel"]),
+                "submitted_at": a["submitted"],
+                "resolved_at": W.timestamps(a["resolved"], null=a["pending"]),
+                "outcome": W.labels(APPEAL_OUTCOMES, a["outcome"]),
+            },
+        )
+    )
 
 
 def _emit_notices(e: _MarketEmit) -> None:
@@ -790,34 +955,64 @@ def _emit_notices(e: _MarketEmit) -> None:
     nt = _notices(_rng(e.seed, code, "allegations"), e.w, e.content, e.event_row, e.action_number, e.truth)
     pending = nt["outcome"] == NOTICE_OUTCOMES.index("pending")
     row, act = nt["row"], nt["action"]
-    e.small["notices"].append(_frame(e.mi, nt["_t"], nt["_i"], {
-        "content_id": e.content_ids.take(pa.array(np.maximum(row, 0), mask=row < 0)),
-        "creator_id": e.creator_ids.take(pa.array(nt["creator"])), "market": code,
-        "reporter_type": W.labels(REPORTER_TYPES, nt["reporter"]), "policy": W.labels(POLICIES, nt["policy"]),
-        "received_at": nt["received"], "handled_at": W.timestamps(nt["handled"], null=pending),
-        "outcome": W.labels(NOTICE_OUTCOMES, nt["outcome"]),
-        "action_id": _nullable_ids("ac", act),
-    }))
+    e.small["notices"].append(
+        _frame(
+            e.mi,
+            nt["_t"],
+            nt["_i"],
+            {
+                "content_id": e.content_ids.take(pa.array(np.maximum(row, 0), mask=row < 0)),
+                "creator_id": e.creator_ids.take(pa.array(nt["creator"])),
+                "market": code,
+                "reporter_type": W.labels(REPORTER_TYPES, nt["reporter"]),
+                "policy": W.labels(POLICIES, nt["policy"]),
+                "received_at": nt["received"],
+                "handled_at": W.timestamps(nt["handled"], null=pending),
+                "outcome": W.labels(NOTICE_OUTCOMES, nt["outcome"]),
+                "action_id": _nullable_ids("ac", act),
+            },
+        )
+    )
 
 
 def _emit_rewards(e: _MarketEmit) -> None:
     """Rewards granted to the market's creators."""
     code = e.w.code
     r = _rewards(_rng(e.seed, code, "rewards"), e.w)
-    e.small["rewards"].append(_frame(e.mi, r["_t"], r["_i"], {
-        "creator_id": e.creator_ids.take(pa.array(r["creator"])), "market": code, "granted_at": r["granted"],
-        "reward_type": W.labels(REWARD_TYPES, r["rtype"]), "value_eur": r["value"],
-    }))
+    e.small["rewards"].append(
+        _frame(
+            e.mi,
+            r["_t"],
+            r["_i"],
+            {
+                "creator_id": e.creator_ids.take(pa.array(r["creator"])),
+                "market": code,
+                "granted_at": r["granted"],
+                "reward_type": W.labels(REWARD_TYPES, r["rtype"]),
+                "value_eur": r["value"],
+            },
+        )
+    )
 
 
 def _emit_creators(e: _MarketEmit) -> None:
     """The market's creators."""
     c = e.w.creators
-    e.small["creators"].append(_frame(e.mi, c.registered, np.arange(len(c)), {
-        "creator_id": e.creator_ids, "market": e.w.code, "registered_at": c.registered,
-        "tier": W.labels(TIERS, c.tier), "follower_count": c.followers,
-        "primary_category": W.labels(P.CATEGORIES, c.category),
-    }))
+    e.small["creators"].append(
+        _frame(
+            e.mi,
+            c.registered,
+            np.arange(len(c)),
+            {
+                "creator_id": e.creator_ids,
+                "market": e.w.code,
+                "registered_at": c.registered,
+                "tier": W.labels(TIERS, c.tier),
+                "follower_count": c.followers,
+                "primary_category": W.labels(P.CATEGORIES, c.category),
+            },
+        )
+    )
 
 
 def _nullable_ids(prefix: str, numbers: np.ndarray) -> pa.Array:
@@ -833,7 +1028,11 @@ def _frame(market_index: int, t: np.ndarray, i: np.ndarray, columns: dict) -> di
         if isinstance(value, str):
             value = pa.array([value] * n, pa.string())
         out[name] = value
-    out["_t"], out["_m"], out["_i"] = np.asarray(t, np.int64), np.full(n, market_index, np.int64), np.asarray(i)
+    out["_t"], out["_m"], out["_i"] = (
+        np.asarray(t, np.int64),
+        np.full(n, market_index, np.int64),
+        np.asarray(i),
+    )
     return out
 
 
@@ -848,10 +1047,15 @@ def _write_small(root: Path, name: str, frames: list[dict]) -> int:
     for c in spec.column_names:
         if c == spec.primary_key and c not in frames[0]:
             continue
-        parts = [f[c] if isinstance(f[c], (pa.Array, pa.ChunkedArray)) else
-                 (W.timestamps(f[c]) if spec.column(c).dtype == "timestamp" else pa.array(f[c])) for f in frames]
-        cols[c] = pa.concat_arrays([p.combine_chunks() if isinstance(p, pa.ChunkedArray) else p
-                                    for p in parts]).take(order)
+        parts = [
+            f[c]
+            if isinstance(f[c], (pa.Array, pa.ChunkedArray))
+            else (W.timestamps(f[c]) if spec.column(c).dtype == "timestamp" else pa.array(f[c]))
+            for f in frames
+        ]
+        cols[c] = pa.concat_arrays(
+            [p.combine_chunks() if isinstance(p, pa.ChunkedArray) else p for p in parts]
+        ).take(order)
     prefix = {"creators": "cr", "appeals": "ap", "notices": "nt", "rewards": "rw", "prevalence_samples": "ps"}
     if spec.primary_key and spec.primary_key not in cols:
         cols[spec.primary_key] = W.ids(prefix[name], np.arange(1, len(t) + 1))
@@ -869,14 +1073,17 @@ def _check_target(out: Path, force: bool) -> None:
     if out.exists() and not out.is_dir():
         raise DemoDataError(f"--out {out} is a file; give a directory for the demo dataset")
     if (out / ".complete").exists() and not force:
-        raise DemoDataError(f"{out} already holds a complete demo dataset; pass --force to overwrite it "
-                            f"(or choose another --out)")
+        raise DemoDataError(
+            f"{out} already holds a complete demo dataset; pass --force to overwrite it "
+            f"(or choose another --out)"
+        )
     if out.is_dir():
         foreign = sorted(p.name for p in out.iterdir() if p.name not in _DATASET_NAMES)
         if foreign:
             raise DemoDataError(
                 f"{out} is not empty and does not look like a demo dataset ({len(foreign)} other entries, e.g. "
-                f"{', '.join(foreign[:5])}); choose an empty or new directory for --out")
+                f"{', '.join(foreign[:5])}); choose an empty or new directory for --out"
+            )
 
 
 def _clean_stale(out: Path) -> None:
@@ -891,9 +1098,17 @@ def _clean_stale(out: Path) -> None:
             continue
 
 
-def generate(out: str | Path, scale: str = "small", seed: int = config.DEMO_SEED,
-             end_month: str = config.DEMO_END_MONTH, plant_wave: bool = True, *, force: bool = False,
-             markets: tuple[str, ...] | None = None, size: float = 1.0) -> dict:
+def generate(
+    out: str | Path,
+    scale: str = "small",
+    seed: int = config.DEMO_SEED,
+    end_month: str = config.DEMO_END_MONTH,
+    plant_wave: bool = True,
+    *,
+    force: bool = False,
+    markets: tuple[str, ...] | None = None,
+    size: float = 1.0,
+) -> dict:
     """Write the seeded demo marketplace to ``out`` and return its planted ground truth.
 
     Parameters
@@ -947,12 +1162,15 @@ def generate(out: str | Path, scale: str = "small", seed: int = config.DEMO_SEED
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     replace_dir(tmp, out)
-    (out / ".complete").write_text(json.dumps({"seed": int(seed), "scale": scale, "end_month": end_month}) + "\n")
+    (out / ".complete").write_text(
+        json.dumps({"seed": int(seed), "scale": scale, "end_month": end_month}) + "\n"
+    )
     return truth
 
 
-def _generate_into(root: Path, scale: str, seed: int, end_month: str, plant_wave: bool, markets: tuple[str, ...],
-                   size: float) -> dict:
+def _generate_into(
+    root: Path, scale: str, seed: int, end_month: str, plant_wave: bool, markets: tuple[str, ...], size: float
+) -> dict:
     factor = P.SCALE_FACTOR[scale] * size
     worlds = []
     for code in markets:
@@ -964,8 +1182,7 @@ def _generate_into(root: Path, scale: str, seed: int, end_month: str, plant_wave
     _assign_creator_numbers(worlds)
     small = {name: [] for name in SINGLE}
     counts = {name: 0 for name in TABLES}
-    truth: dict = {"prevalence": {}, "signal_counts": {"by_language": {}, "by_market": {}},
-                   "allegations": {}}
+    truth: dict = {"prevalence": {}, "signal_counts": {"by_language": {}, "by_market": {}}, "allegations": {}}
     offsets = Offsets()
     for w in worlds:
         _emit_market(root, w, seed, scale, offsets, small, truth, counts)
@@ -985,7 +1202,9 @@ def _pr(counts: list[int]) -> dict:
     return {
         "precision": tp / (tp + fp) if tp + fp else None,
         "recall": tp / (tp + fn) if tp + fn else None,
-        "n_scored": n, "n_violating": tp + fn, "n_flagged": tp + fp,
+        "n_scored": n,
+        "n_violating": tp + fn,
+        "n_flagged": tp + fp,
     }
 
 
@@ -1005,9 +1224,13 @@ def _did_truth(acc: dict) -> dict:
         "rate_ratio": theta,
         "relative_change": theta - 1.0,
         "by_window": by_window,
-        "latent_rate": {"mean_prone": P.ALLEGATION_RATE[True], "mean_other": P.ALLEGATION_RATE[False],
-                        "tier_factor": dict(P.ALLEGATION_TIER), "gamma_shape": P.ALLEGATION_SHAPE,
-                        "climate": P.ALLEGATION_CLIMATE},
+        "latent_rate": {
+            "mean_prone": P.ALLEGATION_RATE[True],
+            "mean_other": P.ALLEGATION_RATE[False],
+            "tier_factor": dict(P.ALLEGATION_TIER),
+            "gamma_shape": P.ALLEGATION_SHAPE,
+            "climate": P.ALLEGATION_CLIMATE,
+        },
         "definition": (
             "Outcome 'allegations': notices against a creator that led to no action (action_id null: outcome "
             "no_violation, or pending at the cut-off), counted by the local month of received_at, per exposed "
@@ -1024,7 +1247,8 @@ def _did_truth(acc: dict) -> dict:
             "(estimate_deterrence_did's estimate with window=w, outcome='allegations'); treated = creators "
             "registered inside the data, first actioned in local month g, registration month <= g-w, g+w inside the "
             "data, some exposure in g+1..g+w (before matching: estimate_deterrence_did's n_treated + n_unmatched, "
-            "all markets pooled). Expected values given the drawn lambda_i, not realised counts."),
+            "all markets pooled). Expected values given the drawn lambda_i, not realised counts."
+        ),
     }
 
 
@@ -1036,8 +1260,14 @@ def _ground_truth(worlds, seed, scale, end_month, plant_wave, truth, counts) -> 
         "scale": scale,
         "end_month": end_month,
         "markets": [w.code for w in worlds],
-        "windows": {w.code: {"first_month": w.clock.months[0], "last_month": w.clock.months[-1],
-                             "months": len(w.clock.months)} for w in worlds},
+        "windows": {
+            w.code: {
+                "first_month": w.clock.months[0],
+                "last_month": w.clock.months[-1],
+                "months": len(w.clock.months),
+            }
+            for w in worlds
+        },
         "emerging_wave": wave,
         "deterrence": {
             "hazard_ratio_suspension_vs_warning": hr["account_suspended"] / hr["warning"],
@@ -1048,7 +1278,8 @@ def _ground_truth(worlds, seed, scale, end_month, plant_wave, truth, counts) -> 
                 "weekly hazard baseline_weekly_hazard * hazard_ratio_by_action_type[a] (a ban ends the history), "
                 "the same in every market and tier. The time from a creator's first action in the data "
                 "(actioned_at) to the detected_at of their next action is therefore exponential; a Cox model on "
-                "first action type (warning as reference) recovers the ratios. Censored at the data end."),
+                "first action type (warning as reference) recovers the ratios. Censored at the data end."
+            ),
             "did_rate_ratio": P.ALLEGATION_DETERRENCE,
             "did": _did_truth(truth["allegations"]),
         },
@@ -1058,7 +1289,8 @@ def _ground_truth(worlds, seed, scale, end_month, plant_wave, truth, counts) -> 
             "published by m in M (content.views: lifetime views at the data cut-off; violating = what a reviewer "
             "would label). prevalence_samples rows with sampled_at in M are a stratified (stratum = content_type) "
             "sample of those views drawn with probability proportional to views; weight = stratum views / stratum "
-            "sample size, so sum(weight * is_violating) / sum(weight) is unbiased for it."),
+            "sample size, so sum(weight * is_violating) / sum(weight) is unbiased for it."
+        ),
         "signal": {
             "name": P.SIGNAL_NAME,
             "version": P.SIGNAL_VERSION,

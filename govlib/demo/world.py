@@ -120,8 +120,21 @@ class Creators:
 
     @staticmethod
     def concat(a: Creators, b: Creators) -> Creators:
-        return Creators(*(np.concatenate([getattr(a, f), getattr(b, f)]) for f in (
-            "registered", "followers", "tier", "category", "post_rate", "prone", "main_policy", "wave")))
+        return Creators(
+            *(
+                np.concatenate([getattr(a, f), getattr(b, f)])
+                for f in (
+                    "registered",
+                    "followers",
+                    "tier",
+                    "category",
+                    "post_rate",
+                    "prone",
+                    "main_policy",
+                    "wave",
+                )
+            )
+        )
 
 
 def tier_of(followers: np.ndarray) -> np.ndarray:
@@ -140,10 +153,14 @@ def make_creators(rng: np.random.Generator, model: MarketModel, n: int, launch: 
     registered = launch + (t_years * 365.25 * US_DAY).astype(np.int64)
     share, days = P.LAUNCH_COHORT
     cohort = rng.random(n) < share
-    registered[cohort] = launch + (rng.random(int(cohort.sum())) * min(days * US_DAY, end - launch)).astype(np.int64)
+    registered[cohort] = launch + (rng.random(int(cohort.sum())) * min(days * US_DAY, end - launch)).astype(
+        np.int64
+    )
     age_days = (end - registered) / US_DAY
     ripeness = (1.0 - np.exp(-age_days / 120.0)) ** 0.7  # followers grow with tenure
-    followers = np.floor(np.exp(P.FOLLOWERS_LOG_MEAN + P.FOLLOWERS_LOG_SD * rng.standard_normal(n)) * ripeness)
+    followers = np.floor(
+        np.exp(P.FOLLOWERS_LOG_MEAN + P.FOLLOWERS_LOG_SD * rng.standard_normal(n)) * ripeness
+    )
     followers = followers.astype(np.int64)
     tier = tier_of(followers)
     category = draw_fixed(rng, P.CATEGORY_WEIGHTS, n)
@@ -171,8 +188,19 @@ class Events:
     wave: np.ndarray  # bool
     sweep: np.ndarray  # bool: follow-on removal issued with another action (same detected/actioned)
 
-    FIELDS = ("creator", "k", "policy", "severity", "action_type", "source", "mode", "detected", "actioned", "wave",
-              "sweep")
+    FIELDS = (
+        "creator",
+        "k",
+        "policy",
+        "severity",
+        "action_type",
+        "source",
+        "mode",
+        "detected",
+        "actioned",
+        "wave",
+        "sweep",
+    )
 
     def __len__(self) -> int:
         return len(self.creator)
@@ -185,8 +213,16 @@ class Events:
         return Events(*(np.concatenate([getattr(p, f) for p in parts]) for f in Events.FIELDS))
 
 
-def simulate_offences(rng: np.random.Generator, model: MarketModel, creators: np.ndarray, first_detected: np.ndarray,
-                      main_policy: np.ndarray, main_share: float, end: int, wave: bool = False) -> Events:
+def simulate_offences(
+    rng: np.random.Generator,
+    model: MarketModel,
+    creators: np.ndarray,
+    first_detected: np.ndarray,
+    main_policy: np.ndarray,
+    main_share: float,
+    end: int,
+    wave: bool = False,
+) -> Events:
     """Every action of the given creators from their first detected violation until ``end``.
 
     Each step draws, for all creators still active, the policy (their habitual one with
@@ -216,11 +252,17 @@ def simulate_offences(rng: np.random.Generator, model: MarketModel, creators: np
             med, sd = P.ACTION_DELAY_HOURS[name]
             delay[sel] = lognormal_us(rng, int(sel.sum()), med, sd)
         fast = (src == AUTOMATED) & (mode == MODE_AUTOMATED)
-        delay[fast] = (rng.standard_exponential(int(fast.sum())) * P.AUTO_DECISION_MINUTES * US_MINUTE).astype(np.int64)
+        delay[fast] = (
+            rng.standard_exponential(int(fast.sum())) * P.AUTO_DECISION_MINUTES * US_MINUTE
+        ).astype(np.int64)
         actioned = t + delay
-        parts.append(Events(who, k.copy(), pol, sev, typ, src, mode, t, actioned, np.full(n, wave), np.zeros(n, bool)))
+        parts.append(
+            Events(who, k.copy(), pol, sev, typ, src, mode, t, actioned, np.full(n, wave), np.zeros(n, bool))
+        )
         rate = hr[typ]
-        gap = np.where(rate > 0, rng.standard_exponential(n) / np.where(rate > 0, rate, 1.0), np.inf) * US_WEEK
+        gap = (
+            np.where(rate > 0, rng.standard_exponential(n) / np.where(rate > 0, rate, 1.0), np.inf) * US_WEEK
+        )
         nxt = actioned.astype(float) + gap
         alive = nxt < end
         who, habit, k = who[alive], habit[alive], k[alive] + 1
@@ -239,7 +281,9 @@ def onset_times(rng: np.random.Generator, c: Creators) -> np.ndarray:
     return np.where(c.prone, c.registered + wait, np.iinfo(np.int64).max)
 
 
-def wave_onsets(rng: np.random.Generator, model: MarketModel, baseline_weekly: float, start: int, end: int) -> np.ndarray:
+def wave_onsets(
+    rng: np.random.Generator, model: MarketModel, baseline_weekly: float, start: int, end: int
+) -> np.ndarray:
     """First-violation times of the wave's new accounts.
 
     The wave's target is ``(m(t) - 1) * baseline`` extra actions per week in the wave's

@@ -41,7 +41,9 @@ def labels(values: tuple[str, ...], codes: np.ndarray, null: np.ndarray | None =
 
 
 def timestamps(us: np.ndarray, null: np.ndarray | None = None) -> pa.Array:
-    return pa.array(np.asarray(us, dtype=np.int64), pa.int64(), mask=null).cast(contract.arrow_type("timestamp"))
+    return pa.array(np.asarray(us, dtype=np.int64), pa.int64(), mask=null).cast(
+        contract.arrow_type("timestamp")
+    )
 
 
 def make_table(table: str, columns: dict[str, pa.Array | np.ndarray], drop: tuple[str, ...] = ()) -> pa.Table:

@@ -72,7 +72,15 @@ MEMBER_STATE_ALIASES = {"EL": "GR", "UK": "GB"}
 EEA = frozenset(
     "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK IS LI NO".split()
 )
-LABEL_COLUMNS = ("applicability", "service", "reporting period", "section", "indicator", "scope", "category label")
+LABEL_COLUMNS = (
+    "applicability",
+    "service",
+    "reporting period",
+    "section",
+    "indicator",
+    "scope",
+    "category label",
+)
 MISSING = {"", "na", "n/a", "n.a.", "-", "–", "—", "none", "null", "nan", "not applicable"}
 _SUFFIX = {"k": 10**3, "m": 10**6, "mn": 10**6, "b": 10**9, "bn": 10**9}
 _NUM = re.compile(r"^[+-]?(\d[\d.,]*)(\s*)(%|[kKmMbB]|mn|bn)?$")
@@ -95,8 +103,10 @@ def uses_decimal_comma(cells: Iterable[str]) -> bool:
     """
     for c in cells:
         s = c.strip()
-        if re.fullmatch(r"\d{1,3}(\.\d{3}){2,}", s) or re.fullmatch(r"\d+,\d{1,2}", s) or re.fullmatch(
-            r"\d+,\d{4,}", s
+        if (
+            re.fullmatch(r"\d{1,3}(\.\d{3}){2,}", s)
+            or re.fullmatch(r"\d+,\d{1,2}", s)
+            or re.fullmatch(r"\d+,\d{4,}", s)
         ):
             return True
     return False
@@ -193,8 +203,11 @@ def read_report_csv(path: str | Path) -> pd.DataFrame:
     except UnicodeDecodeError:
         text = raw.decode("cp1252", errors="replace")
     text = repair_text(text)
-    numbered = [(i, r) for i, r in enumerate(csv.reader(io.StringIO(text, newline="")), start=1)
-                if any(c.strip() for c in r)]
+    numbered = [
+        (i, r)
+        for i, r in enumerate(csv.reader(io.StringIO(text, newline="")), start=1)
+        if any(c.strip() for c in r)
+    ]
     rows = [r for _, r in numbered]
     if not rows:
         raise PeerReportError(f"{path}: empty file; expected an Annex I CSV part with a header row")
@@ -208,7 +221,9 @@ def read_report_csv(path: str | Path) -> pd.DataFrame:
         seen[h] += 1
         names.append(h if seen[h] == 1 else f"{h} ({seen[h]})")
     body = [[(r[i] if i < len(r) else "") for i in keep] for r in rows[1:]]
-    return pd.DataFrame(body, columns=names, dtype=object, index=pd.Index([i for i, _ in numbered[1:]], name="row"))
+    return pd.DataFrame(
+        body, columns=names, dtype=object, index=pd.Index([i for i, _ in numbered[1:]], name="row")
+    )
 
 
 def part_of(path: str | Path) -> int | None:
@@ -292,9 +307,11 @@ def tidy_report_csv(path: str | Path, source_name: str | None = None) -> pd.Data
 def _bad_period_note(name: str, bad: list[tuple[int, str, str]]) -> str:
     shown = "; ".join(f"row {r}: {text!r} ({why})" for r, text, why in bad[:5])
     more = f"; and {len(bad) - 5} more" if len(bad) > 5 else ""
-    return (f"{name}: {len(bad)} row(s) with an impossible reporting period, not used as a period: {shown}{more}. "
-            "These rows take the period of the file's other rows (else the report's, else the folder or file name); "
-            "correct the 'Reporting period' column to silence this warning.")
+    return (
+        f"{name}: {len(bad)} row(s) with an impossible reporting period, not used as a period: {shown}{more}. "
+        "These rows take the period of the file's other rows (else the report's, else the folder or file name); "
+        "correct the 'Reporting period' column to silence this warning."
+    )
 
 
 def _tidy_report_csv(path: Path, source_name: str | None) -> tuple[pd.DataFrame, list[str]]:
@@ -414,8 +431,8 @@ def _peer_cache(files: Mapping[Path, str], allow_mixed_periods: bool):
     import pickle
 
     from govlib import config
-    from govlib.io import write_bytes_atomic
     from govlib.config import code_version
+    from govlib.io import write_bytes_atomic
 
     h = hashlib.sha256(f"{code_version()}\0mixed={allow_mixed_periods}\n".encode())
     for f, name in files.items():
@@ -439,7 +456,9 @@ def _peer_cache(files: Mapping[Path, str], allow_mixed_periods: bool):
     return cached, store
 
 
-def _read_peer_reports(files: Mapping[Path, str], allow_mixed_periods: bool) -> tuple[pd.DataFrame, list[str]]:
+def _read_peer_reports(
+    files: Mapping[Path, str], allow_mixed_periods: bool
+) -> tuple[pd.DataFrame, list[str]]:
     frames, notes = [], []
     for f, name in files.items():
         try:
@@ -447,7 +466,9 @@ def _read_peer_reports(files: Mapping[Path, str], allow_mixed_periods: bool) -> 
         except PeerReportError:
             raise
         except Exception as exc:  # noqa: BLE001 - name the file whatever went wrong
-            raise PeerReportError(f"{f}: cannot read this report file ({type(exc).__name__}: {exc})") from None
+            raise PeerReportError(
+                f"{f}: cannot read this report file ({type(exc).__name__}: {exc})"
+            ) from None
         frames.append(frame)
         notes += file_notes
     tidy = pd.concat([f for f in frames if len(f)], ignore_index=True)
@@ -457,7 +478,9 @@ def _read_peer_reports(files: Mapping[Path, str], allow_mixed_periods: bool) -> 
     for _, g in tidy.groupby("_report"):
         spellings.update({s for s in g["service"] if s})
     canon: dict[str, str] = {}
-    for s, n in sorted(spellings.items(), key=lambda kv: (-kv[1], -sum(ch.isupper() for ch in kv[0]), kv[0])):
+    for s, _n in sorted(
+        spellings.items(), key=lambda kv: (-kv[1], -sum(ch.isupper() for ch in kv[0]), kv[0])
+    ):
         canon.setdefault(s.casefold(), s)
     for key, g in tidy.groupby("_report"):
         notes += _check_mixed_periods(key, g, allow_mixed_periods)
@@ -486,12 +509,16 @@ def _check_mixed_periods(key: str, g: pd.DataFrame, allow: bool) -> list[str]:
     by_file = stated.groupby("source_file")["period"].agg(lambda s: ", ".join(sorted(set(s))))
     listed = [f"{Path(f).name} ({p})" for f, p in by_file.items()]
     shown = ", ".join(listed[:10]) + (f", and {len(listed) - 10} more" if len(listed) > 10 else "")
-    what = (f"{_report_label(key, g)}: one report folder holds files of {stated['period'].nunique()} "
-            f"reporting periods: {shown}")
+    what = (
+        f"{_report_label(key, g)}: one report folder holds files of {stated['period'].nunique()} "
+        f"reporting periods: {shown}"
+    )
     if allow:
         return [f"{what}; kept as separate periods (--allow-mixed-periods)."]
-    raise PeerReportError(f"{what}. Put each period's files in a folder of its own (e.g. 2025H2/ and 2026H1/), "
-                          "or pass --allow-mixed-periods to keep them as separate periods.")
+    raise PeerReportError(
+        f"{what}. Put each period's files in a folder of its own (e.g. 2025H2/ and 2026H1/), "
+        "or pass --allow-mixed-periods to keep them as separate periods."
+    )
 
 
 def _fill_periods(key: str, g: pd.DataFrame) -> tuple[pd.Series, str | None]:
@@ -512,8 +539,10 @@ def _fill_periods(key: str, g: pd.DataFrame) -> tuple[pd.Series, str | None]:
             "template placeholders) and none in the folder or file names (such as 2025H2 or January_June_2026); "
             "write the period in the 'Reporting period' column as YYYY-MM-DD/YYYY-MM-DD."
         )
-    note = (f"{_report_label(key, g)}: no row of {files} states a valid reporting period; "
-            f"period {named} taken from the folder or file name {name!r}.")
+    note = (
+        f"{_report_label(key, g)}: no row of {files} states a valid reporting period; "
+        f"period {named} taken from the folder or file name {name!r}."
+    )
     return period.fillna(named), note
 
 
@@ -560,7 +589,9 @@ def peer_figures(tidy: pd.DataFrame) -> pd.DataFrame:
         p7 = g[(g["part"] == 7) & (g["indicator"] == complaints)]
         if len(p7):
             by = {s: r for s, r in zip(p7["scope"], p7.itertuples())}
-            total, rev, part = (by.get(k) for k in ("Total number", "Decisions reversed", "Decisions partially reversed"))
+            total, rev, part = (
+                by.get(k) for k in ("Total number", "Decisions reversed", "Decisions partially reversed")
+            )
             if total is not None and rev is not None and total.value > 0:
                 num = rev.value + (part.value if part is not None and not math.isnan(part.value) else 0.0)
                 note = "" if part is not None else "partially reversed not reported (counted as 0)"
@@ -622,17 +653,19 @@ def our_figures(tables: Mapping[str, pd.DataFrame], period: str, service: str = 
         rows.append(_figure(service, label, "complaints_reversed_share", num / den if den else np.nan, num, den, "",
                             "" if den else "no complaints in the period", "appeals"))  # fmt: skip
         res = ap[ap["outcome"] != "pending"]
-        h = (pd.to_datetime(res["resolved_at"], utc=True) - pd.to_datetime(res["submitted_at"], utc=True))
+        h = pd.to_datetime(res["resolved_at"], utc=True) - pd.to_datetime(res["submitted_at"], utc=True)
         h = h.dt.total_seconds().dropna() / 3600
         rows.append(_figure(service, label, "complaints_median_hours", float(np.median(h)) if len(h) else np.nan,
                             np.nan, float(len(h)), "hours", "", "appeals"))  # fmt: skip
     else:
         for f in ("complaints_reversed_share", "complaints_median_hours"):
-            rows.append(_figure(service, label, f, np.nan, np.nan, np.nan, "", "not available for this source", ""))
+            rows.append(
+                _figure(service, label, f, np.nan, np.nan, np.nan, "", "not available for this source", "")
+            )
     if "notices" in tables:
         no = window(tables["notices"], "received_at")
         no = no[no["outcome"].isin(["actioned", "no_violation"])]
-        h = (pd.to_datetime(no["handled_at"], utc=True) - pd.to_datetime(no["received_at"], utc=True))
+        h = pd.to_datetime(no["handled_at"], utc=True) - pd.to_datetime(no["received_at"], utc=True)
         h = h.dt.total_seconds().dropna() / 3600
         rows.append(_figure(service, label, "notices_median_hours", float(np.median(h)) if len(h) else np.nan,
                             np.nan, float(len(h)), "hours", "", "notices"))  # fmt: skip
@@ -657,7 +690,9 @@ def compare_with_peers(ours: pd.DataFrame, peers: pd.DataFrame) -> pd.DataFrame:
     both = pd.concat([ours.assign(is_ours=True), peers.assign(is_ours=False)], ignore_index=True)
     both["definition"] = both["figure"].map(FIGURES)
     both["_o"] = both["figure"].map({f: i for i, f in enumerate(FIGURES)})
-    both = both.sort_values(["_o", "is_ours", "service", "period"], ascending=[True, False, True, True], kind="stable")
+    both = both.sort_values(
+        ["_o", "is_ours", "service", "period"], ascending=[True, False, True, True], kind="stable"
+    )
     return both.drop(columns="_o").reset_index(drop=True)
 
 

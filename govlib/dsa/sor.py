@@ -128,8 +128,16 @@ KEYWORD_TO_POLICY: dict[str, str] = {
     "KEYWORD_NUDITY": "adult_content",
 }
 
-SOURCE_TYPES = ("SOURCE_ARTICLE_16", "SOURCE_TRUSTED_FLAGGER", "SOURCE_TYPE_OTHER_NOTIFICATION", "SOURCE_VOLUNTARY")
-DECISION_GROUNDS = {"DECISION_GROUND_ILLEGAL_CONTENT": "illegal_content", "DECISION_GROUND_INCOMPATIBLE_CONTENT": "terms_of_service"}
+SOURCE_TYPES = (
+    "SOURCE_ARTICLE_16",
+    "SOURCE_TRUSTED_FLAGGER",
+    "SOURCE_TYPE_OTHER_NOTIFICATION",
+    "SOURCE_VOLUNTARY",
+)
+DECISION_GROUNDS = {
+    "DECISION_GROUND_ILLEGAL_CONTENT": "illegal_content",
+    "DECISION_GROUND_INCOMPATIBLE_CONTENT": "terms_of_service",
+}
 AUTOMATED_DECISIONS = {
     "AUTOMATED_DECISION_FULLY": "automated",
     "AUTOMATED_DECISION_PARTIALLY": "hybrid",
@@ -290,7 +298,9 @@ def _connect(tmp: Path, memory_limit: str, threads: int):
     return con
 
 
-def _stage_csv(csv_path: Path, header: Sequence[str], out: Path, file_seq: int, block_size: int = 16 << 20) -> int:
+def _stage_csv(
+    csv_path: Path, header: Sequence[str], out: Path, file_seq: int, block_size: int = 16 << 20
+) -> int:
     """Stream one CSV into a staging Parquet file of the needed columns, block by block.
 
     pyarrow's streaming reader keeps one block (``block_size`` bytes) in memory; the row
@@ -316,7 +326,10 @@ def _stage_csv(csv_path: Path, header: Sequence[str], out: Path, file_seq: int, 
     with pq.ParquetWriter(out, schema, compression="zstd") as writer:
         for batch in reader:
             k = batch.num_rows
-            arrays = [pa.array(np.full(k, file_seq, dtype=np.int32)), pa.array(np.arange(n, n + k, dtype=np.int64))]
+            arrays = [
+                pa.array(np.full(k, file_seq, dtype=np.int32)),
+                pa.array(np.arange(n, n + k, dtype=np.int64)),
+            ]
             for c in names[2:]:
                 arrays.append(batch.column(c) if c in present else pa.nulls(k, pa.string()))
             writer.write_batch(pa.record_batch(arrays, schema=schema))
@@ -337,17 +350,37 @@ def _json_list(col: str) -> str:
 def _problems(con, where_sql: str) -> list[str]:
     """Values the mappings do not know, as messages naming column, count and examples."""
     checks = [
-        ("category", "coalesce(category, '') NOT IN (SELECT raw FROM catmap)", "a v1 or v2 STATEMENT_CATEGORY_* value"),
-        ("decision_ground", f"coalesce(decision_ground, '') NOT IN {tuple(DECISION_GROUNDS)}", "DECISION_GROUND_*"),
-        ("automated_decision", f"coalesce(automated_decision, '') NOT IN {tuple(AUTOMATED_DECISIONS)}", "AUTOMATED_DECISION_*"),
+        (
+            "category",
+            "coalesce(category, '') NOT IN (SELECT raw FROM catmap)",
+            "a v1 or v2 STATEMENT_CATEGORY_* value",
+        ),
+        (
+            "decision_ground",
+            f"coalesce(decision_ground, '') NOT IN {tuple(DECISION_GROUNDS)}",
+            "DECISION_GROUND_*",
+        ),
+        (
+            "automated_decision",
+            f"coalesce(automated_decision, '') NOT IN {tuple(AUTOMATED_DECISIONS)}",
+            "AUTOMATED_DECISION_*",
+        ),
         ("source_type", f"coalesce(source_type, '') NOT IN {tuple(SOURCE_TYPES)}", "SOURCE_*"),
-        ("application_date", "try_cast(application_date AS TIMESTAMP) IS NULL", "a 'YYYY-MM-DD HH:MM:SS' timestamp"),
+        (
+            "application_date",
+            "try_cast(application_date AS TIMESTAMP) IS NULL",
+            "a 'YYYY-MM-DD HH:MM:SS' timestamp",
+        ),
         (
             "content_date",
             "nullif(trim(content_date), '') IS NOT NULL AND try_cast(content_date AS TIMESTAMP) IS NULL",
             "a 'YYYY-MM-DD HH:MM:SS' timestamp or empty",
         ),
-        ("territorial_scope", f"len({_json_list('territorial_scope')}) = 0", "a JSON list of member-state codes"),
+        (
+            "territorial_scope",
+            f"len({_json_list('territorial_scope')}) = 0",
+            "a JSON list of member-state codes",
+        ),
     ]
     out = []
     for col, cond, expected in checks:
@@ -368,7 +401,9 @@ def _where(platforms, date_from, date_to, categories) -> str:
     if platforms:
         conds.append("lower(platform_name) IN (" + ", ".join(_sql_str(p.lower()) for p in platforms) + ")")
     if date_from:
-        conds.append(f"try_cast(application_date AS TIMESTAMP) >= TIMESTAMP {_sql_str(date_from.isoformat())}")
+        conds.append(
+            f"try_cast(application_date AS TIMESTAMP) >= TIMESTAMP {_sql_str(date_from.isoformat())}"
+        )
     if date_to:
         conds.append(
             f"try_cast(application_date AS TIMESTAMP) < TIMESTAMP {_sql_str(date_to.isoformat())} + INTERVAL 1 DAY"
@@ -385,7 +420,8 @@ def _where(platforms, date_from, date_to, categories) -> str:
                 )
             cats.add(CATEGORY_TO_V2[c])
         conds.append(
-            _case("category", CATEGORY_TO_V2, "category") + " IN ("
+            _case("category", CATEGORY_TO_V2, "category")
+            + " IN ("
             + ", ".join(_sql_str(c) for c in sorted(cats))
             + ")"
         )
@@ -440,15 +476,18 @@ def _transform_sql(where_sql: str) -> str:
     vis, ctypes = _json_list("decision_visibility"), _json_list("content_type")
     kw, scope = _json_list("category_specification"), _json_list("territorial_scope")
     policy_by_kw = " ".join(
-        f"WHEN list_contains(kw_list, {_sql_str(k)}) THEN {_sql_str(v)}" for k, v in sorted(KEYWORD_TO_POLICY.items())
+        f"WHEN list_contains(kw_list, {_sql_str(k)}) THEN {_sql_str(v)}"
+        for k, v in sorted(KEYWORD_TO_POLICY.items())
     )
-    ctype = " ".join(f"WHEN list_contains(ctype_list, {_sql_str(k)}) THEN {_sql_str(v)}" for k, v in CONTENT_TYPES.items())
+    ctype = " ".join(
+        f"WHEN list_contains(ctype_list, {_sql_str(k)}) THEN {_sql_str(v)}" for k, v in CONTENT_TYPES.items()
+    )
     alias = _case("upper(trim(m))", MARKET_ALIASES, "upper(trim(m))")
     return f"""
 CREATE TABLE sel AS
 WITH base AS (
   SELECT d.*,
-         {_case('d.category', CATEGORY_TO_V2)} AS dsa_category,
+         {_case("d.category", CATEGORY_TO_V2)} AS dsa_category,
          {vis} AS vis_list, {ctypes} AS ctype_list, {kw} AS kw_list, {scope} AS scope_list,
          try_cast(application_date AS TIMESTAMP) AS t_applied,
          try_cast(nullif(trim(content_date), '') AS TIMESTAMP) AS t_content
@@ -458,10 +497,10 @@ WITH base AS (
 SELECT
   uuid AS sor_uuid,
   'dsa:' || regexp_replace(lower(trim(platform_name)), '[^a-z0-9]+', '-', 'g') AS creator_prefix,
-  CASE {policy_by_kw} ELSE {_case('dsa_category', CATEGORY_TO_POLICY)} END AS policy,
+  CASE {policy_by_kw} ELSE {_case("dsa_category", CATEGORY_TO_POLICY)} END AS policy,
 {_ACTION_TYPE_SQL}
-  {_case('automated_decision', AUTOMATED_DECISIONS)} AS decision_mode,
-  {_case('decision_ground', DECISION_GROUNDS)} AS ground,
+  {_case("automated_decision", AUTOMATED_DECISIONS)} AS decision_mode,
+  {_case("decision_ground", DECISION_GROUNDS)} AS ground,
   CAST(CASE WHEN t_content IS NULL OR t_content > t_applied THEN t_applied ELSE t_content END AS TIMESTAMPTZ)
     AS detected_at,
   CAST(t_applied AS TIMESTAMPTZ) AS actioned_at,
@@ -553,7 +592,9 @@ def import_dumps(
     log = log or (lambda _msg: None)
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not (out / "dataset.json").exists():
-        raise UsageError(f"--out {out} exists and is not an imported DSA dataset; choose a new or empty directory")
+        raise UsageError(
+            f"--out {out} exists and is not an imported DSA dataset; choose a new or empty directory"
+        )
     if not dumps:
         raise UsageError("no --dump given")
     summary = ImportSummary()
@@ -639,7 +680,9 @@ def _dump_info(dump: Path) -> dict:
 def _deduplicate(con, stage: Path, summary: ImportSummary, log) -> None:
     """Table ``dedup``: the staged rows, first occurrence of each uuid only (file order = order of
     --dump and of parts inside)."""
-    con.execute(f"CREATE TEMP VIEW catmap AS WITH {_values_sql('c', CATEGORY_TO_V2, ('raw', 'v2'))} SELECT * FROM c")
+    con.execute(
+        f"CREATE TEMP VIEW catmap AS WITH {_values_sql('c', CATEGORY_TO_V2, ('raw', 'v2'))} SELECT * FROM c"
+    )
     # Grouping and joining spill to disk; a window or DISTINCT ON over all rows would not.
     staged = f"read_parquet({_sql_str(str(stage / '*.parquet'))})"
     con.execute("SET preserve_insertion_order=false")
@@ -663,7 +706,11 @@ def _count_selected(con, summary: ImportSummary) -> None:
         "SELECT coalesce(sum(len(markets)), 0), coalesce(sum(len(markets)) FILTER (WHERE _clamped), 0), "
         "coalesce(sum(len(markets)) FILTER (WHERE _content_type IS NULL), 0) FROM sel"
     ).fetchone()
-    summary.rows_written, summary.dates_clamped, summary.rows_without_content = int(written), int(clamped), int(no_content)
+    summary.rows_written, summary.dates_clamped, summary.rows_without_content = (
+        int(written),
+        int(clamped),
+        int(no_content),
+    )
     summary.rows_by_market = {
         m: int(n)
         for m, n in con.execute(

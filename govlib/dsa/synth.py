@@ -90,7 +90,9 @@ def write_synthetic_dump(
     tmp_parts = []
     for i, n in enumerate(per_part):
         part_path = path.with_name(f"{stem}-{i:05d}.csv.zip")
-        with zipfile.ZipFile(part_path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as z:
+        with zipfile.ZipFile(
+            part_path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel
+        ) as z:
             with z.open(f"{stem}-{i:05d}-00000.csv", "w", force_zip64=True) as fh:
                 text = io.TextIOWrapper(fh, encoding="utf-8", newline="")
                 first = True

@@ -88,9 +88,16 @@ COMPLAINT_SCOPES: dict[str, tuple[str, ...]] = {
         "content_removed",
         "visibility_limited",
     ),
-    "Complaint regarding a decision to suspend or terminate the provision of the service": ("feature_restricted",),
-    "Complaint regarding a decision to suspend or terminate an account ": ("account_suspended", "account_banned"),
-    "Complaint regarding a decision to restrict the ability to monetise information": ("commission_withheld",),
+    "Complaint regarding a decision to suspend or terminate the provision of the service": (
+        "feature_restricted",
+    ),
+    "Complaint regarding a decision to suspend or terminate an account ": (
+        "account_suspended",
+        "account_banned",
+    ),
+    "Complaint regarding a decision to restrict the ability to monetise information": (
+        "commission_withheld",
+    ),
 }
 
 
@@ -134,7 +141,9 @@ def parse_period(period: str) -> tuple[pd.Timestamp, pd.Timestamp, str]:
 # --------------------------------------------------------------------------- helpers
 
 
-def dsa_categories(df: pd.DataFrame, local_policies: Mapping[str, Mapping[str, str]] | None = None) -> pd.Series:
+def dsa_categories(
+    df: pd.DataFrame, local_policies: Mapping[str, Mapping[str, str]] | None = None
+) -> pd.Series:
     """DSA statement category of each row: ``dsa_category`` if present, else from ``policy``.
 
     ``local_policies`` maps a market to its local policy -> category table (market params).
@@ -243,7 +252,9 @@ def _complementary_suppressions(values: dict, k: int) -> set[tuple[str, str]]:
     that column is suppressed too (secondary suppression, as in statistical disclosure control).
     """
     cats = [key for key in values if isinstance(key, str) and key.startswith("STATEMENT_CATEGORY_")]
-    columns = {col for key in cats for col, cell in values[key].items() if cell is not None and cell.kind == "count"}
+    columns = {
+        col for key in cats for col, cell in values[key].items() if cell is not None and cell.kind == "count"
+    }
     hidden = set()
     for col in sorted(columns):
         cells = {c: values[c].get(col) for c in cats if values[c].get(col) is not None}
@@ -268,7 +279,9 @@ def _fill_category_part(part: int, values: dict, service: str, period: str, k: i
         label = row[CATEGORY_COL]
         if label.startswith("STATEMENT_CATEGORY_"):
             current_cat = label
-        key = label if label in ("TOTAL",) or label.startswith("STATEMENT_CATEGORY_") else (current_cat, label)
+        key = (
+            label if label in ("TOTAL",) or label.startswith("STATEMENT_CATEGORY_") else (current_cat, label)
+        )
         cells = values.get(key)
         if cells:
             for col, cell in cells.items():
@@ -338,7 +351,9 @@ def part4_values(notices: pd.DataFrame, actions: pd.DataFrame, cats: pd.Series) 
             "Median time to take action (Trusted Flagger notices)": _med(
                 _hours(handled_tf["handled_at"], handled_tf["received_at"])
             ),
-            "Number of actions taken on the basis of the law": _count((acted["_ground"] == "illegal_content").sum()),
+            "Number of actions taken on the basis of the law": _count(
+                (acted["_ground"] == "illegal_content").sum()
+            ),
             "Number of actions taken on the basis of the law (Trusted Flagger notices)": _count(
                 (acted_tf["_ground"] == "illegal_content").sum()
             ),
@@ -361,7 +376,11 @@ def restriction_flags(actions: pd.DataFrame) -> pd.DataFrame:
     flags = pd.DataFrame(index=actions.index)
     if "dsa_visibility" in actions.columns:
         for col, (src, value) in DSA_DECISION_COLUMNS.items():
-            s = actions[src].fillna("").astype(str) if src in actions.columns else pd.Series("", index=actions.index)
+            s = (
+                actions[src].fillna("").astype(str)
+                if src in actions.columns
+                else pd.Series("", index=actions.index)
+            )
             if src == "dsa_provision":
                 flags[col] = s.str.contains(value, regex=False)
             else:
@@ -408,7 +427,11 @@ def part7_values(appeals: pd.DataFrame, actions_all: pd.DataFrame) -> dict:
     Rows the contract cannot support (complaints about notices, restrictions newly imposed,
     decisions omitted, repeat-offender suspensions) say so in *Contextual Information*.
     """
-    at = appeals["action_id"].map(actions_all.set_index("action_id")["action_type"]) if len(actions_all) else None
+    at = (
+        appeals["action_id"].map(actions_all.set_index("action_id")["action_type"])
+        if len(actions_all)
+        else None
+    )
     ap = appeals.assign(_action_type=at)
     na = "Not available: not recorded in the data"
 
@@ -417,7 +440,9 @@ def part7_values(appeals: pd.DataFrame, actions_all: pd.DataFrame) -> dict:
         v = {
             (indicator, "Total number"): _count(len(d)),
             (indicator, "Decisions upheld"): _count((d["outcome"] == "upheld").sum()),
-            (indicator, "Decisions partially reversed"): _count((d["outcome"] == "partially_overturned").sum()),
+            (indicator, "Decisions partially reversed"): _count(
+                (d["outcome"] == "partially_overturned").sum()
+            ),
             (indicator, "Decisions reversed"): _count((d["outcome"] == "overturned").sum()),
             (indicator, "Median time"): _med(_hours(resolved["resolved_at"], resolved["submitted_at"])),
         }
@@ -428,7 +453,9 @@ def part7_values(appeals: pd.DataFrame, actions_all: pd.DataFrame) -> dict:
     internal = ap[ap["channel"] == "internal_complaint"]
     ooc = ap[ap["channel"] == "out_of_court"]
     values: dict = {}
-    values.update(block(internal, "Number of complaints submitted to the internal-complaints mechanism", True))
+    values.update(
+        block(internal, "Number of complaints submitted to the internal-complaints mechanism", True)
+    )
     values[("Number of restrictions newly imposed as a result of an internal complaint", "Total number")] = na
     for indicator, types in COMPLAINT_SCOPES.items():
         values.update(block(internal[internal["_action_type"].isin(types)], indicator, False))
@@ -461,7 +488,9 @@ def part8_values(actions: pd.DataFrame) -> dict:
             (d["decision_mode"] != "automated").sum()
         )
         for ind in ("Accuracy", "Precision", "Recall"):
-            values[(f"Accuracy of the automated means - {ind}", scope)] = "Not available: not derived by govlib"
+            values[(f"Accuracy of the automated means - {ind}", scope)] = (
+                "Not available: not derived by govlib"
+            )
     return values
 
 
@@ -472,7 +501,11 @@ def _hybrid_note(rows: list[list[str]], actions: pd.DataFrame, k: int) -> None:
                      ("Own-initiative ", actions[actions["detection_source"].isin(contract.PROACTIVE_SOURCES)])):  # fmt: skip
         n = int((d["decision_mode"] == "hybrid").sum())
         for row in rows[1:]:
-            if row[4] == "Number of measures not taken by automated means" and row[5] == scope and row[vi] != "":
+            if (
+                row[4] == "Number of measures not taken by automated means"
+                and row[5] == scope
+                and row[vi] != ""
+            ):
                 hybrid = str(n) if n == 0 or n >= k else f"fewer than {k}"
                 row[ci] = f"Includes {hybrid} decisions taken partly by automated means (hybrid)"
 
@@ -550,7 +583,9 @@ def build_report(tables: Mapping[str, pd.DataFrame], period: str, *, service: st
                                                      service, label, k)  # fmt: skip
     if "appeals" in tables:
         appeals = window(tables["appeals"], "submitted_at")
-        out["7_appeals_and_recidivism"] = _fill_indicator_part(7, part7_values(appeals, actions_all), service, label, k)
+        out["7_appeals_and_recidivism"] = _fill_indicator_part(
+            7, part7_values(appeals, actions_all), service, label, k
+        )
     rows8 = _fill_indicator_part(8, part8_values(actions), service, label, k)
     _hybrid_note(rows8, actions, k)
     out["8_automated_means"] = rows8

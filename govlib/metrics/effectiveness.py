@@ -52,8 +52,16 @@ __all__ = [
 
 EVENT_TIMES = ("committed", "detected_at", "actioned_at")
 # action columns the recidivism table reads
-_RECIDIVISM_COLUMNS = ("action_id", "creator_id", "market", "action_type", "policy", "severity", "detected_at",
-                       "actioned_at")
+_RECIDIVISM_COLUMNS = (
+    "action_id",
+    "creator_id",
+    "market",
+    "action_type",
+    "policy",
+    "severity",
+    "detected_at",
+    "actioned_at",
+)
 _HARSHNESS = {a: i for i, a in enumerate(ACTION_TYPES)}  # contract order: lightest first
 
 
@@ -161,8 +169,7 @@ def _recidivism_actions(actions: pd.DataFrame, event_time: str, content: pd.Data
     Raises :class:`EffectivenessInputError` on an unknown ``action_type`` or a missing content table.
     """
     a = actions[
-        list(_RECIDIVISM_COLUMNS)
-        + (["content_id"] if "content_id" in actions.columns else [])
+        list(_RECIDIVISM_COLUMNS) + (["content_id"] if "content_id" in actions.columns else [])
     ].copy()
     for c in ("action_id", "creator_id", "market", "action_type", "policy", "severity"):
         a[c] = a[c].astype(str)
@@ -474,12 +481,18 @@ def estimate_hazard_ratio(
 
 # --------------------------------------------------------------------------- deterrence (DiD)
 
+
 def _local_months(ts: pd.Series, tz: str) -> np.ndarray:
     """``YYYY-MM`` in ``tz`` of each timestamp (None when missing): ``local_month`` without per-row strftime."""
     local = to_utc(ts).dt.tz_convert(tz)
     ok = local.notna().to_numpy()
-    key = np.where(ok, local.dt.year.fillna(0).to_numpy(dtype=np.int64) * 12 + local.dt.month.fillna(1).to_numpy(
-        dtype=np.int64) - 1, 0)
+    key = np.where(
+        ok,
+        local.dt.year.fillna(0).to_numpy(dtype=np.int64) * 12
+        + local.dt.month.fillna(1).to_numpy(dtype=np.int64)
+        - 1,
+        0,
+    )
     uniq, inv = np.unique(key, return_inverse=True)
     labels = np.array([f"{u // 12:04d}-{u % 12 + 1:02d}" for u in uniq], dtype=object)[inv]
     labels[~ok] = None
@@ -693,7 +706,9 @@ def _panel_activity(activity, c, cr):
     """Content published per creator and month, and the months that span the panel."""
     if activity is not None:
         _require(activity, "activity", ["creator_id", "month", "activity"])
-        act = activity.assign(creator_id=activity["creator_id"].astype(str), month=activity["month"].astype(str))
+        act = activity.assign(
+            creator_id=activity["creator_id"].astype(str), month=activity["month"].astype(str)
+        )
         act = act[act["creator_id"].isin(cr["creator_id"])]
         act_n = act.groupby(["creator_id", "month"])["activity"].sum().astype(int)
         return act_n, act["month"]
@@ -729,7 +744,9 @@ def _add_allegations(panel, notices, owner, cr, mk, tzmap) -> pd.DataFrame:
     nt = nt[nt["creator_id"].astype(str).isin(cr["creator_id"])]
     nt["creator_id"] = nt["creator_id"].astype(str)
     nt["month"] = _months_of(nt["received_at"], nt["creator_id"].map(mk), tzmap).to_numpy()
-    panel = panel.join(nt.groupby(["creator_id", "month"]).size().rename("allegations"), on=["creator_id", "month"])
+    panel = panel.join(
+        nt.groupby(["creator_id", "month"]).size().rename("allegations"), on=["creator_id", "month"]
+    )
     panel["allegations"] = panel["allegations"].fillna(0).astype(int)
     return panel
 
@@ -745,7 +762,9 @@ def _add_exposure(panel: pd.DataFrame, info: pd.DataFrame, ban_at: pd.Series, tz
     lo = reg.where(reg > panel["m_start"], panel["m_start"])
     hi = ban.where(ban.notna() & (ban < panel["m_end"]), panel["m_end"])
     length = (panel["m_end"] - panel["m_start"]).dt.total_seconds()
-    panel["exposure"] = ((hi - lo).dt.total_seconds() / length).clip(lower=0.0, upper=1.0).to_numpy(dtype=float)
+    panel["exposure"] = (
+        ((hi - lo).dt.total_seconds() / length).clip(lower=0.0, upper=1.0).to_numpy(dtype=float)
+    )
     return panel
 
 

@@ -287,7 +287,9 @@ def compare_breakdowns(
     )
     merged["market"] = market
     for suffix in ("", "_before"):
-        _fill_absent_groups(merged, suffix, _month_total(actions, market, month if suffix == "" else before_month, tz))
+        _fill_absent_groups(
+            merged, suffix, _month_total(actions, market, month if suffix == "" else before_month, tz)
+        )
     merged["month"] = month
     merged["against_month"] = before_month
     tests, pvalues, rel = _test_changes(merged, _days_in_month(month, tz), _days_in_month(before_month, tz))

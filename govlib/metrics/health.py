@@ -41,8 +41,8 @@ import pandas as pd
 
 from govlib.errors import GovlibError
 from govlib.metrics.frames import require_columns
-from govlib.stats import proportion_interval
 from govlib.params import HealthSettings
+from govlib.stats import proportion_interval
 from govlib.timeutil import to_utc
 
 __all__ = [
@@ -83,7 +83,9 @@ def _rolling_max(df: pd.DataFrame, keys: list[str], value: str, days: int) -> pd
     """
     if df.empty:
         return pd.Series(dtype=float)
-    d = df.sort_values([*keys, "actioned_at", "action_id"])[[*keys, "actioned_at", value]].reset_index(drop=True)
+    d = df.sort_values([*keys, "actioned_at", "action_id"])[[*keys, "actioned_at", value]].reset_index(
+        drop=True
+    )
     vals = d[value].to_numpy(dtype=float)
     if np.isnan(vals).any():  # rolling sums skip missing values; keep pandas' exact semantics then
         t = d.assign(actioned_at=d["actioned_at"].dt.tz_convert("UTC").dt.tz_localize(None))
@@ -95,8 +97,15 @@ def _rolling_max(df: pd.DataFrame, keys: list[str], value: str, days: int) -> pd
     # first row of each (group, time): ties are in the window together
     firsts = pd.DataFrame({"grp": grp, "t": t.to_numpy(), "pos": pos}).drop_duplicates(["grp", "t"])
     lower = pd.DataFrame({"grp": grp, "lower": (t - pd.Timedelta(days=days)).to_numpy(), "row": pos})
-    start = pd.merge_asof(lower.sort_values("lower", kind="stable"), firsts.sort_values("t", kind="stable"),
-                          left_on="lower", right_on="t", by="grp", direction="forward", allow_exact_matches=False)
+    start = pd.merge_asof(
+        lower.sort_values("lower", kind="stable"),
+        firsts.sort_values("t", kind="stable"),
+        left_on="lower",
+        right_on="t",
+        by="grp",
+        direction="forward",
+        allow_exact_matches=False,
+    )
     j = np.empty(len(d), dtype=np.int64)
     j[start["row"].to_numpy()] = start["pos"].to_numpy(dtype=np.int64)
     csum = np.concatenate([[0.0], np.cumsum(vals)])
@@ -227,8 +236,9 @@ def _scored_creators(creators: pd.DataFrame, market: str | None, at_ts: pd.Times
     return cr[to_utc(cr["registered_at"]) <= at_ts]
 
 
-def _counted_actions(actions: pd.DataFrame, cr: pd.DataFrame, at_ts: pd.Timestamp,
-                     appeals: pd.DataFrame | None) -> pd.DataFrame:
+def _counted_actions(
+    actions: pd.DataFrame, cr: pd.DataFrame, at_ts: pd.Timestamp, appeals: pd.DataFrame | None
+) -> pd.DataFrame:
     """The scored creators' actions up to ``at_ts`` that still count (not overturned on appeal by then).
 
     Raises :class:`HealthInputError` when ``health_points`` are missing or negative.
@@ -489,8 +499,9 @@ def list_early_warning(
     ).reset_index(drop=True)
 
 
-def _typical_points(typical_points, act: pd.DataFrame, scores: pd.DataFrame, at: pd.Timestamp,
-                    lookback_days: int) -> dict:
+def _typical_points(
+    typical_points, act: pd.DataFrame, scores: pd.DataFrame, at: pd.Timestamp, lookback_days: int
+) -> dict:
     """Points of one typical violation per market: given, or the median positive deduction of the lookback."""
     if typical_points is None:
         recent = act[
@@ -532,8 +543,9 @@ def _milestone_warnings(live: pd.DataFrame, typical: dict, s: HealthSettings) ->
     return rows
 
 
-def _repeat_policy_warnings(live: pd.DataFrame, act: pd.DataFrame, at: pd.Timestamp, typical: dict,
-                            s: HealthSettings) -> list[dict]:
+def _repeat_policy_warnings(
+    live: pd.DataFrame, act: pd.DataFrame, at: pd.Timestamp, typical: dict, s: HealthSettings
+) -> list[dict]:
     """Rows of creators with one action of a policy short of the repeat-policy rule."""
     window = pd.Timedelta(days=s.repeat_policy_window_days)
     rep = act[(act["actioned_at"] > at - window) & act["creator_id"].isin(live["creator_id"])]

@@ -26,8 +26,16 @@ from govlib.metrics.frames import (
 from govlib.stats import estimate_prevalence, proportion_interval
 from govlib.timeutil import parse_month, shift_month
 
-__all__ = ["KPI_DEFINITIONS", "KPI_COLUMNS", "KpiDefinition", "compute_kpis", "compute_recidivism_90d",
-           "mark_months_without_data", "NO_DATA", "STATUS_OK"]
+__all__ = [
+    "KPI_DEFINITIONS",
+    "KPI_COLUMNS",
+    "KpiDefinition",
+    "compute_kpis",
+    "compute_recidivism_90d",
+    "mark_months_without_data",
+    "NO_DATA",
+    "STATUS_OK",
+]
 
 KPI_COLUMNS = ["market", "month", "kpi_id", "value", "numerator", "denominator", "ci_low", "ci_high", "unit"]
 # ``status`` of a KPI row (the last column of kpis.csv): a month without data is not a month of zeros
@@ -389,8 +397,10 @@ def _appeal_kpis(tables, market: str, month: str, tz: str, n_actions: int) -> li
     """The four appeal KPIs of the month (missing without appeals)."""
     appeals = get_table(tables, "appeals", required=False)
     if appeals is None:
-        return [_missing(k) for k in
-                ("appeals_submitted", "appeal_rate", "overturn_rate", "appeal_median_hours_to_resolve")]
+        return [
+            _missing(k)
+            for k in ("appeals_submitted", "appeal_rate", "overturn_rate", "appeal_median_hours_to_resolve")
+        ]
     require_columns(appeals, "appeals", ["market", "outcome", "submitted_at", "resolved_at"])
     sub = select_market_month(appeals, "appeals", market, month, tz, "submitted_at")
     n_app = len(sub)

@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 
 from govlib.errors import GovlibError
-from govlib.text import N_
 from govlib.metrics.frames import require_columns
 from govlib.stats.shrinkage import shrink_rates_gamma_poisson
+from govlib.text import N_
 from govlib.timeutil import month_bounds, parse_month, shift_month, to_utc
 
 __all__ = [
@@ -64,8 +64,10 @@ def _window(values: pd.Series, month: str, tz: str, months: int, table: str, col
     ts = to_utc(values)
     bad = ts.isna()
     if bad.any():
-        raise RiskError(f"table {table!r} column {column!r}: {int(bad.sum())} row(s) without a timestamp "
-                        f"(row labels {', '.join(map(str, values.index[bad][:5]))}); run `govlib validate`")
+        raise RiskError(
+            f"table {table!r} column {column!r}: {int(bad.sum())} row(s) without a timestamp "
+            f"(row labels {', '.join(map(str, values.index[bad][:5]))}); run `govlib validate`"
+        )
     return (ts >= start) & (ts < end)
 
 
@@ -74,8 +76,10 @@ def _severity_weight(sev: pd.Series, weights: Mapping[str, float]) -> pd.Series:
     bad = w.isna()
     if bad.any():
         vals = ", ".join(sorted(set(sev.astype(str)[bad]))[:5])
-        raise RiskError(f"table 'enforcement_actions' column 'severity': {int(bad.sum())} row(s) with a severity "
-                        f"without a weight in params severity_weights ({vals}); add it to params/markets/<CC>.yaml")
+        raise RiskError(
+            f"table 'enforcement_actions' column 'severity': {int(bad.sum())} row(s) with a severity "
+            f"without a weight in params severity_weights ({vals}); add it to params/markets/<CC>.yaml"
+        )
     return w.astype(float)
 
 
@@ -97,8 +101,9 @@ def _relative(x: pd.Series) -> pd.Series:
     return x / mean if mean and np.isfinite(mean) and mean > 0 else pd.Series(np.nan, index=x.index)
 
 
-def _assemble(units: pd.DataFrame, keys: list[str], reach_weights: tuple[float, float],
-              mean_severity: float) -> pd.DataFrame:
+def _assemble(
+    units: pd.DataFrame, keys: list[str], reach_weights: tuple[float, float], mean_severity: float
+) -> pd.DataFrame:
     units["exposure"] = units["published"].clip(lower=1).astype(float)
     eb = shrink_rates_gamma_poisson(units["actions"].to_numpy(), units["exposure"].to_numpy())
     units["raw_rate"] = eb["raw_rate"].to_numpy()
@@ -117,9 +122,27 @@ def _assemble(units: pd.DataFrame, keys: list[str], reach_weights: tuple[float, 
     units = units.sort_values(["risk"] + keys, ascending=[False] + [True] * len(keys), kind="mergesort")
     units.insert(0, "rank", np.arange(1, len(units) + 1))
     units.attrs.update(eb.attrs, mean_severity=mean_severity)
-    cols = ["rank", *keys, "market", "actions", "published", "exposure", "raw_rate", "likelihood", "credibility",
-            "severity", "views", "gmv_eur", "reach", "impact", "risk", "likelihood_rel", "severity_rel", "views_rel",
-            "gmv_rel"]
+    cols = [
+        "rank",
+        *keys,
+        "market",
+        "actions",
+        "published",
+        "exposure",
+        "raw_rate",
+        "likelihood",
+        "credibility",
+        "severity",
+        "views",
+        "gmv_eur",
+        "reach",
+        "impact",
+        "risk",
+        "likelihood_rel",
+        "severity_rel",
+        "views_rel",
+        "gmv_rel",
+    ]
     return units[cols].reset_index(drop=True)
 
 
@@ -173,16 +196,29 @@ def score_creator_risk(
         creator IDs: pass it through :func:`build_watchlist` with a pseudonymiser before it
         leaves the team.
     """
-    a, c = _recent(actions, content, market, month, tz, months,
-                   ["creator_id", "market", "severity", "actioned_at"],
-                   ["creator_id", "market", "published_at", "views", "gmv_eur"])
+    a, c = _recent(
+        actions,
+        content,
+        market,
+        month,
+        tz,
+        months,
+        ["creator_id", "market", "severity", "actioned_at"],
+        ["creator_id", "market", "published_at", "views", "gmv_eur"],
+    )
     w = _severity_weight(a["severity"], severity_weights)
     per_a = pd.DataFrame({"creator_id": a["creator_id"].astype(str).to_numpy(), "sev": w.to_numpy()})
     per_a = per_a.groupby("creator_id").agg(actions=("sev", "size"), severity_sum=("sev", "sum"))
-    per_c = pd.DataFrame({"creator_id": c["creator_id"].astype(str).to_numpy(),
-                          "views": c["views"].astype(float).to_numpy(), "gmv_eur": c["gmv_eur"].astype(float).to_numpy()})
-    per_c = per_c.groupby("creator_id").agg(published=("views", "size"), views=("views", "sum"),
-                                            gmv_eur=("gmv_eur", "sum"))
+    per_c = pd.DataFrame(
+        {
+            "creator_id": c["creator_id"].astype(str).to_numpy(),
+            "views": c["views"].astype(float).to_numpy(),
+            "gmv_eur": c["gmv_eur"].astype(float).to_numpy(),
+        }
+    )
+    per_c = per_c.groupby("creator_id").agg(
+        published=("views", "size"), views=("views", "sum"), gmv_eur=("gmv_eur", "sum")
+    )
     units = per_c.join(per_a, how="outer").fillna(0.0).reset_index()
     units["creator_id"] = units["creator_id"].astype(object)
     units["market"] = market
@@ -220,23 +256,47 @@ def score_segment_risk(
         Ranked: ``rank, policy, product_category, market, actions, published, ...`` as in
         :func:`score_creator_risk`.
     """
-    a, c = _recent(actions, content, market, month, tz, months,
-                   ["content_id", "market", "policy", "severity", "actioned_at"],
-                   ["content_id", "market", "published_at", "product_category", "views", "gmv_eur"])
+    a, c = _recent(
+        actions,
+        content,
+        market,
+        month,
+        tz,
+        months,
+        ["content_id", "market", "policy", "severity", "actioned_at"],
+        ["content_id", "market", "published_at", "product_category", "views", "gmv_eur"],
+    )
     w = _severity_weight(a["severity"], severity_weights)
     cats_all = content[["content_id", "product_category"]].drop_duplicates("content_id")
-    cat_of = pd.Series(cats_all["product_category"].astype(object).to_numpy(),
-                       index=cats_all["content_id"].astype(object).to_numpy())
+    cat_of = pd.Series(
+        cats_all["product_category"].astype(object).to_numpy(),
+        index=cats_all["content_id"].astype(object).to_numpy(),
+    )
     acat = a["content_id"].astype(object).map(cat_of)
-    per_a = pd.DataFrame({"policy": a["policy"].astype(str).to_numpy(),
-                          "product_category": acat.fillna(UNKNOWN_CATEGORY).astype(str).to_numpy(),
-                          "sev": w.to_numpy()})
-    per_a = per_a.groupby(["policy", "product_category"]).agg(actions=("sev", "size"), severity_sum=("sev", "sum"))
-    per_c = pd.DataFrame({"product_category": c["product_category"].astype(object).fillna(UNKNOWN_CATEGORY)
-                          .astype(str).to_numpy(),
-                          "views": c["views"].astype(float).to_numpy(), "gmv_eur": c["gmv_eur"].astype(float).to_numpy()})
-    per_c = per_c.groupby("product_category").agg(published=("views", "size"), views=("views", "sum"),
-                                                  gmv_eur=("gmv_eur", "sum"))
+    per_a = pd.DataFrame(
+        {
+            "policy": a["policy"].astype(str).to_numpy(),
+            "product_category": acat.fillna(UNKNOWN_CATEGORY).astype(str).to_numpy(),
+            "sev": w.to_numpy(),
+        }
+    )
+    per_a = per_a.groupby(["policy", "product_category"]).agg(
+        actions=("sev", "size"), severity_sum=("sev", "sum")
+    )
+    per_c = pd.DataFrame(
+        {
+            "product_category": c["product_category"]
+            .astype(object)
+            .fillna(UNKNOWN_CATEGORY)
+            .astype(str)
+            .to_numpy(),
+            "views": c["views"].astype(float).to_numpy(),
+            "gmv_eur": c["gmv_eur"].astype(float).to_numpy(),
+        }
+    )
+    per_c = per_c.groupby("product_category").agg(
+        published=("views", "size"), views=("views", "sum"), gmv_eur=("gmv_eur", "sum")
+    )
     units = per_a.reset_index().join(per_c, on="product_category")
     units[["published", "views", "gmv_eur"]] = units[["published", "views", "gmv_eur"]].fillna(0.0)
     units[["actions", "published"]] = units[["actions", "published"]].astype("int64")
@@ -323,7 +383,17 @@ def build_watchlist(
     why = [_reasons(r, tr, reason_threshold) for _i, r in top.iterrows()]
     top["top_factor"] = [w[0] for w in why]
     top["reasons"] = [w[1] for w in why]
-    tail = ["risk", "likelihood", "severity", "reach", "impact", "actions", "published", "top_factor", "reasons"]
+    tail = [
+        "risk",
+        "likelihood",
+        "severity",
+        "reach",
+        "impact",
+        "actions",
+        "published",
+        "top_factor",
+        "reasons",
+    ]
     if "creator_id" in top.columns:
         ids = top["creator_id"].astype(str)
         top["creator"] = list(pseudonymise(ids)) if pseudonymise is not None else ids.to_list()

@@ -64,12 +64,33 @@ __all__ = [
 
 UNKNOWN_LANGUAGE = "(unknown)"
 LABEL_COLUMNS = [
-    "content_id", "market", "language", "signal", "version", "score", "scored_at",
-    "is_violating", "label_source", "reviewed_at",
+    "content_id",
+    "market",
+    "language",
+    "signal",
+    "version",
+    "score",
+    "scored_at",
+    "is_violating",
+    "label_source",
+    "reviewed_at",
 ]
 EVALUATION_COLUMNS = [
-    "threshold", "n_labelled", "n_violating", "n_flagged", "tp", "fp", "fn", "tn",
-    "precision", "precision_low", "precision_high", "recall", "recall_low", "recall_high", "f1",
+    "threshold",
+    "n_labelled",
+    "n_violating",
+    "n_flagged",
+    "tp",
+    "fp",
+    "fn",
+    "tn",
+    "precision",
+    "precision_low",
+    "precision_high",
+    "recall",
+    "recall_low",
+    "recall_high",
+    "f1",
 ]
 
 
@@ -189,8 +210,12 @@ def prepare_signal_labels(
     govlib.metrics.frames.MetricInputError
         Missing columns, scores outside [0, 1], labels without a verdict, an ambiguous signal.
     """
-    require_columns(scores, "signal_scores", ["content_id", "market", "signal", "version", "score", "scored_at"])
-    require_columns(labels, "review_labels", ["content_id", "market", "is_violating", "reviewed_at", "source"])
+    require_columns(
+        scores, "signal_scores", ["content_id", "market", "signal", "version", "score", "scored_at"]
+    )
+    require_columns(
+        labels, "review_labels", ["content_id", "market", "is_violating", "reviewed_at", "source"]
+    )
     markets = None if market is None else ([market] if isinstance(market, str) else list(market))
     sc = scores
     if markets is not None:
@@ -218,11 +243,15 @@ def prepare_signal_labels(
     lb["is_violating"] = _as_bool(lb)
     lb["reviewed_at"] = as_utc(lb["reviewed_at"])
     if sample_sources is not None:
-        sampled = lb.loc[lb["source"].isin(list(sample_sources)).to_numpy(dtype=bool, na_value=False),
-                         ["market", "content_id"]].drop_duplicates()
+        sampled = lb.loc[
+            lb["source"].isin(list(sample_sources)).to_numpy(dtype=bool, na_value=False),
+            ["market", "content_id"],
+        ].drop_duplicates()
     else:
         sampled = lb[["market", "content_id"]].drop_duplicates()
-    latest = lb.sort_values(["market", "content_id", "reviewed_at", "source", "is_violating"], kind="mergesort")
+    latest = lb.sort_values(
+        ["market", "content_id", "reviewed_at", "source", "is_violating"], kind="mergesort"
+    )
     latest = latest.drop_duplicates(["market", "content_id"], keep="last")
     latest = latest.merge(sampled, on=["market", "content_id"], how="inner")
     latest = latest.rename(columns={"source": "label_source"})
@@ -250,11 +279,15 @@ def _arrays(is_violating, score) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(is_violating)
     s = np.asarray(score, dtype="float64")
     if y.shape != s.shape or y.ndim != 1:
-        raise MetricInputError(f"is_violating and score must be 1-d of equal length, got {y.shape} and {s.shape}")
+        raise MetricInputError(
+            f"is_violating and score must be 1-d of equal length, got {y.shape} and {s.shape}"
+        )
     if len(y) and pd.isna(pd.Series(y)).any():
         raise MetricInputError("is_violating has missing values; every evaluated item needs a verdict")
     if np.isnan(s).any():
-        raise MetricInputError(f"score has {int(np.isnan(s).sum())} missing value(s); drop unscored items first")
+        raise MetricInputError(
+            f"score has {int(np.isnan(s).sum())} missing value(s); drop unscored items first"
+        )
     return y.astype(bool), s
 
 
@@ -288,16 +321,18 @@ def count_confusion(is_violating, score, thresholds) -> pd.DataFrame:
     tp = (flagged & y[None, :]).sum(axis=1)
     fp = (flagged & ~y[None, :]).sum(axis=1)
     n_pos = int(y.sum())
-    return pd.DataFrame({
-        "threshold": t,
-        "n_labelled": np.full(len(t), len(y), dtype="int64"),
-        "n_violating": np.full(len(t), n_pos, dtype="int64"),
-        "n_flagged": (tp + fp).astype("int64"),
-        "tp": tp.astype("int64"),
-        "fp": fp.astype("int64"),
-        "fn": (n_pos - tp).astype("int64"),
-        "tn": (len(y) - n_pos - fp).astype("int64"),
-    })
+    return pd.DataFrame(
+        {
+            "threshold": t,
+            "n_labelled": np.full(len(t), len(y), dtype="int64"),
+            "n_violating": np.full(len(t), n_pos, dtype="int64"),
+            "n_flagged": (tp + fp).astype("int64"),
+            "tp": tp.astype("int64"),
+            "fp": fp.astype("int64"),
+            "fn": (n_pos - tp).astype("int64"),
+            "tn": (len(y) - n_pos - fp).astype("int64"),
+        }
+    )
 
 
 def _rates(conf: pd.DataFrame, alpha: float) -> pd.DataFrame:
@@ -329,8 +364,9 @@ def _groups(frame: pd.DataFrame, by) -> tuple[list[str], Iterable]:
     return keys, frame.groupby(keys, sort=True, dropna=False)
 
 
-def evaluate_thresholds(frame: pd.DataFrame, thresholds=(0.5,), by: str | Sequence[str] | None = None,
-                        alpha: float = 0.05) -> pd.DataFrame:
+def evaluate_thresholds(
+    frame: pd.DataFrame, thresholds=(0.5,), by: str | Sequence[str] | None = None, alpha: float = 0.05
+) -> pd.DataFrame:
     """Precision, recall and F1 of ``score >= threshold`` with Wilson intervals, by group.
 
     Definitions: precision = TP / flagged (denominator: labelled items the signal flags);
@@ -407,8 +443,12 @@ def compute_pr_curve(is_violating, score) -> pd.DataFrame:
     """
     y, s = _arrays(is_violating, score)
     if len(y) == 0:
-        return pd.DataFrame({c: pd.Series(dtype="float64") for c in
-                             ("threshold", "n_flagged", "tp", "fp", "precision", "recall")})
+        return pd.DataFrame(
+            {
+                c: pd.Series(dtype="float64")
+                for c in ("threshold", "n_flagged", "tp", "fp", "precision", "recall")
+            }
+        )
     order = np.argsort(-s, kind="mergesort")
     s_sorted, y_sorted = s[order], y[order]
     tp = np.cumsum(y_sorted)
@@ -416,14 +456,16 @@ def compute_pr_curve(is_violating, score) -> pd.DataFrame:
     last = np.r_[np.nonzero(np.diff(s_sorted))[0], len(s_sorted) - 1]  # last index of each distinct score
     tp, fp = tp[last].astype("int64"), fp[last].astype("int64")
     n_pos = int(y.sum())
-    return pd.DataFrame({
-        "threshold": s_sorted[last],
-        "n_flagged": tp + fp,
-        "tp": tp,
-        "fp": fp,
-        "precision": tp / (tp + fp),
-        "recall": tp / n_pos if n_pos else np.full(len(tp), np.nan),
-    })
+    return pd.DataFrame(
+        {
+            "threshold": s_sorted[last],
+            "n_flagged": tp + fp,
+            "tp": tp,
+            "fp": fp,
+            "precision": tp / (tp + fp),
+            "recall": tp / n_pos if n_pos else np.full(len(tp), np.nan),
+        }
+    )
 
 
 def compute_average_precision(is_violating, score) -> float:
@@ -440,8 +482,9 @@ def compute_average_precision(is_violating, score) -> float:
     return float(np.sum(np.diff(np.r_[0.0, r]) * curve["precision"].to_numpy()))
 
 
-def compute_calibration(is_violating, score, n_bins: int = 10, strategy: str = "uniform",
-                        alpha: float = 0.05) -> pd.DataFrame:
+def compute_calibration(
+    is_violating, score, n_bins: int = 10, strategy: str = "uniform", alpha: float = 0.05
+) -> pd.DataFrame:
     """Reliability table: in each score bin, the mean score against the observed violating share.
 
     A calibrated signal's items scored about 0.7 are violating about 70% of the time.
@@ -476,7 +519,9 @@ def compute_calibration(is_violating, score, n_bins: int = 10, strategy: str = "
     if strategy == "uniform":
         edges = np.linspace(0.0, 1.0, int(n_bins) + 1)
     else:
-        edges = np.unique(np.quantile(s, np.linspace(0, 1, int(n_bins) + 1))) if len(s) else np.array([0.0, 1.0])
+        edges = (
+            np.unique(np.quantile(s, np.linspace(0, 1, int(n_bins) + 1))) if len(s) else np.array([0.0, 1.0])
+        )
         if len(edges) < 2:
             edges = np.array([edges[0], edges[0]])
     # bin index: edges[i] <= s < edges[i+1], the top edge included in the last bin
@@ -486,16 +531,25 @@ def compute_calibration(is_violating, score, n_bins: int = 10, strategy: str = "
         m = idx == b
         n, k = int(m.sum()), int(y[m].sum())
         lo, hi = proportion_interval(k, n, alpha=alpha)
-        rows.append({
-            "bin": b, "lower": float(edges[b]), "upper": float(edges[b + 1]), "n": n, "n_violating": k,
-            "mean_score": float(s[m].mean()) if n else math.nan,
-            "observed_rate": k / n if n else math.nan, "ci_low": lo, "ci_high": hi,
-        })
+        rows.append(
+            {
+                "bin": b,
+                "lower": float(edges[b]),
+                "upper": float(edges[b + 1]),
+                "n": n,
+                "n_violating": k,
+                "mean_score": float(s[m].mean()) if n else math.nan,
+                "observed_rate": k / n if n else math.nan,
+                "ci_low": lo,
+                "ci_high": hi,
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def find_threshold_for_precision(is_violating, score, target: float, criterion: str = "estimate",
-                                 alpha: float = 0.05, min_flagged: int = 1) -> pd.DataFrame:
+def find_threshold_for_precision(
+    is_violating, score, target: float, criterion: str = "estimate", alpha: float = 0.05, min_flagged: int = 1
+) -> pd.DataFrame:
     """The lowest threshold whose precision reaches ``target``, and the recall it keeps.
 
     Recall only falls as the threshold rises, so the lowest qualifying threshold keeps the
@@ -529,12 +583,30 @@ def find_threshold_for_precision(is_violating, score, target: float, criterion: 
     y, _s = _arrays(is_violating, score)
     curve = compute_pr_curve(y, _s)
     n_pos = int(y.sum())
-    row = {"target": float(target), "criterion": criterion, "threshold": math.nan, "n_flagged": 0, "tp": 0,
-           "precision": math.nan, "precision_low": math.nan, "precision_high": math.nan,
-           "recall": math.nan, "recall_low": math.nan, "recall_high": math.nan}
+    row = {
+        "target": float(target),
+        "criterion": criterion,
+        "threshold": math.nan,
+        "n_flagged": 0,
+        "tp": 0,
+        "precision": math.nan,
+        "precision_low": math.nan,
+        "precision_high": math.nan,
+        "recall": math.nan,
+        "recall_low": math.nan,
+        "recall_high": math.nan,
+    }
     if not curve.empty:
-        lows = np.array([proportion_interval(int(t), int(f), alpha=alpha)[0]
-                         for t, f in zip(curve["tp"], curve["n_flagged"])]) if criterion == "lower_bound" else None
+        lows = (
+            np.array(
+                [
+                    proportion_interval(int(t), int(f), alpha=alpha)[0]
+                    for t, f in zip(curve["tp"], curve["n_flagged"])
+                ]
+            )
+            if criterion == "lower_bound"
+            else None
+        )
         value = lows if criterion == "lower_bound" else curve["precision"].to_numpy()
         ok = (value >= float(target) - 1e-12) & (curve["n_flagged"].to_numpy() >= int(min_flagged))
         if ok.any():
@@ -543,9 +615,17 @@ def find_threshold_for_precision(is_violating, score, target: float, criterion: 
             tp, fl = int(r["tp"]), int(r["n_flagged"])
             p_lo, p_hi = proportion_interval(tp, fl, alpha=alpha)
             r_lo, r_hi = proportion_interval(tp, n_pos, alpha=alpha)
-            row.update(threshold=float(r["threshold"]), n_flagged=fl, tp=tp, precision=tp / fl,
-                       precision_low=p_lo, precision_high=p_hi, recall=tp / n_pos if n_pos else math.nan,
-                       recall_low=r_lo, recall_high=r_hi)
+            row.update(
+                threshold=float(r["threshold"]),
+                n_flagged=fl,
+                tp=tp,
+                precision=tp / fl,
+                precision_low=p_lo,
+                precision_high=p_hi,
+                recall=tp / n_pos if n_pos else math.nan,
+                recall_low=r_lo,
+                recall_high=r_hi,
+            )
     return pd.DataFrame([row])
 
 
@@ -554,8 +634,14 @@ def find_threshold_for_precision(is_violating, score, target: float, criterion: 
 # ---------------------------------------------------------------------------------------------
 
 
-def flag_transfer_gaps(evaluation: pd.DataFrame, reference: str, by: str = "language", alpha: float = 0.05,
-                       min_gap: float = 0.05, correction: str = "holm") -> pd.DataFrame:
+def flag_transfer_gaps(
+    evaluation: pd.DataFrame,
+    reference: str,
+    by: str = "language",
+    alpha: float = 0.05,
+    min_gap: float = 0.05,
+    correction: str = "holm",
+) -> pd.DataFrame:
     """Groups where the signal is significantly and materially worse than in ``reference``.
 
     For each threshold and each group of ``by`` other than ``reference``, precision and
@@ -605,16 +691,39 @@ def flag_transfer_gaps(evaluation: pd.DataFrame, reference: str, by: str = "lang
         ref = ref.iloc[0]
         for _, r in g[g[by] != reference].sort_values(by).iterrows():
             for metric, den in (("precision", "n_flagged"), ("recall", "n_violating")):
-                res = test_proportions_2indep(int(r["tp"]), int(r[den]), int(ref["tp"]), int(ref[den]),
-                                              alternative="smaller")
-                rows.append({by: r[by], "threshold": float(thr), "metric": metric,
-                             "value": res.estimate1, "reference_value": res.estimate2,
-                             "gap": res.estimate1 - res.estimate2,
-                             "count": int(r["tp"]), "nobs": int(r[den]),
-                             "reference_count": int(ref["tp"]), "reference_nobs": int(ref[den]),
-                             "pvalue": res.pvalue})
-    cols = [by, "threshold", "metric", "value", "reference_value", "gap", "count", "nobs", "reference_count",
-            "reference_nobs", "pvalue", "pvalue_adjusted", "flagged"]
+                res = test_proportions_2indep(
+                    int(r["tp"]), int(r[den]), int(ref["tp"]), int(ref[den]), alternative="smaller"
+                )
+                rows.append(
+                    {
+                        by: r[by],
+                        "threshold": float(thr),
+                        "metric": metric,
+                        "value": res.estimate1,
+                        "reference_value": res.estimate2,
+                        "gap": res.estimate1 - res.estimate2,
+                        "count": int(r["tp"]),
+                        "nobs": int(r[den]),
+                        "reference_count": int(ref["tp"]),
+                        "reference_nobs": int(ref[den]),
+                        "pvalue": res.pvalue,
+                    }
+                )
+    cols = [
+        by,
+        "threshold",
+        "metric",
+        "value",
+        "reference_value",
+        "gap",
+        "count",
+        "nobs",
+        "reference_count",
+        "reference_nobs",
+        "pvalue",
+        "pvalue_adjusted",
+        "flagged",
+    ]
     if not rows:
         return pd.DataFrame(columns=cols)
     out = pd.DataFrame(rows)
@@ -629,6 +738,7 @@ def flag_transfer_gaps(evaluation: pd.DataFrame, reference: str, by: str = "lang
         else:
             adj[ok] = p[ok]
     out["pvalue_adjusted"] = adj
-    out["flagged"] = (np.nan_to_num(adj, nan=1.0) < alpha) & (np.nan_to_num(-out["gap"].to_numpy(), nan=0.0)
-                                                               >= min_gap - 1e-12)
+    out["flagged"] = (np.nan_to_num(adj, nan=1.0) < alpha) & (
+        np.nan_to_num(-out["gap"].to_numpy(), nan=0.0) >= min_gap - 1e-12
+    )
     return out[cols]

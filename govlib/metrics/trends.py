@@ -190,25 +190,45 @@ def build_weekly_series(
     wk = frame_weeks["week_start"]
     if published is not None:  # counted elsewhere: weeks as the local Mondays of this frame
         _require(published, "published", ["content_type", "week_start", "published"])
-        pub_counts = published.assign(week_start=pd.to_datetime(published["week_start"]).astype(wk.dtype),
-                                      content_type=published["content_type"].astype(str))
+        pub_counts = published.assign(
+            week_start=pd.to_datetime(published["week_start"]).astype(wk.dtype),
+            content_type=published["content_type"].astype(str),
+        )
     else:
-        pub_counts = (c.assign(week_start=c["week_start"].astype(wk.dtype))
-                      .groupby(["content_type", "week_start"]).size().rename("published").reset_index())
+        pub_counts = (
+            c.assign(week_start=c["week_start"].astype(wk.dtype))
+            .groupby(["content_type", "week_start"])
+            .size()
+            .rename("published")
+            .reset_index()
+        )
     frames = []
     if pol:
         pub_all = pub_counts.groupby("week_start")["published"].sum()
-        f = _series_block([(p,) for p in pol], ["policy"], _count_weekly(a, ["policy", "week_start"], wk),
-                          pub_all.rename("published").reset_index(), [], frame_weeks)
+        f = _series_block(
+            [(p,) for p in pol],
+            ["policy"],
+            _count_weekly(a, ["policy", "week_start"], wk),
+            pub_all.rename("published").reset_index(),
+            [],
+            frame_weeks,
+        )
         frames.append(f.assign(content_type=ALL_TYPES))
     if by_content_type and len(a):
         typed = _typed_actions(a, cont)
         if len(typed):
             pub_type = pub_counts[["content_type", "week_start", "published"]]
             combos = sorted(set(zip(typed["policy"], typed["content_type"])))
-            frames.append(_series_block(combos, ["policy", "content_type"],
-                                        _count_weekly(typed, ["policy", "content_type", "week_start"], wk),
-                                        pub_type, ["content_type"], frame_weeks))
+            frames.append(
+                _series_block(
+                    combos,
+                    ["policy", "content_type"],
+                    _count_weekly(typed, ["policy", "content_type", "week_start"], wk),
+                    pub_type,
+                    ["content_type"],
+                    frame_weeks,
+                )
+            )
     return _finish_series(frames, market)
 
 
@@ -219,7 +239,9 @@ def _observation_window(act_day, pub_day, market: str, tz: str, start, end, prec
     if start is None or end is None:
         days = pd.concat([act_day, pub_day])
         if days.empty:
-            raise TrendsError(f"market {market!r}: no enforcement actions or content to build weekly series from")
+            raise TrendsError(
+                f"market {market!r}: no enforcement actions or content to build weekly series from"
+            )
         lo = days.min() if start is None else _as_local_date(start, tz)
         hi = days.max() + pd.Timedelta(days=1) if end is None else _as_local_date(end, tz)
     else:
@@ -254,16 +276,29 @@ def _window_rows(acts, cont, act_day, pub_day, lo, hi) -> tuple[pd.DataFrame, pd
 def _count_weekly(df: pd.DataFrame, keys: list[str], wk: pd.Series) -> pd.DataFrame:
     """Actions (``observed``) and distinct creators per ``keys`` (which end with ``week_start``)."""
     df = df.assign(week_start=df["week_start"].astype(wk.dtype))  # merge keys of one resolution
-    return (df.groupby(keys).agg(observed=("week_start", "size"), creators=("creator_id", "nunique"))
-            .reset_index())
+    return (
+        df.groupby(keys)
+        .agg(observed=("week_start", "size"), creators=("creator_id", "nunique"))
+        .reset_index()
+    )
 
 
-def _series_block(keys: list[tuple], names: list[str], counts: pd.DataFrame, published: pd.DataFrame,
-                  on: list[str], frame_weeks: pd.DataFrame) -> pd.DataFrame:
+def _series_block(
+    keys: list[tuple],
+    names: list[str],
+    counts: pd.DataFrame,
+    published: pd.DataFrame,
+    on: list[str],
+    frame_weeks: pd.DataFrame,
+) -> pd.DataFrame:
     """Every series (``keys``) x every week, its counts (missing: none that week) and denominator."""
     wk = frame_weeks["week_start"]
-    f = pd.DataFrame({n: np.repeat(np.array([k[i] for k in keys], dtype=object), len(frame_weeks))
-                      for i, n in enumerate(names)})
+    f = pd.DataFrame(
+        {
+            n: np.repeat(np.array([k[i] for k in keys], dtype=object), len(frame_weeks))
+            for i, n in enumerate(names)
+        }
+    )
     f["week_start"] = np.tile(wk.to_numpy(), len(keys))
     f["days"] = np.tile(frame_weeks["days"].to_numpy(), len(keys))
     f = f.merge(counts, on=names + ["week_start"], how="left")
@@ -274,16 +309,29 @@ def _typed_actions(a: pd.DataFrame, cont: pd.DataFrame) -> pd.DataFrame:
     """Actions with the type of the acted-on content, whenever it was published (first row of a content_id)."""
     ids = cont["content_id"].astype(object)
     hit = ids.isin(a["content_id"].unique()).to_numpy()
-    types = pd.DataFrame({"content_id": ids.to_numpy()[hit],
-                          "content_type": cont["content_type"].astype(object).to_numpy()[hit]})
+    types = pd.DataFrame(
+        {
+            "content_id": ids.to_numpy()[hit],
+            "content_type": cont["content_type"].astype(object).to_numpy()[hit],
+        }
+    )
     types["content_type"] = types["content_type"].astype(str)
     return a.merge(types.drop_duplicates("content_id"), on="content_id", how="inner")
 
 
 def _finish_series(frames: list[pd.DataFrame], market: str) -> pd.DataFrame:
     """The series blocks as one sorted frame with integer counts and ``rate_per_1000``."""
-    cols = ["market", "policy", "content_type", "week_start", "days", "observed", "creators", "published",
-            "rate_per_1000"]
+    cols = [
+        "market",
+        "policy",
+        "content_type",
+        "week_start",
+        "days",
+        "observed",
+        "creators",
+        "published",
+        "rate_per_1000",
+    ]
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
     out = pd.concat(frames, ignore_index=True)
@@ -292,7 +340,9 @@ def _finish_series(frames: list[pd.DataFrame], market: str) -> pd.DataFrame:
     out["creators"] = out["creators"].fillna(0).astype("int64")
     out["published"] = out["published"].fillna(0).astype("int64")
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["rate_per_1000"] = np.where(out["published"] > 0, 1000.0 * out["observed"] / out["published"], np.nan)
+        out["rate_per_1000"] = np.where(
+            out["published"] > 0, 1000.0 * out["observed"] / out["published"], np.nan
+        )
     for k in ("policy", "content_type"):
         out[k] = out[k].astype(object)
     out = out[cols].sort_values(["policy", "content_type", "week_start"], kind="mergesort")
@@ -313,10 +363,17 @@ def weekly_series_for_month(
     parse_month(month)
     missing = [t for t in ("enforcement_actions", "content") if t not in tables]
     if missing:
-        raise TrendsError(f"weekly series need table(s) {', '.join(missing)}; load them with load_market_window")
-    return build_weekly_series(tables["enforcement_actions"], tables["content"], market, tz,
-                               end=f"{shift_month(month, 1)}-01", by_content_type=by_content_type)
-
+        raise TrendsError(
+            f"weekly series need table(s) {', '.join(missing)}; load them with load_market_window"
+        )
+    return build_weekly_series(
+        tables["enforcement_actions"],
+        tables["content"],
+        market,
+        tz,
+        end=f"{shift_month(month, 1)}-01",
+        by_content_type=by_content_type,
+    )
 
 
 # --------------------------------------------------------------------------- detection
@@ -344,8 +401,15 @@ def _check_series(series: pd.DataFrame) -> None:
         raise TrendsError(f"weekly series: {int(neg.sum())} row(s) with a negative observed count")
 
 
-def _evaluate_series(ys: list, expos: list, targets: list, settings, band_level: float, run_in_weeks: int,
-                     outbreak_alpha: float) -> list[dict]:
+def _evaluate_series(
+    ys: list,
+    expos: list,
+    targets: list,
+    settings,
+    band_level: float,
+    run_in_weeks: int,
+    outbreak_alpha: float,
+) -> list[dict]:
     """Sequential baseline fits and charts of several series; rows for the target positions.
 
     The weeks of a series are evaluated in order from ``run_in_weeks`` before its first
@@ -360,10 +424,18 @@ def _evaluate_series(ys: list, expos: list, targets: list, settings, band_level:
     for tg in targets:
         pos = np.arange(max(0, int(tg.min()) - run_in_weeks), int(tg.max()) + 1)
         k = len(pos)
-        res.append({"pos": pos, "expected": np.full(k, np.nan), "dispersion": np.full(k, np.nan),
-                    "var_log_expected": np.full(k, np.nan), "trend": np.zeros(k, dtype=bool),
-                    "n_baseline": np.zeros(k, dtype="int64"), "expected_floored": np.full(k, np.nan),
-                    "p_value": np.full(k, np.nan)})
+        res.append(
+            {
+                "pos": pos,
+                "expected": np.full(k, np.nan),
+                "dispersion": np.full(k, np.nan),
+                "var_log_expected": np.full(k, np.nan),
+                "trend": np.zeros(k, dtype=bool),
+                "n_baseline": np.zeros(k, dtype="int64"),
+                "expected_floored": np.full(k, np.nan),
+                "p_value": np.full(k, np.nan),
+            }
+        )
     for j in range(max((len(r["pos"]) for r in res), default=0)):
         batch = []
         for s, r in enumerate(res):
@@ -371,21 +443,26 @@ def _evaluate_series(ys: list, expos: list, targets: list, settings, band_level:
                 continue
             i = int(r["pos"][j])
             end = i - settings.current_weeks + 1  # baseline: usable weeks before `end`
-            idx = np.flatnonzero(usable[s][: max(0, end)])[-settings.baseline_weeks:]
+            idx = np.flatnonzero(usable[s][: max(0, end)])[-settings.baseline_weeks :]
             if len(idx) >= MIN_BASELINE_WEEKS and usable[s][i]:
                 batch.append((s, i, idx))
         if not batch:
             continue
         width = max(len(idx) for _, _, idx in batch)
-        yb, eb, tb = np.zeros((len(batch), width)), np.ones((len(batch), width)), np.zeros((len(batch), width))
+        yb, eb, tb = (
+            np.zeros((len(batch), width)),
+            np.ones((len(batch), width)),
+            np.zeros((len(batch), width)),
+        )
         mb = np.zeros((len(batch), width), dtype=bool)
-        for b, (s, i, idx) in enumerate(batch):
+        for b, (s, _i, idx) in enumerate(batch):
             yb[b, : len(idx)] = ys[s][idx]
             eb[b, : len(idx)] = expos[s][idx]
             tb[b, : len(idx)] = idx
             mb[b, : len(idx)] = True
-        fit = fit_quasi_poisson_baselines(yb, eb, tb, mb, [float(i) for _, i, _ in batch],
-                             [float(expos[s][i]) for s, i, _ in batch])
+        fit = fit_quasi_poisson_baselines(
+            yb, eb, tb, mb, [float(i) for _, i, _ in batch], [float(expos[s][i]) for s, i, _ in batch]
+        )
         yi = np.array([ys[s][i] for s, i, _ in batch])
         mu = np.maximum(fit["expected"], settings.min_expected)
         p = np.atleast_1d(predictive_pvalue(yi, mu, fit["dispersion"], fit["var_log_expected"]))
@@ -401,8 +478,10 @@ def _evaluate_series(ys: list, expos: list, targets: list, settings, band_level:
     # the charts start at the first target week (a fresh chart per report period)
     tested = [np.isfinite(r["expected"]) & (r["pos"] >= int(tg.min())) for r, tg in zip(res, targets)]
     obs = [np.asarray(y, dtype=float)[r["pos"]] for y, r in zip(ys, res)]
-    cat = [np.concatenate([r[c][t] for r, t in zip(res, tested)]) if res else np.zeros(0)
-           for c in ("expected", "expected_floored", "dispersion", "var_log_expected")]
+    cat = [
+        np.concatenate([r[c][t] for r, t in zip(res, tested)]) if res else np.zeros(0)
+        for c in ("expected", "expected_floored", "dispersion", "var_log_expected")
+    ]
     obs_t = np.concatenate([o[t] for o, t in zip(obs, tested)]) if res else np.zeros(0)
     upper = z = np.zeros(0)
     if len(obs_t):
@@ -418,10 +497,10 @@ def _evaluate_series(ys: list, expos: list, targets: list, settings, band_level:
         r["cusum_alarm"] = np.zeros(len(t), dtype=bool)
         r["ewma_alarm"] = np.zeros(len(t), dtype=bool)
         if k:
-            zs = z[at: at + k]
+            zs = z[at : at + k]
             cu = cusum_statistic(zs, settings.cusum_k)
             ew = ewma_statistic(zs, settings.ewma_lambda)
-            r["upper"][t] = upper[at: at + k]
+            r["upper"][t] = upper[at : at + k]
             r["cusum"][t], r["cusum_alarm"][t] = cu, cu > settings.cusum_h
             r["ewma"][t], r["ewma_limit"][t], r["ewma_alarm"][t] = ew, ucl, ew > ucl
         at += k
@@ -520,15 +599,42 @@ def detect_emerging_risks(
     rows, ys, expos, targets = _series_arrays(s, offset)
     res = _evaluate_series(ys, expos, targets, settings, band_level, run_in_weeks, outbreak_alpha)
     keep = [np.isin(e["pos"], tg) & np.isfinite(e["expected"]) for e, tg in zip(res, targets)]
-    cols = SERIES_KEYS + ["week_start", "observed", "expected", "ratio", "score", "p_value", "q_value",
-                          "method", "upper", "cusum", "ewma", "dispersion", "trend", "n_baseline", "alarm"]
+    cols = SERIES_KEYS + [
+        "week_start",
+        "observed",
+        "expected",
+        "ratio",
+        "score",
+        "p_value",
+        "q_value",
+        "method",
+        "upper",
+        "cusum",
+        "ewma",
+        "dispersion",
+        "trend",
+        "n_baseline",
+        "alarm",
+    ]
     if not any(k.any() for k in keep):
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
     at = np.concatenate([r[e["pos"][k]] for r, e, k in zip(rows, res, keep)])
     data = {c: s[c].to_numpy(dtype=object)[at] for c in SERIES_KEYS}
     data["week_start"] = s["week_start"].to_numpy()[at]
-    for c in ("observed", "expected", "expected_floored", "p_value", "upper", "cusum", "ewma", "dispersion",
-              "trend", "n_baseline", "cusum_alarm", "ewma_alarm"):
+    for c in (
+        "observed",
+        "expected",
+        "expected_floored",
+        "p_value",
+        "upper",
+        "cusum",
+        "ewma",
+        "dispersion",
+        "trend",
+        "n_baseline",
+        "cusum_alarm",
+        "ewma_alarm",
+    ):
         data[c] = np.concatenate([e[c][k] for e, k in zip(res, keep)])
     out = _apply_alarm_rules(pd.DataFrame(data), settings)
     if not all_weeks:
@@ -543,7 +649,7 @@ def _target_weeks(week_start: pd.Series, weeks, month: str | None, settings) -> 
         return week_start.isin(wanted)
     if month is not None:
         return _month_weeks(week_start, month)
-    last = sorted(week_start.unique())[-settings.current_weeks:]
+    last = sorted(week_start.unique())[-settings.current_weeks :]
     return week_start.isin(last)
 
 
@@ -559,7 +665,7 @@ def _series_arrays(s: pd.DataFrame, offset: str):
     target_all = s["_target"].to_numpy(dtype=bool)
     rows, ys, expos, targets = [], [], [], []
     for gi in range(gb.ngroups):
-        r = order[bounds[gi]: bounds[gi + 1]]
+        r = order[bounds[gi] : bounds[gi + 1]]
         tg = np.flatnonzero(target_all[r])
         if len(tg):
             rows.append(r)
@@ -597,8 +703,9 @@ def _apply_alarm_rules(out: pd.DataFrame, settings) -> pd.DataFrame:
     )
 
 
-def alerts_for_month(series: pd.DataFrame, market: str, month: str, settings, *, offset: str = "days",
-                     count: str = "observed") -> pd.DataFrame:
+def alerts_for_month(
+    series: pd.DataFrame, market: str, month: str, settings, *, offset: str = "days", count: str = "observed"
+) -> pd.DataFrame:
     """The ``alerts.csv`` of a market-month: alarms of the weeks starting in ``month``.
 
     Runs :func:`detect_emerging_risks` on ``market``'s series for the weeks whose local
@@ -617,7 +724,9 @@ def alerts_for_month(series: pd.DataFrame, market: str, month: str, settings, *,
     """
     parse_month(month)
     s = series.loc[series["market"] == market]
-    s = s.loc[(_month_number(pd.to_datetime(s["week_start"])) <= int(month[:4]) * 100 + int(month[5:])).to_numpy()]
+    s = s.loc[
+        (_month_number(pd.to_datetime(s["week_start"])) <= int(month[:4]) * 100 + int(month[5:])).to_numpy()
+    ]
     found = detect_emerging_risks(s, settings, month=month, offset=offset, count=count)
     out = found.assign(month=month)
     out["week_start"] = pd.to_datetime(out["week_start"]).dt.strftime("%Y-%m-%d")
@@ -631,8 +740,10 @@ def summarise_alarms(alarms: pd.DataFrame) -> pd.DataFrame:
     ratio`` (sum observed / sum expected over its alarm weeks), ``min_q_value`` and
     ``methods``; ranked by the series' best (smallest) p-value, as in the input."""
     if alarms.empty:
-        return pd.DataFrame(columns=SERIES_KEYS + ["first_week", "last_week", "weeks", "observed", "expected",
-                                                   "ratio", "min_q_value", "methods"])
+        return pd.DataFrame(
+            columns=SERIES_KEYS
+            + ["first_week", "last_week", "weeks", "observed", "expected", "ratio", "min_q_value", "methods"]
+        )
     a = alarms.assign(_order=np.arange(len(alarms)))
     g = a.groupby(SERIES_KEYS, sort=False)
     out = g.agg(
@@ -648,8 +759,16 @@ def summarise_alarms(alarms: pd.DataFrame) -> pd.DataFrame:
     with np.errstate(divide="ignore", invalid="ignore"):
         out["ratio"] = out["observed"] / out["expected"]
     out = out.sort_values("_order", kind="mergesort").drop(columns="_order")
-    cols = SERIES_KEYS + ["first_week", "last_week", "weeks", "observed", "expected", "ratio", "min_q_value",
-                          "methods"]
+    cols = SERIES_KEYS + [
+        "first_week",
+        "last_week",
+        "weeks",
+        "observed",
+        "expected",
+        "ratio",
+        "min_q_value",
+        "methods",
+    ]
     return out[cols].reset_index(drop=True)
 
 
@@ -705,21 +824,31 @@ def plot_alarm(
     s = s.loc[s["week_start"] <= week].reset_index(drop=True)
     band_targets = s["week_start"].tail(band_weeks)
     # baselines need the full history; only the last `history_weeks` are drawn
-    fitted = detect_emerging_risks(s, settings, weeks=band_targets, offset=offset, band_level=band_level,
-                                   all_weeks=True).sort_values("week_start")
+    fitted = detect_emerging_risks(
+        s, settings, weeks=band_targets, offset=offset, band_level=band_level, all_weeks=True
+    ).sort_values("week_start")
     s = s.tail(history_weeks)
     if ax is None:
         _fig, ax = plt.subplots(figsize=(8, 3.5))
     ax.bar(s["week_start"], s["observed"], width=5, color="0.6", label=tr(N_("Observed actions")))
     if not fitted.empty:
         wk = pd.to_datetime(fitted["week_start"])
-        ax.fill_between(wk, 0, fitted["upper"].astype(float), step="mid", alpha=0.25,
-                        label=tr(N_("Expected range ({level:.0%} bound)")).format(level=band_level))
+        ax.fill_between(
+            wk,
+            0,
+            fitted["upper"].astype(float),
+            step="mid",
+            alpha=0.25,
+            label=tr(N_("Expected range ({level:.0%} bound)")).format(level=band_level),
+        )
         ax.plot(wk, fitted["expected"].astype(float), drawstyle="steps-mid", label=tr(N_("Expected")))
     hit = s.loc[s["week_start"] == week]
     ax.bar(hit["week_start"], hit["observed"], width=5, color="C3", label=tr(N_("Alarm week")))
-    ax.set_title(tr(N_("{policy} ({content_type}), {market}: weekly enforcement actions")).format(
-        policy=key["policy"], content_type=tr(str(key["content_type"])), market=key["market"]))
+    ax.set_title(
+        tr(N_("{policy} ({content_type}), {market}: weekly enforcement actions")).format(
+            policy=key["policy"], content_type=tr(str(key["content_type"])), market=key["market"]
+        )
+    )
     ax.set_xlabel(tr(N_("Week starting")))
     ax.set_ylabel(tr(N_("Actions per week")))
     ax.legend(loc="upper left", fontsize="small")

@@ -167,7 +167,9 @@ class Cube:
         of the cost of reading it); a table already read whole is sliced instead.
         """
         if not self.has(name):
-            raise CubeError(f"table {name!r} is not in this dataset (cube {self.path}); check cube.has({name!r}) first")
+            raise CubeError(
+                f"table {name!r} is not in this dataset (cube {self.path}); check cube.has({name!r}) first"
+            )
         if name in self._cache:
             return self._cache[name] if columns is None else self._cache[name][list(columns)]
         if columns is None:
@@ -175,7 +177,9 @@ class Cube:
             return self._cache[name]
         key = (name, tuple(columns))
         if key not in self._cache:
-            self._cache[key] = pd.read_parquet(self.path / "tables" / f"{name}.parquet", columns=list(columns))
+            self._cache[key] = pd.read_parquet(
+                self.path / "tables" / f"{name}.parquet", columns=list(columns)
+            )
         return self._cache[key]
 
     @property
@@ -219,10 +223,17 @@ class Cube:
         """
         if "activity" not in self._cache:
             p = self.path / f"{ACTIVITY_TABLE}.parquet"
-            self._cache["activity"] = (pd.read_parquet(p) if p.exists() else
-                                       pd.DataFrame({"creator_id": pd.Series(dtype=object),
-                                                     "month": pd.Series(dtype=object),
-                                                     "activity": pd.Series(dtype="int64")}))
+            self._cache["activity"] = (
+                pd.read_parquet(p)
+                if p.exists()
+                else pd.DataFrame(
+                    {
+                        "creator_id": pd.Series(dtype=object),
+                        "month": pd.Series(dtype=object),
+                        "activity": pd.Series(dtype="int64"),
+                    }
+                )
+            )
         return self._cache["activity"]
 
     @property
@@ -277,7 +288,9 @@ def load_cube(path: str | Path) -> Cube:
     p = Path(path)
     meta_path = p / "cube.json"
     if not meta_path.exists():
-        raise CubeError(f"{p} is not a govlib cube (no cube.json); build one with govlib.report.cube.build_cube")
+        raise CubeError(
+            f"{p} is not a govlib cube (no cube.json); build one with govlib.report.cube.build_cube"
+        )
     return Cube(p, json.loads(meta_path.read_text(encoding="utf-8")))
 
 
@@ -308,7 +321,9 @@ def cube_dir(market: str, month: str, key: str, cache_dir: str | Path | None = N
     return Path(cache_dir or Path(config.CACHE_DIR) / "cubes") / f"{market}-{month}-{key}"
 
 
-def build_cube(ds: Any, market: str, month: str, params: Any = None, *, cache_dir: str | Path | None = None) -> Path:
+def build_cube(
+    ds: Any, market: str, month: str, params: Any = None, *, cache_dir: str | Path | None = None
+) -> Path:
     """Build (or reuse) the cube of ``market`` and ``month`` and return its directory.
 
     Parameters
@@ -413,7 +428,11 @@ def _bucket_expr(col, labels: list[str], ends: list[pd.Timestamp], name: str):
     """
     import ibis
 
-    return ibis.cases(*[(col < utc_literal(e), lab) for lab, e in zip(labels, ends)], else_=None).cast("string").name(name)
+    return (
+        ibis.cases(*[(col < utc_literal(e), lab) for lab, e in zip(labels, ends)], else_=None)
+        .cast("string")
+        .name(name)
+    )
 
 
 def cube_table_exprs(ds: Any, market: str, month: str, tz: str) -> tuple[dict, dict]:
@@ -453,9 +472,14 @@ def cube_table_exprs(ds: Any, market: str, month: str, tz: str) -> tuple[dict, d
     recent_start, _ = month_bounds(shift_month(month, -CONTENT_MONTHS_BACK), tz)
     lo, hi, recent_lo = utc_literal(start), utc_literal(end), utc_literal(recent_start)
     exprs: dict[str, Any] = {}
-    facts: dict[str, Any] = {"content_first_published_at": None, "signal_counts": [],
-                             "published_per_month": {}}
-    acts = ds.filter_expr("enforcement_actions", market, start, end) if ds.has("enforcement_actions") else None
+    facts: dict[str, Any] = {
+        "content_first_published_at": None,
+        "signal_counts": [],
+        "published_per_month": {},
+    }
+    acts = (
+        ds.filter_expr("enforcement_actions", market, start, end) if ds.has("enforcement_actions") else None
+    )
     for name in ds.tables:
         if name in ("content", "creators", "signal_scores"):
             continue
@@ -463,8 +487,15 @@ def cube_table_exprs(ds: Any, market: str, month: str, tz: str) -> tuple[dict, d
     if ds.has("creators"):
         t = ds.table("creators", market)
         if acts is not None:
-            exprs["creators"] = with_references_expr(ds, "creators", market, t, t.market == market, "creator_id",
-                                                  acts.select("creator_id").distinct())
+            exprs["creators"] = with_references_expr(
+                ds,
+                "creators",
+                market,
+                t,
+                t.market == market,
+                "creator_id",
+                acts.select("creator_id").distinct(),
+            )
         else:
             exprs["creators"] = t.filter(t.market == market)
     if ds.has("content"):
@@ -492,13 +523,24 @@ def cube_table_exprs(ds: Any, market: str, month: str, tz: str) -> tuple[dict, d
         ends = [month_bounds(m, tz)[1] for m in months]
         # the market's own publications per month: with the actions, what tells a month without data
         own = t.filter(in_window)
-        per_month = (own.select(_bucket_expr(own.published_at, months, ends, "month")).group_by("month")
-                     .agg(n=ibis._.count()).to_pyarrow().to_pylist())
+        per_month = (
+            own.select(_bucket_expr(own.published_at, months, ends, "month"))
+            .group_by("month")
+            .agg(n=ibis._.count())
+            .to_pyarrow()
+            .to_pylist()
+        )
         facts["published_per_month"] = {r["month"]: int(r["n"]) for r in per_month}
         month_col = _bucket_expr(in_span.published_at, months, ends, "month")
-        exprs[ACTIVITY_TABLE] = (in_span.select("creator_id", month_col).group_by(["creator_id", "month"])
-                                 .agg(activity=ibis._.count()).order_by(["creator_id", "month"]))
-        exprs[PUBLISHED_TABLE] = _weekly_published_expr(window.filter(window.market == market), acts, month, tz)
+        exprs[ACTIVITY_TABLE] = (
+            in_span.select("creator_id", month_col)
+            .group_by(["creator_id", "month"])
+            .agg(activity=ibis._.count())
+            .order_by(["creator_id", "month"])
+        )
+        exprs[PUBLISHED_TABLE] = _weekly_published_expr(
+            window.filter(window.market == market), acts, month, tz
+        )
     if ds.has("signal_scores"):
         sc = ds.filter_expr("signal_scores", market, start, end)
         facts["signal_counts"] = count_signal_scores(sc).to_dict(orient="records")
@@ -529,14 +571,20 @@ def _weekly_published_expr(content, acts, month: str, tz: str):
         return None
     lo_day = min(firsts).tz_convert(tz).tz_localize(None).normalize()
     hi_day = pd.Timestamp(f"{shift_month(month, 1)}-01")
-    mondays = pd.date_range(lo_day - pd.Timedelta(days=lo_day.weekday()), hi_day - pd.Timedelta(days=1), freq="7D")
+    mondays = pd.date_range(
+        lo_day - pd.Timedelta(days=lo_day.weekday()), hi_day - pd.Timedelta(days=1), freq="7D"
+    )
     ends = [min(w + pd.Timedelta(days=7), hi_day).tz_localize(tz) for w in mondays]
     lo, hi = utc_literal(lo_day.tz_localize(tz)), utc_literal(hi_day.tz_localize(tz))
     c = content.filter((content.published_at >= lo) & (content.published_at < hi))
     week = _bucket_expr(c.published_at, [w.strftime("%Y-%m-%d") for w in mondays], ends, "week_start")
-    return (c.select("content_type", week).group_by(["content_type", "week_start"])
-            .agg(published=ibis._.count()).order_by(["content_type", "week_start"])
-            .mutate(first_day=ibis.literal(lo_day.strftime("%Y-%m-%d"))))
+    return (
+        c.select("content_type", week)
+        .group_by(["content_type", "week_start"])
+        .agg(published=ibis._.count())
+        .order_by(["content_type", "week_start"])
+        .mutate(first_day=ibis.literal(lo_day.strftime("%Y-%m-%d")))
+    )
 
 
 def _empty_alerts() -> pd.DataFrame:
@@ -565,19 +613,34 @@ def compute_alerts(cube_path: Path, market: str, month: str, params: Any) -> tup
         missing = [t for t in ("enforcement_actions", "content") if not (tables / f"{t}.parquet").exists()]
         if missing or not pub_path.exists():
             raise TrendsError(f"weekly series need table(s) {', '.join(missing or ['content'])}")
-        actions = pd.read_parquet(tables / "enforcement_actions.parquet",
-                                  columns=["market", "policy", "actioned_at", "content_id", "creator_id"])
-        acted_on = actions["content_id"].dropna().astype(str).unique().tolist()  # only their types are looked up
-        content = pd.read_parquet(tables / "content.parquet",
-                                  columns=["content_id", "market", "content_type", "published_at"],
-                                  filters=[("content_id", "in", acted_on)] if acted_on else None)
+        actions = pd.read_parquet(
+            tables / "enforcement_actions.parquet",
+            columns=["market", "policy", "actioned_at", "content_id", "creator_id"],
+        )
+        acted_on = (
+            actions["content_id"].dropna().astype(str).unique().tolist()
+        )  # only their types are looked up
+        content = pd.read_parquet(
+            tables / "content.parquet",
+            columns=["content_id", "market", "content_type", "published_at"],
+            filters=[("content_id", "in", acted_on)] if acted_on else None,
+        )
         published = pd.read_parquet(pub_path)
         rows_read = len(actions) + len(content) + len(published)
         if published.empty:
-            raise TrendsError(f"market {market!r}: no enforcement actions or content to build weekly series from")
+            raise TrendsError(
+                f"market {market!r}: no enforcement actions or content to build weekly series from"
+            )
         end = f"{shift_month(month, 1)}-01"
-        series = build_weekly_series(actions, content, market, params.timezone,
-                                     start=published["first_day"].iloc[0], end=end, published=published)
+        series = build_weekly_series(
+            actions,
+            content,
+            market,
+            params.timezone,
+            start=published["first_day"].iloc[0],
+            end=end,
+            published=published,
+        )
         alerts = alerts_for_month(series, market, month, params.alerts)
         note = "ok"
     except TrendsError as exc:
@@ -602,13 +665,18 @@ def check_market_slice(tables_dir: str | Path, market: str, ds: Any = None, now:
     market's slice means invalid rows in one market fail that market's reports only.
     """
     from govlib import contract
-    from govlib.data.validate import (ContractError, market_time_problems, slice_reference_problems,
-                                      validate_dataset)
+    from govlib.data.validate import (
+        ContractError,
+        market_time_problems,
+        slice_reference_problems,
+        validate_dataset,
+    )
 
     cross = {(t.name, o.later) for t in contract.TABLES.values() for o in t.time_orders if o.via}
     skip = {"foreign_key"} | ({"implausible_time"} if ds is not None else set())  # re-checked wider below
     problems = [
-        p for p in validate_dataset(tables_dir, level="full", now=now)
+        p
+        for p in validate_dataset(tables_dir, level="full", now=now)
         if p.rule not in skip and not (p.rule == "time_order" and (p.table, p.column) in cross)
     ]
     if ds is not None:
@@ -635,7 +703,9 @@ def open_report_cube(market: str, month: str, data_dir: str = "", cube_path: str
         return cube
     data = Path(data_dir) if data_dir else Path(config.DATA_DIR)
     if not data.is_dir():
-        raise CubeError(f"data directory {data} does not exist; run 'make data' or set data_dir / GOVLIB_DATA")
+        raise CubeError(
+            f"data directory {data} does not exist; run 'make data' or set data_dir / GOVLIB_DATA"
+        )
     return load_cube(build_cube(data, market, month))
 
 
@@ -662,8 +732,9 @@ def format_kpis_csv(kpis: pd.DataFrame) -> str:
     missing = [c for c in EXPORT_COLUMNS if c not in kpis.columns]
     if missing:
         raise CubeError(f"KPI table lacks columns {missing}; expected {EXPORT_COLUMNS}")
-    return neutralise_formulas(kpis[EXPORT_COLUMNS]).to_csv(index=False, lineterminator="\r\n",
-                                                             float_format="%.12g", na_rep="")
+    return neutralise_formulas(kpis[EXPORT_COLUMNS]).to_csv(
+        index=False, lineterminator="\r\n", float_format="%.12g", na_rep=""
+    )
 
 
 def format_alerts_csv(alerts: pd.DataFrame) -> str:
@@ -678,8 +749,9 @@ def format_alerts_csv(alerts: pd.DataFrame) -> str:
     missing = [c for c in ALERT_COLUMNS if c not in alerts.columns]
     if missing:
         raise CubeError(f"alerts table lacks columns {missing}; expected {ALERT_COLUMNS}")
-    return neutralise_formulas(alerts[ALERT_COLUMNS]).to_csv(index=False, lineterminator="\r\n",
-                                                              float_format="%.12g", na_rep="")
+    return neutralise_formulas(alerts[ALERT_COLUMNS]).to_csv(
+        index=False, lineterminator="\r\n", float_format="%.12g", na_rep=""
+    )
 
 
 def write_alerts_csv(alerts: pd.DataFrame, path: str | Path) -> Path:

@@ -167,7 +167,9 @@ def get_translator(language: str, locales_dir: str | os.PathLike | None = None) 
     if not po.is_file():
         if lang == SOURCE_LANGUAGE:
             return Translator(lang, _gettext.NullTranslations(), None)
-        have = sorted(p.parent.parent.name for p in po.parent.parent.parent.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
+        have = sorted(
+            p.parent.parent.name for p in po.parent.parent.parent.glob(f"*/LC_MESSAGES/{DOMAIN}.po")
+        )
         raise I18nError(
             f"no translation catalog for {lang}: {po} does not exist, so the text would come out in English "
             f"(catalogs found: {', '.join(have) or 'none'}). Render in one of those languages, or add the "
@@ -195,8 +197,10 @@ def _compiled(po: Path, lang: str) -> bytes:
             buf = io.BytesIO()
             write_mo(buf, catalog, use_fuzzy=False)
         except Exception as exc:  # noqa: BLE001 - any parse failure names the file
-            raise I18nError(f"{po}: cannot read the translation catalog ({type(exc).__name__}: {exc}); "
-                            "fix the file (govlib i18n check lists its problems)") from None
+            raise I18nError(
+                f"{po}: cannot read the translation catalog ({type(exc).__name__}: {exc}); "
+                "fix the file (govlib i18n check lists its problems)"
+            ) from None
         _COMPILED[key] = buf.getvalue()
     return _COMPILED[key]
 
@@ -311,7 +315,9 @@ class Formatter:
         if digits is None:
             digits = get_currency_precision(self.currency)
         pattern = _with_digits(self.locale.currency_formats["standard"].pattern, digits)
-        return format_currency(value, self.currency, format=pattern, locale=self.locale, currency_digits=False)
+        return format_currency(
+            value, self.currency, format=pattern, locale=self.locale, currency_digits=False
+        )
 
     def _local(self, ts: Any):
         import pandas as pd
@@ -411,7 +417,9 @@ class Formatter:
         out = df.copy()
         for col, kind in kinds.items():
             if col not in out.columns:
-                raise I18nError(f"cannot format column {col!r}: not in the table (columns: {list(out.columns)})")
+                raise I18nError(
+                    f"cannot format column {col!r}: not in the table (columns: {list(out.columns)})"
+                )
             out[col] = [self.value(x, kind, digits) for x in out[col].tolist()]
         return out
 
@@ -497,14 +505,21 @@ def extract_messages(root: str | os.PathLike | None = None):
 
     catalog = Catalog(domain=DOMAIN)
     for filename, lineno, message, comments, context in extract_from_dir(
-        root, method_map, options_map, keywords=DEFAULT_KEYWORDS, comment_tags=("TRANSLATORS:",),
-        strip_comment_tags=True, directory_filter=keep_dir,
+        root,
+        method_map,
+        options_map,
+        keywords=DEFAULT_KEYWORDS,
+        comment_tags=("TRANSLATORS:",),
+        strip_comment_tags=True,
+        directory_filter=keep_dir,
     ):
         catalog.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
     return catalog
 
 
-def compile_catalogs(locales_dir: str | os.PathLike | None = None, languages: Iterable[str] = LANGUAGES) -> list[Path]:
+def compile_catalogs(
+    locales_dir: str | os.PathLike | None = None, languages: Iterable[str] = LANGUAGES
+) -> list[Path]:
     """Compile ``govlib.po`` to ``govlib.mo`` for each language present (as ``pybabel compile``).
 
     Fuzzy entries are left out, as gettext tools do. Returns the written ``.mo`` paths.
@@ -601,7 +616,9 @@ def _tup(x):
 
 
 def _key(msg) -> tuple:
-    ctx = msg.context.decode("utf-8") if isinstance(msg.context, bytes) else msg.context  # read_mo gives bytes
+    ctx = (
+        msg.context.decode("utf-8") if isinstance(msg.context, bytes) else msg.context
+    )  # read_mo gives bytes
     return (_tup(msg.id), ctx)
 
 
@@ -630,7 +647,9 @@ def _check_placeholders(src_id, string_, path, label) -> list[CatalogProblem]:
         got_all = sorted(set().union(*[set(f) for f in forms])) if forms else []
         return [
             CatalogProblem(
-                path, label, "placeholder",
+                path,
+                label,
+                "placeholder",
                 f"placeholders {got_all} do not match the source {sorted(want)}; keep every {{name}} / %(name)s exactly",
             )
         ]
@@ -673,17 +692,35 @@ def check_catalogs(
     if check_template:
         current = {_key(m): m for m in extract_messages(root) if m.id}
         for k in sorted(set(current) - set(tmpl), key=str):
-            problems.append(CatalogProblem(str(pot_path), _label(*k), "stale-template",
-                                           "in the code but not in the template; run 'make i18n-extract i18n-update'"))
+            problems.append(
+                CatalogProblem(
+                    str(pot_path),
+                    _label(*k),
+                    "stale-template",
+                    "in the code but not in the template; run 'make i18n-extract i18n-update'",
+                )
+            )
         for k in sorted(set(tmpl) - set(current), key=str):
-            problems.append(CatalogProblem(str(pot_path), _label(*k), "stale-template",
-                                           "in the template but no longer in the code; run 'make i18n-extract i18n-update'"))
+            problems.append(
+                CatalogProblem(
+                    str(pot_path),
+                    _label(*k),
+                    "stale-template",
+                    "in the template but no longer in the code; run 'make i18n-extract i18n-update'",
+                )
+            )
 
     for lang in languages:
         po_path = catalog_path(lang, locales_dir, "po")
         if not po_path.exists():
-            problems.append(CatalogProblem(str(po_path), "", "no-catalog",
-                                           f"catalog missing; create it with 'pybabel init -i {pot_path} -d {locales_dir} -D {DOMAIN} -l {lang}'"))
+            problems.append(
+                CatalogProblem(
+                    str(po_path),
+                    "",
+                    "no-catalog",
+                    f"catalog missing; create it with 'pybabel init -i {pot_path} -d {locales_dir} -D {DOMAIN} -l {lang}'",
+                )
+            )
             continue
         try:
             with open(po_path, "rb") as fh:
@@ -697,42 +734,65 @@ def check_catalogs(
             label = _label(*k)
             msg = entries.get(k)
             if msg is None:
-                problems.append(CatalogProblem(path, label, "missing", "not in the catalog; run 'make i18n-update' and translate"))
+                problems.append(
+                    CatalogProblem(
+                        path, label, "missing", "not in the catalog; run 'make i18n-update' and translate"
+                    )
+                )
                 continue
             if msg.fuzzy:
-                problems.append(CatalogProblem(path, label, "fuzzy", "review the translation and remove the '#, fuzzy' flag"))
+                problems.append(
+                    CatalogProblem(
+                        path, label, "fuzzy", "review the translation and remove the '#, fuzzy' flag"
+                    )
+                )
             forms = msg.string if isinstance(msg.string, tuple) else (msg.string,)
             if isinstance(src.id, tuple) and len(forms) != catalog.num_plurals:
-                problems.append(CatalogProblem(path, label, "plural",
-                                               f"{len(forms)} plural forms, the language needs {catalog.num_plurals}"))
+                problems.append(
+                    CatalogProblem(
+                        path,
+                        label,
+                        "plural",
+                        f"{len(forms)} plural forms, the language needs {catalog.num_plurals}",
+                    )
+                )
             if not all(forms):
                 problems.append(CatalogProblem(path, label, "empty", "translation is empty"))
                 continue
             problems += _check_placeholders(src.id, msg.string, path, label)
         for k in sorted(set(entries) - set(tmpl), key=str):
-            problems.append(CatalogProblem(path, _label(*k), "obsolete", "not in the template; run 'make i18n-update'"))
+            problems.append(
+                CatalogProblem(path, _label(*k), "obsolete", "not in the template; run 'make i18n-update'")
+            )
 
         mo_path = po_path.with_suffix(".mo")
         if not mo_path.exists():
-            problems.append(CatalogProblem(str(mo_path), "", "not-compiled", "compiled catalog missing; run 'make i18n'"))
+            problems.append(
+                CatalogProblem(str(mo_path), "", "not-compiled", "compiled catalog missing; run 'make i18n'")
+            )
             continue
         try:
             with open(mo_path, "rb") as fh:
                 compiled = read_mo(fh)
         except Exception as exc:  # noqa: BLE001
-            problems.append(CatalogProblem(str(mo_path), "", "stale-mo", f"unreadable ({exc}); run 'make i18n'"))
+            problems.append(
+                CatalogProblem(str(mo_path), "", "stale-mo", f"unreadable ({exc}); run 'make i18n'")
+            )
             continue
         mo_entries = {_key(m): _tup(m.string) for m in compiled if m.id}
-        want = {_key(m): _tup(m.string) for m in catalog if m.id and not m.fuzzy and m.string and all(
-            m.string if isinstance(m.string, tuple) else (m.string,))}
+        want = {
+            _key(m): _tup(m.string)
+            for m in catalog
+            if m.id
+            and not m.fuzzy
+            and m.string
+            and all(m.string if isinstance(m.string, tuple) else (m.string,))
+        }
         if mo_entries != want:
-            problems.append(CatalogProblem(str(mo_path), "", "stale-mo",
-                                           "does not match its .po; run 'make i18n'"))
+            problems.append(
+                CatalogProblem(str(mo_path), "", "stale-mo", "does not match its .po; run 'make i18n'")
+            )
     return problems
-
-
-
-
 
 
 def main(argv: list[str] | None = None) -> int:

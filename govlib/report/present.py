@@ -168,8 +168,9 @@ def not_available_for_source(_: Callable[[str], str], source: str) -> str:
     ``unavailable_sections`` (see :func:`govlib.dsa.section_available`); the English text
     contains :data:`govlib.dsa.NOT_AVAILABLE_TEXT`.
     """
-    return _("This section is not available for this source ({source}): the data it needs is not "
-             "published there.").format(source=source)
+    return _(
+        "This section is not available for this source ({source}): the data it needs is not published there."
+    ).format(source=source)
 
 
 def no_data_banner(_: Callable[[str], str], fmt: Any, market: str, month: str) -> str:
@@ -228,8 +229,15 @@ def format_change(fmt: Any, new: Any, old: Any, unit: str) -> str:
     return f"{sign}{fmt.percent(rel, 1)}"
 
 
-def headline_table(_: Callable[[str], str], fmt: Any, kpis: pd.DataFrame, month: str, previous: str,
-                   year_ago: str, order: Sequence[str] | None = None) -> pd.DataFrame:
+def headline_table(
+    _: Callable[[str], str],
+    fmt: Any,
+    kpis: pd.DataFrame,
+    month: str,
+    previous: str,
+    year_ago: str,
+    order: Sequence[str] | None = None,
+) -> pd.DataFrame:
     """Headline KPIs of ``month`` beside ``previous`` and ``year_ago`` (text, for display).
 
     ``kpis`` is a KPI history in the export format (e.g. ``Cube.kpis``). Columns: KPI,
@@ -249,19 +257,30 @@ def headline_table(_: Callable[[str], str], fmt: Any, kpis: pd.DataFrame, month:
         unit = str(r["unit"])
         p = prev.loc[kid] if kid in prev.index else None
         y = year.loc[kid] if kid in year.index else None
-        rows.append({
-            _("Indicator"): kpi_label(_, kid),
-            fmt.month(month): format_kpi(fmt, r),
-            fmt.month(previous): format_kpi(fmt, p, with_interval=False) if p is not None else fmt.na,
-            _("Change on last month"): format_change(fmt, r["value"], p["value"] if p is not None else None, unit),
-            fmt.month(year_ago): format_kpi(fmt, y, with_interval=False) if y is not None else fmt.na,
-            _("Change on last year"): format_change(fmt, r["value"], y["value"] if y is not None else None, unit),
-        })
+        rows.append(
+            {
+                _("Indicator"): kpi_label(_, kid),
+                fmt.month(month): format_kpi(fmt, r),
+                fmt.month(previous): format_kpi(fmt, p, with_interval=False) if p is not None else fmt.na,
+                _("Change on last month"): format_change(
+                    fmt, r["value"], p["value"] if p is not None else None, unit
+                ),
+                fmt.month(year_ago): format_kpi(fmt, y, with_interval=False) if y is not None else fmt.na,
+                _("Change on last year"): format_change(
+                    fmt, r["value"], y["value"] if y is not None else None, unit
+                ),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def format_columns(fmt: Any, df: pd.DataFrame, kinds: Mapping[str, str], rename: Mapping[str, str] | None = None,
-                   digits: int = 1) -> pd.DataFrame:
+def format_columns(
+    fmt: Any,
+    df: pd.DataFrame,
+    kinds: Mapping[str, str],
+    rename: Mapping[str, str] | None = None,
+    digits: int = 1,
+) -> pd.DataFrame:
     """Format ``kinds`` columns with ``fmt`` (``{"share": "percent"}``), keep the others, rename for display."""
     out = df.copy()
     for col, kind in kinds.items():

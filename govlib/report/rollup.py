@@ -14,20 +14,46 @@ import pandas as pd
 
 from govlib.stats import flag_change, test_poisson_rates, test_proportions_2indep
 
-CHANGE_COLUMNS = ["market", "kpi_id", "unit", "month", "against_month", "value", "value_before", "change",
-                  "relative_change", "test", "pvalue", "flagged"]
+CHANGE_COLUMNS = [
+    "market",
+    "kpi_id",
+    "unit",
+    "month",
+    "against_month",
+    "value",
+    "value_before",
+    "change",
+    "relative_change",
+    "test",
+    "pvalue",
+    "flagged",
+]
 # KPIs whose numerator and denominator are counts of independent items (a binomial test applies).
 # violating_view_prevalence is a weighted estimate: its numerator and denominator are views.
-_BINOMIAL_SHARES = {"proactive_rate", "automated_decision_rate", "removed_before_views_rate",
-                    "removed_within_24h_rate", "overturn_rate", "recidivism_90d"}
+_BINOMIAL_SHARES = {
+    "proactive_rate",
+    "automated_decision_rate",
+    "removed_before_views_rate",
+    "removed_within_24h_rate",
+    "overturn_rate",
+    "recidivism_90d",
+}
 
 
 def _days(month: str) -> int:
     return calendar.monthrange(int(month[:4]), int(month[5:7]))[1]
 
 
-def compare_kpis(kpis: pd.DataFrame, month: str, against: str, *, alpha: float = 0.05, min_relative: float = 0.10,
-                 min_absolute_rate: float = 0.01, min_absolute_count: float = 5) -> pd.DataFrame:
+def compare_kpis(
+    kpis: pd.DataFrame,
+    month: str,
+    against: str,
+    *,
+    alpha: float = 0.05,
+    min_relative: float = 0.10,
+    min_absolute_rate: float = 0.01,
+    min_absolute_count: float = 5,
+) -> pd.DataFrame:
     """Change of each headline KPI from month ``against`` to ``month``, tested and flagged.
 
     Parameters
@@ -71,20 +97,45 @@ def compare_kpis(kpis: pd.DataFrame, month: str, against: str, *, alpha: float =
         test, p = "none", math.nan
         if b is not None and r.unit == "share" and r.kpi_id in _BINOMIAL_SHARES:
             if r.denominator > 0 and b["denominator"] > 0:
-                res = test_proportions_2indep(int(r.numerator), int(r.denominator), int(b["numerator"]),
-                                              int(b["denominator"]))
+                res = test_proportions_2indep(
+                    int(r.numerator), int(r.denominator), int(b["numerator"]), int(b["denominator"])
+                )
                 test, p = "two-proportion z", res.pvalue
         elif b is not None and r.unit == "count" and not (math.isnan(value) or math.isnan(value_before)):
             res = test_poisson_rates(int(value), _days(month), int(value_before), _days(against))
             test, p = "exact Poisson", res.pvalue
         change = value - value_before
-        rel = change / abs(value_before) if value_before not in (0.0,) and not math.isnan(value_before) else math.nan
+        rel = (
+            change / abs(value_before)
+            if value_before not in (0.0,) and not math.isnan(value_before)
+            else math.nan
+        )
         min_abs = min_absolute_rate if r.unit == "share" else min_absolute_count
-        flagged = bool(flag_change(value, value_before, p, alpha=alpha, min_relative=min_relative,
-                                   min_absolute=min_abs)) if test != "none" else False
-        rows.append({"market": r.market, "kpi_id": r.kpi_id, "unit": r.unit, "month": month, "against_month": against,
-                     "value": value, "value_before": value_before, "change": change, "relative_change": rel,
-                     "test": test, "pvalue": p, "flagged": flagged})
+        flagged = (
+            bool(
+                flag_change(
+                    value, value_before, p, alpha=alpha, min_relative=min_relative, min_absolute=min_abs
+                )
+            )
+            if test != "none"
+            else False
+        )
+        rows.append(
+            {
+                "market": r.market,
+                "kpi_id": r.kpi_id,
+                "unit": r.unit,
+                "month": month,
+                "against_month": against,
+                "value": value,
+                "value_before": value_before,
+                "change": change,
+                "relative_change": rel,
+                "test": test,
+                "pvalue": p,
+                "flagged": flagged,
+            }
+        )
     return pd.DataFrame(rows, columns=CHANGE_COLUMNS)
 
 
@@ -95,8 +146,11 @@ def rank_markets(kpis: pd.DataFrame, month: str, kpi_ids: Sequence[str]) -> pd.D
     """
     now = kpis[(kpis["month"] == month) & (kpis["kpi_id"].isin(list(kpi_ids)))].copy()
     now["rank"] = now.groupby("kpi_id")["value"].rank(ascending=False, method="min")
-    return now[["market", "kpi_id", "value", "ci_low", "ci_high", "rank"]].sort_values(
-        ["kpi_id", "rank", "market"], na_position="last").reset_index(drop=True)
+    return (
+        now[["market", "kpi_id", "value", "ci_low", "ci_high", "rank"]]
+        .sort_values(["kpi_id", "rank", "market"], na_position="last")
+        .reset_index(drop=True)
+    )
 
 
 def ranking_figure(_, fmt, ranks: pd.DataFrame, kpi_ids: Sequence[str], month: str):
@@ -117,8 +171,13 @@ def ranking_figure(_, fmt, ranks: pd.DataFrame, kpi_ids: Sequence[str], month: s
         if d.empty:
             theme.annotate_no_data(ax, _("No market has a value in {month}").format(month=fmt.month(month)))
         else:
-            ax.barh(d["market"], d["value"] * scale,
-                    xerr=[(d["value"] - d["ci_low"]).clip(lower=0) * scale,
-                          (d["ci_high"] - d["value"]).clip(lower=0) * scale])
+            ax.barh(
+                d["market"],
+                d["value"] * scale,
+                xerr=[
+                    (d["value"] - d["ci_low"]).clip(lower=0) * scale,
+                    (d["ci_high"] - d["value"]).clip(lower=0) * scale,
+                ],
+            )
         theme.label_axes(ax, label, label, _("Market"), x_unit=unit)
     return fig

@@ -116,7 +116,9 @@ def _seaborn_theme_rc() -> dict[str, Any]:
 
     from govlib import config
 
-    key = hashlib.sha256(repr((version("seaborn"), matplotlib.__version__, PALETTE, sorted(RC.items()))).encode())
+    key = hashlib.sha256(
+        repr((version("seaborn"), matplotlib.__version__, PALETTE, sorted(RC.items()))).encode()
+    )
     path = Path(config.CACHE_DIR) / "theme" / f"seaborn-rc-{key.hexdigest()[:16]}.pkl"
     try:
         return pickle.loads(path.read_bytes())
@@ -140,7 +142,9 @@ def _seaborn_theme_rc() -> dict[str, Any]:
     return rc
 
 
-def new_figure(width: str | float = "full", height_cm: float | None = None, nrows: int = 1, ncols: int = 1, **kwargs):
+def new_figure(
+    width: str | float = "full", height_cm: float | None = None, nrows: int = 1, ncols: int = 1, **kwargs
+):
     """A themed figure sized for A4.
 
     Parameters
@@ -175,7 +179,9 @@ def with_unit(label: str, unit: str | None) -> str:
     return f"{label} ({unit})" if unit else label
 
 
-def label_axes(ax, title: str, x: str, y: str, *, x_unit: str | None = None, y_unit: str | None = None) -> None:
+def label_axes(
+    ax, title: str, x: str, y: str, *, x_unit: str | None = None, y_unit: str | None = None
+) -> None:
     """Title and axis labels, all required (pass translated text).
 
     A numeric axis must state its unit, either in ``x``/``y`` (``"Actions (count)"``) or with
@@ -190,7 +196,7 @@ def label_axes(ax, title: str, x: str, y: str, *, x_unit: str | None = None, y_u
         if not isinstance(text, str) or not text.strip():
             raise FigureError(f"every chart needs a {name}; got {text!r}")
     xl, yl = with_unit(x, x_unit), with_unit(y, y_unit)
-    for axis_name, axis, label in (("x", ax.xaxis, xl), ("y", ax.yaxis, yl)):
+    for axis_name, _axis, label in (("x", ax.xaxis, xl), ("y", ax.yaxis, yl)):
         if _is_numeric_axis(ax, axis_name) and not _has_unit(label):
             raise FigureError(
                 f"chart {title!r}: numeric {axis_name} axis label {label!r} has no unit; "

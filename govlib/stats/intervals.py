@@ -26,6 +26,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+
 # scipy.stats and statsmodels cost about a second of CPU to import: loaded on first use, so that a
 # report kernel importing govlib.metrics pays for them only when it computes a test or interval.
 def _sps():
@@ -44,6 +45,7 @@ def _smrates():
     from statsmodels.stats import rates
 
     return rates
+
 
 __all__ = [
     "proportion_interval",
@@ -67,7 +69,6 @@ class TestResult(NamedTuple):
     pvalue: float
     estimate1: float
     estimate2: float
-
 
 
 def proportion_interval(count, nobs, alpha: float = 0.05, method: str = "wilson") -> tuple[float, float]:

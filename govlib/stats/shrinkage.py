@@ -58,7 +58,9 @@ def shrink_rates_gamma_poisson(events, exposure) -> pd.DataFrame:
     if y.shape != n.shape:
         raise ShrinkageError("events and exposure must have the same length")
     if len(n) and (np.any(n <= 0) or np.any(y < 0)):
-        raise ShrinkageError(f"exposure must be > 0 and events >= 0 ({int(np.sum(n <= 0))} unit(s) with exposure <= 0)")
+        raise ShrinkageError(
+            f"exposure must be > 0 and events >= 0 ({int(np.sum(n <= 0))} unit(s) with exposure <= 0)"
+        )
     out = pd.DataFrame({"events": y, "exposure": n})
     if len(n) == 0 or n.sum() == 0:
         out["raw_rate"] = out["rate"] = out["weight"] = np.nan

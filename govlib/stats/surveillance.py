@@ -178,8 +178,21 @@ def _glm(y, X, offset, w, maxiter: int = 100, tol: float = 1e-10) -> _GlmFit:
     return _GlmFit(f.params[0], f.mu[0], float(f.scale[0]), f.cov[0], f.pvalues[0])
 
 
-def fit_quasi_poisson_baselines(y, exposure, time, mask, target_time, target_exposure, *, trend=True, trend_alpha=0.05,
-                   cap_at_max=False, reweight=True, reweight_threshold=2.58, harmonics="auto") -> dict:
+def fit_quasi_poisson_baselines(
+    y,
+    exposure,
+    time,
+    mask,
+    target_time,
+    target_exposure,
+    *,
+    trend=True,
+    trend_alpha=0.05,
+    cap_at_max=False,
+    reweight=True,
+    reweight_threshold=2.58,
+    harmonics="auto",
+) -> dict:
     """:func:`fit_quasi_poisson_baseline` of many baselines at once (one per row).
 
     ``y, exposure, time, mask`` are fits x weeks; ``mask`` marks each fit's baseline weeks
@@ -197,15 +210,22 @@ def fit_quasi_poisson_baselines(y, exposure, time, mask, target_time, target_exp
     m = len(y)
     n = mask.sum(axis=1)
     if harmonics == "auto":
-        span = (np.max(np.where(mask, t, -np.inf), axis=1, initial=-np.inf)
-                - np.min(np.where(mask, t, np.inf), axis=1, initial=np.inf) + 1)
+        span = (
+            np.max(np.where(mask, t, -np.inf), axis=1, initial=-np.inf)
+            - np.min(np.where(mask, t, np.inf), axis=1, initial=np.inf)
+            + 1
+        )
         hh = np.where((n > 0) & (span >= 2 * WEEKS_PER_YEAR), 1, 0)
     else:
         hh = np.full(m, int(harmonics))
     hh = np.where(n > 2 + 2 * hh + 2, hh, 0)
     out = {
-        "expected": np.zeros(m), "dispersion": np.ones(m), "var_log_expected": np.zeros(m),
-        "trend": np.zeros(m, dtype=bool), "harmonics": np.zeros(m, dtype="int64"), "n_baseline": n.astype("int64"),
+        "expected": np.zeros(m),
+        "dispersion": np.ones(m),
+        "var_log_expected": np.zeros(m),
+        "trend": np.zeros(m, dtype=bool),
+        "harmonics": np.zeros(m, dtype="int64"),
+        "n_baseline": n.astype("int64"),
     }
     # a baseline without any count: expected 0, dispersion 1 (no model can be fitted to all zeros)
     todo = (n > 0) & (y.sum(axis=1) > 0)
@@ -224,8 +244,11 @@ def fit_quasi_poisson_baselines(y, exposure, time, mask, target_time, target_exp
             phi = np.maximum(1.0, fit.scale)
             if reweight:
                 r = _anscombe_standardised(yi, fit.mu, phi, X, w)
-                w = np.where(mask[idx], np.where(r > reweight_threshold, np.power(np.maximum(r, 1e-12), -2.0), 1.0),
-                             0.0)
+                w = np.where(
+                    mask[idx],
+                    np.where(r > reweight_threshold, np.power(np.maximum(r, 1e-12), -2.0), 1.0),
+                    0.0,
+                )
                 w = w * ni[:, None] / w.sum(axis=1)[:, None]
                 fit = _glm_stack(yi, X, oi, w, ni)
                 phi = np.maximum(1.0, fit.scale)
@@ -321,12 +344,31 @@ def fit_quasi_poisson_baseline(
     if not (len(y) == len(e) == len(t)):
         raise SurveillanceError("observed, exposure and time must have the same length")
     if np.any(e <= 0) or target_exposure <= 0:
-        raise SurveillanceError("exposure must be positive (weeks without exposure cannot be fitted or tested)")
-    res = fit_quasi_poisson_baselines(y[None], e[None], t[None], np.ones((1, len(y)), dtype=bool), [float(target_time)],
-                         [float(target_exposure)], trend=trend, trend_alpha=trend_alpha, cap_at_max=cap_at_max,
-                         reweight=reweight, reweight_threshold=reweight_threshold, harmonics=harmonics)
-    return BaselineFit(float(res["expected"][0]), float(res["dispersion"][0]), float(res["var_log_expected"][0]),
-                       bool(res["trend"][0]), int(res["harmonics"][0]), int(res["n_baseline"][0]))
+        raise SurveillanceError(
+            "exposure must be positive (weeks without exposure cannot be fitted or tested)"
+        )
+    res = fit_quasi_poisson_baselines(
+        y[None],
+        e[None],
+        t[None],
+        np.ones((1, len(y)), dtype=bool),
+        [float(target_time)],
+        [float(target_exposure)],
+        trend=trend,
+        trend_alpha=trend_alpha,
+        cap_at_max=cap_at_max,
+        reweight=reweight,
+        reweight_threshold=reweight_threshold,
+        harmonics=harmonics,
+    )
+    return BaselineFit(
+        float(res["expected"][0]),
+        float(res["dispersion"][0]),
+        float(res["var_log_expected"][0]),
+        bool(res["trend"][0]),
+        int(res["harmonics"][0]),
+        int(res["n_baseline"][0]),
+    )
 
 
 def _nbinom_params(expected, dispersion, var_log_expected):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from govlib.stats.did import bootstrap_att, build_did_cohorts, estimate_att
 
 INF = math.inf
@@ -35,8 +36,9 @@ def test_att_and_rate_ratio_by_hand():
 def test_activity_band_splits_cells():
     Y, A, E, G, eligible, base = _panel()
     A[1, 0] = 3.0  # the control's prior activity puts it in band floor(log2(4)) = 2: no longer unit 0's cell
-    est, _, n_treated, unmatched, *_ = estimate_att(build_did_cohorts(Y, A, E, G, eligible, base, 1), np.ones(4),
-                                                    detail=True)
+    est, _, n_treated, unmatched, *_ = estimate_att(
+        build_did_cohorts(Y, A, E, G, eligible, base, 1), np.ones(4), detail=True
+    )
     assert math.isnan(est) and n_treated == 0 and unmatched == 2
 
 

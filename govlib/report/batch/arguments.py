@@ -129,7 +129,9 @@ def parse_markets(text: str, known: list[str]) -> list[str]:
     return sorted(set(markets))
 
 
-def parse_reports(text: str | None, market_nbs: list[str], rollup_nbs: list[str]) -> tuple[list[str], list[str]]:
+def parse_reports(
+    text: str | None, market_nbs: list[str], rollup_nbs: list[str]
+) -> tuple[list[str], list[str]]:
     """Restrict the configured notebooks to ``--reports`` (comma-separated names)."""
     if not text:
         return list(market_nbs), list(rollup_nbs)
@@ -156,8 +158,11 @@ def unknown_data_markets(data: Path, known: list[str]) -> dict[str, str]:
         if isinstance(exc, GovlibError) or is_engine_error(exc):
             return {}
         raise
-    return {m: f"no params/markets/{m}.yaml: add the market's params (docs/localisation.md) to report it"
-            for m in found if m not in known}
+    return {
+        m: f"no params/markets/{m}.yaml: add the market's params (docs/localisation.md) to report it"
+        for m in found
+        if m not in known
+    }
 
 
 def check_market_month(cube_path: Path, market: str, month: str) -> str:
@@ -180,13 +185,17 @@ def check_market_month(cube_path: Path, market: str, month: str) -> str:
         spec = contract.TABLES.get(name)
         if spec is None or not spec.time_column or name == "creators":
             continue
-        col = pd.read_parquet(cube.path / "tables" / f"{name}.parquet", columns=[spec.time_column])[spec.time_column]
+        col = pd.read_parquet(cube.path / "tables" / f"{name}.parquet", columns=[spec.time_column])[
+            spec.time_column
+        ]
         if len(col) and int(in_month(col, month, cube.timezone).sum()) > 0:
             return ""
         counted.append(f"{name}.{spec.time_column}")
-    return (f"no data for {market} in {month} ({cube.timezone}): 0 rows of {', '.join(counted) or 'any event table'} "
-            f"fall in the month; check that the data export covers {market} {month}, "
-            f"or leave {market} out with --markets")
+    return (
+        f"no data for {market} in {month} ({cube.timezone}): 0 rows of {', '.join(counted) or 'any event table'} "
+        f"fall in the month; check that the data export covers {market} {month}, "
+        f"or leave {market} out with --markets"
+    )
 
 
 def check_notebooks(names: list[str]) -> None:

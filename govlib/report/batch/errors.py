@@ -22,16 +22,19 @@ class DiskFull(GovlibError):
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        super().__init__(f"no space left on {path}: free space on its file system and run again "
-                         "(--resume reuses the reports already done)")
+        super().__init__(
+            f"no space left on {path}: free space on its file system and run again "
+            "(--resume reuses the reports already done)"
+        )
 
 
 def is_disk_full(exc: BaseException | None) -> bool:
     """``exc`` or one of its causes is an out-of-space ``OSError`` (pyarrow's carry only the text)."""
     seen = 0
     while exc is not None and seen < 10:
-        if isinstance(exc, OSError) and (exc.errno in (errno.ENOSPC, errno.EDQUOT)
-                                         or "No space left on device" in str(exc)):
+        if isinstance(exc, OSError) and (
+            exc.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in str(exc)
+        ):
             return True
         exc, seen = exc.__cause__ or exc.__context__, seen + 1
     return False
@@ -46,4 +49,3 @@ def writing(path: str | Path):
         if is_disk_full(exc):
             raise DiskFull(path) from exc
         raise
-

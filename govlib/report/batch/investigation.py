@@ -19,9 +19,17 @@ from govlib.errors import UsageError
 from govlib.io import replace_dir
 
 
-def run_investigation(*, creator: str = "", policy: str = "", market: str = "", date_from: str = "",
-                      date_to: str = "", data_dir: str | Path | None = None, out_dir: str | Path | None = None,
-                      lang: str = "en_GB") -> Path:
+def run_investigation(
+    *,
+    creator: str = "",
+    policy: str = "",
+    market: str = "",
+    date_from: str = "",
+    date_to: str = "",
+    data_dir: str | Path | None = None,
+    out_dir: str | Path | None = None,
+    lang: str = "en_GB",
+) -> Path:
     """Validate the case, execute the investigation notebook and write its HTML; return the case folder.
 
     The folder ``<out_dir>/<case-id>/`` is written under a temporary name and renamed into
@@ -31,19 +39,27 @@ def run_investigation(*, creator: str = "", policy: str = "", market: str = "", 
     import papermill as pm
 
     from govlib.data.load import open_dataset
-    from govlib.report.render.html import render_html
-    from govlib.report.i18n import get_translator, normalize_language
     from govlib.report.batch.arguments import check_path
     from govlib.report.batch.kernels import ensure_kernel
+    from govlib.report.i18n import get_translator, normalize_language
+    from govlib.report.render.html import render_html
 
     data = check_path(data_dir or config.DATA_DIR, "data directory", must_exist=True)
     out = check_path(out_dir or Path(config.REPORTS_DIR) / "investigations", "output directory")
     if out.name != "investigations" and any(re.match(r"^\d{4}-\d{2}$", p) for p in out.parts):
-        raise UsageError(f"output directory {out} is inside a monthly report folder; investigations stay apart")
+        raise UsageError(
+            f"output directory {out} is inside a monthly report folder; investigations stay apart"
+        )
     language = normalize_language(lang or "en_GB")
     ds = open_dataset(data)
-    p = validate_case(ds, creator=creator or None, policy=policy or None, market=market or None,
-                      date_from=date_from or None, date_to=date_to or None)
+    p = validate_case(
+        ds,
+        creator=creator or None,
+        policy=policy or None,
+        market=market or None,
+        date_from=date_from or None,
+        date_to=date_to or None,
+    )
     cid = case_id(p["creator"] or None, p["policy"] or None, p["market"], p["date_from"], p["date_to"])
     params = {**p, "data_dir": str(data), "lang": language}
     out.mkdir(parents=True, exist_ok=True)
@@ -58,12 +74,20 @@ def run_investigation(*, creator: str = "", policy: str = "", market: str = "", 
     nb_out = tmp / f"{NOTEBOOK}.ipynb"
     try:
         try:
-            pm.execute_notebook(str(config.NOTEBOOKS_DIR / f"{NOTEBOOK}.ipynb"), str(nb_out), parameters=params,
-                                kernel_name=kernel_name, progress_bar=False, log_output=False,
-                                cwd=str(config.NOTEBOOKS_DIR))
+            pm.execute_notebook(
+                str(config.NOTEBOOKS_DIR / f"{NOTEBOOK}.ipynb"),
+                str(nb_out),
+                parameters=params,
+                kernel_name=kernel_name,
+                progress_bar=False,
+                log_output=False,
+                cwd=str(config.NOTEBOOKS_DIR),
+            )
         except pm.PapermillExecutionError as exc:
-            raise InvestigationError(f"the investigation notebook failed in cell {exc.exec_count}: "
-                                     f"{exc.ename}: {exc.evalue} (partial notebook: {nb_out})") from None
+            raise InvestigationError(
+                f"the investigation notebook failed in cell {exc.exec_count}: "
+                f"{exc.ename}: {exc.evalue} (partial notebook: {nb_out})"
+            ) from None
         nb = nbformat.read(str(nb_out), as_version=4)
         nb.metadata.pop("papermill", None)
         for cell in nb.cells:
@@ -74,8 +98,13 @@ def run_investigation(*, creator: str = "", policy: str = "", market: str = "", 
         nbformat.write(nb, str(nb_out))
         _ = get_translator(language).gettext
         banner = _("CONFIDENTIAL — contains identifiers")
-        html = render_html(nb, title=f"{banner}: {cid}", language=language.split("_")[0],
-                           toc_title=_("Contents"), banner=banner)
+        html = render_html(
+            nb,
+            title=f"{banner}: {cid}",
+            language=language.split("_")[0],
+            toc_title=_("Contents"),
+            banner=banner,
+        )
         (tmp / f"{NOTEBOOK}.html").write_text(html, encoding="utf-8")
         replace_dir(tmp, final)
     finally:

@@ -34,7 +34,7 @@ def ensure_kernel() -> tuple[str, dict[str, str]]:
     try:
         spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
         exe = spec.argv[0]
-        if exe in ("python", f"python{sys.version_info[0]}", "python%d.%d" % sys.version_info[:2]):
+        if exe in ("python", f"python{sys.version_info[0]}", "python{}.{}".format(*sys.version_info[:2])):
             return KERNEL_NAME, {}
         if Path(exe).resolve() == me:
             return KERNEL_NAME, {}
@@ -49,7 +49,9 @@ def ensure_kernel() -> tuple[str, dict[str, str]]:
         "language": "python",
     }
     (kdir / "kernel.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
-    path = os.pathsep.join([str(base)] + [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p])
+    path = os.pathsep.join(
+        [str(base)] + [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]
+    )
     return "govlib-python3", {"JUPYTER_PATH": path}
 
 
@@ -124,8 +126,13 @@ class WarmKernel:
         Default ``GOVLIB_KERNEL_MAX_RSS_MB`` (:class:`govlib.config.Settings`).
     """
 
-    def __init__(self, kernel_name: str, max_reports: int | None = None, max_rss_mb: int | None = None,
-                 startup_timeout: float = 300.0) -> None:
+    def __init__(
+        self,
+        kernel_name: str,
+        max_reports: int | None = None,
+        max_rss_mb: int | None = None,
+        startup_timeout: float = 300.0,
+    ) -> None:
         self.kernel_name = kernel_name
         settings = config.current()
         self.max_reports = int(max_reports or settings.kernel_max_reports)
@@ -182,8 +189,10 @@ class WarmKernel:
         kc.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
         self.kc = kc
         notebooks = [str(p) for p in task.get("warm_notebooks", [task["input"]])]
-        self._execute(f"__import__('govlib.report.batch.kernel_state', fromlist=['warm_kernel']).warm_kernel({notebooks!r})",
-                      self.startup_timeout)
+        self._execute(
+            f"__import__('govlib.report.batch.kernel_state', fromlist=['warm_kernel']).warm_kernel({notebooks!r})",
+            self.startup_timeout,
+        )
 
     def shutdown(self, why: str = "") -> None:
         """Kill the kernel (if any); the next :meth:`prepare` starts a new one."""
@@ -219,8 +228,10 @@ class WarmKernel:
             self.shutdown("kernel died")
         elif self.km is not None and self.reports >= self.max_reports:
             self.shutdown(f"ran {self.reports} notebooks")
-        reset = (f"__import__('govlib.report.batch.kernel_state', fromlist=['prepare_kernel'])"
-                 f".prepare_kernel({task['cwd']!r}, {dict(task.get('env') or {})!r})")
+        reset = (
+            f"__import__('govlib.report.batch.kernel_state', fromlist=['prepare_kernel'])"
+            f".prepare_kernel({task['cwd']!r}, {dict(task.get('env') or {})!r})"
+        )
         for attempt in range(3):
             try:
                 if self.km is None:

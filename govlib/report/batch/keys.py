@@ -64,8 +64,12 @@ def reuse_published(published: Path, staged: Path, nb: str, key: dict) -> dict |
     and its notebook and HTML exist), else ``None`` and nothing is copied.
     """
     old = read_json(published / f"{nb}.manifest.json")
-    if not (old and old.get("key") == key["key"] and old.get("status") == "ok"
-            and all((published / f"{nb}{ext}").exists() for ext in (".ipynb", ".html"))):
+    if not (
+        old
+        and old.get("key") == key["key"]
+        and old.get("status") == "ok"
+        and all((published / f"{nb}{ext}").exists() for ext in (".ipynb", ".html"))
+    ):
         return None
     for ext in OUTPUT_SUFFIXES:
         shutil.copy2(published / f"{nb}{ext}", staged / f"{nb}{ext}")
@@ -74,7 +78,15 @@ def reuse_published(published: Path, staged: Path, nb: str, key: dict) -> dict |
 
 def write_manifest(folder: Path, market: str, month: str, nb: str, res: dict, key: dict) -> None:
     """``<nb>.manifest.json`` of one output: its status, duration, error and input ``key``."""
-    write_json(folder / f"{nb}.manifest.json", {
-        "market": market, "month": month, "notebook": nb, "status": res["status"],
-        "duration": res.get("duration", 0.0), "error": res.get("error", ""), **key,
-    })
+    write_json(
+        folder / f"{nb}.manifest.json",
+        {
+            "market": market,
+            "month": month,
+            "notebook": nb,
+            "status": res["status"],
+            "duration": res.get("duration", 0.0),
+            "error": res.get("error", ""),
+            **key,
+        },
+    )

@@ -31,8 +31,8 @@ from pathlib import Path
 
 from govlib import config
 from govlib.report.batch.errors import DiskFull, is_disk_full, writing
-from govlib.report.batch.keys import read_json
 from govlib.report.batch.kernels import WarmKernel, fresh_kernels_requested
+from govlib.report.batch.keys import read_json
 from govlib.report.batch.worker import error_summary, run_cube, run_notebook
 
 _WARM_KERNEL: WarmKernel | None = None  # the worker process's kernel, reused from task to task
@@ -96,8 +96,12 @@ def run_task_file(task_path: str, warm: bool = False) -> str:
     except Exception as exc:  # noqa: BLE001
         import traceback
 
-        result = {"status": "failed", "error": error_summary(exc, path=task.get("cache_dir") or task.get("output")),
-                  "traceback": traceback.format_exc(), **({"disk_full": True} if is_disk_full(exc) else {})}
+        result = {
+            "status": "failed",
+            "error": error_summary(exc, path=task.get("cache_dir") or task.get("output")),
+            "traceback": traceback.format_exc(),
+            **({"disk_full": True} if is_disk_full(exc) else {}),
+        }
     result["duration"] = round(time.monotonic() - t0, 3)
     _exit_if_orphan(task)  # the runner died while the task ran: nothing of it is written
     tmp = Path(task["result"] + ".tmp")
@@ -235,18 +239,27 @@ class WorkerPool:
             for partial in (Path(task["output"]), Path(task["output"]).with_suffix(".html")):
                 partial.unlink(missing_ok=True)
         if timed_out:
-            return {"status": "failed", "error": f"timed out after {timeout:.0f} s (timeout_seconds in params/reports.yaml)",
-                    "duration": duration}
+            return {
+                "status": "failed",
+                "error": f"timed out after {timeout:.0f} s (timeout_seconds in params/reports.yaml)",
+                "duration": duration,
+            }
         if line.startswith(b"error "):  # the worker could not write its result file
-            return {"status": "failed", "error": line[6:].decode(errors="replace").strip(), "disk_full": True,
-                    "duration": duration}
+            return {
+                "status": "failed",
+                "error": line[6:].decode(errors="replace").strip(),
+                "disk_full": True,
+                "duration": duration,
+            }
         result = read_json(Path(task["result"]))
         if result is None:
             try:
                 err = Path(task["stderr"]).read_text(errors="replace").strip().splitlines()
             except OSError:
                 err = []
-            why = f"worker died (exit code {proc.returncode})" if proc.returncode else "worker wrote no result"
+            why = (
+                f"worker died (exit code {proc.returncode})" if proc.returncode else "worker wrote no result"
+            )
             return {"status": "failed", "error": "\n".join([why] + err[-4:]), "duration": duration}
         result["duration"] = duration
         return result

@@ -10,11 +10,10 @@ the index lists its reports as "from the previous run". The month's ``kpis.csv``
 
 from __future__ import annotations
 
-from contextlib import ExitStack
-
 import os
 import re
 import shutil
+from contextlib import ExitStack
 from pathlib import Path
 
 from govlib.errors import UsageError
@@ -49,7 +48,9 @@ def clean_stale(out: Path, month_dir: Path) -> None:
         for d in month_dir.glob(".*.old-*"):
             m = re.match(r"^\.(.+)\.old-\d+\Z", d.name)
             if m and not (month_dir / m.group(1)).exists():
-                os.rename(d, month_dir / m.group(1))  # a run killed between _publish_dir's renames: put it back
+                os.rename(
+                    d, month_dir / m.group(1)
+                )  # a run killed between _publish_dir's renames: put it back
             else:
                 shutil.rmtree(d, ignore_errors=True)
 
@@ -69,7 +70,9 @@ def _publish_dir(src: Path, dest: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def publish_or_keep(src: Path, dest: Path, result: BatchResult, *, failed: bool, complete: bool = True) -> None:
+def publish_or_keep(
+    src: Path, dest: Path, result: BatchResult, *, failed: bool, complete: bool = True
+) -> None:
     """Publish ``src`` at ``dest`` unless that would replace published reports by failed ones.
 
     ``failed``: some report of the folder failed in this run; then a published ``dest`` is
@@ -133,7 +136,9 @@ def open_staging(out: Path, month: str) -> tuple[ExitStack, Path]:
         (out / STAGING).mkdir(parents=True, exist_ok=True)
         lock.enter_context(file_lock(out / STAGING / f"{month}.lock", blocking=False))
     except LockHeld:
-        raise RunError(f"another 'govlib run' for {month} is writing to {out}; wait for it to finish") from None
+        raise RunError(
+            f"another 'govlib run' for {month} is writing to {out}; wait for it to finish"
+        ) from None
     except OSError as exc:  # e.g. a read-only file system
         raise UsageError(f"cannot write to {out}: {(exc.strerror or str(exc)).lower()}") from None
     clean_stale(out, out / month)

@@ -47,4 +47,3 @@ class BatchResult:
         """Folders this run ran but did not replace (a report failed): their previous run stays published."""
         ran = {o.market for o in self.outcomes} | set(self.market_errors)
         return {f for f in ran - self.published if (self.month_dir / f).is_dir()}
-

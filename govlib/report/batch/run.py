@@ -39,8 +39,8 @@ from govlib.report.batch.arguments import (
     validate_notebook_parameters,
 )
 from govlib.report.batch.errors import DiskFull, writing
-from govlib.report.batch.keys import notebook_key, reuse_published, write_manifest
 from govlib.report.batch.kernels import ensure_kernel, fresh_kernels_requested
+from govlib.report.batch.keys import notebook_key, reuse_published, write_manifest
 from govlib.report.batch.pool import WorkerPool
 from govlib.report.batch.publish import open_staging, publish_or_keep, write_month_files
 from govlib.report.batch.result import ROLLUP_FOLDER, BatchResult, Outcome
@@ -55,7 +55,9 @@ class BatchPlan:
     markets: list[str]
     market_nbs: list[str]
     rollup_nbs: list[str]
-    nbs_of: dict[str, list[str]]  # each market's notebooks (expansion notebooks only for markets in expansion)
+    nbs_of: dict[
+        str, list[str]
+    ]  # each market's notebooks (expansion notebooks only for markets in expansion)
     mparams: dict
     data: Path
     out: Path
@@ -68,8 +70,15 @@ class BatchPlan:
     skipped: dict[str, str] = field(default_factory=dict)
 
 
-def plan_batch(month: str, markets: str = "all", reports: str | None = None, data_dir: str | Path | None = None,
-               out_dir: str | Path | None = None, jobs: int | None = None, lang: str = "") -> BatchPlan:
+def plan_batch(
+    month: str,
+    markets: str = "all",
+    reports: str | None = None,
+    data_dir: str | Path | None = None,
+    out_dir: str | Path | None = None,
+    jobs: int | None = None,
+    lang: str = "",
+) -> BatchPlan:
     """Validate every input of a run (nothing is written); see :func:`run_batch` for the arguments."""
     from govlib.analyses.expansion import is_expansion_market
     from govlib.params import list_markets, load_market, load_reports
@@ -80,7 +89,9 @@ def plan_batch(month: str, markets: str = "all", reports: str | None = None, dat
     known = list_markets()
     market_list = parse_markets(markets, known)
     rp = load_reports()
-    market_nbs, rollup_nbs = parse_reports(reports, rp.market_notebooks + rp.expansion_notebooks, rp.rollup_notebooks)
+    market_nbs, rollup_nbs = parse_reports(
+        reports, rp.market_notebooks + rp.expansion_notebooks, rp.rollup_notebooks
+    )
     check_notebooks(market_nbs + rollup_nbs)
     data = check_path(data_dir or config.DATA_DIR, "data directory", must_exist=True)
     out = check_output_dir(out_dir or config.REPORTS_DIR)
@@ -90,12 +101,33 @@ def plan_batch(month: str, markets: str = "all", reports: str | None = None, dat
         check_language(lang)
     n_jobs = check_jobs(jobs)
     mparams = {m: load_market(m) for m in market_list}
-    nbs_of = {m: [nb for nb in market_nbs if nb not in rp.expansion_notebooks
-                  or is_expansion_market(mparams[m], month, rp.expansion_months)] for m in market_list}
+    nbs_of = {
+        m: [
+            nb
+            for nb in market_nbs
+            if nb not in rp.expansion_notebooks or is_expansion_market(mparams[m], month, rp.expansion_months)
+        ]
+        for m in market_list
+    }
     load_pseudonym_key(data)  # fail now, once, rather than in every notebook that pseudonymises
     kernel_name, kernel_env = ensure_kernel()
-    return BatchPlan(month, market_list, market_nbs, rollup_nbs, nbs_of, mparams, data, out, cache, lang, n_jobs,
-                     rp.timeout_seconds, kernel_name, kernel_env, skipped)
+    return BatchPlan(
+        month,
+        market_list,
+        market_nbs,
+        rollup_nbs,
+        nbs_of,
+        mparams,
+        data,
+        out,
+        cache,
+        lang,
+        n_jobs,
+        rp.timeout_seconds,
+        kernel_name,
+        kernel_env,
+        skipped,
+    )
 
 
 def _worker_env(plan: BatchPlan, fresh: bool) -> dict[str, str]:
@@ -105,7 +137,9 @@ def _worker_env(plan: BatchPlan, fresh: bool) -> dict[str, str]:
     env["PYTHONHASHSEED"] = "0"  # deterministic set/dict-of-str order inside kernels
     env[config.env_name("cache")] = str(plan.cache)
     env.setdefault(config.env_name("root"), str(config.PROJECT_ROOT))
-    env[config.env_name("runner_pid")] = str(os.getpid())  # a worker whose parent is no longer this process stops
+    env[config.env_name("runner_pid")] = str(
+        os.getpid()
+    )  # a worker whose parent is no longer this process stops
     env.pop("MPLBACKEND", None)
     env[config.env_name("fresh_kernels")] = "1" if fresh else "0"  # read by the workers (pool.worker_loop)
     return env
@@ -128,8 +162,9 @@ class _Batch:
     deterministic order, so the state needs no lock.
     """
 
-    def __init__(self, plan: BatchPlan, stage: Path, env: dict[str, str], *, fresh: bool, resume: bool,
-                 progress: bool) -> None:
+    def __init__(
+        self, plan: BatchPlan, stage: Path, env: dict[str, str], *, fresh: bool, resume: bool, progress: bool
+    ) -> None:
         from tqdm import tqdm
 
         self.plan, self.stage, self.work, self.env = plan, stage, stage / ".work", env
@@ -137,11 +172,20 @@ class _Batch:
         self.month_dir = plan.out / plan.month
         self.result = BatchResult(plan.month, self.month_dir, skipped=plan.skipped)
         # a warm kernel imports what all of the run's notebooks import, before its first notebook
-        self.warm_notebooks = [str(config.NOTEBOOKS_DIR / f"{nb}.ipynb") for nb in plan.market_nbs + plan.rollup_nbs]
+        self.warm_notebooks = [
+            str(config.NOTEBOOKS_DIR / f"{nb}.ipynb") for nb in plan.market_nbs + plan.rollup_nbs
+        ]
         self.procs = WorkerPool()
         n_tasks = sum(1 + len(plan.nbs_of[m]) for m in plan.markets) + len(plan.rollup_nbs)
-        self.bar = tqdm(total=n_tasks, desc=f"govlib run {plan.month}", unit="task", file=sys.stderr,
-                        disable=not progress, dynamic_ncols=True, leave=True)
+        self.bar = tqdm(
+            total=n_tasks,
+            desc=f"govlib run {plan.month}",
+            unit="task",
+            file=sys.stderr,
+            disable=not progress,
+            dynamic_ncols=True,
+            leave=True,
+        )
         self.pool = ThreadPoolExecutor(max_workers=plan.jobs, thread_name_prefix="govlib-run")
         self.futures: dict[Future, tuple] = {}
         self.cube_keys: dict[str, str] = {}
@@ -194,8 +238,14 @@ class _Batch:
                 self.bar.update(1)
                 self.start_market_notebooks(market)
             else:
-                task = {"kind": "cube", "data_dir": str(plan.data), "market": market, "month": plan.month,
-                        "cache_dir": str(cache / "cubes"), "result": str(self.work / f"{market}-cube.result.json")}
+                task = {
+                    "kind": "cube",
+                    "data_dir": str(plan.data),
+                    "market": market,
+                    "month": plan.month,
+                    "cache_dir": str(cache / "cubes"),
+                    "result": str(self.work / f"{market}-cube.result.json"),
+                }
                 self.submit("cube", task, (market,), max(plan.timeout, 60) * 2)
 
     def cube_done(self, market: str, res: dict) -> None:
@@ -235,11 +285,18 @@ class _Batch:
             key = notebook_key(self.cube_keys[market], config.NOTEBOOKS_DIR / f"{nb}.ipynb", lang_m)
             old = reuse_published(self.month_dir / market, folder, nb, key) if self.resume else None
             if old is not None:
-                self.notebook_done(market, nb, {"status": "reused", "duration": old.get("duration", 0.0)}, key)
+                self.notebook_done(
+                    market, nb, {"status": "reused", "duration": old.get("duration", 0.0)}, key
+                )
                 self.bar.update(1)
                 continue
-            params = {"market": market, "month": plan.month, "data_dir": str(plan.data), "lang": plan.lang,
-                      "cube_path": str(self.cube_paths[market])}
+            params = {
+                "market": market,
+                "month": plan.month,
+                "data_dir": str(plan.data),
+                "lang": plan.lang,
+                "cube_path": str(self.cube_paths[market]),
+            }
             task = self.nb_task(nb, market, params, folder, lang_m.split("_")[0])
             task["key"] = key
             self.submit("notebook", task, (market, nb, key), plan.timeout + 60)
@@ -250,10 +307,18 @@ class _Batch:
         html_rel = f"{market}/{nb}.html" if (folder / f"{nb}.html").exists() else ""
         if html_rel and res["status"] == "failed":
             html_rel += "#papermill-error-cell"
-        self.result.outcomes.append(Outcome(market, nb, res["status"], res.get("duration", 0.0),
-                                            res.get("error", ""), html_rel,
-                                            f"{market}/{nb}.ipynb" if (folder / f"{nb}.ipynb").exists() else "",
-                                            res.get("kernel_pid")))
+        self.result.outcomes.append(
+            Outcome(
+                market,
+                nb,
+                res["status"],
+                res.get("duration", 0.0),
+                res.get("error", ""),
+                html_rel,
+                f"{market}/{nb}.ipynb" if (folder / f"{nb}.ipynb").exists() else "",
+                res.get("kernel_pid"),
+            )
+        )
 
     def notebook_done(self, market: str, nb: str, res: dict, key: dict) -> None:
         folder = self.stage / market
@@ -283,10 +348,16 @@ class _Batch:
         except DiskFull as exc:
             result.market_errors.setdefault(market, str(exc))
         failed = market in result.market_errors or any(
-            o.market == market and o.status not in ("ok", "reused") for o in result.outcomes)
+            o.market == market and o.status not in ("ok", "reused") for o in result.outcomes
+        )
         with writing(self.month_dir / market):
-            publish_or_keep(folder, self.month_dir / market, result, failed=failed,
-                            complete=market not in result.market_errors)
+            publish_or_keep(
+                folder,
+                self.month_dir / market,
+                result,
+                failed=failed,
+                complete=market not in result.market_errors,
+            )
 
     # -- roll-up notebooks (after every market: they read the markets' cubes)
 
@@ -296,7 +367,9 @@ class _Batch:
         if plan.rollup_nbs and not ok_markets:
             self.bar.update(len(plan.rollup_nbs))
             for nb in plan.rollup_nbs:
-                result.outcomes.append(Outcome(ROLLUP_FOLDER, nb, "skipped", error="no market could be built"))
+                result.outcomes.append(
+                    Outcome(ROLLUP_FOLDER, nb, "skipped", error="no market could be built")
+                )
         if not (plan.rollup_nbs and ok_markets):
             return
         folder = self.stage / ROLLUP_FOLDER
@@ -305,7 +378,9 @@ class _Batch:
         failed = ",".join(sorted(result.market_errors))
         self.pending_nbs[ROLLUP_FOLDER] = len(plan.rollup_nbs)
         for nb in plan.rollup_nbs:
-            extra = ",".join(f"{m}:{self.cube_keys[m]}" for m in ok_markets) + "|failed:" + failed  # shown by the roll-up
+            extra = (
+                ",".join(f"{m}:{self.cube_keys[m]}" for m in ok_markets) + "|failed:" + failed
+            )  # shown by the roll-up
             key = notebook_key(extra, config.NOTEBOOKS_DIR / f"{nb}.ipynb", lang_r)
             old = reuse_published(self.month_dir / ROLLUP_FOLDER, folder, nb, key) if self.resume else None
             if old is not None:  # --resume, as for market notebooks
@@ -313,8 +388,13 @@ class _Batch:
                 self.bar.update(1)
                 self.rollup_notebook_counted()
                 continue
-            params = {"month": plan.month, "markets": ",".join(ok_markets), "failed_markets": failed,
-                      "data_dir": str(plan.data), "lang": plan.lang}
+            params = {
+                "month": plan.month,
+                "markets": ",".join(ok_markets),
+                "failed_markets": failed,
+                "data_dir": str(plan.data),
+                "lang": plan.lang,
+            }
             task = self.nb_task(nb, ROLLUP_FOLDER, params, folder, lang_r.split("_")[0])
             self.submit("rollup", task, (ROLLUP_FOLDER, nb, key), plan.timeout + 60)
 
@@ -324,7 +404,12 @@ class _Batch:
             with writing(folder / f"{nb}.manifest.json"):
                 write_manifest(folder, ROLLUP_FOLDER, self.plan.month, nb, res, key)
         except DiskFull as exc:
-            res = {**res, "status": "failed", "disk_full": True, "error": (res.get("error", "") + "\n" + str(exc)).strip()}
+            res = {
+                **res,
+                "status": "failed",
+                "disk_full": True,
+                "error": (res.get("error", "") + "\n" + str(exc)).strip(),
+            }
         if res.get("disk_full"):  # a half-written roll-up is never published
             self.result.market_errors.setdefault(ROLLUP_FOLDER, res["error"])
         self.record(ROLLUP_FOLDER, nb, res)
@@ -338,8 +423,13 @@ class _Batch:
         result = self.result
         failed = any(o.market == ROLLUP_FOLDER and o.status not in ("ok", "reused") for o in result.outcomes)
         with writing(self.month_dir / ROLLUP_FOLDER):
-            publish_or_keep(self.stage / ROLLUP_FOLDER, self.month_dir / ROLLUP_FOLDER, result, failed=failed,
-                            complete=ROLLUP_FOLDER not in result.market_errors)
+            publish_or_keep(
+                self.stage / ROLLUP_FOLDER,
+                self.month_dir / ROLLUP_FOLDER,
+                result,
+                failed=failed,
+                complete=ROLLUP_FOLDER not in result.market_errors,
+            )
 
     # -- the loop
 

@@ -35,13 +35,20 @@ def store_notebook_outputs(notebooks: list[Path] | None = None, timeout: int = 6
         from govlib.params import load_reports
 
         rp = load_reports()
-        notebooks = [config.NOTEBOOKS_DIR / f"{n}.ipynb"
-                     for n in rp.market_notebooks + rp.rollup_notebooks + rp.expansion_notebooks]
+        notebooks = [
+            config.NOTEBOOKS_DIR / f"{n}.ipynb"
+            for n in rp.market_notebooks + rp.rollup_notebooks + rp.expansion_notebooks
+        ]
     paths = notebooks
     for path in paths:
         nb = nbformat.read(str(path), as_version=4)
-        NotebookClient(nb, timeout=timeout, kernel_name=kernel_name, record_timing=False,
-                       resources={"metadata": {"path": str(config.NOTEBOOKS_DIR)}}).execute()
+        NotebookClient(
+            nb,
+            timeout=timeout,
+            kernel_name=kernel_name,
+            record_timing=False,
+            resources={"metadata": {"path": str(config.NOTEBOOKS_DIR)}},
+        ).execute()
         strip_run_metadata(nb)
         nb.metadata.pop("papermill", None)
         nb.metadata.pop("widgets", None)

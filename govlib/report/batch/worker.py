@@ -20,7 +20,9 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 def strip_run_metadata(nb) -> None:
     """Remove what differs between two runs on the same inputs (times, durations, paths of staging)."""
     pm = nb.metadata.get("papermill", {})
-    nb.metadata["papermill"] = {k: pm[k] for k in ("parameters", "default_parameters", "exception") if k in pm}
+    nb.metadata["papermill"] = {
+        k: pm[k] for k in ("parameters", "default_parameters", "exception") if k in pm
+    }
     for i, cell in enumerate(nb.cells):
         tags = cell.metadata.get("tags", [])
         # papermill adds cells with random ids (injected parameters, error banners): make them stable
@@ -47,7 +49,7 @@ def error_summary(exc: BaseException, max_lines: int = 6, path: str | Path | Non
             lines.append(f"in cell [{cell}]")
         if tb:
             tail = [ln for ln in _ANSI.sub("", "\n".join(tb)).splitlines() if ln.strip()]
-            lines += tail[-(max_lines - len(lines)):] if len(tail) > 0 else []
+            lines += tail[-(max_lines - len(lines)) :] if len(tail) > 0 else []
         return "\n".join(lines[:max_lines])
     if isinstance(exc, GovlibError):  # already a message meant for users
         return str(exc).strip()[:2000]
@@ -119,7 +121,9 @@ def run_notebook(task: dict, kernel: WarmKernel | None = None) -> dict:
     return {"status": status, "error": error, **info, **({"disk_full": True} if disk_full else {})}
 
 
-def _finish_outputs(task: dict, out_nb: Path, status: str, error: str, disk_full: bool) -> tuple[str, str, bool]:
+def _finish_outputs(
+    task: dict, out_nb: Path, status: str, error: str, disk_full: bool
+) -> tuple[str, str, bool]:
     """Strip the executed notebook's run metadata and export its HTML; a full disk deletes both (half-written)."""
     import nbformat
 
@@ -133,8 +137,13 @@ def _finish_outputs(task: dict, out_nb: Path, status: str, error: str, disk_full
             strip_run_metadata(nb)
             nbformat.write(nb, str(out_nb))
             step, target = "HTML export: ", html
-            export_html(nb, html, title=task["title"], language=task["html_lang"],
-                        toc_title=task.get("toc_title", "Contents"))
+            export_html(
+                nb,
+                html,
+                title=task["title"],
+                language=task["html_lang"],
+                toc_title=task.get("toc_title", "Contents"),
+            )
         except Exception as exc:  # noqa: BLE001
             status, disk_full = "failed", is_disk_full(exc)
             error = (error + "\n" if error else "") + step + error_summary(exc, path=target)
@@ -142,4 +151,3 @@ def _finish_outputs(task: dict, out_nb: Path, status: str, error: str, disk_full
         out_nb.unlink(missing_ok=True)
         html.unlink(missing_ok=True)
     return status, error, disk_full
-

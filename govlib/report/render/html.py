@@ -106,7 +106,7 @@ def add_table_of_contents(html: str, title: str = "Contents") -> str:
     # Right after the report title (the first h1) when there is one, else at the top of <main>.
     first_h1 = re.search(r"</h1>", html, re.IGNORECASE)
     if first_h1:
-        return html[: first_h1.end()] + "\n" + nav + html[first_h1.end():]
+        return html[: first_h1.end()] + "\n" + nav + html[first_h1.end() :]
     main = re.search(r"<main[^>]*>", html, re.IGNORECASE)
     pos = main.end() if main else 0
     return html[:pos] + "\n" + nav + html[pos:]
@@ -143,8 +143,14 @@ def _exporter(language: str):
     return exporter
 
 
-def render_html(nb: nbformat.NotebookNode, *, title: str | None = None, language: str = "en",
-                toc_title: str = "Contents", banner: str = "") -> str:
+def render_html(
+    nb: nbformat.NotebookNode,
+    *,
+    title: str | None = None,
+    language: str = "en",
+    toc_title: str = "Contents",
+    banner: str = "",
+) -> str:
     """The report HTML of an executed notebook: code hidden, figures embedded, offline.
 
     Parameters
@@ -172,8 +178,9 @@ def render_html(nb: nbformat.NotebookNode, *, title: str | None = None, language
     nb = nbformat.from_dict(nb)
     if title:
         nb.metadata["title"] = title
-    body, _resources = exporter.from_notebook_node(nb, resources={"metadata": {"name": title or "report"},
-                                                                        "govlib_banner": banner})
+    body, _resources = exporter.from_notebook_node(
+        nb, resources={"metadata": {"name": title or "report"}, "govlib_banner": banner}
+    )
     return add_table_of_contents(body, toc_title)
 
 

@@ -23,8 +23,12 @@ TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates" / "govlib"
 def _environment():
     import jinja2
 
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True,
-                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
 
 
 def first_lines(text: str, n: int = 6) -> str:
@@ -55,7 +59,10 @@ def _kept_rows(result: BatchResult, month_dir: Path, _=lambda s: s) -> tuple[set
     for folder in sorted(kept):
         new = {o.report: o for o in result.outcomes if o.market == folder}
         failed_now = sorted(r for r, o in new.items() if o.status not in ("ok", "reused"))
-        why = result.market_errors.get(folder) or f"not replaced: {', '.join(failed_now) or 'a report'} failed in this run"
+        why = (
+            result.market_errors.get(folder)
+            or f"not replaced: {', '.join(failed_now) or 'a report'} failed in this run"
+        )
         old: set[str] = set()
         for manifest in sorted((month_dir / folder).glob("*.manifest.json")):
             man = read_json(manifest) or {}
@@ -63,9 +70,17 @@ def _kept_rows(result: BatchResult, month_dir: Path, _=lambda s: s) -> tuple[set
             when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(manifest.stat().st_mtime))
             o = new.get(nb)
             rel = f"{folder}/{nb}"
-            rows.append(Outcome(folder, nb, _("from the previous run ({when})").format(when=when),
-                                man.get("duration", 0.0), o.error if nb in failed_now else why,
-                                _published(month_dir, rel, ".html"), _published(month_dir, rel, ".ipynb")))
+            rows.append(
+                Outcome(
+                    folder,
+                    nb,
+                    _("from the previous run ({when})").format(when=when),
+                    man.get("duration", 0.0),
+                    o.error if nb in failed_now else why,
+                    _published(month_dir, rel, ".html"),
+                    _published(month_dir, rel, ".ipynb"),
+                )
+            )
             old.add(nb)
         rows += [replace(o, html="", notebook="") for nb, o in new.items() if nb not in old]
     return kept, rows
@@ -83,9 +98,17 @@ def _earlier_rows(result: BatchResult, month_dir: Path, _=lambda s: s) -> list[O
         if market in this_run or (market, nb) in seen:
             continue
         rel = f"{market}/{nb}"
-        rows.append(Outcome(market, nb, f"{man.get('status', '?')} ({_('earlier run')})", man.get("duration", 0.0),
-                            man.get("error", ""), _published(month_dir, rel, ".html"),
-                            _published(month_dir, rel, ".ipynb")))
+        rows.append(
+            Outcome(
+                market,
+                nb,
+                f"{man.get('status', '?')} ({_('earlier run')})",
+                man.get("duration", 0.0),
+                man.get("error", ""),
+                _published(month_dir, rel, ".html"),
+                _published(month_dir, rel, ".ipynb"),
+            )
+        )
     return rows
 
 
@@ -99,9 +122,15 @@ def _row(o: Outcome, month_dir: Path, labels: dict[str, str], _) -> dict:
     for name in ("kpis.csv", "alerts.csv"):
         if o.market != ROLLUP_FOLDER and (month_dir / o.market / name).exists():
             links.append((f"{o.market}/{name}", name))
-    return {"cls": "ok" if o.status.split(" ")[0] in ("ok", "reused") else "failed", "market": o.market,
-            "report": o.report, "status": _(labels[o.status]) if o.status in labels else o.status,
-            "duration": o.duration, "links": links, "error": first_lines(o.error) if o.error else ""}
+    return {
+        "cls": "ok" if o.status.split(" ")[0] in ("ok", "reused") else "failed",
+        "market": o.market,
+        "report": o.report,
+        "status": _(labels[o.status]) if o.status in labels else o.status,
+        "duration": o.duration,
+        "links": links,
+        "error": first_lines(o.error) if o.error else "",
+    }
 
 
 def render_index(result: BatchResult, month_dir: Path, _=lambda s: s) -> str:
@@ -127,19 +156,59 @@ def render_index(result: BatchResult, month_dir: Path, _=lambda s: s) -> str:
         The page, every value escaped by the template.
     """
     kept, kept_rows = _kept_rows(result, month_dir, _)
-    rows = [o for o in result.outcomes if o.market not in kept] + kept_rows + _earlier_rows(result, month_dir, _)
+    rows = (
+        [o for o in result.outcomes if o.market not in kept] + kept_rows + _earlier_rows(result, month_dir, _)
+    )
     order = {m: i for i, m in enumerate(sorted({o.market for o in rows} | set(result.market_errors)))}
     order[ROLLUP_FOLDER] = -1
     rows.sort(key=lambda o: (order.get(o.market, 99), o.report))
-    whole = [{"cls": "failed", "market": m, "report": _("all reports"), "status": _("failed"), "duration": None,
-              "links": [], "error": first_lines(err)} for m, err in sorted(result.market_errors.items())]
-    whole += [{"cls": "skipped", "market": m, "report": _("all reports"), "status": _("skipped"), "duration": None,
-               "links": [], "error": why} for m, why in sorted(result.skipped.items())]
+    whole = [
+        {
+            "cls": "failed",
+            "market": m,
+            "report": _("all reports"),
+            "status": _("failed"),
+            "duration": None,
+            "links": [],
+            "error": first_lines(err),
+        }
+        for m, err in sorted(result.market_errors.items())
+    ]
+    whole += [
+        {
+            "cls": "skipped",
+            "market": m,
+            "report": _("all reports"),
+            "status": _("skipped"),
+            "duration": None,
+            "links": [],
+            "error": why,
+        }
+        for m, why in sorted(result.skipped.items())
+    ]
     labels = _status_labels()
-    n_failed = sum(1 for o in rows if o.status.split(" ")[0] not in ("ok", "reused")) + len(result.market_errors)
-    text = {"heading": _("Monthly governance reports"), "market": _("Market"), "report": _("Report"),
-            "status": _("Status"), "duration": _("Duration"), "files": _("Files"), "error": _("Error")}
-    return _environment().get_template("month_index.html.j2").render(
-        month=result.month, text=text, month_kpis=(month_dir / "kpis.csv").exists(),
-        summary=_("All reports completed.") if n_failed == 0 else _("Some reports failed: see the error column."),
-        rows=whole + [_row(o, month_dir, labels, _) for o in rows])
+    n_failed = sum(1 for o in rows if o.status.split(" ")[0] not in ("ok", "reused")) + len(
+        result.market_errors
+    )
+    text = {
+        "heading": _("Monthly governance reports"),
+        "market": _("Market"),
+        "report": _("Report"),
+        "status": _("Status"),
+        "duration": _("Duration"),
+        "files": _("Files"),
+        "error": _("Error"),
+    }
+    return (
+        _environment()
+        .get_template("month_index.html.j2")
+        .render(
+            month=result.month,
+            text=text,
+            month_kpis=(month_dir / "kpis.csv").exists(),
+            summary=_("All reports completed.")
+            if n_failed == 0
+            else _("Some reports failed: see the error column."),
+            rows=whole + [_row(o, month_dir, labels, _) for o in rows],
+        )
+    )

@@ -110,8 +110,9 @@ class ReportContext:
         return self._memo[name]
 
 
-def open_market_context(market: str, month: str, *, data_dir: str = "", lang: str = "", cube_path: str = "",
-                        **extra: Any) -> ReportContext:
+def open_market_context(
+    market: str, month: str, *, data_dir: str = "", lang: str = "", cube_path: str = "", **extra: Any
+) -> ReportContext:
     """The context of a per-market report: what every market notebook's setup cell did.
 
     Loads the market's params, the translator of ``lang`` (empty: the market's report
@@ -126,17 +127,23 @@ def open_market_context(market: str, month: str, *, data_dir: str = "", lang: st
     params = load_market(market)
     language = lang or params.report_language
     ctx = ReportContext(
-        market=market, month=month, params=params, language=language,
-        _=get_translator(language).gettext, fmt=formatter_for(params, language=lang or None),
+        market=market,
+        month=month,
+        params=params,
+        language=language,
+        _=get_translator(language).gettext,
+        fmt=formatter_for(params, language=lang or None),
         cube=open_report_cube(market, month, data_dir=data_dir, cube_path=cube_path),
-        data_dir=data_dir, extra=dict(extra),
+        data_dir=data_dir,
+        extra=dict(extra),
     )
     theme.apply_theme()
     return ctx
 
 
-def open_rollup_context(month: str, *, markets: str = "", failed_markets: str = "", data_dir: str = "",
-                        lang: str = "") -> ReportContext:
+def open_rollup_context(
+    month: str, *, markets: str = "", failed_markets: str = "", data_dir: str = "", lang: str = ""
+) -> ReportContext:
     """The context of the EMEA roll-up: what the ``emea_overview`` notebook's setup cell did.
 
     The roll-up has no single market: ``market`` is ``"EMEA"``, ``params`` and ``cube`` are
@@ -172,11 +179,21 @@ def open_rollup_context(month: str, *, markets: str = "", failed_markets: str = 
     market_params = {m: load_market(m) for m in codes}
     cubes = {m: open_report_cube(m, month, data_dir=data_dir) for m in codes}
     ctx = ReportContext(
-        market="EMEA", month=month, params=None, language=language, _=get_translator(language).gettext,
-        fmt=Formatter(locale=language, currency="EUR", language=language), cube=None, data_dir=data_dir,
-        extra={"codes": codes, "failed": [m for m in failed_markets.split(",") if m],
-               "market_params": market_params, "cubes": cubes,
-               "kpis": pd.concat([cubes[m].kpis for m in codes], ignore_index=True)},
+        market="EMEA",
+        month=month,
+        params=None,
+        language=language,
+        _=get_translator(language).gettext,
+        fmt=Formatter(locale=language, currency="EUR", language=language),
+        cube=None,
+        data_dir=data_dir,
+        extra={
+            "codes": codes,
+            "failed": [m for m in failed_markets.split(",") if m],
+            "market_params": market_params,
+            "cubes": cubes,
+            "kpis": pd.concat([cubes[m].kpis for m in codes], ignore_index=True),
+        },
     )
     theme.apply_theme()
     return ctx

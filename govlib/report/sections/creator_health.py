@@ -18,33 +18,56 @@ from govlib.timeutil import month_bounds
 
 def health_scores(ctx: ReportContext) -> pd.DataFrame:
     """Every creator's health score at the end of the month (shared by the sections)."""
+
     def compute():
         _start, month_end = month_bounds(ctx.month, ctx.tz)
-        return m_health.score_health(ctx.tables["enforcement_actions"], ctx.tables["creators"], month_end,
-                                     ctx.params.health, market=ctx.market, appeals=ctx.tables.get("appeals"))
+        return m_health.score_health(
+            ctx.tables["enforcement_actions"],
+            ctx.tables["creators"],
+            month_end,
+            ctx.params.health,
+            market=ctx.market,
+            appeals=ctx.tables.get("appeals"),
+        )
+
     return ctx.memo("health_scores", compute)
 
 
 def early_warning_list(ctx: ReportContext) -> pd.DataFrame:
     """The early-warning cohort, one row per creator and reason (shared by the sections)."""
-    return ctx.memo("early_warning", lambda: m_health.list_early_warning(
-        health_scores(ctx), ctx.tables["enforcement_actions"], ctx.params.health))
+    return ctx.memo(
+        "early_warning",
+        lambda: m_health.list_early_warning(
+            health_scores(ctx), ctx.tables["enforcement_actions"], ctx.params.health
+        ),
+    )
 
 
 def intro(ctx: ReportContext) -> Section:
     """Title and how account health works (the market's health settings)."""
     _, fmt, hs = ctx._, ctx.fmt, ctx.params.health
     s = Section()
-    s.markdown("# " + _("Creator account health: {market}, {month}").format(
-        market=fmt.market_name(ctx.market), month=fmt.month(ctx.month)))
-    s.markdown(_(
-        "Account health works like a driving licence with points: every creator starts at {start} of {max} points, "
-        "each enforcement action deducts its points for {days} days, and milestones trigger restrictions. Violating "
-        "the same policy {limit} times in {window} days removes e-commerce permissions whatever the score. Scores are "
-        "taken at the end of {month}; creators appear only as counts and pseudonyms."
-    ).format(start=fmt.count(hs.start_score), max=fmt.count(hs.max_score), days=fmt.count(hs.deduction_window_days),
-             limit=fmt.count(hs.repeat_policy_limit), window=fmt.count(hs.repeat_policy_window_days),
-             month=fmt.month(ctx.month)))
+    s.markdown(
+        "# "
+        + _("Creator account health: {market}, {month}").format(
+            market=fmt.market_name(ctx.market), month=fmt.month(ctx.month)
+        )
+    )
+    s.markdown(
+        _(
+            "Account health works like a driving licence with points: every creator starts at {start} of {max} points, "
+            "each enforcement action deducts its points for {days} days, and milestones trigger restrictions. Violating "
+            "the same policy {limit} times in {window} days removes e-commerce permissions whatever the score. Scores are "
+            "taken at the end of {month}; creators appear only as counts and pseudonyms."
+        ).format(
+            start=fmt.count(hs.start_score),
+            max=fmt.count(hs.max_score),
+            days=fmt.count(hs.deduction_window_days),
+            limit=fmt.count(hs.repeat_policy_limit),
+            window=fmt.count(hs.repeat_policy_window_days),
+            month=fmt.month(ctx.month),
+        )
+    )
     return s
 
 
@@ -52,16 +75,34 @@ def score_distribution(ctx: ReportContext) -> Section:
     """Health-score percentiles by creator tier (``data["distribution"]``, before suppression)."""
     _, fmt = ctx._, ctx.fmt
     raw = m_health.summarise_health_distribution(health_scores(ctx), by=("tier",))
-    dist = suppress_small_cells(raw, ["creators", "below_start", "ecommerce_removed"], min_cell=ctx.min_cell,
-                                derived={"creators": ["mean", "p10", "p25", "p50", "p75", "p90", "min"]})
+    dist = suppress_small_cells(
+        raw,
+        ["creators", "below_start", "ecommerce_removed"],
+        min_cell=ctx.min_cell,
+        derived={"creators": ["mean", "p10", "p25", "p50", "p75", "p90", "min"]},
+    )
     dist["tier"] = present.label_column(_, dist["tier"])
     dist = present.format_columns(
-        fmt, dist[["tier", "creators", "p10", "p50", "p90", "below_start", "ecommerce_removed"]],
-        {"creators": "count", "p10": "count", "p50": "count", "p90": "count", "below_start": "count",
-         "ecommerce_removed": "count"},
-        rename={"tier": _("Tier"), "creators": _("Creators scored"), "p10": _("10th percentile"),
-                "p50": _("Median"), "p90": _("90th percentile"), "below_start": _("With live deductions"),
-                "ecommerce_removed": _("E-commerce removed")})
+        fmt,
+        dist[["tier", "creators", "p10", "p50", "p90", "below_start", "ecommerce_removed"]],
+        {
+            "creators": "count",
+            "p10": "count",
+            "p50": "count",
+            "p90": "count",
+            "below_start": "count",
+            "ecommerce_removed": "count",
+        },
+        rename={
+            "tier": _("Tier"),
+            "creators": _("Creators scored"),
+            "p10": _("10th percentile"),
+            "p50": _("Median"),
+            "p90": _("90th percentile"),
+            "below_start": _("With live deductions"),
+            "ecommerce_removed": _("E-commerce removed"),
+        },
+    )
     s = Section(data={"distribution": raw})
     s.markdown("## " + _("Score distribution"))
     return s.table(dist, _("Health scores by creator tier"))
@@ -73,17 +114,28 @@ def deductions_chart(ctx: ReportContext) -> Section:
     scores = health_scores(ctx)
     deducted = scores[scores["score"] < hs.start_score]
     s = Section(data={"deducted": deducted})
-    s.markdown(_(
-        "Most creators keep their starting score. The chart shows the scores of creators with live deductions; the "
-        "dashed lines are the milestones."))
+    s.markdown(
+        _(
+            "Most creators keep their starting score. The chart shows the scores of creators with live deductions; the "
+            "dashed lines are the milestones."
+        )
+    )
     if len(deducted) < ctx.min_cell:
-        return s.markdown(_("Fewer than {n} creators have live deductions: no chart.").format(n=fmt.count(ctx.min_cell)))
+        return s.markdown(
+            _("Fewer than {n} creators have live deductions: no chart.").format(n=fmt.count(ctx.min_cell))
+        )
     fig, ax = theme.new_figure(height_cm=7)
     ax.hist(deducted["score"], bins=range(0, hs.start_score + 10, 10))
     for m in sorted(hs.milestones):
         ax.axvline(m, color=theme.REFERENCE, linestyle="--", linewidth=0.8)
-    theme.label_axes(ax, _("Scores of creators with deductions"), _("Health score"), _("Creators"),
-                     x_unit=_("points"), y_unit=_("count"))
+    theme.label_axes(
+        ax,
+        _("Scores of creators with deductions"),
+        _("Health score"),
+        _("Creators"),
+        x_unit=_("points"),
+        y_unit=_("count"),
+    )
     return s.figure(fig)
 
 
@@ -96,18 +148,31 @@ def milestones(ctx: ReportContext) -> Section:
     all_ms = m_health.share_at_or_below_milestones(scores, active, hs)
     all_ms["tier"] = "(all)"
     raw = pd.concat([ms, all_ms], ignore_index=True)
-    ms = suppress_small_cells(raw, ["numerator"], min_cell=ctx.min_cell, derived=["value", "ci_low", "ci_high"])
-    ms[_("Share of active creators")] = [v if isinstance(v, str) else fmt.rate_with_interval(v, lo, hi)
-                                         for v, lo, hi in zip(ms["value"], ms["ci_low"], ms["ci_high"])]
+    ms = suppress_small_cells(
+        raw, ["numerator"], min_cell=ctx.min_cell, derived=["value", "ci_low", "ci_high"]
+    )
+    ms[_("Share of active creators")] = [
+        v if isinstance(v, str) else fmt.rate_with_interval(v, lo, hi)
+        for v, lo, hi in zip(ms["value"], ms["ci_low"], ms["ci_high"])
+    ]
     ms["tier"] = present.label_column(_, ms["tier"])
     ms["restriction"] = present.label_column(_, ms["restriction"])
-    ms = present.format_columns(fmt, ms[["tier", "milestone", "restriction", "numerator", _("Share of active creators")]],
-                                {"milestone": "count", "numerator": "count"},
-                                rename={"tier": _("Tier"), "milestone": _("At or below"),
-                                        "restriction": _("Restriction"), "numerator": _("Creators")})
+    ms = present.format_columns(
+        fmt,
+        ms[["tier", "milestone", "restriction", "numerator", _("Share of active creators")]],
+        {"milestone": "count", "numerator": "count"},
+        rename={
+            "tier": _("Tier"),
+            "milestone": _("At or below"),
+            "restriction": _("Restriction"),
+            "numerator": _("Creators"),
+        },
+    )
     s = Section(data={"milestones": raw})
     s.markdown("## " + _("Milestones"))
-    s.markdown(_("Share of active creators (content published in the last 90 days) at or below each milestone."))
+    s.markdown(
+        _("Share of active creators (content published in the last 90 days) at or below each milestone.")
+    )
     return s.table(ms, _("Creators at or below each milestone, by tier"))
 
 
@@ -117,15 +182,20 @@ def early_warning(ctx: ReportContext) -> Section:
     raw = m_health.count_early_warning(early_warning_list(ctx), health_scores(ctx))
     counts = suppress_small_cells(raw, ["creators"], min_cell=ctx.min_cell, derived=["share"])
     counts["reason"] = present.label_column(_, counts["reason"])
-    counts = present.format_columns(fmt, counts[["reason", "creators", "share"]],
-                                    {"creators": "count", "share": "percent"},
-                                    rename={"reason": _("Reason"), "creators": _("Creators"),
-                                            "share": _("Share of scored creators")})
+    counts = present.format_columns(
+        fmt,
+        counts[["reason", "creators", "share"]],
+        {"creators": "count", "share": "percent"},
+        rename={"reason": _("Reason"), "creators": _("Creators"), "share": _("Share of scored creators")},
+    )
     s = Section(data={"counts": raw})
     s.markdown("## " + _("Early-warning cohort"))
-    s.markdown(_(
-        "Creators one typical violation away from their next restriction, or one violation away from the repeat-policy "
-        "rule. Reaching out to them (policy reminders, training) can prevent the restriction."))
+    s.markdown(
+        _(
+            "Creators one typical violation away from their next restriction, or one violation away from the repeat-policy "
+            "rule. Reaching out to them (policy reminders, training) can prevent the restriction."
+        )
+    )
     return s.table(counts, _("Early-warning cohort by reason"))
 
 
@@ -142,11 +212,23 @@ def closest_examples(ctx: ReportContext) -> Section:
     s.data["examples"] = ex.drop(columns=["creator_id"])  # no raw creator ids, even off the page
     for col in ("tier", "reason", "next_restriction"):
         ex[col] = present.label_column(_, ex[col])
-    ex = present.format_columns(fmt, ex[["creator", "tier", "score", "reason", "next_restriction", "points_to_next"]],
-                                {"score": "count", "points_to_next": "count"},
-                                rename={"creator": _("Creator (pseudonym)"), "tier": _("Tier"), "score": _("Score"),
-                                        "reason": _("Reason"), "next_restriction": _("Next restriction"),
-                                        "points_to_next": _("Points to next milestone")})
-    s.markdown(_("Examples closest to their next milestone. Pseudonyms are keyed hashes: the outreach team resolves "
-                 "them with the key; this report carries no creator identity."))
+    ex = present.format_columns(
+        fmt,
+        ex[["creator", "tier", "score", "reason", "next_restriction", "points_to_next"]],
+        {"score": "count", "points_to_next": "count"},
+        rename={
+            "creator": _("Creator (pseudonym)"),
+            "tier": _("Tier"),
+            "score": _("Score"),
+            "reason": _("Reason"),
+            "next_restriction": _("Next restriction"),
+            "points_to_next": _("Points to next milestone"),
+        },
+    )
+    s.markdown(
+        _(
+            "Examples closest to their next milestone. Pseudonyms are keyed hashes: the outreach team resolves "
+            "them with the key; this report carries no creator identity."
+        )
+    )
     return s.table(ex, _("Closest to the next milestone (pseudonymised)"))

@@ -22,19 +22,28 @@ def intro(ctx: ReportContext) -> Section:
     codes, cubes, failed = ctx.extra["codes"], ctx.extra["cubes"], ctx.extra["failed"]
     s = Section()
     s.markdown("# " + _("EMEA overview: {month}").format(month=fmt.month(month)))
-    s.markdown(_(
-        "All markets side by side for {month}: the headline indicators, how the markets rank, and the changes on last "
-        "month that are both statistically significant and material. Each market's own report has the detail. "
-        "Months are calendar months in each market's time zone."
-    ).format(month=fmt.month(month)))
+    s.markdown(
+        _(
+            "All markets side by side for {month}: the headline indicators, how the markets rank, and the changes on last "
+            "month that are both statistically significant and material. Each market's own report has the detail. "
+            "Months are calendar months in each market's time zone."
+        ).format(month=fmt.month(month))
+    )
     no_data = [m for m in codes if not cubes[m].has_data(month)]
     s.data["no_data"] = no_data
     if no_data:
-        s.markdown(_("**No data:** {markets} had no enforcement action and no published content in {month}; their "
-                     "indicators are left empty.").format(markets=", ".join(no_data), month=fmt.month(month)))
+        s.markdown(
+            _(
+                "**No data:** {markets} had no enforcement action and no published content in {month}; their "
+                "indicators are left empty."
+            ).format(markets=", ".join(no_data), month=fmt.month(month))
+        )
     if failed:
-        s.markdown(_("**Not included:** the reports of {markets} failed this month; see the run's index.").format(
-            markets=", ".join(failed)))
+        s.markdown(
+            _("**Not included:** the reports of {markets} failed this month; see the run's index.").format(
+                markets=", ".join(failed)
+            )
+        )
     return s
 
 
@@ -47,8 +56,10 @@ def headline(ctx: ReportContext) -> Section:
     table = {_("Indicator"): [present.kpi_label(_, k) for k in order]}
     for m in ctx.extra["codes"]:
         rows = now[now["market"] == m].set_index("kpi_id")
-        table[m] = [present.format_kpi(fmt, rows.loc[k], with_interval=False) if k in rows.index else fmt.na
-                    for k in order]
+        table[m] = [
+            present.format_kpi(fmt, rows.loc[k], with_interval=False) if k in rows.index else fmt.na
+            for k in order
+        ]
     s = Section(data={"kpis": now})
     s.markdown("## " + _("Headline indicators by market"))
     return s.table(pd.DataFrame(table), _("Headline indicators, {month}").format(month=fmt.month(ctx.month)))
@@ -60,10 +71,13 @@ def ranking(ctx: ReportContext) -> Section:
     ranks = rollup.rank_markets(ctx.extra["kpis"], ctx.month, WATCHED)
     s = Section(data={"ranks": ranks})
     s.markdown("## " + _("Ranking"))
-    s.markdown(_(
-        "Markets ranked on the indicators a policy team watches most: proactive detection (higher is better), "
-        "appeal overturns and violating-view prevalence (lower is better). Bars show 95% intervals; overlapping "
-        "intervals mean the ranking between those markets is not established."))
+    s.markdown(
+        _(
+            "Markets ranked on the indicators a policy team watches most: proactive detection (higher is better), "
+            "appeal overturns and violating-view prevalence (lower is better). Bars show 95% intervals; overlapping "
+            "intervals mean the ranking between those markets is not established."
+        )
+    )
     return s.figure(rollup.ranking_figure(_, ctx.fmt, ranks, WATCHED, ctx.month))
 
 
@@ -76,18 +90,32 @@ def notable_changes(ctx: ReportContext) -> Section:
     s.markdown("## " + _("Notable changes on last month"))
     if flagged.empty:
         return s.markdown(_("No headline indicator changed significantly and materially in any market."))
-    s.markdown(_("Indicators that changed significantly (5% level) and materially (at least 10%) on {month}.").format(
-        month=fmt.month(previous)))
-    return s.table(pd.DataFrame({
-        _("Market"): flagged["market"],
-        _("Indicator"): [present.kpi_label(_, k) for k in flagged["kpi_id"]],
-        fmt.month(previous): [fmt.value(v, _KINDS.get(u, "number")) for v, u in zip(flagged["value_before"],
-                                                                                   flagged["unit"])],
-        fmt.month(month): [fmt.value(v, _KINDS.get(u, "number")) for v, u in zip(flagged["value"], flagged["unit"])],
-        _("Change"): [present.format_change(fmt, v, b, u) for v, b, u in
-                      zip(flagged["value"], flagged["value_before"], flagged["unit"])],
-        _("p-value"): [fmt.number(p, 3) for p in flagged["pvalue"]],
-    }), _("Significant and material changes"))
+    s.markdown(
+        _(
+            "Indicators that changed significantly (5% level) and materially (at least 10%) on {month}."
+        ).format(month=fmt.month(previous))
+    )
+    return s.table(
+        pd.DataFrame(
+            {
+                _("Market"): flagged["market"],
+                _("Indicator"): [present.kpi_label(_, k) for k in flagged["kpi_id"]],
+                fmt.month(previous): [
+                    fmt.value(v, _KINDS.get(u, "number"))
+                    for v, u in zip(flagged["value_before"], flagged["unit"])
+                ],
+                fmt.month(month): [
+                    fmt.value(v, _KINDS.get(u, "number")) for v, u in zip(flagged["value"], flagged["unit"])
+                ],
+                _("Change"): [
+                    present.format_change(fmt, v, b, u)
+                    for v, b, u in zip(flagged["value"], flagged["value_before"], flagged["unit"])
+                ],
+                _("p-value"): [fmt.number(p, 3) for p in flagged["pvalue"]],
+            }
+        ),
+        _("Significant and material changes"),
+    )
 
 
 def strongest_alarms(alerts: pd.DataFrame) -> pd.DataFrame:
@@ -112,35 +140,54 @@ def strongest_alarms(alerts: pd.DataFrame) -> pd.DataFrame:
 def emerging_risks(ctx: ReportContext) -> Section:
     """Every market's alarmed series, strongest evidence first, top 15 (``data["alarms"]``)."""
     _, fmt = ctx._, ctx.fmt
-    alerts = pd.concat([ctx.extra["cubes"][m].alerts for m in ctx.extra["codes"]], ignore_index=True)  # alerts.csv
+    alerts = pd.concat(
+        [ctx.extra["cubes"][m].alerts for m in ctx.extra["codes"]], ignore_index=True
+    )  # alerts.csv
     s = Section(data={"alerts": alerts})
     s.markdown("## " + _("Emerging risks across markets"))
-    s.markdown(_(
-        "The month's alarms of every market's emerging-risk detection (weekly enforcement series that rose above what "
-        "their own history predicts), one row per alarmed series with its strongest week, strongest evidence first. "
-        "The charts are in each market's report, the full list in its alerts.csv."))
+    s.markdown(
+        _(
+            "The month's alarms of every market's emerging-risk detection (weekly enforcement series that rose above what "
+            "their own history predicts), one row per alarmed series with its strongest week, strongest evidence first. "
+            "The charts are in each market's report, the full list in its alerts.csv."
+        )
+    )
     if alerts.empty:
         return s.markdown(_("No series raised an alarm in {month}.").format(month=fmt.month(ctx.month)))
     best = s.data["alarms"] = strongest_alarms(alerts)
-    return s.table(pd.DataFrame({
-        _("Market"): best["market"],
-        _("Policy"): present.label_column(_, best["policy"]),
-        _("Content type"): [_("All content types") if t == "all" else present.label(_, t) for t in best["content_type"]],
-        _("Weeks alarmed"): [fmt.count(n) for n in best["weeks"]],
-        _("Strongest week"): [fmt.date(pd.Timestamp(w)) for w in best["week_start"]],  # local Monday; fmt is UTC
-        _("Ratio"): [fmt.number(r, 1) for r in best["ratio"]],
-        _("q-value"): [fmt.number(q, 3) for q in best["q_value"]],
-    }).head(15), _("Alarmed series, {month}").format(month=fmt.month(ctx.month)))
+    return s.table(
+        pd.DataFrame(
+            {
+                _("Market"): best["market"],
+                _("Policy"): present.label_column(_, best["policy"]),
+                _("Content type"): [
+                    _("All content types") if t == "all" else present.label(_, t)
+                    for t in best["content_type"]
+                ],
+                _("Weeks alarmed"): [fmt.count(n) for n in best["weeks"]],
+                _("Strongest week"): [
+                    fmt.date(pd.Timestamp(w)) for w in best["week_start"]
+                ],  # local Monday; fmt is UTC
+                _("Ratio"): [fmt.number(r, 1) for r in best["ratio"]],
+                _("q-value"): [fmt.number(q, 3) for q in best["q_value"]],
+            }
+        ).head(15),
+        _("Alarmed series, {month}").format(month=fmt.month(ctx.month)),
+    )
 
 
 def regimes(ctx: ReportContext) -> Section:
     """Each market's name, regulatory regime, time zone and report language."""
     _, codes, mparams = ctx._, ctx.extra["codes"], ctx.extra["market_params"]
     s = Section().markdown("## " + _("Regulatory regimes"))
-    return s.table(pd.DataFrame({
-        _("Market"): codes,
-        _("Name"): [mparams[m].name for m in codes],
-        _("Regime"): [mparams[m].regime.replace("_", " ") for m in codes],
-        _("Time zone"): [mparams[m].timezone for m in codes],
-        _("Report language"): [mparams[m].report_language for m in codes],
-    }))
+    return s.table(
+        pd.DataFrame(
+            {
+                _("Market"): codes,
+                _("Name"): [mparams[m].name for m in codes],
+                _("Regime"): [mparams[m].regime.replace("_", " ") for m in codes],
+                _("Time zone"): [mparams[m].timezone for m in codes],
+                _("Report language"): [mparams[m].report_language for m in codes],
+            }
+        )
+    )

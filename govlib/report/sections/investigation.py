@@ -39,8 +39,16 @@ class CaseContext(ReportContext):
         return self.case.tz
 
 
-def open_investigation_context(*, creator: str = "", policy: str = "", market: str = "", date_from: str = "",
-                               date_to: str = "", data_dir: str = "", lang: str = "") -> CaseContext:
+def open_investigation_context(
+    *,
+    creator: str = "",
+    policy: str = "",
+    market: str = "",
+    date_from: str = "",
+    date_to: str = "",
+    data_dir: str = "",
+    lang: str = "",
+) -> CaseContext:
     """Open the case (creator mode when ``creator`` is set, else policy mode) and its translator.
 
     Parameters are those of the notebook (``lang`` empty means ``en_GB``); dates are the
@@ -52,13 +60,27 @@ def open_investigation_context(*, creator: str = "", policy: str = "", market: s
     from govlib.report.i18n import formatter_for, get_translator
 
     ds = open_dataset(data_dir or None)
-    case = investigate.open_case(ds, creator=creator, policy=policy if not creator else "",
-                                 market=market if not creator else "", date_from=date_from, date_to=date_to)
+    case = investigate.open_case(
+        ds,
+        creator=creator,
+        policy=policy if not creator else "",
+        market=market if not creator else "",
+        date_from=date_from,
+        date_to=date_to,
+    )
     params = load_market(case.market)
     language = lang or "en_GB"
-    ctx = CaseContext(market=case.market, month="", params=params, language=language,
-                      _=get_translator(language).gettext, fmt=formatter_for(params, language=language), cube=None,
-                      data_dir=data_dir, case=case)
+    ctx = CaseContext(
+        market=case.market,
+        month="",
+        params=params,
+        language=language,
+        _=get_translator(language).gettext,
+        fmt=formatter_for(params, language=language),
+        cube=None,
+        data_dir=data_dir,
+        case=case,
+    )
     theme.apply_theme()
     return ctx
 
@@ -84,18 +106,40 @@ def header(ctx: CaseContext) -> Section:
     """Title, the confidentiality notice and the case's scope."""
     _, fmt, case = ctx._, ctx.fmt, ctx.case
     sec = Section().markdown("# " + _("Investigation: {case}").format(case=case.case_id))
-    sec.markdown("**" + _("CONFIDENTIAL — contains identifiers") + "** " + _(
-        "This case file shows creator and content identifiers. Keep it in the investigations folder and share it "
-        "only with the people working on the case."))
+    sec.markdown(
+        "**"
+        + _("CONFIDENTIAL — contains identifiers")
+        + "** "
+        + _(
+            "This case file shows creator and content identifiers. Keep it in the investigations folder and share it "
+            "only with the people working on the case."
+        )
+    )
     last = fmt.date(case.end - pd.Timedelta(seconds=1))
     if case.mode == "creator":
-        return sec.markdown(_("Scope: creator {creator} of {market}, from {start} to {end} (dates in the market's "
-                              "time zone).").format(creator=case.creator, market=fmt.market_name(case.market),
-                                                    start=fmt.date(case.start), end=last))
-    return sec.markdown(_("Scope: policy {policy} in {market}, from {start} to {end} (dates in the market's time "
-                          "zone); {n} creators were acted on under it.").format(
-        policy=present.label(_, case.policy), market=fmt.market_name(case.market), start=fmt.date(case.start),
-        end=last, n=fmt.count(len(case.creators))))
+        return sec.markdown(
+            _(
+                "Scope: creator {creator} of {market}, from {start} to {end} (dates in the market's "
+                "time zone)."
+            ).format(
+                creator=case.creator,
+                market=fmt.market_name(case.market),
+                start=fmt.date(case.start),
+                end=last,
+            )
+        )
+    return sec.markdown(
+        _(
+            "Scope: policy {policy} in {market}, from {start} to {end} (dates in the market's time "
+            "zone); {n} creators were acted on under it."
+        ).format(
+            policy=present.label(_, case.policy),
+            market=fmt.market_name(case.market),
+            start=fmt.date(case.start),
+            end=last,
+            n=fmt.count(len(case.creators)),
+        )
+    )
 
 
 def case_summary(ctx: CaseContext) -> Section:
@@ -104,9 +148,13 @@ def case_summary(ctx: CaseContext) -> Section:
     summary = investigate.summarise_case(case)
     sec = Section(data={"summary": summary}).markdown("## " + _("Case summary"))
     names = {
-        "creators": _("Creators in scope"), "content_published": _("Content items"),
-        "actions": _("Enforcement actions"), "notices": _("Notices"), "appeals": _("Appeals"),
-        "appeals_overturned": _("Appeals overturned"), "views_of_content": _("Views of the content"),
+        "creators": _("Creators in scope"),
+        "content_published": _("Content items"),
+        "actions": _("Enforcement actions"),
+        "notices": _("Notices"),
+        "appeals": _("Appeals"),
+        "appeals_overturned": _("Appeals overturned"),
+        "views_of_content": _("Views of the content"),
         "gmv_eur_of_content": _("GMV of the content"),
     }
     rows = []
@@ -118,16 +166,25 @@ def case_summary(ctx: CaseContext) -> Section:
             name = _("Actions under policy: {policy}").format(policy=present.label(_, what))
         else:
             name = names.get(item, item)
-        rows.append({_("Item"): name,
-                     _("Value"): fmt.money(value) if item == "gmv_eur_of_content" else fmt.count(value)})
+        rows.append(
+            {
+                _("Item"): name,
+                _("Value"): fmt.money(value) if item == "gmv_eur_of_content" else fmt.count(value),
+            }
+        )
     sec.table(pd.DataFrame(rows), _("The case in numbers"))
     acts = case.tables["enforcement_actions"]
     if not len(acts):
         return sec.markdown(_("No enforcement action in the window."))
     first, last = acts["actioned_at"].min(), acts["actioned_at"].max()
-    return sec.markdown(_("{n} enforcement actions between {first} and {last}; most frequent policy: {policy}.").format(
-        n=fmt.count(len(acts)), first=fmt.date(first), last=fmt.date(last),
-        policy=present.label(_, acts["policy"].value_counts().sort_index().idxmax())))
+    return sec.markdown(
+        _("{n} enforcement actions between {first} and {last}; most frequent policy: {policy}.").format(
+            n=fmt.count(len(acts)),
+            first=fmt.date(first),
+            last=fmt.date(last),
+            policy=present.label(_, acts["policy"].value_counts().sort_index().idxmax()),
+        )
+    )
 
 
 def timeline(ctx: CaseContext) -> Section:
@@ -150,20 +207,25 @@ def timeline(ctx: CaseContext) -> Section:
     fig.autofmt_xdate()
     sec.figure(fig)
     local = tl["at"].dt.tz_convert(case.tz)
-    shown = pd.DataFrame({
-        _("Date"): [fmt.date(t) for t in tl["at"]],
-        _("Time"): local.dt.strftime("%H:%M").tolist(),
-        _("Event"): [labels.get(e, e) for e in tl["event"]],
-        _("Creator"): tl["creator_id"].fillna("").tolist(),
-        _("Content"): tl["content_id"].fillna("").tolist(),
-        _("Action"): tl["action_id"].fillna("").tolist(),
-        _("Policy"): [present.label(_, p) if isinstance(p, str) else "" for p in tl["policy"]],
-        _("Detail"): [_labels(ctx, str(d)) for d in tl["detail"]],
-    })
+    shown = pd.DataFrame(
+        {
+            _("Date"): [fmt.date(t) for t in tl["at"]],
+            _("Time"): local.dt.strftime("%H:%M").tolist(),
+            _("Event"): [labels.get(e, e) for e in tl["event"]],
+            _("Creator"): tl["creator_id"].fillna("").tolist(),
+            _("Content"): tl["content_id"].fillna("").tolist(),
+            _("Action"): tl["action_id"].fillna("").tolist(),
+            _("Policy"): [present.label(_, p) if isinstance(p, str) else "" for p in tl["policy"]],
+            _("Detail"): [_labels(ctx, str(d)) for d in tl["detail"]],
+        }
+    )
     sec.table(shown.head(MAX_ROWS), _("Events in time order"))
     if len(shown) > MAX_ROWS:
-        sec.markdown(_("Showing the first {shown} of {n} events.").format(shown=fmt.count(MAX_ROWS),
-                                                                          n=fmt.count(len(shown))))
+        sec.markdown(
+            _("Showing the first {shown} of {n} events.").format(
+                shown=fmt.count(MAX_ROWS), n=fmt.count(len(shown))
+            )
+        )
     return sec
 
 
@@ -184,14 +246,22 @@ def health_trajectory(ctx: CaseContext) -> Section:
     sec = Section(data={"health": health}).markdown("## " + _("Health-score trajectory"))
     if health.empty:
         return sec.markdown(_("No creator to score."))
-    sec.markdown(_(
-        "Creator Health Rating at weekly points of the window (start {start} points, deductions count for {days} "
-        "days). Dashed lines are the milestones where restrictions apply.").format(
-        start=fmt.count(hp.start_score), days=fmt.count(hp.deduction_window_days)))
+    sec.markdown(
+        _(
+            "Creator Health Rating at weekly points of the window (start {start} points, deductions count for {days} "
+            "days). Dashed lines are the milestones where restrictions apply."
+        ).format(start=fmt.count(hp.start_score), days=fmt.count(hp.deduction_window_days))
+    )
     fig, ax = theme.new_figure(height_cm=7)
     for cid, g in health.groupby("creator_id", sort=True):
-        ax.plot(g["at"].dt.tz_convert(case.tz).dt.tz_localize(None), g["score"], drawstyle="steps-post",
-                marker="o", markersize=3, label=cid)
+        ax.plot(
+            g["at"].dt.tz_convert(case.tz).dt.tz_localize(None),
+            g["score"],
+            drawstyle="steps-post",
+            marker="o",
+            markersize=3,
+            label=cid,
+        )
     for m in sorted(hp.milestones):
         ax.axhline(m, color="#000000", linestyle="--", linewidth=0.6)
     theme.label_axes(ax, _("Health score over the window"), _("Date"), _("Health score"), y_unit=_("points"))
@@ -199,11 +269,16 @@ def health_trajectory(ctx: CaseContext) -> Section:
     fig.autofmt_xdate()
     sec.figure(fig)
     end = health.sort_values("at").groupby("creator_id").tail(1).sort_values("creator_id")
-    return sec.table(pd.DataFrame({
-        _("Creator"): end["creator_id"].tolist(),
-        _("Health score at the end"): [fmt.count(v) for v in end["score"]],
-        _("Restriction"): [present.label(_, r) for r in end["restriction"]],
-    }), _("Health at the end of the window"))
+    return sec.table(
+        pd.DataFrame(
+            {
+                _("Creator"): end["creator_id"].tolist(),
+                _("Health score at the end"): [fmt.count(v) for v in end["score"]],
+                _("Restriction"): [present.label(_, r) for r in end["restriction"]],
+            }
+        ),
+        _("Health at the end of the window"),
+    )
 
 
 def related_creators(ctx: CaseContext) -> Section:
@@ -213,16 +288,23 @@ def related_creators(ctx: CaseContext) -> Section:
     sec = Section(data={"related": related}).markdown("## " + _("Related creators"))
     if related.empty:
         return sec.markdown(_("No other creator was acted on in the same product categories in the window."))
-    sec.markdown(_(
-        "Other creators of {market} acted on in the same window on content of the same product categories as the "
-        "case: candidates for a coordinated network or a shared supplier.").format(
-        market=fmt.market_name(case.market)))
-    return sec.table(pd.DataFrame({
-        _("Creator"): related["creator_id"].tolist(),
-        _("Shared product categories"): [_labels(ctx, s) for s in related["shared"]],
-        _("Actions"): [fmt.count(v) for v in related["actions"]],
-        _("Policies"): [_labels(ctx, s) for s in related["policies"]],
-    }), _("Related creators"))
+    sec.markdown(
+        _(
+            "Other creators of {market} acted on in the same window on content of the same product categories as the "
+            "case: candidates for a coordinated network or a shared supplier."
+        ).format(market=fmt.market_name(case.market))
+    )
+    return sec.table(
+        pd.DataFrame(
+            {
+                _("Creator"): related["creator_id"].tolist(),
+                _("Shared product categories"): [_labels(ctx, s) for s in related["shared"]],
+                _("Actions"): [fmt.count(v) for v in related["actions"]],
+                _("Policies"): [_labels(ctx, s) for s in related["policies"]],
+            }
+        ),
+        _("Related creators"),
+    )
 
 
 def _labels(ctx: ReportContext, values: str) -> str:

@@ -77,13 +77,14 @@ def _phrases(text: str) -> set[str]:
     for line in text.splitlines():
         words = _WORDS.findall(line)
         n = min(4, len(words))
-        out |= {" ".join(words[i:i + n]) for i in range(len(words) - n + 1)} if n >= 2 else set()
+        out |= {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)} if n >= 2 else set()
     return out
 
 
 @pytest.fixture(scope="session")
 def assert_translated():
     """``check(en, de, german)``: the German section has the same blocks, no English phrase and ``german``."""
+
     def check(en: Section, de: Section, german: str) -> None:
         assert [b[0] for b in de.blocks] == [b[0] for b in en.blocks]
         assert en.text and german in de.text and german not in en.text
@@ -91,4 +92,5 @@ def assert_translated():
         assert not left, f"English left in the German text: {sorted(left)[:5]}"
         for t_en, t_de in zip(tables(en), tables(de)):
             assert list(t_de.columns) != list(t_en.columns), "table headers not translated"
+
     return check

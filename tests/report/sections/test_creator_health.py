@@ -11,7 +11,14 @@ from govlib.timeutil import month_bounds
 
 from .conftest import MONTH, column, read_table, tables
 
-SECTIONS = ["intro", "score_distribution", "deductions_chart", "milestones", "early_warning", "closest_examples"]
+SECTIONS = [
+    "intro",
+    "score_distribution",
+    "deductions_chart",
+    "milestones",
+    "early_warning",
+    "closest_examples",
+]
 GERMAN = {  # a msgstr of locales/de_DE each section must show
     "intro": "Kontozustand der Creator",
     "score_distribution": "Verteilung der Punktestände",
@@ -26,13 +33,21 @@ GERMAN = {  # a msgstr of locales/de_DE each section must show
 def scores(de_en):
     """Health scores from the metric function directly (not through the sections' memo)."""
     _start, end = month_bounds(MONTH, de_en.tz)
-    return m_health.score_health(de_en.tables["enforcement_actions"], de_en.tables["creators"], end,
-                                 de_en.params.health, market="DE", appeals=de_en.tables["appeals"])
+    return m_health.score_health(
+        de_en.tables["enforcement_actions"],
+        de_en.tables["creators"],
+        end,
+        de_en.params.health,
+        market="DE",
+        appeals=de_en.tables["appeals"],
+    )
 
 
 @pytest.mark.parametrize("name", SECTIONS)
 def test_text_is_translated_in_german(name, de_en, de_de, assert_translated):
-    assert_translated(getattr(creator_health, name)(de_en), getattr(creator_health, name)(de_de), GERMAN[name])
+    assert_translated(
+        getattr(creator_health, name)(de_en), getattr(creator_health, name)(de_de), GERMAN[name]
+    )
 
 
 def test_intro_states_the_market_settings(de_en):
@@ -41,7 +56,10 @@ def test_intro_states_the_market_settings(de_en):
     assert text.startswith("# Creator account health: Germany, October 2026")
     count = de_en.fmt.count  # the market's number format: 1.000 in DE
     assert f"starts at {count(hs.start_score)} of {count(hs.max_score)} points" in text
-    assert f"same policy {count(hs.repeat_policy_limit)} times in {count(hs.repeat_policy_window_days)} days" in text
+    assert (
+        f"same policy {count(hs.repeat_policy_limit)} times in {count(hs.repeat_policy_window_days)} days"
+        in text
+    )
 
 
 def test_score_distribution_counts_every_creator_of_the_market(de_en, demo_dir):
@@ -52,7 +70,9 @@ def test_score_distribution_counts_every_creator_of_the_market(de_en, demo_dir):
     shown = column(s, "Creators scored")
     assert {"Established", "New", "Rising", "Top"} == set(shown)
     for tier, n in by_tier.items():
-        assert shown[tier.capitalize()] == (de_en.fmt.count(n) if n >= de_en.min_cell else f"<{de_en.min_cell}")
+        assert shown[tier.capitalize()] == (
+            de_en.fmt.count(n) if n >= de_en.min_cell else f"<{de_en.min_cell}"
+        )
     assert s.data["distribution"]["creators"].sum() == by_tier.sum()
 
 
@@ -82,9 +102,13 @@ def test_milestones_all_tiers_match_a_hand_count(de_en, scores, demo_dir):
     every = df[df["Tier"] == "All"].set_index("At or below")
     for milestone in de_en.params.health.milestones:
         n = int(((act["score"] <= milestone) | act["ecommerce_removed"]).sum())  # the 6-in-90 rule counts too
-        assert every.loc[str(milestone), "Creators"] == (de_en.fmt.count(n) if n >= de_en.min_cell else f"<{de_en.min_cell}")
+        assert every.loc[str(milestone), "Creators"] == (
+            de_en.fmt.count(n) if n >= de_en.min_cell else f"<{de_en.min_cell}"
+        )
         if n >= de_en.min_cell:
-            assert every.loc[str(milestone), "Share of active creators"].startswith(de_en.fmt.percent(n / len(act), 1))
+            assert every.loc[str(milestone), "Share of active creators"].startswith(
+                de_en.fmt.percent(n / len(act), 1)
+            )
 
 
 def test_early_warning_any_reason_counts_distinct_creators(de_en, scores):

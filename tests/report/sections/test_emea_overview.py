@@ -24,14 +24,18 @@ MARKETS = ["DE", "ES", "FR", "GB", "IE", "IT", "PL"]
 
 @pytest.mark.parametrize("name", SECTIONS)
 def test_text_is_translated_in_german(name, rollup_en, rollup_de, assert_translated):
-    assert_translated(getattr(emea_overview, name)(rollup_en), getattr(emea_overview, name)(rollup_de), GERMAN[name])
+    assert_translated(
+        getattr(emea_overview, name)(rollup_en), getattr(emea_overview, name)(rollup_de), GERMAN[name]
+    )
 
 
 def test_intro_names_failed_markets_only_when_some_failed(rollup_en, demo_dir):
     s = emea_overview.intro(rollup_en)
     assert s.text.startswith("# EMEA overview: October 2026") and s.data["no_data"] == []
     assert "Not included" not in s.text
-    failed = open_rollup_context(MONTH, markets="DE,GB", failed_markets="IT", data_dir=str(demo_dir), lang="en_GB")
+    failed = open_rollup_context(
+        MONTH, markets="DE,GB", failed_markets="IT", data_dir=str(demo_dir), lang="en_GB"
+    )
     assert "**Not included:** the reports of IT failed this month" in emea_overview.intro(failed).text
 
 
@@ -67,8 +71,11 @@ def test_emerging_risks_one_row_per_series_with_the_planted_wave(rollup_en, grou
     alerts = s.data["alerts"]
     series = alerts.groupby(["market", "policy", "content_type"]).size()
     assert len(df) == min(15, len(series))
-    assert ((df["Market"] == wave["market"]) & (df["Policy"] == "Scam or fraud")
-            & (df["Content type"] == wave["content_type"].capitalize())).sum() == 1
+    assert (
+        (df["Market"] == wave["market"])
+        & (df["Policy"] == "Scam or fraud")
+        & (df["Content type"] == wave["content_type"].capitalize())
+    ).sum() == 1
     if len(series) <= 15:
         assert sum(int(w) for w in df["Weeks alarmed"]) == len(alerts)
 
@@ -76,6 +83,11 @@ def test_emerging_risks_one_row_per_series_with_the_planted_wave(rollup_en, grou
 def test_regimes_come_from_the_market_params(rollup_en):
     (df,) = tables(emea_overview.regimes(rollup_en))
     for _i, row in df.iterrows():
-        raw = yaml.safe_load((config.PROJECT_ROOT / "params" / "markets" / f"{row['Market']}.yaml").read_text())
-        assert (row["Name"], row["Regime"], row["Time zone"]) == (raw["name"], raw["regime"].replace("_", " "),
-                                                                   raw["timezone"])
+        raw = yaml.safe_load(
+            (config.PROJECT_ROOT / "params" / "markets" / f"{row['Market']}.yaml").read_text()
+        )
+        assert (row["Name"], row["Regime"], row["Time zone"]) == (
+            raw["name"],
+            raw["regime"].replace("_", " "),
+            raw["timezone"],
+        )

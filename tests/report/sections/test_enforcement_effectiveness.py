@@ -11,13 +11,23 @@ from govlib.report.sections import enforcement_effectiveness as report
 from govlib.report.sections import open_market_context
 
 MARKET, MONTH = "GB", "2026-10"
-SECTIONS = [report.intro, report.proactive_detection, report.detection_trend, report.notice_handling,
-            report.appeal_outcomes, report.recidivism, report.deterrence]
+SECTIONS = [
+    report.intro,
+    report.proactive_detection,
+    report.detection_trend,
+    report.notice_handling,
+    report.appeal_outcomes,
+    report.recidivism,
+    report.deterrence,
+]
 
 
 @pytest.fixture(scope="module")
 def ctxs(demo_dir):
-    out = {lang: open_market_context(MARKET, MONTH, data_dir=str(demo_dir), lang=lang) for lang in ("en_GB", "de_DE")}
+    out = {
+        lang: open_market_context(MARKET, MONTH, data_dir=str(demo_dir), lang=lang)
+        for lang in ("en_GB", "de_DE")
+    }
     yield out
     plt.close("all")
 
@@ -33,8 +43,9 @@ def test_proactive_detection_matches_kpi_function(ctxs):
     shown = _table(sec).set_index("Indicator")[ctx.fmt.month(MONTH)]
     r = kpis.loc["proactive_rate"]
     assert 0 < r["value"] < 1
-    assert shown["Proactive detection rate"] == ctx.fmt.rate_with_interval(r["value"], r["ci_low"], r["ci_high"],
-                                                                           digits=1)
+    assert shown["Proactive detection rate"] == ctx.fmt.rate_with_interval(
+        r["value"], r["ci_low"], r["ci_high"], digits=1
+    )
     data = sec.data["kpis"].set_index("kpi_id")
     assert list(data.index) == report.HEADLINE_KPIS
     assert data.loc["overturn_rate", "value"] == pytest.approx(kpis.loc["overturn_rate", "value"])
@@ -58,7 +69,9 @@ def test_notice_handling_counts(ctxs):
     notices = ctx.tables["notices"]
     from govlib.timeutil import in_month
 
-    month_rows = notices[in_month(notices["received_at"], MONTH, ctx.tz)] if "received_at" in notices else notices
+    month_rows = (
+        notices[in_month(notices["received_at"], MONTH, ctx.tz)] if "received_at" in notices else notices
+    )
     data = sec.data["notices"]
     assert "(all)" not in set(data["group"]) and len(data) > 1
     assert data["actioned"].dropna().sum() <= len(month_rows)  # a notice is actioned at most once
@@ -73,9 +86,13 @@ def test_appeal_outcomes_overturn_rates(ctxs):
     sec = report.appeal_outcomes(ctx)
     ap, acts = ctx.tables["appeals"], ctx.tables["enforcement_actions"]
     # by hand: appeals of GB resolved in the local month, not pending, by the appealed action's decision mode
-    ap = ap[(ap["market"] == MARKET) & (ap["outcome"] != "pending") & in_month(ap["resolved_at"], MONTH, ctx.tz)]
+    ap = ap[
+        (ap["market"] == MARKET) & (ap["outcome"] != "pending") & in_month(ap["resolved_at"], MONTH, ctx.tz)
+    ]
     ap = ap.merge(acts[["action_id", "decision_mode"]], on="action_id", how="left")
-    by_hand = ap.assign(o=ap["outcome"].isin(["overturned", "partially_overturned"])).groupby("decision_mode")["o"]
+    by_hand = ap.assign(o=ap["outcome"].isin(["overturned", "partially_overturned"])).groupby(
+        "decision_mode"
+    )["o"]
     ov = sec.data["overturns"].set_index("group")
     assert ov["decided"].to_dict() == by_hand.size().to_dict()
     assert ov["overturned"].to_dict() == by_hand.sum().astype(int).to_dict()
@@ -100,7 +117,9 @@ def test_deterrence_covers_planted_rate_ratio(ctxs, ground_truth):
     ctx = ctxs["en_GB"]
     sec = report.deterrence(ctx)
     did = sec.data["did"]
-    assert did["rate_ratio_ci_low"] <= ground_truth["deterrence"]["did_rate_ratio"] <= did["rate_ratio_ci_high"]
+    assert (
+        did["rate_ratio_ci_low"] <= ground_truth["deterrence"]["did_rate_ratio"] <= did["rate_ratio_ci_high"]
+    )
     assert did["n_treated"] >= ctx.min_cell and did["estimate"] < 0
     assert ctx.fmt.number(did["estimate"], 3) in sec.text
 

@@ -18,14 +18,23 @@ from govlib.report.sections import open_market_context
 from govlib.timeutil import month_bounds
 
 MARKET, MONTH = "PL", "2026-10"
-SECTIONS = [report.intro, report.decisions, report.signal_readiness, report.policy_mapping,
-            report.reviewer_coverage, report.enforcement_thresholds, report.gaps]
+SECTIONS = [
+    report.intro,
+    report.decisions,
+    report.signal_readiness,
+    report.policy_mapping,
+    report.reviewer_coverage,
+    report.enforcement_thresholds,
+    report.gaps,
+]
 
 
 @pytest.fixture(scope="module")
 def ctxs(demo_dir):
-    return {lang: open_market_context(MARKET, MONTH, data_dir=str(demo_dir), lang=lang, reference_market="")
-            for lang in ("en_GB", "de_DE")}
+    return {
+        lang: open_market_context(MARKET, MONTH, data_dir=str(demo_dir), lang=lang, reference_market="")
+        for lang in ("en_GB", "de_DE")
+    }
 
 
 def _table(sec):
@@ -67,7 +76,9 @@ def test_enforcement_thresholds_history_weeks_by_hand(ctxs, demo_dir):
     ctx = ctxs["en_GB"]
     sec = report.enforcement_thresholds(ctx)
     _s, end = month_bounds(MONTH, ctx.tz)
-    first = open_dataset(demo_dir).load("content", market=MARKET, columns=["published_at"])["published_at"].min()
+    first = (
+        open_dataset(demo_dir).load("content", market=MARKET, columns=["published_at"])["published_at"].min()
+    )
     assert sec.data["history_weeks"] == math.floor((end - first) / pd.Timedelta(days=7))
     assert f"{sec.data['history_weeks']} full weeks of history" in sec.text
     cal = sec.data["calibration"]

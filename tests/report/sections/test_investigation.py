@@ -13,7 +13,13 @@ import pytest
 from govlib.data.load import open_dataset
 from govlib.report.sections import investigation as report
 
-SECTIONS = [report.header, report.case_summary, report.timeline, report.health_trajectory, report.related_creators]
+SECTIONS = [
+    report.header,
+    report.case_summary,
+    report.timeline,
+    report.health_trajectory,
+    report.related_creators,
+]
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +35,10 @@ def creator(ds):
 
 @pytest.fixture(scope="module")
 def creator_ctxs(demo_dir, creator):
-    out = {lang: report.open_investigation_context(creator=creator, data_dir=str(demo_dir), lang=lang)
-           for lang in ("en_GB", "de_DE")}
+    out = {
+        lang: report.open_investigation_context(creator=creator, data_dir=str(demo_dir), lang=lang)
+        for lang in ("en_GB", "de_DE")
+    }
     yield out
     plt.close("all")
 
@@ -38,8 +46,14 @@ def creator_ctxs(demo_dir, creator):
 @pytest.fixture(scope="module")
 def wave_ctx(demo_dir, ground_truth):
     w = ground_truth["emerging_wave"]
-    yield report.open_investigation_context(policy=w["policy"], market=w["market"], date_from="2026-10-01",
-                                            date_to="2026-10-31", data_dir=str(demo_dir), lang="")
+    yield report.open_investigation_context(
+        policy=w["policy"],
+        market=w["market"],
+        date_from="2026-10-01",
+        date_to="2026-10-31",
+        data_dir=str(demo_dir),
+        lang="",
+    )
     plt.close("all")
 
 
@@ -67,7 +81,7 @@ def test_creator_timeline_and_health(creator_ctxs, creator, ds):
     assert set(shown["Creator"]) <= {creator, ""}
     health = report.health_trajectory(ctx)
     assert set(health.data["health"]["creator_id"]) == {creator}
-    assert ((health.data["health"]["score"] <= ctx.params.health.start_score)).all()
+    assert (health.data["health"]["score"] <= ctx.params.health.start_score).all()
 
 
 def test_policy_case_on_planted_wave(wave_ctx, ground_truth, ds):
@@ -81,7 +95,7 @@ def test_policy_case_on_planted_wave(wave_ctx, ground_truth, ds):
     assert f"Showing the first 200 of {len(tl.data['timeline']):,} events." in tl.text
     # health: the TOP_HEALTH most actioned creators of the policy, ties by id
     counts = acts.groupby("creator_id").size()
-    top = sorted(counts.index, key=lambda c: (-counts[c], c))[:report.TOP_HEALTH]
+    top = sorted(counts.index, key=lambda c: (-counts[c], c))[: report.TOP_HEALTH]
     assert report.health_creators(ctx) == top
     related = report.related_creators(ctx).data["related"]
     assert not set(related["creator_id"]) & set(ctx.case.creators)
@@ -110,4 +124,6 @@ def test_case_context_is_a_report_context(creator_ctxs):
 
     ctx = creator_ctxs["en_GB"]
     assert isinstance(ctx, ReportContext) and ctx.tables is ctx.case.tables and ctx.cube is None
-    assert isinstance(report.timeline_of(ctx), pd.DataFrame) and report.timeline_of(ctx) is report.timeline_of(ctx)
+    assert isinstance(report.timeline_of(ctx), pd.DataFrame) and report.timeline_of(
+        ctx
+    ) is report.timeline_of(ctx)

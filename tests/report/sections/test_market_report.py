@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
 from govlib.report import present
@@ -10,9 +9,22 @@ from govlib.report.sections import market_report, open_market_context
 
 from .conftest import MONTH, column, local_month_rows, read_table, tables
 
-SECTIONS = ["intro", "headline", "how_to_read", "enforcement_mix", "notable_changes", "emerging_risks",
-            "risk_watchlist", "notices", "appeals", "prevalence", "account_health", "rewards_penalties",
-            "content_performance", "peer_benchmarks"]
+SECTIONS = [
+    "intro",
+    "headline",
+    "how_to_read",
+    "enforcement_mix",
+    "notable_changes",
+    "emerging_risks",
+    "risk_watchlist",
+    "notices",
+    "appeals",
+    "prevalence",
+    "account_health",
+    "rewards_penalties",
+    "content_performance",
+    "peer_benchmarks",
+]
 GERMAN = {  # a msgstr of locales/de_DE each section must show
     "intro": "Creator- und Content-Governance",
     "headline": "Zentrale Kennzahlen",
@@ -56,7 +68,9 @@ def test_intro_and_how_to_read(de_en):
 def test_headline_counts_the_month_and_last_month(de_en, demo_dir, actions):
     (df,) = tables(market_report.headline(de_en))
     row = df.set_index("Indicator").loc["Enforcement actions"]
-    before = local_month_rows(read_table(demo_dir, "enforcement_actions", "DE"), "actioned_at", de_en.tz, "2026-09")
+    before = local_month_rows(
+        read_table(demo_dir, "enforcement_actions", "DE"), "actioned_at", de_en.tz, "2026-09"
+    )
     assert row["October 2026"] == de_en.fmt.count(len(actions))
     assert row["September 2026"] == de_en.fmt.count(len(before))
     assert row["Change on last month"] == "+" + de_en.fmt.percent(len(actions) / len(before) - 1, 1)
@@ -75,8 +89,14 @@ def test_notable_changes_policy_counts_are_the_months_counts(de_en, demo_dir, ac
     s = market_report.notable_changes(de_en)
     (df,) = tables(s)
     assert len(df) == len(s.data["changes"]) and (s.data["changes"]["pvalue"] < 0.05).all()
-    before = local_month_rows(read_table(demo_dir, "enforcement_actions", "DE"), "actioned_at", de_en.tz, "2026-09")
-    rows = df[(df["Compared"] == "on last month") & (df["Group"] == "Scam or fraud") & (df["Indicator"] == "Actions")]
+    before = local_month_rows(
+        read_table(demo_dir, "enforcement_actions", "DE"), "actioned_at", de_en.tz, "2026-09"
+    )
+    rows = df[
+        (df["Compared"] == "on last month")
+        & (df["Group"] == "Scam or fraud")
+        & (df["Indicator"] == "Actions")
+    ]
     assert len(rows) == 1  # the planted scam wave
     assert rows.iloc[0]["Before"] == de_en.fmt.count((before["policy"] == "scam_fraud").sum())
     assert rows.iloc[0]["Now"] == de_en.fmt.count((actions["policy"] == "scam_fraud").sum())
@@ -87,7 +107,10 @@ def test_emerging_risks_lead_with_the_planted_wave(de_en, ground_truth):
     s = market_report.emerging_risks(de_en)
     (df,) = tables(s)
     assert len(df) == min(10, len(s.data["alerts"]))
-    assert (df.iloc[0]["Policy"], df.iloc[0]["Content type"]) == ("Scam or fraud", wave["content_type"].capitalize())
+    assert (df.iloc[0]["Policy"], df.iloc[0]["Content type"]) == (
+        "Scam or fraud",
+        wave["content_type"].capitalize(),
+    )
     assert len([b for b in s.blocks if b[0] == "figure"]) == 2  # the two strongest series
 
 
@@ -124,8 +147,11 @@ def test_prevalence_interval_covers_the_planted_truth(de_en, ground_truth):
     row = s.data["prevalence"].set_index("month").loc[MONTH]
     assert row["ci_low"] <= ground_truth["prevalence"]["DE"][MONTH] <= row["ci_high"]
     assert len(s.data["prevalence"]) == 13 and [b[0] for b in s.blocks].count("figure") == 1
-    assert "In October 2026, " + de_en.fmt.rate_with_interval(row["value"], row["ci_low"], row["ci_high"], digits=2) \
+    assert (
+        "In October 2026, "
+        + de_en.fmt.rate_with_interval(row["value"], row["ci_low"], row["ci_high"], digits=2)
         in s.text
+    )
 
 
 def test_account_health_milestones_agree_with_the_health_report(de_en):

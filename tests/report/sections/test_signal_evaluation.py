@@ -14,20 +14,31 @@ from govlib.report.sections import open_market_context
 from govlib.report.sections import signal_evaluation as report
 
 MARKET, MONTH = "PL", "2026-10"
-SECTIONS = [report.intro, report.precision_recall, report.transfer, report.pr_curve, report.calibration,
-            report.target_threshold]
+SECTIONS = [
+    report.intro,
+    report.precision_recall,
+    report.transfer,
+    report.pr_curve,
+    report.calibration,
+    report.target_threshold,
+]
 
 
 @pytest.fixture(scope="module")
 def ctxs(demo_dir):
-    out = {lang: open_market_context(MARKET, MONTH, data_dir=str(demo_dir), lang=lang) for lang in ("en_GB", "de_DE")}
+    out = {
+        lang: open_market_context(MARKET, MONTH, data_dir=str(demo_dir), lang=lang)
+        for lang in ("en_GB", "de_DE")
+    }
     yield out
     plt.close("all")
 
 
 def test_evaluation_window_and_groups(ctxs, ground_truth):
     ev = report.evaluation(ctxs["en_GB"])
-    assert ev.signal_name == ground_truth["signal"]["name"] and ev.version == ground_truth["signal"]["version"]
+    assert (
+        ev.signal_name == ground_truth["signal"]["name"] and ev.version == ground_truth["signal"]["version"]
+    )
     assert ev.first_month == "2026-05" and ev.ref_market == "DE" and ev.ref_language == "de"
     assert set(ev.labelled["market"]) == {"PL", "DE"} and ev.own_languages == ["pl"]
     assert report.evaluation(ctxs["en_GB"]) is ev  # memoised
@@ -40,7 +51,10 @@ def test_precision_recall_covers_planted_quality(ctxs, ground_truth):
     truth = ground_truth["signal"]["by_language"]
     for lg in ("pl", "de"):
         for metric in ("precision", "recall"):
-            assert q.loc[lg, f"{metric}_low"] <= truth[lg][metric] <= q.loc[lg, f"{metric}_high"], (lg, metric)
+            assert q.loc[lg, f"{metric}_low"] <= truth[lg][metric] <= q.loc[lg, f"{metric}_high"], (
+                lg,
+                metric,
+            )
     own = report.evaluation(ctx).own
     assert q.loc["pl", "n_labelled"] == len(own) and q.loc["pl", "n_violating"] == own["is_violating"].sum()
     assert q.loc["pl", "n_flagged"] == (own["score"] >= report.THRESHOLD).sum()

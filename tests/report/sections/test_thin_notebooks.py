@@ -29,8 +29,14 @@ REPORTS = {
 
 def _section_functions(module) -> list[str]:
     """Public functions of the module returning a Section, in source order."""
-    funcs = [f for name, f in vars(module).items() if inspect.isfunction(f) and not name.startswith("_")
-             and f.__module__ == module.__name__ and inspect.signature(f).return_annotation in ("Section", Section)]
+    funcs = [
+        f
+        for name, f in vars(module).items()
+        if inspect.isfunction(f)
+        and not name.startswith("_")
+        and f.__module__ == module.__name__
+        and inspect.signature(f).return_annotation in ("Section", Section)
+    ]
     return [f.__name__ for f in sorted(funcs, key=lambda f: f.__code__.co_firstlineno)]
 
 
