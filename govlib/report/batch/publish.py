@@ -17,7 +17,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from govlib.errors import UsageError
-from govlib.io import LockHeld, file_lock, write_bytes_atomic
+from govlib.io import LockHeld, file_lock, replace_dir, write_bytes_atomic
 from govlib.report.batch.arguments import MARKET_CODE
 from govlib.report.batch.errors import DiskFull, RunError, writing
 from govlib.report.batch.result import BatchResult
@@ -48,26 +48,10 @@ def clean_stale(out: Path, month_dir: Path) -> None:
         for d in month_dir.glob(".*.old-*"):
             m = re.match(r"^\.(.+)\.old-\d+\Z", d.name)
             if m and not (month_dir / m.group(1)).exists():
-                os.rename(
-                    d, month_dir / m.group(1)
-                )  # a run killed between _publish_dir's renames: put it back
+                # a run killed between replace_dir's renames: put it back
+                os.rename(d, month_dir / m.group(1))
             else:
                 shutil.rmtree(d, ignore_errors=True)
-
-
-def _publish_dir(src: Path, dest: Path) -> None:
-    """Replace ``dest`` by ``src`` with renames: ``dest`` is at any moment the old or the new folder, or absent."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    old = dest.parent / f".{dest.name}.old-{os.getpid()}"
-    if dest.exists():
-        os.rename(dest, old)
-    try:
-        os.rename(src, dest)
-    except OSError:
-        if old.exists():
-            os.rename(old, dest)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def publish_or_keep(
@@ -82,7 +66,7 @@ def publish_or_keep(
     """
     if failed and (dest.exists() or not complete):
         return
-    _publish_dir(src, dest)
+    replace_dir(src, dest)
     result.published.add(dest.name)
 
 
