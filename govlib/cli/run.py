@@ -7,7 +7,7 @@
 
 Only the command: its arguments and its console summary. What a run does is
 :func:`govlib.report.batch.run.run_batch` (the package :mod:`govlib.report.batch` maps
-its steps); the month's index page is :mod:`govlib.report.render.index`.
+its steps); the month's index page is :mod:`govlib.report.batch.index`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import signal
 import sys
 
 from govlib import config
+from govlib.report.batch.index import first_lines
 from govlib.report.batch.run import run_batch
-from govlib.report.render.index import first_lines
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

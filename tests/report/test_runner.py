@@ -174,8 +174,8 @@ def test_confidential_banner_is_escaped_and_opens_the_page():
 
 
 def test_month_index_escapes_hostile_texts(tmp_path):
+    from govlib.report.batch.index import render_index
     from govlib.report.batch.result import BatchResult, Outcome
-    from govlib.report.render.index import render_index
 
     month_dir = tmp_path / MONTH
     (month_dir / "GB").mkdir(parents=True)

@@ -20,8 +20,8 @@ from govlib.errors import UsageError
 from govlib.io import LockHeld, file_lock, replace_dir, write_bytes_atomic
 from govlib.report.batch.arguments import MARKET_CODE
 from govlib.report.batch.errors import DiskFull, RunError, writing
+from govlib.report.batch.index import render_index
 from govlib.report.batch.result import BatchResult
-from govlib.report.render.index import render_index
 
 STAGING = ".staging"
 
@@ -60,7 +60,7 @@ def publish_or_keep(
     """Publish ``src`` at ``dest`` unless that would replace published reports by failed ones.
 
     ``failed``: some report of the folder failed in this run; then a published ``dest`` is
-    kept untouched (:func:`~govlib.report.render.index.render_index` lists it as the previous run). With nothing
+    kept untouched (:func:`~govlib.report.batch.index.render_index` lists it as the previous run). With nothing
     published yet, a ``complete`` folder is published with its failed reports (their HTML
     shows the error); an incomplete one (a write failed) never is.
     """

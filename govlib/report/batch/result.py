@@ -1,7 +1,7 @@
 """What a batch did: one :class:`Outcome` per (market, notebook), gathered in a :class:`BatchResult`.
 
 Shared by the scheduler (:mod:`.run`), the publisher (:mod:`.publish`) and the index
-(:mod:`govlib.report.render.index`), so it sits apart from all three.
+(:mod:`govlib.report.batch.index`), so it sits apart from all three.
 """
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
 """Rendering of what readers open: a notebook's self-contained HTML (:mod:`.html`, with the
-investigations' confidential banner) and the month's ``index.html`` (:mod:`.index`). The
-Jinja templates are in ``govlib/report/templates/govlib/``."""
+investigations' confidential banner). The month's ``index.html`` is the batch's
+(:mod:`govlib.report.batch.index`: it reads the batch's results, and render sits below batch).
+The Jinja templates are in ``govlib/report/templates/govlib/``."""
