@@ -420,6 +420,18 @@ def _evaluate_series(
     weeks (``pos`` = position in the series); untested weeks have ``expected`` NaN.
     """
     usable = [np.asarray(e) > 0 for e in expos]
+    res = _empty_evaluations(targets, run_in_weeks)
+    for j in range(max((len(r["pos"]) for r in res), default=0)):
+        batch = _baseline_batch(res, j, usable, settings)
+        if not batch:
+            continue
+        _evaluate_batch(res, j, batch, ys, expos, usable, settings, outbreak_alpha)
+    _add_charts(res, ys, targets, settings, band_level)
+    return res
+
+
+def _empty_evaluations(targets: list, run_in_weeks: int) -> list[dict]:
+    """Per series, the arrays over its evaluated weeks, not yet tested (``expected`` NaN)."""
     res = []
     for tg in targets:
         pos = np.arange(max(0, int(tg.min()) - run_in_weeks), int(tg.max()) + 1)
@@ -436,45 +448,74 @@ def _evaluate_series(
                 "p_value": np.full(k, np.nan),
             }
         )
-    for j in range(max((len(r["pos"]) for r in res), default=0)):
-        batch = []
-        for s, r in enumerate(res):
-            if j >= len(r["pos"]):
-                continue
-            i = int(r["pos"][j])
-            end = i - settings.current_weeks + 1  # baseline: usable weeks before `end`
-            idx = np.flatnonzero(usable[s][: max(0, end)])[-settings.baseline_weeks :]
-            if len(idx) >= MIN_BASELINE_WEEKS and usable[s][i]:
-                batch.append((s, i, idx))
-        if not batch:
+    return res
+
+
+def _baseline_batch(res: list[dict], j: int, usable: list, settings) -> list[tuple]:
+    """The series whose j-th evaluated week can be tested: ``(series, week, baseline weeks)``.
+
+    A week is tested when it is usable and has at least ``MIN_BASELINE_WEEKS`` usable
+    baseline weeks before its current period.
+    """
+    batch = []
+    for s, r in enumerate(res):
+        if j >= len(r["pos"]):
             continue
-        width = max(len(idx) for _, _, idx in batch)
-        yb, eb, tb = (
-            np.zeros((len(batch), width)),
-            np.ones((len(batch), width)),
-            np.zeros((len(batch), width)),
-        )
-        mb = np.zeros((len(batch), width), dtype=bool)
-        for b, (s, _i, idx) in enumerate(batch):
-            yb[b, : len(idx)] = ys[s][idx]
-            eb[b, : len(idx)] = expos[s][idx]
-            tb[b, : len(idx)] = idx
-            mb[b, : len(idx)] = True
-        fit = fit_quasi_poisson_baselines(
-            yb, eb, tb, mb, [float(i) for _, i, _ in batch], [float(expos[s][i]) for s, i, _ in batch]
-        )
-        yi = np.array([ys[s][i] for s, i, _ in batch])
-        mu = np.maximum(fit["expected"], settings.min_expected)
-        p = np.atleast_1d(predictive_pvalue(yi, mu, fit["dispersion"], fit["var_log_expected"]))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            outbreak = (p <= outbreak_alpha) & (yi / mu >= settings.min_ratio)
-        for b, (s, i, _) in enumerate(batch):
-            r = res[s]
-            for col in ("expected", "dispersion", "var_log_expected", "trend", "n_baseline"):
-                r[col][j] = fit[col][b]
-            r["expected_floored"][j], r["p_value"][j] = mu[b], p[b]
-            if outbreak[b]:
-                usable[s][i] = False  # a past outbreak does not inform later baselines
+        i = int(r["pos"][j])
+        end = i - settings.current_weeks + 1  # baseline: usable weeks before `end`
+        idx = np.flatnonzero(usable[s][: max(0, end)])[-settings.baseline_weeks :]
+        if len(idx) >= MIN_BASELINE_WEEKS and usable[s][i]:
+            batch.append((s, i, idx))
+    return batch
+
+
+def _fit_batch(batch: list[tuple], ys: list, expos: list) -> dict:
+    """The baselines of a batch fitted in one stack (rows padded to the longest baseline)."""
+    width = max(len(idx) for _, _, idx in batch)
+    yb, eb, tb = (
+        np.zeros((len(batch), width)),
+        np.ones((len(batch), width)),
+        np.zeros((len(batch), width)),
+    )
+    mb = np.zeros((len(batch), width), dtype=bool)
+    for b, (s, _i, idx) in enumerate(batch):
+        yb[b, : len(idx)] = ys[s][idx]
+        eb[b, : len(idx)] = expos[s][idx]
+        tb[b, : len(idx)] = idx
+        mb[b, : len(idx)] = True
+    return fit_quasi_poisson_baselines(
+        yb, eb, tb, mb, [float(i) for _, i, _ in batch], [float(expos[s][i]) for s, i, _ in batch]
+    )
+
+
+def _evaluate_batch(
+    res: list[dict],
+    j: int,
+    batch: list[tuple],
+    ys: list,
+    expos: list,
+    usable: list,
+    settings,
+    outbreak_alpha: float,
+) -> None:
+    """Fit and test the j-th evaluated week of the batch's series; outbreaks leave ``usable``."""
+    fit = _fit_batch(batch, ys, expos)
+    yi = np.array([ys[s][i] for s, i, _ in batch])
+    mu = np.maximum(fit["expected"], settings.min_expected)
+    p = np.atleast_1d(predictive_pvalue(yi, mu, fit["dispersion"], fit["var_log_expected"]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        outbreak = (p <= outbreak_alpha) & (yi / mu >= settings.min_ratio)
+    for b, (s, i, _) in enumerate(batch):
+        r = res[s]
+        for col in ("expected", "dispersion", "var_log_expected", "trend", "n_baseline"):
+            r[col][j] = fit[col][b]
+        r["expected_floored"][j], r["p_value"][j] = mu[b], p[b]
+        if outbreak[b]:
+            usable[s][i] = False  # a past outbreak does not inform later baselines
+
+
+def _add_charts(res: list[dict], ys: list, targets: list, settings, band_level: float) -> None:
+    """Add the observed counts, upper band, CUSUM and EWMA charts of the tested weeks to ``res``."""
     # the charts start at the first target week (a fresh chart per report period)
     tested = [np.isfinite(r["expected"]) & (r["pos"] >= int(tg.min())) for r, tg in zip(res, targets)]
     obs = [np.asarray(y, dtype=float)[r["pos"]] for y, r in zip(ys, res)]
@@ -504,7 +545,6 @@ def _evaluate_series(
             r["cusum"][t], r["cusum_alarm"][t] = cu, cu > settings.cusum_h
             r["ewma"][t], r["ewma_limit"][t], r["ewma_alarm"][t] = ew, ucl, ew > ucl
         at += k
-    return res
 
 
 def detect_emerging_risks(

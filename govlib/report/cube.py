@@ -463,14 +463,9 @@ def cube_table_exprs(ds: Any, market: str, month: str, tz: str) -> tuple[dict, d
         ``signal_counts`` (records of :func:`govlib.data.load.count_signal_scores`) and
         ``published_per_month`` (the market's content published per local month of the window).
     """
-    import ibis
-
-    from govlib.data.load import count_signal_scores, window_bounds, with_references_expr
-    from govlib.timeutil import month_bounds, month_range
+    from govlib.data.load import window_bounds
 
     start, end = window_bounds(month, tz, WINDOW_MONTHS_BACK)
-    recent_start, _ = month_bounds(shift_month(month, -CONTENT_MONTHS_BACK), tz)
-    lo, hi, recent_lo = utc_literal(start), utc_literal(end), utc_literal(recent_start)
     exprs: dict[str, Any] = {}
     facts: dict[str, Any] = {
         "content_first_published_at": None,
@@ -485,71 +480,123 @@ def cube_table_exprs(ds: Any, market: str, month: str, tz: str) -> tuple[dict, d
             continue
         exprs[name] = ds.filter_expr(name, market, start, end)
     if ds.has("creators"):
-        t = ds.table("creators", market)
-        if acts is not None:
-            exprs["creators"] = with_references_expr(
-                ds,
-                "creators",
-                market,
-                t,
-                t.market == market,
-                "creator_id",
-                acts.select("creator_id").distinct(),
-            )
-        else:
-            exprs["creators"] = t.filter(t.market == market)
+        exprs["creators"] = _creators_expr(ds, market, acts)
     if ds.has("content"):
-        t = ds.table("content", market)
-        mine = t.market == market
-        in_window = mine & (t.published_at >= lo) & (t.published_at < hi)
-        slim = mine & (t.published_at >= recent_lo) & (t.published_at < hi)
-        # content named by the window's notices and by any label (a label reviewed after the month still
-        # describes content scored in it), if published in the window
-        named = [exprs["notices"]] if ds.has("notices") else []
-        named += [ds.filter_expr("review_labels", market)] if ds.has("review_labels") else []
-        for o in named:
-            slim = slim | (in_window & t.content_id.isin(o.filter(o.content_id.notnull()).content_id))
-        if acts is not None:
-            ref = acts.filter(acts.content_id.notnull()).select("content_id").distinct()
-            exprs["content"] = with_references_expr(ds, "content", market, t, slim, "content_id", ref)
-            window = with_references_expr(ds, "content", market, t, in_window, "content_id", ref)
-        else:
-            exprs["content"] = t.filter(slim)
-            window = t.filter(in_window)
-        first = t.filter(mine).published_at.min().to_pyarrow().as_py()
-        facts["content_first_published_at"] = pd.Timestamp(first).isoformat() if first is not None else None
-        in_span = window.filter((window.published_at >= lo) & (window.published_at < hi))
-        months = month_range(shift_month(month, -WINDOW_MONTHS_BACK), month)
-        ends = [month_bounds(m, tz)[1] for m in months]
-        # the market's own publications per month: with the actions, what tells a month without data
-        own = t.filter(in_window)
-        per_month = (
-            own.select(_bucket_expr(own.published_at, months, ends, "month"))
-            .group_by("month")
-            .agg(n=ibis._.count())
-            .to_pyarrow()
-            .to_pylist()
-        )
-        facts["published_per_month"] = {r["month"]: int(r["n"]) for r in per_month}
-        month_col = _bucket_expr(in_span.published_at, months, ends, "month")
-        exprs[ACTIVITY_TABLE] = (
-            in_span.select("creator_id", month_col)
-            .group_by(["creator_id", "month"])
-            .agg(activity=ibis._.count())
-            .order_by(["creator_id", "month"])
-        )
-        exprs[PUBLISHED_TABLE] = _weekly_published_expr(
-            window.filter(window.market == market), acts, month, tz
-        )
+        _add_content_exprs(ds, market, month, tz, start, end, acts, exprs, facts)
     if ds.has("signal_scores"):
-        sc = ds.filter_expr("signal_scores", market, start, end)
-        facts["signal_counts"] = count_signal_scores(sc).to_dict(orient="records")
-        if ds.has("review_labels"):
-            lb = ds.filter_expr("review_labels", market)
-            exprs["signal_scores"] = sc.filter(sc.content_id.isin(lb.content_id))
-        else:
-            exprs["signal_scores"] = sc.filter(ibis.literal(False))  # no labels: nothing to evaluate
+        _add_signal_scores_expr(ds, market, start, end, exprs, facts)
     return exprs, facts
+
+
+def _creators_expr(ds: Any, market: str, acts: Any):
+    """The market's creators plus those of other markets named by the window's actions."""
+    from govlib.data.load import with_references_expr
+
+    t = ds.table("creators", market)
+    if acts is not None:
+        return with_references_expr(
+            ds,
+            "creators",
+            market,
+            t,
+            t.market == market,
+            "creator_id",
+            acts.select("creator_id").distinct(),
+        )
+    return t.filter(t.market == market)
+
+
+def _add_content_exprs(
+    ds: Any, market: str, month: str, tz: str, start, end, acts: Any, exprs: dict, facts: dict
+) -> None:
+    """Add the ``content`` slice, the content activity and weekly publications to ``exprs``.
+
+    Also sets ``facts["content_first_published_at"]`` and ``facts["published_per_month"]``.
+    """
+    from govlib.data.load import with_references_expr
+    from govlib.timeutil import month_bounds
+
+    recent_start, _ = month_bounds(shift_month(month, -CONTENT_MONTHS_BACK), tz)
+    lo, hi, recent_lo = utc_literal(start), utc_literal(end), utc_literal(recent_start)
+    t = ds.table("content", market)
+    mine = t.market == market
+    in_window = mine & (t.published_at >= lo) & (t.published_at < hi)
+    slim = mine & (t.published_at >= recent_lo) & (t.published_at < hi)
+    # content named by the window's notices and by any label (a label reviewed after the month still
+    # describes content scored in it), if published in the window
+    named = [exprs["notices"]] if ds.has("notices") else []
+    named += [ds.filter_expr("review_labels", market)] if ds.has("review_labels") else []
+    for o in named:
+        slim = slim | (in_window & t.content_id.isin(o.filter(o.content_id.notnull()).content_id))
+    if acts is not None:
+        ref = acts.filter(acts.content_id.notnull()).select("content_id").distinct()
+        exprs["content"] = with_references_expr(ds, "content", market, t, slim, "content_id", ref)
+        window = with_references_expr(ds, "content", market, t, in_window, "content_id", ref)
+    else:
+        exprs["content"] = t.filter(slim)
+        window = t.filter(in_window)
+    first = t.filter(mine).published_at.min().to_pyarrow().as_py()
+    facts["content_first_published_at"] = pd.Timestamp(first).isoformat() if first is not None else None
+    _add_activity_exprs(t, window, in_window, lo, hi, market, month, tz, acts, exprs, facts)
+
+
+def _add_activity_exprs(
+    t: Any,
+    window: Any,
+    in_window: Any,
+    lo,
+    hi,
+    market: str,
+    month: str,
+    tz: str,
+    acts: Any,
+    exprs: dict,
+    facts: dict,
+) -> None:
+    """Add the content activity per creator and month and the weekly publications to ``exprs``.
+
+    Also sets ``facts["published_per_month"]`` (the market's own publications per month).
+    """
+    import ibis
+
+    from govlib.timeutil import month_bounds, month_range
+
+    in_span = window.filter((window.published_at >= lo) & (window.published_at < hi))
+    months = month_range(shift_month(month, -WINDOW_MONTHS_BACK), month)
+    ends = [month_bounds(m, tz)[1] for m in months]
+    # the market's own publications per month: with the actions, what tells a month without data
+    own = t.filter(in_window)
+    per_month = (
+        own.select(_bucket_expr(own.published_at, months, ends, "month"))
+        .group_by("month")
+        .agg(n=ibis._.count())
+        .to_pyarrow()
+        .to_pylist()
+    )
+    facts["published_per_month"] = {r["month"]: int(r["n"]) for r in per_month}
+    month_col = _bucket_expr(in_span.published_at, months, ends, "month")
+    exprs[ACTIVITY_TABLE] = (
+        in_span.select("creator_id", month_col)
+        .group_by(["creator_id", "month"])
+        .agg(activity=ibis._.count())
+        .order_by(["creator_id", "month"])
+    )
+    exprs[PUBLISHED_TABLE] = _weekly_published_expr(window.filter(window.market == market), acts, month, tz)
+
+
+def _add_signal_scores_expr(ds: Any, market: str, start, end, exprs: dict, facts: dict) -> None:
+    """Add the scores of labelled content to ``exprs`` and the counts of all scores to ``facts``."""
+    import ibis
+
+    from govlib.data.load import count_signal_scores
+
+    sc = ds.filter_expr("signal_scores", market, start, end)
+    facts["signal_counts"] = count_signal_scores(sc).to_dict(orient="records")
+    if ds.has("review_labels"):
+        lb = ds.filter_expr("review_labels", market)
+        exprs["signal_scores"] = sc.filter(sc.content_id.isin(lb.content_id))
+    else:
+        exprs["signal_scores"] = sc.filter(ibis.literal(False))  # no labels: nothing to evaluate
 
 
 def _weekly_published_expr(content, acts, month: str, tz: str):

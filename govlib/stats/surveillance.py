@@ -209,16 +209,7 @@ def fit_quasi_poisson_baselines(
     target_exposure = np.asarray(target_exposure, dtype=float)
     m = len(y)
     n = mask.sum(axis=1)
-    if harmonics == "auto":
-        span = (
-            np.max(np.where(mask, t, -np.inf), axis=1, initial=-np.inf)
-            - np.min(np.where(mask, t, np.inf), axis=1, initial=np.inf)
-            + 1
-        )
-        hh = np.where((n > 0) & (span >= 2 * WEEKS_PER_YEAR), 1, 0)
-    else:
-        hh = np.full(m, int(harmonics))
-    hh = np.where(n > 2 + 2 * hh + 2, hh, 0)
+    hh = _stack_harmonics(mask, t, n, harmonics)
     out = {
         "expected": np.zeros(m),
         "dispersion": np.ones(m),
@@ -239,19 +230,7 @@ def fit_quasi_poisson_baselines(
             # centre time on the target: the intercept is then the target's log rate
             X = _design_batch(t[idx] - target_time[idx, None], tr, h)
             yi, oi, ni = y[idx], offset[idx], n[idx]
-            w = mask[idx].astype(float)
-            fit = _glm_stack(yi, X, oi, w, ni)
-            phi = np.maximum(1.0, fit.scale)
-            if reweight:
-                r = _anscombe_standardised(yi, fit.mu, phi, X, w)
-                w = np.where(
-                    mask[idx],
-                    np.where(r > reweight_threshold, np.power(np.maximum(r, 1e-12), -2.0), 1.0),
-                    0.0,
-                )
-                w = w * ni[:, None] / w.sum(axis=1)[:, None]
-                fit = _glm_stack(yi, X, oi, w, ni)
-                phi = np.maximum(1.0, fit.scale)
+            fit, phi = _fit_stack(yi, X, oi, mask[idx], ni, reweight, reweight_threshold)
             x0 = _design(np.array([0.0]), tr, h)[0]
             mu0 = np.exp(fit.params @ x0 + np.log(target_exposure[idx]))
             keep = np.ones(len(idx), dtype=bool)
@@ -274,6 +253,46 @@ def fit_quasi_poisson_baselines(
         use_trend = use_trend & ~retry
         todo = retry
     return out
+
+
+def _stack_harmonics(mask, t, n, harmonics) -> np.ndarray:
+    """Number of seasonal harmonics per fit: with ``"auto"``, one if the baseline spans two years.
+
+    A fit keeps its harmonics only if it has more weeks than parameters + 2.
+    """
+    if harmonics == "auto":
+        span = (
+            np.max(np.where(mask, t, -np.inf), axis=1, initial=-np.inf)
+            - np.min(np.where(mask, t, np.inf), axis=1, initial=np.inf)
+            + 1
+        )
+        hh = np.where((n > 0) & (span >= 2 * WEEKS_PER_YEAR), 1, 0)
+    else:
+        hh = np.full(len(n), int(harmonics))
+    return np.where(n > 2 + 2 * hh + 2, hh, 0)
+
+
+def _fit_stack(yi, X, oi, mask, ni, reweight: bool, reweight_threshold: float):
+    """One :func:`_glm_stack` fit of a design group, refitted with outlier weights if ``reweight``.
+
+    Weeks with an Anscombe residual above ``reweight_threshold`` get weight ``r**-2``
+    (weights rescaled to sum to the number of baseline weeks). Returns the fit and the
+    dispersion (at least 1).
+    """
+    w = mask.astype(float)
+    fit = _glm_stack(yi, X, oi, w, ni)
+    phi = np.maximum(1.0, fit.scale)
+    if reweight:
+        r = _anscombe_standardised(yi, fit.mu, phi, X, w)
+        w = np.where(
+            mask,
+            np.where(r > reweight_threshold, np.power(np.maximum(r, 1e-12), -2.0), 1.0),
+            0.0,
+        )
+        w = w * ni[:, None] / w.sum(axis=1)[:, None]
+        fit = _glm_stack(yi, X, oi, w, ni)
+        phi = np.maximum(1.0, fit.scale)
+    return fit, phi
 
 
 def fit_quasi_poisson_baseline(
