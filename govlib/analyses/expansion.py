@@ -234,6 +234,96 @@ def _gap_of(gaps: pd.DataFrame, metric: str) -> tuple[bool, float]:
     return (bool(s["flagged"].iloc[0]), float(s["pvalue_adjusted"].iloc[0])) if len(s) else (False, math.nan)
 
 
+def _evaluate_signal(
+    d: pd.DataFrame,
+    market: str,
+    reference_market: str,
+    reference_language: str,
+    threshold: float,
+    alpha: float,
+    min_gap: float,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series | None]:
+    """One signal's precision/recall per group (reference and the market's languages) and its transfer gaps.
+
+    Returns the evaluation per group, the flagged gaps (empty without both samples) and the
+    reference row (None when the reference has no labelled items).
+    """
+    ref = d[(d["market"] == reference_market) & (d["language"] == reference_language)]
+    own = d[d["market"] == market]
+    frame = pd.concat(
+        [ref.assign(group="__reference__"), own.assign(group=own["language"].astype(str))],
+        ignore_index=True,
+    )
+    ev = signals.evaluate_thresholds(frame, threshold, by="group") if len(frame) else pd.DataFrame()
+    gaps = pd.DataFrame()
+    if len(ref) and len(own):
+        gaps = signals.flag_transfer_gaps(ev, "__reference__", by="group", alpha=alpha, min_gap=min_gap)
+    ref_row = ev[ev["group"] == "__reference__"].iloc[0] if len(ref) else None
+    return ev, gaps, ref_row
+
+
+def _readiness_row(
+    sig: str,
+    lg: str,
+    ev: pd.DataFrame,
+    gaps: pd.DataFrame,
+    ref_row: pd.Series | None,
+    reference_market: str,
+    reference_language: str,
+    min_labelled: int,
+    min_violating: int,
+) -> dict:
+    """One signal x language row of :func:`assess_signal_readiness`, with its go/no-go decision."""
+    r = ev[ev["group"] == lg].iloc[0] if len(ev) and (ev["group"] == lg).any() else None
+    g = gaps[gaps["group"] == lg] if len(gaps) else gaps
+
+    p_flag, p_p = _gap_of(g, "precision")
+    r_flag, r_p = _gap_of(g, "recall")
+    n_lab = int(r["n_labelled"]) if r is not None else 0
+    n_vio = int(r["n_violating"]) if r is not None else 0
+    enough = n_lab >= min_labelled and n_vio >= min_violating
+    if not enough:
+        decision, reason = NO_GO, "too_few_labels"
+    elif ref_row is None:
+        decision, reason = NO_GO, "no_reference_sample"
+    elif p_flag or r_flag:
+        decision, reason = NO_GO, "transfer_gap"
+    else:
+        decision, reason = GO, ""
+    return {
+        "signal": sig,
+        "language": lg,
+        "n_labelled": n_lab,
+        "n_violating": n_vio,
+        "n_flagged": int(r["n_flagged"]) if r is not None else 0,
+        **{
+            k: float(r[k]) if r is not None else math.nan
+            for k in (
+                "precision",
+                "precision_low",
+                "precision_high",
+                "recall",
+                "recall_low",
+                "recall_high",
+            )
+        },
+        "reference_market": reference_market,
+        "reference_language": reference_language,
+        "reference_n_labelled": int(ref_row["n_labelled"]) if ref_row is not None else 0,
+        "reference_precision": float(ref_row["precision"]) if ref_row is not None else math.nan,
+        "reference_recall": float(ref_row["recall"]) if ref_row is not None else math.nan,
+        "precision_pvalue": p_p,
+        "recall_pvalue": r_p,
+        "precision_gap_flagged": p_flag,
+        "recall_gap_flagged": r_flag,
+        "enough_labels": enough,
+        "min_labelled": int(min_labelled),
+        "min_violating": int(min_violating),
+        "decision": decision,
+        "reason": reason,
+    }
+
+
 def assess_signal_readiness(
     labelled: pd.DataFrame,
     market: str,
@@ -299,67 +389,22 @@ def assess_signal_readiness(
     rows = []
     for sig in sorted(labelled["signal"].dropna().astype(str).unique()):
         d = labelled[labelled["signal"].astype(str) == sig]
-        ref = d[(d["market"] == reference_market) & (d["language"] == reference_language)]
-        own = d[d["market"] == market]
-        frame = pd.concat(
-            [ref.assign(group="__reference__"), own.assign(group=own["language"].astype(str))],
-            ignore_index=True,
+        ev, gaps, ref_row = _evaluate_signal(
+            d, market, reference_market, reference_language, threshold, alpha, min_gap
         )
-        ev = signals.evaluate_thresholds(frame, threshold, by="group") if len(frame) else pd.DataFrame()
-        gaps = pd.DataFrame()
-        if len(ref) and len(own):
-            gaps = signals.flag_transfer_gaps(ev, "__reference__", by="group", alpha=alpha, min_gap=min_gap)
-        ref_row = ev[ev["group"] == "__reference__"].iloc[0] if len(ref) else None
         for lg in languages:
-            r = ev[ev["group"] == lg].iloc[0] if len(ev) and (ev["group"] == lg).any() else None
-            g = gaps[gaps["group"] == lg] if len(gaps) else gaps
-
-            p_flag, p_p = _gap_of(g, "precision")
-            r_flag, r_p = _gap_of(g, "recall")
-            n_lab = int(r["n_labelled"]) if r is not None else 0
-            n_vio = int(r["n_violating"]) if r is not None else 0
-            enough = n_lab >= min_labelled and n_vio >= min_violating
-            if not enough:
-                decision, reason = NO_GO, "too_few_labels"
-            elif ref_row is None:
-                decision, reason = NO_GO, "no_reference_sample"
-            elif p_flag or r_flag:
-                decision, reason = NO_GO, "transfer_gap"
-            else:
-                decision, reason = GO, ""
             rows.append(
-                {
-                    "signal": sig,
-                    "language": lg,
-                    "n_labelled": n_lab,
-                    "n_violating": n_vio,
-                    "n_flagged": int(r["n_flagged"]) if r is not None else 0,
-                    **{
-                        k: float(r[k]) if r is not None else math.nan
-                        for k in (
-                            "precision",
-                            "precision_low",
-                            "precision_high",
-                            "recall",
-                            "recall_low",
-                            "recall_high",
-                        )
-                    },
-                    "reference_market": reference_market,
-                    "reference_language": reference_language,
-                    "reference_n_labelled": int(ref_row["n_labelled"]) if ref_row is not None else 0,
-                    "reference_precision": float(ref_row["precision"]) if ref_row is not None else math.nan,
-                    "reference_recall": float(ref_row["recall"]) if ref_row is not None else math.nan,
-                    "precision_pvalue": p_p,
-                    "recall_pvalue": r_p,
-                    "precision_gap_flagged": p_flag,
-                    "recall_gap_flagged": r_flag,
-                    "enough_labels": enough,
-                    "min_labelled": int(min_labelled),
-                    "min_violating": int(min_violating),
-                    "decision": decision,
-                    "reason": reason,
-                }
+                _readiness_row(
+                    sig,
+                    lg,
+                    ev,
+                    gaps,
+                    ref_row,
+                    reference_market,
+                    reference_language,
+                    min_labelled,
+                    min_violating,
+                )
             )
     return _frame(rows, SIGNAL_COLUMNS)
 

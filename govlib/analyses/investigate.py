@@ -120,6 +120,97 @@ def _parse_date(text: str, what: str, tz: str) -> pd.Timestamp:
         raise UsageError(f"{what} {text!r} is not a calendar date") from None
 
 
+def _creator_case(ds, creator: str, date_from: str | None, date_to: str | None) -> tuple[str, str, str, str]:
+    """Check a creator-mode case; return its market, timezone and window.
+
+    The window defaults to the creator's whole history: registration to the last action or
+    publication (local dates of the creator's home market).
+    """
+    from govlib.params import load_market
+
+    if not _ID.match(creator):
+        raise UsageError(f"--creator {creator!r} is not a creator id (letters, digits, _ . : -)")
+    found = ds.load(
+        "creators",
+        columns=["creator_id", "market", "registered_at"],
+        where=lambda t: t.creator_id == creator,
+    )
+    if found.empty:
+        raise InvestigationError(
+            f"creator {creator!r} is not in the creators table of {ds.path}; "
+            "check the id (ids are case-sensitive)"
+        )
+    market = str(found.iloc[0]["market"])
+    tz = load_market(market).timezone
+    if date_from or date_to:
+        if not (date_from and date_to):
+            raise UsageError("give both --from and --to, or neither (the creator's whole history)")
+    else:
+        date_from = pd.Timestamp(found.iloc[0]["registered_at"]).tz_convert(tz).strftime("%Y-%m-%d")
+        last = ds.load(
+            "enforcement_actions",
+            market=market,
+            columns=["actioned_at"],
+            where=lambda t: t.creator_id == creator,
+            ordered=False,
+        )["actioned_at"]
+        pub = ds.load(
+            "content",
+            market=market,
+            columns=["published_at"],
+            where=lambda t: t.creator_id == creator,
+            ordered=False,
+        )["published_at"]
+        ends = [s.max() for s in (last, pub) if len(s)]
+        end = max(ends) if ends else pd.Timestamp(found.iloc[0]["registered_at"])
+        date_to = pd.Timestamp(end).tz_convert(tz).strftime("%Y-%m-%d")
+    return market, tz, date_from, date_to
+
+
+def _policy_case(policy: str | None, market: str | None, date_from: str | None, date_to: str | None) -> str:
+    """Check a policy-mode case (all four values given, known market, policy it has); return its timezone."""
+    from govlib.params import list_markets, load_market
+
+    if not (policy and market and date_from and date_to):
+        raise UsageError("policy mode needs --policy, --market, --from and --to")
+    if market not in list_markets():
+        raise InvestigationError(f"unknown market {market!r}; known: {', '.join(list_markets())}")
+    params = load_market(market)
+    if policy not in contract.POLICY_DSA_CATEGORY and policy not in params.local_policies:
+        raise UsageError(
+            f"--policy {policy!r} is neither in the policy taxonomy nor a local policy of {market}; "
+            f"allowed: {', '.join(list(contract.POLICIES) + sorted(params.local_policies))}"
+        )
+    return params.timezone
+
+
+def _check_range(ds, creator: str, market: str, date_from: str, date_to: str, tz: str) -> None:
+    """Check the dates: well-formed and ordered; in policy mode also at most MAX_RANGE_DAYS and overlapping the data."""
+    start = _parse_date(date_from, "--from", tz)
+    stop = _parse_date(date_to, "--to", tz)
+    if stop < start:
+        raise UsageError(f"--to {date_to} is before --from {date_from}")
+    if (stop - start).days + 1 > MAX_RANGE_DAYS and not creator:
+        raise UsageError(
+            f"the range {date_from} to {date_to} is longer than {MAX_RANGE_DAYS} days; narrow it"
+        )
+    if not creator:
+        acts = ds.load("enforcement_actions", market=market, columns=["actioned_at"], ordered=False)
+        if (
+            acts.empty
+            or start.tz_convert("UTC") > acts["actioned_at"].max()
+            or (stop + pd.Timedelta(days=1)).tz_convert("UTC") <= acts["actioned_at"].min()
+        ):
+            lo = acts["actioned_at"].min() if len(acts) else None
+            hi = acts["actioned_at"].max() if len(acts) else None
+            raise InvestigationError(
+                f"the range {date_from} to {date_to} has no data for {market}: its actions run from "
+                f"{lo:%Y-%m-%d} to {hi:%Y-%m-%d}"
+                if lo is not None
+                else f"{market} has no enforcement actions"
+            )
+
+
 def validate_case(
     ds,
     *,
@@ -149,84 +240,15 @@ def validate_case(
     InvestigationError
         An unknown creator or market, or dates outside the data.
     """
-    from govlib.params import list_markets, load_market
-
     if bool(creator) == bool(policy or market):
         raise UsageError("give either --creator ID, or --policy P --market M --from DATE --to DATE")
     if creator:
-        if not _ID.match(creator):
-            raise UsageError(f"--creator {creator!r} is not a creator id (letters, digits, _ . : -)")
-        found = ds.load(
-            "creators",
-            columns=["creator_id", "market", "registered_at"],
-            where=lambda t: t.creator_id == creator,
-        )
-        if found.empty:
-            raise InvestigationError(
-                f"creator {creator!r} is not in the creators table of {ds.path}; "
-                "check the id (ids are case-sensitive)"
-            )
-        market = str(found.iloc[0]["market"])
-        tz = load_market(market).timezone
-        if date_from or date_to:
-            if not (date_from and date_to):
-                raise UsageError("give both --from and --to, or neither (the creator's whole history)")
-        else:
-            date_from = pd.Timestamp(found.iloc[0]["registered_at"]).tz_convert(tz).strftime("%Y-%m-%d")
-            last = ds.load(
-                "enforcement_actions",
-                market=market,
-                columns=["actioned_at"],
-                where=lambda t: t.creator_id == creator,
-                ordered=False,
-            )["actioned_at"]
-            pub = ds.load(
-                "content",
-                market=market,
-                columns=["published_at"],
-                where=lambda t: t.creator_id == creator,
-                ordered=False,
-            )["published_at"]
-            ends = [s.max() for s in (last, pub) if len(s)]
-            end = max(ends) if ends else pd.Timestamp(found.iloc[0]["registered_at"])
-            date_to = pd.Timestamp(end).tz_convert(tz).strftime("%Y-%m-%d")
+        market, tz, date_from, date_to = _creator_case(ds, creator, date_from, date_to)
         policy = ""
     else:
-        if not (policy and market and date_from and date_to):
-            raise UsageError("policy mode needs --policy, --market, --from and --to")
-        if market not in list_markets():
-            raise InvestigationError(f"unknown market {market!r}; known: {', '.join(list_markets())}")
-        params = load_market(market)
-        if policy not in contract.POLICY_DSA_CATEGORY and policy not in params.local_policies:
-            raise UsageError(
-                f"--policy {policy!r} is neither in the policy taxonomy nor a local policy of {market}; "
-                f"allowed: {', '.join(list(contract.POLICIES) + sorted(params.local_policies))}"
-            )
-        tz = params.timezone
+        tz = _policy_case(policy, market, date_from, date_to)
         creator = ""
-    start = _parse_date(date_from, "--from", tz)
-    stop = _parse_date(date_to, "--to", tz)
-    if stop < start:
-        raise UsageError(f"--to {date_to} is before --from {date_from}")
-    if (stop - start).days + 1 > MAX_RANGE_DAYS and not creator:
-        raise UsageError(
-            f"the range {date_from} to {date_to} is longer than {MAX_RANGE_DAYS} days; narrow it"
-        )
-    if not creator:
-        acts = ds.load("enforcement_actions", market=market, columns=["actioned_at"], ordered=False)
-        if (
-            acts.empty
-            or start.tz_convert("UTC") > acts["actioned_at"].max()
-            or (stop + pd.Timedelta(days=1)).tz_convert("UTC") <= acts["actioned_at"].min()
-        ):
-            lo = acts["actioned_at"].min() if len(acts) else None
-            hi = acts["actioned_at"].max() if len(acts) else None
-            raise InvestigationError(
-                f"the range {date_from} to {date_to} has no data for {market}: its actions run from "
-                f"{lo:%Y-%m-%d} to {hi:%Y-%m-%d}"
-                if lo is not None
-                else f"{market} has no enforcement actions"
-            )
+    _check_range(ds, creator, market, date_from, date_to, tz)
     return {
         "creator": creator or "",
         "policy": policy or "",

@@ -311,17 +311,14 @@ class Content:
         return len(self.published)
 
 
-def _build_content(
-    rng: np.random.Generator, w: MarketWorld, d: ActionDetail, offset: int
-) -> tuple[Content, np.ndarray, np.ndarray]:
-    """Background publishing plus one item per content-level action.
+def _background_publishing(
+    rng: np.random.Generator, c: Creators, clock: Clock
+) -> tuple[np.ndarray, np.ndarray]:
+    """Background publishing: each item's owner row and publication time.
 
-    Returns the content, each action's content row (-1 for account-level actions) and each
-    action's ``views_before_action``.
+    Poisson counts over each creator's active span, placed by the season x weekday x hour
+    profile of the market's local calendar.
     """
-    c, clock, ev, model = w.creators, w.clock, w.events, w.model
-    # background publishing: Poisson counts over each creator's active span, placed by the
-    # season x weekday x hour profile of the market's local calendar
     t0 = np.maximum(c.registered, clock.start)
     t1 = np.minimum(c.ban_at, clock.end)
     ok = t1 > t0
@@ -331,23 +328,41 @@ def _build_content(
     owner = np.repeat(np.arange(len(c), dtype=np.int64), counts)
     u = w0[owner] + rng.random(len(owner)) * (w1 - w0)[owner]
     pub_bg = np.clip(clock.time_at_weight(u), t0[owner], t1[owner] - 1)
-    n_bg = len(owner)
-    # content behind content-level actions, published before its detection
-    has = np.nonzero(~d.account_level)[0]
-    lower = np.maximum(c.registered[ev.creator[has]], clock.start)
-    pub_ev = np.maximum(ev.detected[has] - d.lag[has], lower)
-    ev.detected[has] = np.maximum(ev.detected[has], pub_ev)
-    owner = np.concatenate([owner, ev.creator[has]])
-    pub = np.concatenate([pub_bg, pub_ev])
-    n = len(owner)
-    is_ev = np.arange(n) >= n_bg
+    return owner, pub_bg
 
+
+def _content_attributes(
+    rng: np.random.Generator, w: MarketWorld, owner: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Content type, language and category (-1 when none) of each item."""
+    c, model = w.creators, w.model
+    n = len(owner)
     ctype = content_type_draw(rng, model, c.wave[owner])
     language = draw_fixed(rng, _language_p(w.params.languages), n)
     category = np.where(
         rng.random(n) < 0.75, c.category[owner], draw_fixed(rng, P.CATEGORY_WEIGHTS, n)
     ).astype(np.int8)
     category[rng.random(n) < _lookup(P.NULL_CATEGORY, CONTENT_TYPES)[ctype]] = -1
+    return ctype, language, category
+
+
+def _content_views(
+    rng: np.random.Generator,
+    w: MarketWorld,
+    owner: np.ndarray,
+    ctype: np.ndarray,
+    pub: np.ndarray,
+    pub_ev: np.ndarray,
+    has: np.ndarray,
+    n_bg: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Views of each item by the end of the data, and the actioned items' views before their action.
+
+    Actioned items stop gaining views (taken down, or pulled until fixed after a warning);
+    visibility-limited ones keep a tenth of their further reach.
+    """
+    c, clock, ev = w.creators, w.clock, w.events
+    n = len(owner)
     log_v = (
         P.VIEWS_LOG_BASE
         + P.VIEWS_FOLLOWER_ELASTICITY * np.log1p(c.followers[owner])
@@ -356,18 +371,32 @@ def _build_content(
     lifetime = np.exp(log_v) * _lookup(P.VIEW_TYPE_FACTOR, CONTENT_TYPES)[ctype]
     tau = P.VIEW_ACCRUAL_DAYS * US_DAY
     views = np.floor(lifetime * -np.expm1(-(clock.end - pub) / tau)).astype(np.int64)
-    # actioned items stop gaining views (taken down, or pulled until fixed after a warning);
-    # visibility-limited ones keep a tenth of their further reach
     ev_rows = np.arange(n_bg, n)
     before = np.floor(lifetime[ev_rows] * -np.expm1(-(ev.actioned[has] - pub_ev) / tau)).astype(np.int64)
     limited = ev.action_type[has] == ACTION_TYPES.index("visibility_limited")
     v_ev = views[ev_rows]
     v_ev = np.where(limited, before + (v_ev - before) // 10, before)
     views[ev_rows] = v_ev
-    buyers = rng.poisson(views * _lookup(P.CONVERSION, CONTENT_TYPES)[ctype] * (category >= 0))
-    price = np.exp(P.PRICE_LOG_MEAN + P.PRICE_LOG_SD * rng.standard_normal(n))
-    gmv = np.round(buyers * price, 2)
-    # violations: undetected ones among background content, the actions' own (unless the action was a mistake)
+    return views, before
+
+
+def _content_violations(
+    rng: np.random.Generator,
+    w: MarketWorld,
+    d: ActionDetail,
+    owner: np.ndarray,
+    is_ev: np.ndarray,
+    has: np.ndarray,
+    n_bg: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each item violates a policy, and which policy (-1 when it does not).
+
+    Undetected violations among background content; the actions' own items violate unless the
+    action was a mistake.
+    """
+    c, ev, model = w.creators, w.events, w.model
+    n = len(owner)
+    ev_rows = np.arange(n_bg, n)
     base = P.UNDETECTED_VIOLATION.get(w.code, 0.012)
     share = P.OFFENDER_SHARE.get(w.code, 0.65)
     f = P.OFFENDER_VIOLATION_FACTOR
@@ -382,7 +411,38 @@ def _build_content(
     policy[c.wave[owner]] = POLICIES.index(P.WAVE_POLICY)
     policy[ev_rows] = ev.policy[has]
     policy[~violating] = -1
+    return violating, policy
 
+
+def _build_content(
+    rng: np.random.Generator, w: MarketWorld, d: ActionDetail, offset: int
+) -> tuple[Content, np.ndarray, np.ndarray]:
+    """Background publishing plus one item per content-level action.
+
+    Returns the content, each action's content row (-1 for account-level actions) and each
+    action's ``views_before_action``.
+    """
+    c, clock, ev = w.creators, w.clock, w.events
+    owner, pub_bg = _background_publishing(rng, c, clock)
+    n_bg = len(owner)
+    # content behind content-level actions, published before its detection
+    has = np.nonzero(~d.account_level)[0]
+    lower = np.maximum(c.registered[ev.creator[has]], clock.start)
+    pub_ev = np.maximum(ev.detected[has] - d.lag[has], lower)
+    ev.detected[has] = np.maximum(ev.detected[has], pub_ev)
+    owner = np.concatenate([owner, ev.creator[has]])
+    pub = np.concatenate([pub_bg, pub_ev])
+    n = len(owner)
+    is_ev = np.arange(n) >= n_bg
+
+    ctype, language, category = _content_attributes(rng, w, owner)
+    views, before = _content_views(rng, w, owner, ctype, pub, pub_ev, has, n_bg)
+    buyers = rng.poisson(views * _lookup(P.CONVERSION, CONTENT_TYPES)[ctype] * (category >= 0))
+    price = np.exp(P.PRICE_LOG_MEAN + P.PRICE_LOG_SD * rng.standard_normal(n))
+    gmv = np.round(buyers * price, 2)
+    violating, policy = _content_violations(rng, w, d, owner, is_ev, has, n_bg)
+
+    ev_rows = np.arange(n_bg, n)
     order = np.argsort(pub, kind="stable")
     rank = np.empty(n, np.int64)
     rank[order] = np.arange(n)
