@@ -235,9 +235,23 @@ def _prepare(ds, name: str, level: str, now: Any = None) -> _Checked:
         )
     checked = _Checked(name, None, spec.primary_key)
     present = set(raw.columns)
+    checked.problems += _missing_columns(name, spec, raw, present)
+    cols = _cast_columns(checked, spec, raw, present, ds.nanos_columns(name))
+    t = raw.select(**cols)
+    rules = _cast_rules(t, spec, cols)
+    if level == "full":
+        rules += _row_rules(t, spec, cols) + _time_rules(t, spec, cols, now)
+    checked.table = t
+    checked.rules = rules
+    return checked
+
+
+def _missing_columns(name: str, spec: contract.Table, raw, present: set[str]) -> list[Problem]:
+    """``missing_column`` problems, in contract order, naming the columns that were found."""
+    problems: list[Problem] = []
     missing = [c.name for c in spec.columns if c.name not in present]
     for col in missing:
-        checked.problems.append(
+        problems.append(
             Problem(
                 name,
                 col,
@@ -247,9 +261,16 @@ def _prepare(ds, name: str, level: str, now: Any = None) -> _Checked:
                 hint=f"add column {col!r} ({contract.TABLES[name].column(col).dtype}); columns found: {', '.join(raw.columns)}",
             )
         )
+    return problems
+
+
+def _cast_columns(checked: _Checked, spec: contract.Table, raw, present: set[str], nanos) -> dict[str, Any]:
+    """Typed column expressions per present column (plus ``__raw_<name>`` for try-casts).
+
+    Records the usable columns in ``checked.ok_columns`` and uncastable ones as ``type`` problems.
+    """
+    name = checked.name
     cols: dict[str, Any] = {}
-    rules: list[_Rule] = []
-    nanos = ds.nanos_columns(name)
     for c in spec.columns:
         if c.name not in present:
             continue
@@ -280,7 +301,12 @@ def _prepare(ds, name: str, level: str, now: Any = None) -> _Checked:
         else:
             cols[c.name] = rawcol.try_cast(target)
             cols["__raw_" + c.name] = rawcol
-    t = raw.select(**cols)
+    return cols
+
+
+def _cast_rules(t, spec: contract.Table, cols: dict[str, Any]) -> list[_Rule]:
+    """``type`` rules: rows whose raw value did not survive the try-cast (or lost precision)."""
+    rules: list[_Rule] = []
     for c in spec.columns:
         if c.name not in cols:
             continue
@@ -302,11 +328,7 @@ def _prepare(ds, name: str, level: str, now: Any = None) -> _Checked:
                     show_values=True,
                 )
             )
-    if level == "full":
-        rules += _row_rules(t, spec, cols) + _time_rules(t, spec, cols, now)
-    checked.table = t
-    checked.rules = rules
-    return checked
+    return rules
 
 
 _POLICY_CACHE: dict[tuple, dict[str, list[str]]] = {}
@@ -331,96 +353,116 @@ def _local_policies() -> dict[str, list[str]]:
 
 
 def _row_rules(t, spec: contract.Table, cols: dict[str, Any]) -> list[_Rule]:
+    """Row-level rules of the ``full`` level: per column, then across columns."""
     rules: list[_Rule] = []
     for c in spec.columns:
         if c.name not in cols:
             continue
         v = t[c.name]
         raw_null = t["__raw_" + c.name].isnull() if "__raw_" + c.name in cols else v.isnull()
-        if not c.nullable:
-            rules.append(
-                _Rule(
-                    c.name,
-                    "not_null",
-                    raw_null,
-                    "with a null value (the column is required)",
-                    f"fill {c.name} in every row"
-                    + (" (it is the primary key)" if c.name == spec.primary_key else ""),
-                )
+        rules += _value_rules(spec, c, v, raw_null) + _code_rules(t, c, v, cols)
+    return rules + _cross_column_rules(t, spec, cols)
+
+
+def _value_rules(spec: contract.Table, c: contract.Column, v, raw_null) -> list[_Rule]:
+    """A column's ``not_null``, ``allowed``, ``min`` and ``max`` rules from its contract."""
+    rules: list[_Rule] = []
+    if not c.nullable:
+        rules.append(
+            _Rule(
+                c.name,
+                "not_null",
+                raw_null,
+                "with a null value (the column is required)",
+                f"fill {c.name} in every row"
+                + (" (it is the primary key)" if c.name == spec.primary_key else ""),
             )
-        if c.allowed is not None:
-            rules.append(
-                _Rule(
-                    c.name,
-                    "allowed",
-                    v.notnull() & ~v.isin(list(c.allowed)),
-                    "outside the allowed values",
-                    f"use one of {', '.join(c.allowed)}",
-                    show_values=True,
-                )
+        )
+    if c.allowed is not None:
+        rules.append(
+            _Rule(
+                c.name,
+                "allowed",
+                v.notnull() & ~v.isin(list(c.allowed)),
+                "outside the allowed values",
+                f"use one of {', '.join(c.allowed)}",
+                show_values=True,
             )
-        if c.min is not None:
-            rules.append(
-                _Rule(
-                    c.name,
-                    "min",
-                    v.notnull() & (v < c.min),
-                    f"below {c.min:g}",
-                    f"{c.name} must be >= {c.min:g}"
-                    + (" (counts and money are never negative)" if c.min == 0 else ""),
-                    show_values=True,
-                )
+        )
+    if c.min is not None:
+        rules.append(
+            _Rule(
+                c.name,
+                "min",
+                v.notnull() & (v < c.min),
+                f"below {c.min:g}",
+                f"{c.name} must be >= {c.min:g}"
+                + (" (counts and money are never negative)" if c.min == 0 else ""),
+                show_values=True,
             )
-        if c.max is not None:
-            rules.append(
-                _Rule(
-                    c.name,
-                    "max",
-                    v.notnull() & (v > c.max),
-                    f"above {c.max:g}",
-                    f"{c.name} must be <= {c.max:g}",
-                    show_values=True,
-                )
+        )
+    if c.max is not None:
+        rules.append(
+            _Rule(
+                c.name,
+                "max",
+                v.notnull() & (v > c.max),
+                f"above {c.max:g}",
+                f"{c.name} must be <= {c.max:g}",
+                show_values=True,
             )
-        if c.name == "market":
-            bad = v.notnull() & (~v.re_search(r"^[A-Z]{2}$") | v.isin(["UK", "EL", "EU"]))
-            rules.append(
-                _Rule(
-                    c.name,
-                    "market_code",
-                    bad,
-                    "not an upper-case ISO 3166-1 alpha-2 market code",
-                    "use codes such as DE, FR; GB not UK, GR not EL",
-                    show_values=True,
-                )
+        )
+    return rules
+
+
+def _code_rules(t, c: contract.Column, v, cols: dict[str, Any]) -> list[_Rule]:
+    """Code-list rules of the ``market``, ``language`` and ``policy`` columns."""
+    rules: list[_Rule] = []
+    if c.name == "market":
+        bad = v.notnull() & (~v.re_search(r"^[A-Z]{2}$") | v.isin(["UK", "EL", "EU"]))
+        rules.append(
+            _Rule(
+                c.name,
+                "market_code",
+                bad,
+                "not an upper-case ISO 3166-1 alpha-2 market code",
+                "use codes such as DE, FR; GB not UK, GR not EL",
+                show_values=True,
             )
-        if c.name == "language":
-            rules.append(
-                _Rule(
-                    c.name,
-                    "language_code",
-                    v.notnull() & ~v.re_search(r"^[a-z]{2}$"),
-                    "not a lower-case ISO 639-1 language code",
-                    "use codes such as de, en, fr",
-                    show_values=True,
-                )
+        )
+    if c.name == "language":
+        rules.append(
+            _Rule(
+                c.name,
+                "language_code",
+                v.notnull() & ~v.re_search(r"^[a-z]{2}$"),
+                "not a lower-case ISO 639-1 language code",
+                "use codes such as de, en, fr",
+                show_values=True,
             )
-        if c.name == "policy":
-            ok = v.isin(list(contract.POLICIES))
-            if "market" in cols:
-                for market, local in _local_policies().items():
-                    ok = ok | ((t.market == market) & v.isin(local))
-            rules.append(
-                _Rule(
-                    c.name,
-                    "policy",
-                    v.notnull() & ~ok,
-                    "neither in the policy taxonomy nor a local policy of their market",
-                    "use a taxonomy policy (govlib.contract.POLICIES) or add it to the market's "
-                    "local_policies in params/markets/<CC>.yaml",
-                    show_values=True,
-                )
+        )
+    if c.name == "policy":
+        ok = v.isin(list(contract.POLICIES))
+        if "market" in cols:
+            for market, local in _local_policies().items():
+                ok = ok | ((t.market == market) & v.isin(local))
+        rules.append(
+            _Rule(
+                c.name,
+                "policy",
+                v.notnull() & ~ok,
+                "neither in the policy taxonomy nor a local policy of their market",
+                "use a taxonomy policy (govlib.contract.POLICIES) or add it to the market's "
+                "local_policies in params/markets/<CC>.yaml",
+                show_values=True,
             )
+        )
+    return rules
+
+
+def _cross_column_rules(t, spec: contract.Table, cols: dict[str, Any]) -> list[_Rule]:
+    """Rules between columns of a row: ``time_order`` and ``null_iff``."""
+    rules: list[_Rule] = []
     for order in spec.time_orders:
         if order.via is None and order.later in cols and order.earlier in cols:
             later, earlier = t[order.later], t[order.earlier]

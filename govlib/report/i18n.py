@@ -677,7 +677,6 @@ def check_catalogs(
     - no message outside the template ("obsolete");
     - the ``.mo`` exists ("not-compiled") and holds the ``.po``'s translations ("stale-mo").
     """
-    from babel.messages.mofile import read_mo
     from babel.messages.pofile import read_po
 
     locales_dir = Path(locales_dir or config.LOCALES_DIR)
@@ -690,109 +689,126 @@ def check_catalogs(
     tmpl = {_key(m): m for m in template if m.id}
 
     if check_template:
-        current = {_key(m): m for m in extract_messages(root) if m.id}
-        for k in sorted(set(current) - set(tmpl), key=str):
-            problems.append(
-                CatalogProblem(
-                    str(pot_path),
-                    _label(*k),
-                    "stale-template",
-                    "in the code but not in the template; run 'make i18n-extract i18n-update'",
-                )
-            )
-        for k in sorted(set(tmpl) - set(current), key=str):
-            problems.append(
-                CatalogProblem(
-                    str(pot_path),
-                    _label(*k),
-                    "stale-template",
-                    "in the template but no longer in the code; run 'make i18n-extract i18n-update'",
-                )
-            )
-
+        problems += _template_problems(pot_path, tmpl, root)
     for lang in languages:
-        po_path = catalog_path(lang, locales_dir, "po")
-        if not po_path.exists():
+        problems += _language_problems(lang, locales_dir, pot_path, tmpl)
+    return problems
+
+
+def _template_problems(pot_path: Path, tmpl: dict, root: str | os.PathLike | None) -> list[CatalogProblem]:
+    """ "stale-template" problems: messages in the code but not in the template, then the reverse."""
+    problems: list[CatalogProblem] = []
+    current = {_key(m): m for m in extract_messages(root) if m.id}
+    for k in sorted(set(current) - set(tmpl), key=str):
+        problems.append(
+            CatalogProblem(
+                str(pot_path),
+                _label(*k),
+                "stale-template",
+                "in the code but not in the template; run 'make i18n-extract i18n-update'",
+            )
+        )
+    for k in sorted(set(tmpl) - set(current), key=str):
+        problems.append(
+            CatalogProblem(
+                str(pot_path),
+                _label(*k),
+                "stale-template",
+                "in the template but no longer in the code; run 'make i18n-extract i18n-update'",
+            )
+        )
+    return problems
+
+
+def _language_problems(lang: str, locales_dir: Path, pot_path: Path, tmpl: dict) -> list[CatalogProblem]:
+    """Problems of one language: its ``.po`` (present, readable, complete) and then its ``.mo``."""
+    from babel.messages.pofile import read_po
+
+    po_path = catalog_path(lang, locales_dir, "po")
+    if not po_path.exists():
+        return [
+            CatalogProblem(
+                str(po_path),
+                "",
+                "no-catalog",
+                f"catalog missing; create it with 'pybabel init -i {pot_path} -d {locales_dir} -D {DOMAIN} -l {lang}'",
+            )
+        ]
+    try:
+        with open(po_path, "rb") as fh:
+            catalog = read_po(fh, locale=lang, domain=DOMAIN)
+    except Exception as exc:  # noqa: BLE001 - any parse failure is reported as such
+        return [CatalogProblem(str(po_path), "", "unreadable", str(exc))]
+    return _entry_problems(str(po_path), tmpl, catalog) + _mo_problems(po_path, catalog)
+
+
+def _entry_problems(path: str, tmpl: dict, catalog) -> list[CatalogProblem]:
+    """Per-message problems of a ``.po`` against the template, then its obsolete messages."""
+    problems: list[CatalogProblem] = []
+    entries = {_key(m): m for m in catalog if m.id}
+    for k, src in tmpl.items():
+        label = _label(*k)
+        msg = entries.get(k)
+        if msg is None:
             problems.append(
                 CatalogProblem(
-                    str(po_path),
-                    "",
-                    "no-catalog",
-                    f"catalog missing; create it with 'pybabel init -i {pot_path} -d {locales_dir} -D {DOMAIN} -l {lang}'",
+                    path, label, "missing", "not in the catalog; run 'make i18n-update' and translate"
                 )
             )
             continue
-        try:
-            with open(po_path, "rb") as fh:
-                catalog = read_po(fh, locale=lang, domain=DOMAIN)
-        except Exception as exc:  # noqa: BLE001 - any parse failure is reported as such
-            problems.append(CatalogProblem(str(po_path), "", "unreadable", str(exc)))
-            continue
-        path = str(po_path)
-        entries = {_key(m): m for m in catalog if m.id}
-        for k, src in tmpl.items():
-            label = _label(*k)
-            msg = entries.get(k)
-            if msg is None:
-                problems.append(
-                    CatalogProblem(
-                        path, label, "missing", "not in the catalog; run 'make i18n-update' and translate"
-                    )
-                )
-                continue
-            if msg.fuzzy:
-                problems.append(
-                    CatalogProblem(
-                        path, label, "fuzzy", "review the translation and remove the '#, fuzzy' flag"
-                    )
-                )
-            forms = msg.string if isinstance(msg.string, tuple) else (msg.string,)
-            if isinstance(src.id, tuple) and len(forms) != catalog.num_plurals:
-                problems.append(
-                    CatalogProblem(
-                        path,
-                        label,
-                        "plural",
-                        f"{len(forms)} plural forms, the language needs {catalog.num_plurals}",
-                    )
-                )
-            if not all(forms):
-                problems.append(CatalogProblem(path, label, "empty", "translation is empty"))
-                continue
-            problems += _check_placeholders(src.id, msg.string, path, label)
-        for k in sorted(set(entries) - set(tmpl), key=str):
-            problems.append(
-                CatalogProblem(path, _label(*k), "obsolete", "not in the template; run 'make i18n-update'")
-            )
-
-        mo_path = po_path.with_suffix(".mo")
-        if not mo_path.exists():
-            problems.append(
-                CatalogProblem(str(mo_path), "", "not-compiled", "compiled catalog missing; run 'make i18n'")
-            )
-            continue
-        try:
-            with open(mo_path, "rb") as fh:
-                compiled = read_mo(fh)
-        except Exception as exc:  # noqa: BLE001
-            problems.append(
-                CatalogProblem(str(mo_path), "", "stale-mo", f"unreadable ({exc}); run 'make i18n'")
-            )
-            continue
-        mo_entries = {_key(m): _tup(m.string) for m in compiled if m.id}
-        want = {
-            _key(m): _tup(m.string)
-            for m in catalog
-            if m.id
-            and not m.fuzzy
-            and m.string
-            and all(m.string if isinstance(m.string, tuple) else (m.string,))
-        }
-        if mo_entries != want:
-            problems.append(
-                CatalogProblem(str(mo_path), "", "stale-mo", "does not match its .po; run 'make i18n'")
-            )
+        problems += _message_problems(path, label, src, msg, catalog.num_plurals)
+    for k in sorted(set(entries) - set(tmpl), key=str):
+        problems.append(
+            CatalogProblem(path, _label(*k), "obsolete", "not in the template; run 'make i18n-update'")
+        )
     return problems
+
+
+def _message_problems(path: str, label: str, src, msg, num_plurals: int) -> list[CatalogProblem]:
+    """Problems of one translated message: fuzzy, wrong plural count, empty, placeholders."""
+    problems: list[CatalogProblem] = []
+    if msg.fuzzy:
+        problems.append(
+            CatalogProblem(path, label, "fuzzy", "review the translation and remove the '#, fuzzy' flag")
+        )
+    forms = msg.string if isinstance(msg.string, tuple) else (msg.string,)
+    if isinstance(src.id, tuple) and len(forms) != num_plurals:
+        problems.append(
+            CatalogProblem(
+                path,
+                label,
+                "plural",
+                f"{len(forms)} plural forms, the language needs {num_plurals}",
+            )
+        )
+    if not all(forms):
+        problems.append(CatalogProblem(path, label, "empty", "translation is empty"))
+        return problems
+    problems += _check_placeholders(src.id, msg.string, path, label)
+    return problems
+
+
+def _mo_problems(po_path: Path, catalog) -> list[CatalogProblem]:
+    """Problems of the compiled ``.mo`` next to a ``.po``: missing, unreadable or out of date."""
+    from babel.messages.mofile import read_mo
+
+    mo_path = po_path.with_suffix(".mo")
+    if not mo_path.exists():
+        return [CatalogProblem(str(mo_path), "", "not-compiled", "compiled catalog missing; run 'make i18n'")]
+    try:
+        with open(mo_path, "rb") as fh:
+            compiled = read_mo(fh)
+    except Exception as exc:  # noqa: BLE001
+        return [CatalogProblem(str(mo_path), "", "stale-mo", f"unreadable ({exc}); run 'make i18n'")]
+    mo_entries = {_key(m): _tup(m.string) for m in compiled if m.id}
+    want = {
+        _key(m): _tup(m.string)
+        for m in catalog
+        if m.id and not m.fuzzy and m.string and all(m.string if isinstance(m.string, tuple) else (m.string,))
+    }
+    if mo_entries != want:
+        return [CatalogProblem(str(mo_path), "", "stale-mo", "does not match its .po; run 'make i18n'")]
+    return []
 
 
 def main(argv: list[str] | None = None) -> int:
