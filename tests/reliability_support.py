@@ -76,6 +76,14 @@ def toy_env(root: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def run_toy(root: Path, data: Path, *args: str, month: str = MONTH, markets: str = "DE,GB", **env: str):
+    """``govlib run`` of the toy project ``root`` on ``data`` into ``root/reports``; returns (result, out)."""
+    out = root / "reports"
+    cmd = ["run", "--month", month, "--markets", markets, "--data", str(data), "--out", str(out)]
+    r = govlib([*cmd, "--no-progress", "--jobs", "2", *args], env=toy_env(root, **env))
+    return r, out
+
+
 def govlib(
     args: list[str], env: dict[str, str] | None = None, timeout: float = 300, cwd: Path | None = None
 ) -> subprocess.CompletedProcess:

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from datasets import break_dataset, write_valid_dataset  # noqa: E402
-from reliability_support import MONTH, govlib, make_toy_project, report_files, toy_env  # noqa: E402
+from datasets import break_dataset, write_valid_dataset
+from reliability_support import MONTH, govlib, make_toy_project, report_files, run_toy
 
 # ---------------------------------------------------------------------------------------
 # govlib validate
@@ -127,34 +127,8 @@ def toy(tmp_path):
     return root, data
 
 
-def _run(
-    root: Path,
-    data: Path,
-    *args: str,
-    month: str = MONTH,
-    markets: str = "DE,GB",
-    env_extra: dict | None = None,
-):
-    out = root / "reports"
-    r = govlib(
-        [
-            "run",
-            "--month",
-            month,
-            "--markets",
-            markets,
-            "--data",
-            str(data),
-            "--out",
-            str(out),
-            "--no-progress",
-            "--jobs",
-            "2",
-            *args,
-        ],
-        env=toy_env(root, **(env_extra or {})),
-    )
-    return r, out
+def _run(root: Path, data: Path, *args: str, month: str = MONTH, markets: str = "DE,GB", env_extra=None):
+    return run_toy(root, data, *args, month=month, markets=markets, **(env_extra or {}))
 
 
 @pytest.mark.parametrize(

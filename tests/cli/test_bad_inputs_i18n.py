@@ -11,10 +11,10 @@ import json
 import shutil
 from pathlib import Path
 
-from datasets import write_valid_dataset  # noqa: E402
-from reliability_support import MONTH, govlib, make_toy_project, report_files, toy_env  # noqa: E402
+from datasets import write_valid_dataset
+from reliability_support import MONTH, make_toy_project, report_files, run_toy
 
-from govlib import config  # noqa: E402
+from govlib import config
 
 # the market's language as the real notebooks choose it, and two translated strings
 SAY = (
@@ -44,25 +44,7 @@ def _printed(notebook: Path) -> str:
 
 
 def _run(root: Path, data: Path, markets: str):
-    out = root / "reports"
-    r = govlib(
-        [
-            "run",
-            "--month",
-            MONTH,
-            "--markets",
-            markets,
-            "--data",
-            str(data),
-            "--out",
-            str(out),
-            "--no-progress",
-            "--jobs",
-            "2",
-        ],
-        env=toy_env(root),
-    )
-    return r, out
+    return run_toy(root, data, markets=markets)
 
 
 def test_reports_are_translated_without_compiled_catalogs(tmp_path):

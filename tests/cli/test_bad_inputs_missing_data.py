@@ -23,36 +23,17 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from datasets import _contract_dtypes, valid_tables, write_valid_dataset  # noqa: E402
+from datasets import _contract_dtypes, valid_tables, write_valid_dataset
 from paths import FIXTURES
-from reliability_support import MONTH, govlib, make_toy_project, report_files, toy_env  # noqa: E402
+from reliability_support import MONTH, govlib, make_toy_project, report_files, run_toy, toy_env
 
-from govlib import config  # noqa: E402
+from govlib import config
 
 SOR_ROWS = FIXTURES / "dsa" / "sor_rows"
 
 
 def _run(root: Path, data: Path, month: str = MONTH, markets: str = "DE,GB"):
-    out = root / "reports"
-    env = toy_env(root, GOVLIB_PEER_REPORTS=str(config.PEER_REPORTS_DIR))
-    r = govlib(
-        [
-            "run",
-            "--month",
-            month,
-            "--markets",
-            markets,
-            "--data",
-            str(data),
-            "--out",
-            str(out),
-            "--no-progress",
-            "--jobs",
-            "2",
-        ],
-        env=env,
-    )
-    return r, out
+    return run_toy(root, data, month=month, markets=markets, GOVLIB_PEER_REPORTS=str(config.PEER_REPORTS_DIR))
 
 
 def _text(path: Path) -> str:

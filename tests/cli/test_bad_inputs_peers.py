@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from paths import FIXTURES
-from reliability_support import govlib  # noqa: E402
+from reliability_support import govlib
 
 DSA = FIXTURES / "dsa"
 FAULTS = DSA / "peer_faults"

@@ -19,13 +19,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from datasets import write_valid_dataset  # noqa: E402
-from reliability_support import (  # noqa: E402
+from datasets import write_valid_dataset
+from reliability_support import (
     MONTH,
     READ_CUBE,
     full_disk_env,
     govlib,
     make_toy_project,
+    run_toy,
     toy_env,
 )
 
@@ -41,27 +42,7 @@ ROLLUP = (
 PREVIOUS = re.compile(r"^from the previous run \(\d{4}-\d\d-\d\d \d\d:\d\d UTC\)$")
 
 
-def _run(root: Path, data: Path, *args: str, markets: str = "DE,GB", **env: str):
-    out = root / "reports"
-    r = govlib(
-        [
-            "run",
-            "--month",
-            MONTH,
-            "--markets",
-            markets,
-            "--data",
-            str(data),
-            "--out",
-            str(out),
-            "--no-progress",
-            "--jobs",
-            "2",
-            *args,
-        ],
-        env=toy_env(root, **env),
-    )
-    return r, out
+_run = run_toy
 
 
 def _files(folder: Path) -> dict[str, bytes]:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from datasets import write_valid_dataset  # noqa: E402
-from reliability_support import MONTH, govlib, make_toy_project, toy_env  # noqa: E402
+from datasets import write_valid_dataset
+from reliability_support import MONTH, govlib, make_toy_project, toy_env
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from datasets import write_valid_dataset  # noqa: E402
-from reliability_support import govlib, toy_env  # noqa: E402
+from datasets import write_valid_dataset
+from reliability_support import govlib, toy_env
 
 
 @pytest.mark.parametrize("name, value", [("GOVLIB_KERNEL_MAX_REPORTS", "abc"), ("GOVLIB_DEMO", "maybe")])
