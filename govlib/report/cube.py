@@ -182,6 +182,27 @@ class Cube:
             )
         return self._cache[key]
 
+    def expr(self, name: str):
+        """Table ``name`` as an Ibis expression on the engine (DuckDB over the cube's Parquet).
+
+        Per-creator and per-item work is written against this, so that what reaches pandas is
+        an aggregate; the same expressions run on Spark when given Spark tables. One DuckDB
+        connection per cube, opened on first use.
+        """
+        if not self.has(name):
+            raise CubeError(
+                f"table {name!r} is not in this dataset (cube {self.path}); check cube.has({name!r}) first"
+            )
+        key = ("expr", name)
+        if key not in self._cache:
+            if "engine" not in self._cache:
+                from govlib.data.engine import connect
+
+                self._cache["engine"] = connect("duckdb")
+            path = self.path / "tables" / f"{name}.parquet"
+            self._cache[key] = self._cache["engine"].read_parquet(path, table_name=f"cube_{name}")
+        return self._cache[key]
+
     @property
     def tables(self) -> Mapping[str, pd.DataFrame]:
         """Every present table, as the mapping the metric functions take.

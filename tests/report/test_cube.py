@@ -213,3 +213,14 @@ def test_cube_keeps_content_labelled_after_the_month(tmp_path):
     de = set(cubes["DE"].table("content")["content_id"])
     assert "ct_01" in de  # acted on in October (a_01): referenced content is kept whenever published
     assert "ct_05" not in de  # published 1 Nov local: after the month, never in the window
+
+
+def test_cube_expr_is_the_table_on_the_engine(setting):
+    _, _, cube, _ = setting
+    acts = cube.expr("enforcement_actions")
+    assert acts.count().execute() == len(cube.table("enforcement_actions"))
+    per_policy = acts.group_by("policy").agg(n=acts.count()).execute().set_index("policy")["n"]
+    expected = cube.table("enforcement_actions")["policy"].value_counts()
+    assert per_policy.sort_index().tolist() == expected.sort_index().tolist()
+    with pytest.raises(Exception, match="not in this dataset"):
+        cube.expr("no_such_table")

@@ -103,6 +103,10 @@ class ReportContext:
 
         return shift_month(self.month, -12)
 
+    def expr(self, name: str):
+        """Table ``name`` of the market's window as an Ibis expression (:meth:`Cube.expr`)."""
+        return self.cube.expr(name)
+
     def memo(self, name: str, compute: Callable[[], Any]) -> Any:
         """``compute()`` once per context (work several sections share, e.g. health scores)."""
         if name not in self._memo:
