@@ -16,10 +16,16 @@ import pandas as pd
 
 from govlib.contract import POLICY_DSA_CATEGORY, PROACTIVE_SOURCES
 from govlib.metrics.frames import MetricInputError, require_columns, select_market_month
-from govlib.stats import proportion_interval, test_poisson_rates, test_proportions_2indep
+from govlib.stats import adjust_pvalues_bh, proportion_interval, test_poisson_rates, test_proportions_2indep
 from govlib.timeutil import month_bounds, parse_month, shift_month
 
-__all__ = ["BREAKDOWN_DIMENSIONS", "BREAKDOWN_METRICS", "breakdown_actions", "compare_breakdowns"]
+__all__ = [
+    "BREAKDOWN_DIMENSIONS",
+    "BREAKDOWN_METRICS",
+    "breakdown_actions",
+    "compare_breakdowns",
+    "control_false_discoveries",
+]
 
 #: dimension -> (table it comes from, column)
 BREAKDOWN_DIMENSIONS: dict[str, tuple[str, str]] = {
@@ -210,6 +216,31 @@ def _days_in_month(month: str, tz: str) -> float:
     return (end - start).total_seconds() / 86400.0
 
 
+def control_false_discoveries(changes: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Flags of a table of tested changes at false discovery rate ``alpha``, the table as one family.
+
+    Parameters
+    ----------
+    changes : DataFrame
+        Rows of :func:`compare_breakdowns` (``pvalue`` and ``material``), possibly the rows
+        of several calls shown in one table (e.g. on last month and on last year).
+    alpha : float, default 0.05
+        False discovery rate.
+
+    Returns
+    -------
+    DataFrame
+        A copy with ``qvalue`` (:func:`govlib.stats.intervals.adjust_pvalues_bh` over every
+        tested row), ``significant`` (``qvalue < alpha``) and ``flagged`` (significant and
+        material) set again.
+    """
+    out = changes.copy()
+    out["qvalue"] = adjust_pvalues_bh(out["pvalue"].to_numpy(dtype=float))
+    out["significant"] = np.nan_to_num(out["qvalue"].to_numpy(dtype=float), nan=1.0) < alpha
+    out["flagged"] = out["significant"] & out["material"].astype(bool)
+    return out
+
+
 def compare_breakdowns(
     actions: pd.DataFrame,
     market: str,
@@ -237,7 +268,7 @@ def compare_breakdowns(
     against : {"previous_month", "previous_year"}
         Compare with ``M-1`` (month over month) or ``M-12`` (year over year).
     alpha : float, default 0.05
-        Significance level (no multiplicity correction: read flags as screening).
+        False discovery rate across the table's tested cells (Benjamini-Hochberg).
     min_relative : float, default 0.10
         Material when the relative change is at least 10% ...
     min_absolute_rate : float, default 0.01
@@ -250,7 +281,7 @@ def compare_breakdowns(
     DataFrame
         Columns of :func:`breakdown_actions` plus ``against_month, value_before,
         numerator_before, denominator_before, change, relative_change, test, pvalue,
-        significant, material, flagged``. A group absent in one month has 0 actions
+        qvalue, significant, material, flagged``. A group absent in one month has 0 actions
         there (its rates are NaN, hence never flagged).
 
     Notes
@@ -259,13 +290,17 @@ def compare_breakdowns(
     each month's elapsed length in days as exposure (a 31-day month is not a 10% rise
     over a 28-day month; a local month with a DST change is one hour longer or
     shorter); their ``relative_change`` is that of the daily rate. Rates are
-    compared with the two-proportion score (z) test. ``flagged`` = significant and
-    material (:func:`govlib.stats.intervals.flag_change`).
+    compared with the two-proportion score (z) test. A table tests hundreds of cells,
+    so ``significant`` compares the Benjamini-Hochberg q-value of the whole table (every
+    tested cell of the call, :func:`control_false_discoveries`) with ``alpha``, not the
+    p-value: about one flag in twenty would otherwise be chance. ``flagged`` =
+    significant and material (the rule of :func:`govlib.stats.intervals.flag_change`).
 
     References
     ----------
     .. [1] Przyborowski, J., Wilenski, H. (1940). Biometrika 31, 313-323 (exact Poisson test).
     .. [2] Agresti, A. (2013). Categorical Data Analysis, 3rd ed., section 3.1 (two-proportion test).
+    .. [3] Benjamini, Y., Hochberg, Y. (1995). JRSS B 57(1), 289-300 (false discovery rate).
     """
     if against not in ("previous_month", "previous_year"):
         raise ValueError(f"against must be 'previous_month' or 'previous_year', got {against!r}")
@@ -297,16 +332,13 @@ def compare_breakdowns(
     merged["relative_change"] = rel
     merged["test"] = tests
     merged["pvalue"] = pvalues
-    pv = merged["pvalue"].to_numpy(dtype=float)
-    merged["significant"] = np.nan_to_num(pv, nan=1.0) < alpha
     abs_min = np.where(merged["metric"] == "actions", min_absolute_count, min_absolute_rate)
     relc = np.abs(merged["relative_change"].to_numpy(dtype=float))
     absc = np.abs(merged["change"].to_numpy(dtype=float))
     merged["material"] = (np.nan_to_num(relc, nan=0.0) >= min_relative) & (
         np.nan_to_num(absc, nan=0.0) >= abs_min
     )
-    # the rule of govlib.stats.intervals.flag_change, with the count threshold on raw counts
-    merged["flagged"] = merged["significant"] & merged["material"]
+    merged = control_false_discoveries(merged, alpha)
     cols = (
         _COLUMNS[:2]
         + ["against_month"]
@@ -319,6 +351,7 @@ def compare_breakdowns(
             "relative_change",
             "test",
             "pvalue",
+            "qvalue",
             "significant",
             "material",
             "flagged",

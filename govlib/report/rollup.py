@@ -10,9 +10,10 @@ import calendar
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
-from govlib.stats import flag_change, test_poisson_rates, test_proportions_2indep
+from govlib.stats import adjust_pvalues_bh, flag_change, test_poisson_rates, test_proportions_2indep
 
 CHANGE_COLUMNS = [
     "market",
@@ -26,6 +27,7 @@ CHANGE_COLUMNS = [
     "relative_change",
     "test",
     "pvalue",
+    "qvalue",
     "flagged",
 ]
 # KPIs whose numerator and denominator are counts of independent items (a binomial test applies).
@@ -84,7 +86,10 @@ def compare_kpis(
     a 31-day month is not flagged against a 30-day one for its extra day. Ratios, medians
     and the weighted prevalence are not tested here (``pvalue`` NaN, never flagged): the
     prevalence's intervals are shown instead. A flag needs significance *and*
-    materiality (:func:`~govlib.stats.intervals.flag_change`).
+    materiality (:func:`~govlib.stats.intervals.flag_change`); significance compares the
+    Benjamini-Hochberg q-value of every tested row of the call (``qvalue``,
+    :func:`~govlib.stats.intervals.adjust_pvalues_bh`) with ``alpha``, so that a table of
+    markets × KPIs controls its false discovery rate.
     """
     now = kpis[kpis["month"] == month]
     before = kpis[kpis["month"] == against].set_index(["market", "kpi_id"])
@@ -110,16 +115,6 @@ def compare_kpis(
             if value_before not in (0.0,) and not math.isnan(value_before)
             else math.nan
         )
-        min_abs = min_absolute_rate if r.unit == "share" else min_absolute_count
-        flagged = (
-            bool(
-                flag_change(
-                    value, value_before, p, alpha=alpha, min_relative=min_relative, min_absolute=min_abs
-                )
-            )
-            if test != "none"
-            else False
-        )
         rows.append(
             {
                 "market": r.market,
@@ -133,10 +128,23 @@ def compare_kpis(
                 "relative_change": rel,
                 "test": test,
                 "pvalue": p,
-                "flagged": flagged,
             }
         )
-    return pd.DataFrame(rows, columns=CHANGE_COLUMNS)
+    out = pd.DataFrame(rows, columns=CHANGE_COLUMNS)
+    out["qvalue"] = adjust_pvalues_bh(out["pvalue"].to_numpy(dtype=float))
+    min_abs = np.where(out["unit"] == "share", min_absolute_rate, min_absolute_count)
+    out["flagged"] = (
+        flag_change(
+            out["value"],
+            out["value_before"],
+            out["qvalue"],
+            alpha=alpha,
+            min_relative=min_relative,
+            min_absolute=min_abs,
+        )
+        & (out["test"] != "none").to_numpy()
+    )
+    return out
 
 
 def rank_markets(kpis: pd.DataFrame, month: str, kpi_ids: Sequence[str]) -> pd.DataFrame:

@@ -7,7 +7,7 @@ Modules
 -------
 intervals
     Proportion intervals, two-proportion and Poisson-rate tests, significant-and-material
-    changes (:func:`flag_change`).
+    changes (:func:`flag_change`), false-discovery-rate q-values (:func:`adjust_pvalues_bh`).
 survey
     Weighted, stratified prevalence estimation (:func:`estimate_prevalence`).
 surveillance
@@ -22,6 +22,7 @@ from govlib.stats.did import bootstrap_att, build_did_cohorts, estimate_att
 from govlib.stats.intervals import (
     PROPORTION_INTERVAL_METHODS,
     TestResult,
+    adjust_pvalues_bh,
     flag_change,
     proportion_interval,
     test_poisson_rates,
@@ -52,6 +53,7 @@ __all__ = [
     "ShrinkageError",
     "SurveillanceError",
     "TestResult",
+    "adjust_pvalues_bh",
     "bootstrap_att",
     "build_did_cohorts",
     "cusum_poisson",

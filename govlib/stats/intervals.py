@@ -16,6 +16,8 @@ test_poisson_rates
     Exact conditional test of two Poisson rates, for counts month over month.
 flag_change
     Significant *and* material change.
+adjust_pvalues_bh
+    Benjamini-Hochberg q-values of a family of tests (false discovery rate).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ __all__ = [
     "test_proportions_2indep",
     "test_poisson_rates",
     "flag_change",
+    "adjust_pvalues_bh",
     "TestResult",
     "PROPORTION_INTERVAL_METHODS",
 ]
@@ -282,6 +285,43 @@ def flag_change(new, old, pvalue, alpha: float = 0.05, min_relative: float = 0.1
     known = ~(np.isnan(new_a) | np.isnan(old_a) | np.isnan(p_a))
     out = known & (p_a < alpha) & (rel >= min_relative) & (diff >= min_absolute)
     return bool(out) if out.ndim == 0 else out
+
+
+def adjust_pvalues_bh(pvalues) -> np.ndarray:
+    """Benjamini-Hochberg q-values of a family of p-values; NaN (untested) stays NaN.
+
+    Parameters
+    ----------
+    pvalues : array-like of float
+        One p-value per tested cell of a table; NaN where a cell was not tested.
+
+    Returns
+    -------
+    numpy.ndarray of float
+        ``q`` with the shape of ``pvalues``: a cell is a discovery at false discovery
+        rate ``alpha`` when ``q < alpha``. Untested cells do not count in the family.
+
+    Notes
+    -----
+    A table of hundreds of cells tested at 5% flags about one in twenty by chance alone;
+    comparing the q-value instead of the p-value with ``alpha`` keeps the expected share
+    of false flags among the flagged cells at most ``alpha`` (under independence or
+    positive dependence). Computed by ``statsmodels.stats.multitest.multipletests``
+    (``method="fdr_bh"``).
+
+    References
+    ----------
+    .. [1] Benjamini, Y., Hochberg, Y. (1995). Controlling the false discovery rate: a
+       practical and powerful approach to multiple testing. JRSS B 57(1), 289-300.
+    """
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.asarray(pvalues, dtype=float)
+    q = np.full(p.shape, np.nan)
+    tested = ~np.isnan(p)
+    if tested.any():
+        q[tested] = multipletests(p[tested], method="fdr_bh")[1]
+    return q
 
 
 def _isnan(x) -> bool:

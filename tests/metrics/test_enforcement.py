@@ -10,7 +10,13 @@ import pytest
 from scipy import stats as sps
 
 from govlib import stats
-from govlib.metrics.enforcement import BREAKDOWN_DIMENSIONS, breakdown_actions, compare_breakdowns
+from govlib.contract import POLICIES
+from govlib.metrics.enforcement import (
+    BREAKDOWN_DIMENSIONS,
+    breakdown_actions,
+    compare_breakdowns,
+    control_false_discoveries,
+)
 from govlib.metrics.frames import MetricInputError
 from govlib.metrics.kpis import compute_kpis
 
@@ -279,3 +285,49 @@ def test_breakdowns_agree_with_kpis():
             part.loc[part["metric"] == "proactive_rate", "numerator"].sum()
             == k.at["proactive_rate", "numerator"]
         )
+
+
+def _null_months(seed: int) -> pd.DataFrame:
+    """Every policy with the same expected count and proactive share in both months: no real change."""
+    rng = np.random.default_rng(seed)
+    counts = {}
+    for month in ("2026-09", "2026-10"):
+        for policy in POLICIES:
+            n = int(rng.poisson(60))
+            counts[(month, policy)] = (n, int(rng.binomial(n, 0.4)))
+    return _bulk(counts, seed=seed)
+
+
+def test_compare_on_data_without_change_flags_at_most_the_expected_share():
+    # 20 tables of 3 metrics x every policy, two months from one distribution. Under the global null
+    # Benjamini-Hochberg flags a table with probability <= 5%; the raw 5% rule flags about 1 cell in 20.
+    raw_flags = fdr_flags = tables_flagged = cells = 0
+    for seed in range(20):
+        out = compare_breakdowns(_null_months(seed), "DE", "2026-10", TZ, by="policy")
+        tested = out["pvalue"].notna()
+        cells += int(tested.sum())
+        raw_flags += int(((out["pvalue"] < 0.05) & out["material"]).sum())
+        fdr_flags += int(out["flagged"].sum())
+        tables_flagged += bool(out["flagged"].any())
+        assert (out.loc[out["flagged"], "qvalue"] < 0.05).all()
+        assert (out.loc[tested, "qvalue"] >= out.loc[tested, "pvalue"] - 1e-15).all()
+    assert raw_flags >= 0.02 * cells  # without control, chance flags appear (the test can tell)
+    assert fdr_flags <= 0.05 * cells / 10 and tables_flagged <= 3
+
+
+def test_control_false_discoveries_treats_the_concatenated_table_as_one_family():
+    ea = _bulk({("2026-09", "scam_fraud"): (10, 8), ("2026-10", "scam_fraud"): (40, 4)})
+    month = compare_breakdowns(ea, "DE", "2026-10", TZ, by="policy")
+    null = compare_breakdowns(_null_months(1), "DE", "2026-10", TZ, by="policy")
+    both = control_false_discoveries(pd.concat([month, null], ignore_index=True))
+    p = both["pvalue"].to_numpy(dtype=float)
+    tested = ~np.isnan(p)
+    # BH by hand over the union: q_(i) = min_{j >= i} p_(j) m / j
+    order = np.argsort(p[tested], kind="stable")
+    m = int(tested.sum())
+    raw = p[tested][order] * m / np.arange(1, m + 1)
+    q = np.empty(m)
+    q[order] = np.minimum.accumulate(raw[::-1])[::-1]
+    assert both.loc[tested, "qvalue"].to_numpy() == pytest.approx(np.minimum(q, 1.0), abs=1e-12)
+    scam = (both.index < len(month)) & (both["metric"] == "actions") & (both["group"] == "scam_fraud")
+    assert float(both.loc[scam, "qvalue"].iloc[0]) > float(month.loc[scam[: len(month)], "qvalue"].iloc[0])

@@ -125,3 +125,14 @@ def test_flag_change_requires_both():
     assert stats.flag_change(math.nan, 0.2, 0.001) is False
     got = stats.flag_change([0.3, 0.3, 0.204], [0.2, 0.2, 0.2], [0.001, 0.5, 0.001])
     assert got.tolist() == [True, False, False]
+
+
+def test_adjust_pvalues_bh_hand_computed_and_nan_untested():
+    # m = 4 tested: sorted 0.005, 0.01, 0.03, 0.04 -> p * m / rank = 0.02, 0.02, 0.04, 0.04,
+    # then the running minimum from the largest rank down (Benjamini & Hochberg 1995)
+    q = stats.adjust_pvalues_bh([0.01, 0.04, 0.03, math.nan, 0.005])
+    assert q[:3].tolist() == pytest.approx([0.02, 0.04, 0.04], abs=1e-15)
+    assert math.isnan(q[3]) and q[4] == pytest.approx(0.02, abs=1e-15)
+    # a large p early in the order is pulled down by a smaller q of a higher rank
+    assert stats.adjust_pvalues_bh([0.02, 0.03]).tolist() == pytest.approx([0.03, 0.03])
+    assert stats.adjust_pvalues_bh([math.nan]).tolist()[0] != stats.adjust_pvalues_bh([math.nan]).tolist()[0]

@@ -92,7 +92,9 @@ def notable_changes(ctx: ReportContext) -> Section:
         return s.markdown(_("No headline indicator changed significantly and materially in any market."))
     s.markdown(
         _(
-            "Indicators that changed significantly (5% level) and materially (at least 10%) on {month}."
+            "Indicators that changed significantly and materially (at least 10%) on {month}. Every market's "
+            "indicators are tested together, so significance controls the false discovery rate at 5% across the "
+            "table (Benjamini-Hochberg q-value below 0.05)."
         ).format(month=fmt.month(previous))
     )
     return s.table(
@@ -112,6 +114,7 @@ def notable_changes(ctx: ReportContext) -> Section:
                     for v, b, u in zip(flagged["value"], flagged["value_before"], flagged["unit"])
                 ],
                 _("p-value"): [fmt.number(p, 3) for p in flagged["pvalue"]],
+                _("q-value"): [fmt.number(q, 3) for q in flagged["qvalue"]],
             }
         ),
         _("Significant and material changes"),

@@ -203,10 +203,11 @@ def _flagged_changes(ctx: ReportContext) -> pd.DataFrame:
             creators=tables.get("creators"),
             local_policies=ctx.params.local_policies,
         )
-        c = c[c["flagged"].fillna(False).astype(bool)].copy()
         c["against"] = label
         changes.append(c)
-    return pd.concat(changes, ignore_index=True)
+    # one table, one family of tests: the false discovery rate is controlled across both comparisons
+    table = m_enforcement.control_false_discoveries(pd.concat(changes, ignore_index=True))
+    return table[table["flagged"].fillna(False).astype(bool)].reset_index(drop=True)
 
 
 def notable_changes(ctx: ReportContext) -> Section:
@@ -222,7 +223,10 @@ def notable_changes(ctx: ReportContext) -> Section:
     s.markdown(
         _(
             "Changes that are both statistically significant (two-proportion test for rates, exact Poisson test for "
-            "counts, 5% level) and material (at least 10% relative and a minimum absolute change)."
+            "counts) and material (at least 10% relative and a minimum absolute change). The table tests every "
+            "policy, action type and detection source, so significance controls the false discovery rate at 5% "
+            "across the whole table (Benjamini-Hochberg q-value below 0.05): at most about one flag in twenty is "
+            "expected to be chance."
         )
     )
     kinds = {
@@ -243,6 +247,7 @@ def notable_changes(ctx: ReportContext) -> Section:
                 _("Before"): fmt.value(r.value_before, kind),
                 _("Now"): fmt.value(r.value, kind),
                 _("p-value"): fmt.number(r.pvalue, 3),
+                _("q-value"): fmt.number(r.qvalue, 3),
             }
         )
     return s.table(pd.DataFrame(rows), _("Significant and material changes"))

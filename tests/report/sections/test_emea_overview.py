@@ -60,7 +60,8 @@ def test_notable_changes_are_the_flagged_comparisons(rollup_en):
     s = emea_overview.notable_changes(rollup_en)
     flagged = s.data["changes"][s.data["changes"]["flagged"]]
     (df,) = tables(s)
-    assert len(df) == len(flagged) > 0 and (flagged["pvalue"] < 0.05).all()
+    assert len(df) == len(flagged) > 0 and (flagged["qvalue"] < 0.05).all()
+    assert df["q-value"].tolist() == [f"{q:.3f}" for q in flagged.sort_values(["market", "kpi_id"])["qvalue"]]
     assert list(df["Market"]) == sorted(df["Market"])
 
 
