@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     spark_conf: str | None = Field(
         None, description="JSON object of Spark settings merged over govlib's defaults"
     )
+    duckdb_memory_limit: str = Field(
+        "2GB",
+        pattern=r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        description="memory limit of each process's DuckDB (e.g. `2GB`); larger work spills to the cache",
+    )
     pseudonym_key: str | None = Field(
         None, repr=False, description="secret key of the creator pseudonyms in circulated outputs"
     )

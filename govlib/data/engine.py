@@ -107,18 +107,28 @@ def spark_session():
         return _spark_session
 
 
+def _sql_quote(text: str) -> str:
+    return text.replace("'", "''")
+
+
 def connect(engine: str | None = None):
     """An Ibis backend for ``engine`` (``"duckdb"`` or ``"spark"``).
 
-    DuckDB: a new in-memory connection (cheap; session time zone UTC).
+    DuckDB: a new in-memory connection (cheap; session time zone UTC, memory limit
+    ``GOVLIB_DUCKDB_MEMORY_LIMIT``, spilling to ``<cache>/duckdb-tmp``).
     Spark: an Ibis PySpark backend on the process-wide session.
     """
     name = resolve_engine(engine)
     import ibis
 
     if name == "duckdb":
+        settings = config.current()
         con = ibis.duckdb.connect()
         con.raw_sql("SET TimeZone = 'UTC'")
+        # bounded memory whatever the market's size: DuckDB's default is 80% of the machine per process,
+        # and a batch runs several (workers, kernels); beyond the limit joins and sorts spill to disk
+        con.raw_sql(f"SET memory_limit = '{settings.duckdb_memory_limit}'")
+        con.raw_sql(f"SET temp_directory = '{_sql_quote(str(settings.cache / 'duckdb-tmp'))}'")
         try:  # long scans would draw progress bars into the runner's logs
             con.raw_sql("SET enable_progress_bar = false")
         except Exception:  # noqa: BLE001 - in a Jupyter kernel DuckDB refuses the change without ipywidgets

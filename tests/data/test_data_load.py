@@ -271,3 +271,16 @@ def test_market_window_reads_other_partitions_only_for_cross_market_references(t
     next((part / "content" / "market=GB").rglob("*.parquet")).write_bytes(b"PAR1 broken")
     with pytest.raises(DatasetError, match="table content"):
         _window(part, "DE")
+
+
+def test_duckdb_connection_has_the_configured_memory_limit(monkeypatch, tmp_path):
+    monkeypatch.setenv("GOVLIB_DUCKDB_MEMORY_LIMIT", "512MB")
+    monkeypatch.setenv("GOVLIB_CACHE", str(tmp_path / "it's cache"))  # a quote in the path stays one path
+    con = engine.connect("duckdb")
+    limit = con.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0]
+    assert limit == "488.2 MiB"  # 512 MB shown in binary units
+    temp = con.raw_sql("SELECT current_setting('temp_directory')").fetchone()[0]
+    assert temp == str(tmp_path / "it's cache" / "duckdb-tmp")
+    monkeypatch.setenv("GOVLIB_DUCKDB_MEMORY_LIMIT", "lots")
+    with pytest.raises(Exception, match="GOVLIB_DUCKDB_MEMORY_LIMIT"):
+        engine.connect("duckdb")
