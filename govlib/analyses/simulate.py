@@ -47,7 +47,11 @@ __all__ = [
     "SimulationInputs",
     "apply_rules",
     "current_rules",
+    "check_signals",
+    "circulated",
+    "compare",
     "load_inputs",
+    "milestones_of",
     "project_reoffence",
     "proposed_rules",
     "replay",
@@ -181,6 +185,24 @@ def load_inputs(data_dir, market: MarketParams, month: str) -> SimulationInputs:
     return SimulationInputs(tables=tables, market=market, month=month)
 
 
+def check_signals(inp: SimulationInputs, proposal: Proposal, path) -> None:
+    """Refuse a proposal naming a signal the market's ``signal_scores`` do not hold (a typo would change nothing).
+
+    Without a ``signal_scores`` table the signal metrics are reported as not available instead.
+    """
+    from govlib.params import ParamsError
+
+    if not proposal.signals or "signal_scores" not in inp.tables:
+        return
+    known = sorted(inp.tables["signal_scores"]["signal"].astype(str).unique())
+    bad = [s for s in proposal.signals if s not in known]
+    if bad:
+        raise ParamsError(
+            f"{path}: key 'signals.{bad[0]}': no signal {bad[0]!r} in the {inp.market.code} signal_scores "
+            f"({len(bad)} unknown: {', '.join(bad[:5])}); known signals: {', '.join(known) or 'none'}"
+        )
+
+
 # --------------------------------------------------------------------------------------- rules
 
 
@@ -266,13 +288,13 @@ def _health_rows(states: pd.DataFrame, inp: SimulationInputs, milestones: list[i
     """Creators at or below each milestone and under each restriction at the month end; transitions."""
     now = states[states["month"] == inp.month]
     rows = [
-        _row(f"creators_at_or_below_{m}", ((now["score"] <= m) | now["ecommerce_removed"]).sum(), "creators")
+        _row(f"creators_at_or_below:{m}", ((now["score"] <= m) | now["ecommerce_removed"]).sum(), "creators")
         for m in sorted(milestones, reverse=True)
     ]
     rows += [
-        _row(f"creators_restricted_{r}", (now["restriction"] == r).sum(), "creators") for r in RESTRICTIONS
+        _row(f"creators_restricted:{r}", (now["restriction"] == r).sum(), "creators") for r in RESTRICTIONS
     ]
-    rows.append(_row("creators_restricted_any", (now["restriction"] != "none").sum(), "creators"))
+    rows.append(_row("creators_restricted:any", (now["restriction"] != "none").sum(), "creators"))
     wide = states.assign(r=states["restriction"] != "none").pivot(
         index="creator_id", columns="month", values="r"
     )
@@ -315,7 +337,7 @@ def _window_actions(actions: pd.DataFrame, inp: SimulationInputs) -> pd.DataFram
 
 def _action_rows(actions: pd.DataFrame, inp: SimulationInputs) -> list[dict]:
     counts = _window_actions(actions, inp)["action_type"].astype(str).value_counts()
-    return [_row(f"actions_{a}", counts.get(a, 0), "actions") for a in ACTION_TYPES]
+    return [_row(f"actions:{a}", counts.get(a, 0), "actions") for a in ACTION_TYPES]
 
 
 def _reward_rows(inp: SimulationInputs, actions: pd.DataFrame, rules: Rules) -> list[dict]:
@@ -584,11 +606,12 @@ def _projection_frame(cur, prop, delta, available: bool = True) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _milestones(*rules: Rules) -> list[int]:
+def milestones_of(*rules: Rules) -> list[int]:
+    """Every milestone of the rule sets, descending (the score thresholds a comparison counts)."""
     return sorted({m for r in rules for m in r.health.milestones}, reverse=True)
 
 
-def simulate(inp: SimulationInputs, proposal: Proposal) -> pd.DataFrame:
+def simulate(inp: SimulationInputs, proposal: Proposal, milestones: list[int] | None = None) -> pd.DataFrame:
     """The current and proposed scenarios of every metric and their difference.
 
     Returns
@@ -597,10 +620,11 @@ def simulate(inp: SimulationInputs, proposal: Proposal) -> pd.DataFrame:
         ``scenario, metric, value, ci_low, ci_high, unit, available``: for each metric a
         ``current``, a ``proposed`` and a ``delta`` row (``proposed - current``; its interval
         only where the metric is a projection). Rows of a metric whose table is absent have
-        ``available`` False and NaN values.
+        ``available`` False and NaN values. ``milestones``: score thresholds counted, default
+        the union of both rule sets' milestones (give the union over every proposal compared).
     """
     cur_rules, prop_rules = current_rules(inp.market), proposed_rules(inp.market, proposal)
-    ms = _milestones(cur_rules, prop_rules)
+    ms = milestones if milestones is not None else milestones_of(cur_rules, prop_rules)
     cur = replay(inp, cur_rules, ms)
     prop = replay(inp, prop_rules, ms)
     delta = prop.copy()
@@ -615,3 +639,65 @@ def simulate(inp: SimulationInputs, proposal: Proposal) -> pd.DataFrame:
     )
     out = out.sort_values(["_o", "_s"], kind="stable").drop(columns=["_o", "_s"]).reset_index(drop=True)
     return out[["scenario", *[c for c in out.columns if c != "scenario"]]]
+
+
+_PERSON_UNITS = ("creators", "creator-months")
+
+
+def _fmt_number(v: float) -> str:
+    if pd.isna(v):
+        return ""
+    text = f"{v:.6f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def suppression_mask(results: pd.DataFrame, min_cell: int) -> pd.Series:
+    """True where a circulated value must be hidden: a small count of creators, or a change built on one.
+
+    A ``current`` or ``proposed`` count of creators with ``0 < n < min_cell`` is hidden; so
+    is a ``delta`` of creators whose scenarios are hidden or whose size is ``0 < |d| <
+    min_cell`` (a change of three creators points at three people).
+    """
+    person = results["unit"].isin(_PERSON_UNITS).to_numpy()
+    v = results["value"].to_numpy(dtype=float)
+    small = person & (np.abs(v) > 0) & (np.abs(v) < min_cell)
+    scen, metric = results["scenario"].astype(str).tolist(), results["metric"].astype(str).tolist()
+    small_at = {(sc, m) for sc, m, sm in zip(scen, metric, small) if sm}
+    hide = small.copy()
+    for i, (sc, m) in enumerate(zip(scen, metric)):
+        if sc.startswith("delta"):
+            label = sc[len("delta") :]
+            hide[i] |= ("current", m) in small_at or ("proposed" + label, m) in small_at
+    return pd.Series(hide, index=results.index)
+
+
+def compare(results: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Several proposals' :func:`simulate` frames in one: ``current`` once, then ``proposed:<name>`` and
+    ``delta:<name>`` per proposal (in the order given), metric by metric."""
+    parts = []
+    for name, r in results.items():
+        side = r[r["scenario"] != "current"]
+        parts.append(side.assign(scenario=side["scenario"] + ":" + name))
+    cur = pd.concat([r[r["scenario"] == "current"] for r in results.values()]).drop_duplicates("metric")
+    out = pd.concat([cur, *parts], ignore_index=True)
+    order = {m: i for i, m in enumerate(dict.fromkeys(pd.concat([r["metric"] for r in results.values()])))}
+    rank = {sc: i for i, sc in enumerate(dict.fromkeys(["current", *out["scenario"]]))}
+    out = out.assign(_o=out["metric"].map(order), _s=out["scenario"].map(rank))
+    return out.sort_values(["_o", "_s"], kind="stable").drop(columns=["_o", "_s"]).reset_index(drop=True)
+
+
+def circulated(results: pd.DataFrame, min_cell: int) -> pd.DataFrame:
+    """The CSV of a simulation: ``scenario, metric, value, ci_low, ci_high, unit``, safe to circulate.
+
+    Small counts of creators show as ``<min_cell>`` (:func:`suppression_mask`); a metric whose
+    table is absent shows ``not available``. Numbers are written with up to six decimals.
+    Creator identifiers never reach this frame (the metrics are counts and sums).
+    """
+    hide = suppression_mask(results, min_cell).to_numpy()
+    out = pd.DataFrame({"scenario": results["scenario"].astype(str), "metric": results["metric"].astype(str)})
+    for c in ("value", "ci_low", "ci_high"):
+        out[c] = [_fmt_number(v) for v in results[c].to_numpy(dtype=float)]
+        out.loc[hide, c] = "" if c != "value" else f"<{min_cell}"
+    out.loc[~results["available"].astype(bool).to_numpy(), "value"] = "not available"
+    out["unit"] = results["unit"].astype(str)
+    return out[CSV_COLUMNS]
