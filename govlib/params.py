@@ -162,7 +162,8 @@ def _read_yaml(path: Path) -> dict:
 def _explain(path: Path, exc: ValidationError) -> ParamsError:
     lines = []
     for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        # pydantic marks an invalid dict key with a "[key]" step: the key itself names the place
+        key = ".".join(str(p) for p in err["loc"] if p != "[key]") or "(top level)"
         if err["type"] == "extra_forbidden":
             lines.append(f"{path}: unknown key {key!r}")
         else:

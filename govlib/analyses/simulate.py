@@ -55,6 +55,7 @@ __all__ = [
     "project_reoffence",
     "proposed_rules",
     "replay",
+    "restricted_creators",
     "simulate",
 ]
 
@@ -282,6 +283,20 @@ def _month_states(inp: SimulationInputs, actions: pd.DataFrame, rules: Rules) ->
         )
         frames.append(s.assign(month=m))
     return pd.concat(frames, ignore_index=True)
+
+
+def restricted_creators(inp: SimulationInputs, rules: Rules) -> set[str]:
+    """Creators under any restriction at the end of the report month under ``rules``."""
+    actions = apply_rules(inp.tables["enforcement_actions"], rules)
+    s = m_health.score_health(
+        actions,
+        inp.tables["creators"],
+        inp.month_end(inp.month),
+        rules.health,
+        market=inp.market.code,
+        appeals=inp.tables.get("appeals"),
+    )
+    return set(s.loc[s["restriction"] != "none", "creator_id"].astype(str))
 
 
 def _health_rows(states: pd.DataFrame, inp: SimulationInputs, milestones: list[int]) -> list[dict]:
@@ -577,30 +592,29 @@ def project_reoffence(inp: SimulationInputs, rules: Rules) -> pd.DataFrame:
     first = table["first_action_type"].astype(str)
     moved = first.map(lambda a: floor if floor and _HARSH[floor] > _HARSH[a] else a)
     n = len(table)
-    cur = np.zeros(3)
-    delta = np.zeros(3)
+    if n == 0:
+        return _projection_frame(math.nan, math.nan, math.nan, available=(False, False, False))
+    cur, delta, km = np.zeros(3), np.zeros(3), {}
+    for a, g in table.groupby(first, sort=True):
+        km[a] = _km_at(g, HORIZON_DAYS)
+        cur += len(g) / n * (1 - np.array([km[a][0], km[a][2], km[a][1]]))
     try:
-        for a, g in table.groupby(first, sort=True):
-            s = _km_at(g, HORIZON_DAYS)
-            w = len(g) / n
-            cur += w * (1 - np.array([s[0], s[2], s[1]]))
-            for b, k in moved[g.index].value_counts().sort_index().items():
-                if b != a:
-                    delta += (k / n) * np.array(_change_range(s, _pair_effect(table, str(a), str(b))))
-    except GovlibError:
-        return _projection_frame(math.nan, [math.nan] * 3, [math.nan] * 3, available=False)
-    prop = cur + delta if ladder else cur.copy()
-    return _projection_frame(cur, prop, delta)
+        for (a, b), k in pd.crosstab(first, moved).stack().items():
+            if b != a and k:
+                delta += (k / n) * np.array(_change_range(km[a], _pair_effect(table, str(a), str(b))))
+    except GovlibError:  # a hazard ratio is not estimable (too few creators or re-offences)
+        return _projection_frame(cur, math.nan, math.nan, available=(True, False, False))
+    return _projection_frame(cur, cur + delta, delta)
 
 
-def _projection_frame(cur, prop, delta, available: bool = True) -> pd.DataFrame:
+def _projection_frame(cur, prop, delta, available=(True, True, True)) -> pd.DataFrame:
     rows = []
-    for sc, v in (("current", cur), ("proposed", prop), ("delta", delta)):
+    for sc, v, ok in zip(("current", "proposed", "delta"), (cur, prop, delta), available):
         v = np.resize(np.asarray(v, dtype=float), 3)
         rows.append(
             {
                 "scenario": sc,
-                **_row("reoffence_rate_90d", v[0], "share (model projection)", v[1], v[2], available),
+                **_row("reoffence_rate_90d", v[0], "share (model projection)", v[1], v[2], ok),
             }
         )
     return pd.DataFrame(rows)
