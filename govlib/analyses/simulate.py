@@ -413,6 +413,13 @@ def _latest_scores(inp: SimulationInputs) -> pd.DataFrame:
     return s.assign(language=s["content_id"].map(lang).fillna("(unknown)"))
 
 
+def _expected(items: int, k: int, n: int) -> list[float]:
+    """``items`` times the labelled share ``k / n`` with its Wilson interval (0 when there are no items)."""
+    if items == 0:
+        return [0.0, 0.0, 0.0]
+    return [items * (k / n if n else math.nan), *(items * np.array(proportion_interval(k, n)))]
+
+
 def _signal_rows(inp: SimulationInputs, rules: Rules) -> list[dict]:
     """Items actioned automatically, sent to review, expected wrongly actioned and missed, per signal.
 
@@ -454,11 +461,9 @@ def _signal_rows(inp: SimulationInputs, rules: Rules) -> list[dict]:
             above, below = int((g["score"] >= t).sum()), int((g["score"] < r).sum())
             fp, n_up = int((~viol & (score >= t)).sum()), int((score >= t).sum())
             fn, n_low = int((viol & (score < r)).sum()), int((score < r).sum())
-            p_fp, p_fn = (fp / n_up if n_up else math.nan), (fn / n_low if n_low else math.nan)
             tot += np.array(
-                [[above] * 3, [len(g) - above - below] * 3,
-                 [above * p_fp, *(above * np.array(proportion_interval(fp, n_up)))],
-                 [below * p_fn, *(below * np.array(proportion_interval(fn, n_low)))]]
+                [[above, math.nan, math.nan], [len(g) - above - below, math.nan, math.nan],
+                 _expected(above, fp, n_up), _expected(below, fn, n_low)]
             )  # fmt: skip
         rows += [_row(f"{n}:{sig}", *v[:1], u, *v[1:]) for n, u, v in zip(names, units, tot)]
     return rows

@@ -255,3 +255,27 @@ def test_circulated_hides_small_creator_counts_and_changes():
     out = sim.circulated(r, 10)
     assert out["value"].tolist() == ["12", "15", "<10", "<10", "20", "<10", "5", "5", "0"]
     assert list(out.columns) == sim.CSV_COLUMNS
+
+
+def test_signal_metrics_by_hand():
+    """Hand-made DE data: scam_signal scores ct_02 0.91 (violating) and ct_03 0.12 (not), both labelled, German."""
+    t = valid_tables()
+    tables = {
+        k: t[k] for k in ("creators", "content", "enforcement_actions", "signal_scores", "review_labels")
+    }
+    inp = sim.SimulationInputs(tables=tables, market=load_market("DE"), month="2026-10")
+    cur = sim.replay(inp, sim.current_rules(inp.market), [150]).set_index("metric")
+    assert cur.loc["items_auto_actioned:scam_signal", "value"] == 1  # 0.91 >= 0.5
+    assert cur.loc["items_sent_to_review:scam_signal", "value"] == 0  # no review band today
+    wrong = cur.loc["expected_wrongly_actioned:scam_signal"]
+    # 1 item above the threshold x 0/1 false positives; Wilson 95% of 0/1 is (0, 0.7935)
+    assert (
+        wrong["value"] == 0 and wrong["ci_low"] == 0 and wrong["ci_high"] == pytest.approx(0.79345, abs=1e-4)
+    )
+    prop = Proposal(
+        name="p", signals={"scam_signal": {"auto_action": {"de": 0.95}, "review": {"default": 0.1}}}
+    )
+    new = sim.replay(inp, sim.proposed_rules(inp.market, prop), [150]).set_index("metric")
+    assert new.loc["items_auto_actioned:scam_signal", "value"] == 0
+    assert new.loc["items_sent_to_review:scam_signal", "value"] == 2  # both in [0.1, 0.95)
+    assert new.loc["expected_missed_violations:scam_signal", "value"] == 0  # nothing below 0.1
