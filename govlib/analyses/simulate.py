@@ -162,25 +162,27 @@ def load_inputs(data_dir, market: MarketParams, month: str) -> SimulationInputs:
     SimulationError
         The dataset has no creators or no enforcement actions of ``market``.
     UsageError
-        ``month`` is after the last month of the market's actions.
+        ``month`` is before the first or after the last month of the market's actions.
     """
     from govlib.data.load import load_market_window, open_dataset
     from govlib.timeutil import local_month
 
     ds = open_dataset(data_dir)
     code = market.code
-    last = ds.table("enforcement_actions", market=code).filter(lambda t: t.market == code).actioned_at.max()
-    last = last.to_pandas()
+    acts = ds.table("enforcement_actions", market=code).filter(lambda t: t.market == code)
+    first, last = (acts.actioned_at.min().to_pandas(), acts.actioned_at.max().to_pandas())
     if last is None or pd.isna(last):
         raise SimulationError(
             f"market {code} has no enforcement actions in {ds.path}: nothing to replay; "
             f"choose a market of this dataset or point --data at one with {code} data"
         )
-    last_month = local_month(pd.Series([pd.Timestamp(last)]), market.timezone).iloc[0]
-    if month > last_month:
+    first_month, last_month = local_month(
+        pd.Series([pd.Timestamp(first), pd.Timestamp(last)]), market.timezone
+    )
+    if not first_month <= month <= last_month:
         raise UsageError(
-            f"month {month} is after the last month of {code} data in {ds.path} ({last_month}); "
-            f"simulate {last_month} or earlier"
+            f"month {month} is outside the {code} data in {ds.path} ({first_month} to {last_month}); "
+            f"simulate a month in that range"
         )
     tables = load_market_window(ds, code, month, market.timezone, months_back=MONTHS - 1 + HISTORY_MONTHS)
     return SimulationInputs(tables=tables, market=market, month=month)

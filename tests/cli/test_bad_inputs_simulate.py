@@ -119,11 +119,19 @@ def test_bad_proposal(tmp_path, data, case):
     [
         ((), {"market": "FR"}, 1, "market FR has no enforcement actions"),
         ((), {"market": "XX"}, 1, "unknown market 'XX'"),
-        ((), {"month": "2027-03"}, 2, "after the last month of DE data"),
+        ((), {"month": "2027-03"}, 2, "outside the DE data"),
+        ((), {"month": "2019-03"}, 2, "outside the DE data"),
         ((), {"month": "2026-13"}, 2, "not of the form YYYY-MM"),
         (("--compare", "/nonexistent/a.yaml", "/nonexistent/b.yaml"), {}, 1, "params file not found"),
     ],
-    ids=["market_without_data", "unknown_market", "month_after_data", "malformed_month", "missing_files"],
+    ids=[
+        "market_without_data",
+        "unknown_market",
+        "month_after_data",
+        "month_before_data",
+        "malformed_month",
+        "missing_files",
+    ],
 )
 def test_bad_command_line(tmp_path, data, args, kwargs, code, fragment):
     proposal = None if args else "name: p\n"
