@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from datasets import valid_tables, write_valid_dataset
-from reliability_support import govlib, make_toy_project, run_toy
+from reliability_support import govlib, make_toy_project, run_toy, toy_env
 
 from govlib.privacy import assert_no_identifiers
 
@@ -200,3 +200,36 @@ def test_govlib_run_keeps_the_months_simulations(tmp_path, data):
     assert (out / "2026-10" / "DE").is_dir()  # the run published beside it
     assert (sims / "simulation.html").read_text() == "<html>example</html>"
     assert (sims / "simulation.csv").exists()
+
+
+def test_a_failing_notebook_leaves_the_published_simulation_untouched(tmp_path, data):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    root = make_toy_project(tmp_path / "toy")
+    cells = [
+        new_code_cell(
+            'market: str = "DE"\nmonth: str = ""\nproposals: str = ""\nresults: str = ""\ndata_dir: str = ""\nlang: str = ""'
+        )
+    ]
+    cells[0].metadata["tags"] = ["parameters"]
+    cells.append(new_code_cell("raise RuntimeError('disk on fire')"))
+    kernel = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    nbformat.write(new_notebook(cells=cells, metadata=kernel), root / "notebooks" / "simulation.ipynb")
+    out = tmp_path / "out"
+    published = out / "p"
+    published.mkdir(parents=True)
+    (published / "simulation.csv").write_text("previous\n")
+    proposal = tmp_path / "p.yaml"
+    proposal.write_text("name: p\n")
+    args = ["simulate", "--market", "DE", "--month", "2026-10", "--data", str(data), "--out", str(out)]
+    r = govlib([*args, "--proposal", str(proposal)], env=toy_env(root))
+    assert (
+        r.returncode == 1
+        and "the simulation notebook failed in cell" in r.stderr
+        and "disk on fire" in r.stderr
+    )
+    assert "Traceback" not in r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["p"]  # no temporary folder left behind
+    assert sorted(p.name for p in published.iterdir()) == ["simulation.csv"]
+    assert (published / "simulation.csv").read_text() == "previous\n"
