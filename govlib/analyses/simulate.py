@@ -315,12 +315,9 @@ def _health_rows(states: pd.DataFrame, inp: SimulationInputs, milestones: list[i
     wide = states.assign(r=states["restriction"] != "none").pivot(
         index="creator_id", columns="month", values="r"
     )
-    wide = (
-        wide.astype("boolean")
-        .fillna(False)
-        .astype(bool)[[shift_month(inp.months[0], -1), *inp.months]]
-        .to_numpy()
-    )
+    # a month end before a creator registered (or before any creator, in a young market) is "not restricted"
+    months = [shift_month(inp.months[0], -1), *inp.months]
+    wide = wide.reindex(columns=months).astype("boolean").fillna(False).astype(bool).to_numpy()
     rows.append(_row("creators_newly_restricted", (wide[:, 1:] & ~wide[:, :-1]).sum(), "creator-months"))
     rows.append(_row("creators_newly_released", (~wide[:, 1:] & wide[:, :-1]).sum(), "creator-months"))
     return rows

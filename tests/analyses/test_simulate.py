@@ -279,3 +279,13 @@ def test_signal_metrics_by_hand():
     assert new.loc["items_auto_actioned:scam_signal", "value"] == 0
     assert new.loc["items_sent_to_review:scam_signal", "value"] == 2  # both in [0.1, 0.95)
     assert new.loc["expected_missed_violations:scam_signal", "value"] == 0  # nothing below 0.1
+
+
+def test_a_young_market_replays_its_months_before_launch_as_unrestricted(demo_dir):
+    """PL launched in 2026-08: the 13-month window starts before any PL creator existed."""
+    inp = sim.load_inputs(demo_dir, load_market("PL"), "2026-10")
+    out = sim.simulate(inp, Proposal(name="nothing"))
+    delta = out[out["scenario"] == "delta"]
+    assert (delta["value"] == 0.0).all()
+    cur = out[out["scenario"] == "current"].set_index("metric")["value"]
+    assert cur["creators_newly_restricted"] >= cur["creators_restricted:any"] > 0
