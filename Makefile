@@ -10,6 +10,9 @@ DATA ?= data/demo
 SCALE ?= small
 SEED ?= 7
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+# the example policy simulation of command 1 (docs/simulation.md), linked from the month's index
+SIM_MARKET ?= DE
+SIM_PROPOSAL ?= params/proposals/de_stricter_milestones.yaml
 # Jupyter refuses to start as root ("Running as root is not recommended"), which is the usual user in containers.
 LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
@@ -64,8 +67,10 @@ $(DATA)/.govlib-demo: | $(VENV)/.installed
 data: install $(DATA)/.govlib-demo ## generate the small demo dataset if missing
 
 .PHONY: reports
-reports: install i18n data ## command 1: install, make demo data, run the month's reports
+reports: install i18n data ## command 1: install, make demo data, an example policy simulation, the month's reports
 	$(BIN)/govlib validate --data $(DATA)
+	@# before 'govlib run', so that the month's index lists reports/<month>/simulations/*/ (the run leaves it in place)
+	$(BIN)/govlib simulate --market $(SIM_MARKET) --month $(MONTH) --data $(DATA) --proposal $(SIM_PROPOSAL)
 	$(BIN)/govlib run --month $(MONTH) --data $(DATA) --jobs $(JOBS)
 	@echo "Index of the month's reports: reports/$(MONTH)/index.html"
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from govlib import config
-from govlib.contract import POLICY_DSA_CATEGORY
+from govlib.contract import ACTION_TYPES, POLICY_DSA_CATEGORY, REPORTER_TYPES, SEVERITIES
 from govlib.errors import GovlibError
 
 
@@ -162,7 +162,8 @@ def _read_yaml(path: Path) -> dict:
 def _explain(path: Path, exc: ValidationError) -> ParamsError:
     lines = []
     for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        # pydantic marks an invalid dict key with a "[key]" step: the key itself names the place
+        key = ".".join(str(p) for p in err["loc"] if p != "[key]") or "(top level)"
         if err["type"] == "extra_forbidden":
             lines.append(f"{path}: unknown key {key!r}")
         else:
@@ -208,3 +209,144 @@ def load_reports(params_dir: Path | None = None) -> ReportsParams:
 def market_timezone(code: str) -> str:
     """Time zone of a market from its params (cached; used for month bucketing)."""
     return load_market(code).timezone
+
+
+# ------------------------------------------------------------------------------------------ proposals
+
+# what a milestone may do to a creator (TikTok Shop's CHR steps; the default ladder's values)
+RESTRICTIONS = (
+    "traffic_limited",
+    "commission_withheld",
+    "ecommerce_suspended",
+    "ecommerce_permanently_removed",
+)
+# operating rules the market params do not hold (the "current" side of a simulation when a proposal
+# does not override them): the signal's operating threshold (signal evaluation report), no review band,
+# and the notice-handling SLA target
+CURRENT_AUTO_ACTION_THRESHOLD = 0.5
+CURRENT_NOTICE_SLA_HOURS = 24.0
+_Restriction = Literal[RESTRICTIONS]  # type: ignore[valid-type]
+_Action = Literal[ACTION_TYPES]  # type: ignore[valid-type]
+_Severity = Literal[SEVERITIES]  # type: ignore[valid-type]
+_Reporter = Literal[("default", *REPORTER_TYPES)]  # type: ignore[valid-type]
+_Threshold = Annotated[float, Field(ge=0.0, le=1.0)]
+_Days = Annotated[int, Field(ge=1, le=730)]
+
+
+class ProposalHealth(_Strict):
+    """Overrides of the health score: unset keys keep the market's :class:`HealthSettings`."""
+
+    deduction_window_days: _Days | None = None
+    milestones: dict[Annotated[int, Field(ge=0)], _Restriction] | None = None
+    repeat_policy_limit: Annotated[int, Field(ge=1, le=100)] | None = None
+    repeat_policy_window_days: _Days | None = None
+    # policy (or "default") -> severity -> health points deducted per action
+    deductions: dict[str, dict[_Severity, Annotated[int, Field(ge=0, le=1000)]]] | None = None
+
+
+class ProposalRewards(_Strict):
+    """Reward eligibility: a reward is withheld below ``min_health`` or after a recent violation."""
+
+    min_health: Annotated[int, Field(ge=0)] | None = None
+    no_violation_days: _Days | None = None
+
+
+class ProposalSignal(_Strict):
+    """Thresholds of one signal, per content language (``default`` for the others).
+
+    An item scoring at least ``auto_action`` is actioned automatically; one scoring at least
+    ``review`` (and below ``auto_action``) goes to human review.
+    """
+
+    auto_action: dict[str, _Threshold] = Field(default_factory=dict)
+    review: dict[str, _Threshold] = Field(default_factory=dict)
+
+    @field_validator("auto_action", "review")
+    @classmethod
+    def _languages(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = [k for k in v if k != "default" and not (len(k) == 2 and k.isalpha() and k.islower())]
+        if bad:
+            raise ValueError(f"keys must be 'default' or ISO 639-1 language codes such as 'de', got {bad}")
+        return v
+
+
+class Proposal(_Strict):
+    """A proposed rule set (``params/proposals/<name>.yaml``, ``docs/simulation.md``).
+
+    Anything not given keeps the market's current setting, so a proposal that only names
+    itself replays the current rules.
+    """
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+    market: str | None = None  # when given, the proposal is for this market only
+    description: str = ""
+    health: ProposalHealth = ProposalHealth()
+    # offence number of a creator -> the least harsh action taken from that offence on
+    penalty_ladder: dict[Annotated[int, Field(ge=1, le=100)], _Action] | None = None
+    rewards: ProposalRewards | None = None
+    signals: dict[str, ProposalSignal] | None = None
+    notice_sla_hours: dict[_Reporter, Annotated[float, Field(gt=0, le=8760)]] | None = None
+
+    @model_validator(mode="after")
+    def _review_below_auto(self) -> Proposal:
+        for name, sig in (self.signals or {}).items():
+            for lang, r in sig.review.items():
+                auto = sig.auto_action.get(
+                    lang, sig.auto_action.get("default", CURRENT_AUTO_ACTION_THRESHOLD)
+                )
+                if r > auto:
+                    raise ValueError(
+                        f"signals.{name}.review.{lang}: review threshold {r} is above the auto-action threshold {auto}"
+                    )
+        return self
+
+
+def _check_proposal_for_market(path: Path, prop: Proposal, market: MarketParams) -> None:
+    """Checks that need the market: its code, its policies, its score range."""
+    problems = []
+    if prop.market is not None and prop.market != market.code:
+        problems.append(f"{path}: key 'market' is {prop.market!r} but the simulation is for {market.code!r}")
+    known = {*POLICY_DSA_CATEGORY, *market.local_policies, "default"}
+    for pol in prop.health.deductions or {}:
+        if pol not in known:
+            problems.append(
+                f"{path}: key 'health.deductions.{pol}': policy {pol!r} is not in the contract's taxonomy nor a "
+                f"local policy of {market.code} (use 'default' or one of: {', '.join(sorted(known - {'default'}))})"
+            )
+    for m in prop.health.milestones or {}:
+        if m > market.health.max_score:
+            problems.append(
+                f"{path}: key 'health.milestones.{m}': threshold {m} is outside 0..{market.health.max_score} "
+                f"(the market's max_score)"
+            )
+    if (
+        prop.rewards
+        and prop.rewards.min_health is not None
+        and prop.rewards.min_health > market.health.max_score
+    ):
+        problems.append(
+            f"{path}: key 'rewards.min_health': {prop.rewards.min_health} is outside 0..{market.health.max_score}"
+        )
+    if problems:
+        raise ParamsError("\n".join(problems))
+
+
+def load_proposal(path: str | Path, market: MarketParams | None = None) -> Proposal:
+    """A validated proposal file; with ``market``, also checked against that market.
+
+    Raises
+    ------
+    ParamsError
+        Naming the file and the key: an unknown key, a value out of range (a threshold outside
+        0..1, a milestone outside the market's score range), a policy neither in the contract
+        nor a local policy of the market, a proposal for another market.
+    """
+    path = Path(path)
+    data = _read_yaml(path)
+    try:
+        prop = Proposal(**data)
+    except ValidationError as exc:
+        raise _explain(path, exc) from None
+    if market is not None:
+        _check_proposal_for_market(path, prop, market)
+    return prop

@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "summary": ("govlib.cli.summary", "print a per-market summary table of a month"),
     "run": ("govlib.cli.run", "run the month's reports for every market"),
     "investigate": ("govlib.cli.investigate", "run an investigation into reports/investigations/"),
+    "simulate": ("govlib.cli.simulate", "replay a market's last 13 months under a proposed rule set"),
     "queue export": ("govlib.cli.feedback", "write a review queue for reviewers"),
     "labels import": ("govlib.cli.feedback", "import a filled review queue into review_labels"),
     "i18n check": ("govlib.cli.i18n", "check translation catalogs"),

@@ -13,7 +13,7 @@ and its language without a kernel. Work shared by several sections of a report (
 health scores) is computed once per context with :meth:`ReportContext.memo`.
 
 One module per report: ``market_report``, ``enforcement_effectiveness``, ``creator_health``,
-``signal_evaluation``, ``expansion_readiness``, ``emea_overview``, ``investigation``.
+``signal_evaluation``, ``expansion_readiness``, ``emea_overview``, ``investigation``, ``simulation``.
 """
 
 from govlib.report.sections.base import ReportContext, Section, open_market_context, open_rollup_context
