@@ -370,8 +370,8 @@ def build_cube(
     The engine selects, aggregates and writes (:func:`cube_table_exprs`,
     :meth:`govlib.data.load.Dataset.write_parquet`): the large tables never pass through
     pandas whole. pandas receives only the KPI inputs of the 13 months
-    (:func:`govlib.data.load.load_kpi_inputs`) and the window's actions for the weekly
-    series. Written into a temporary sibling and renamed into place, so a cube directory
+    (:func:`govlib.data.load.load_kpi_inputs`) and the weekly action and publication counts
+    of the alarm series (:func:`weekly_action_counts_expr`). Written into a temporary sibling and renamed into place, so a cube directory
     is always complete. Deterministic: the same inputs give byte-identical Parquet files.
     """
     from govlib.params import load_market
