@@ -266,11 +266,26 @@ def risk_sets_frame(expr) -> pd.DataFrame:
     return df.drop(columns="duration_us")
 
 
+def _frequency_weights(table: pd.DataFrame, weights: str | None) -> pd.Series:
+    """The rows' frequency weights (1 without ``weights``); non-negative whole numbers, else a clear error."""
+    if not weights:
+        return pd.Series(1, index=table.index, dtype="int64")
+    w = pd.to_numeric(table[weights], errors="coerce")
+    bad = w.isna() | (w < 0) | (w % 1 != 0)
+    if bad.any():
+        raise EffectivenessInputError(
+            f"recidivism table, column {weights!r}: {int(bad.sum())} row(s) that are not a count of creators "
+            f"(e.g. {', '.join(map(str, table.loc[bad, weights].head(5)))}); weights are frequency weights "
+            f"(whole numbers >= 0), as recidivism_risk_sets gives"
+        )
+    return w.astype("int64")
+
+
 def _fit_km(g: pd.DataFrame, alpha: float, duration: str, event: str, weights: str | None):
     """lifelines' Kaplan-Meier fit of one group (frequency-weighted with ``weights``)."""
     from lifelines import KaplanMeierFitter
 
-    w = g[weights].astype(float) if weights else None
+    w = _frequency_weights(g, weights).astype(float) if weights else None
     return KaplanMeierFitter(alpha=alpha).fit(g[duration].astype(float), g[event].astype(bool), weights=w)
 
 
@@ -400,7 +415,7 @@ def summarise_recidivism(
     _require(table, "recidivism table", [duration, event, *([weights] if weights else [])])
     rows = []
     for key, g in _groups(table, by):
-        w = g[weights].astype("int64") if weights else pd.Series(1, index=g.index)
+        w = _frequency_weights(g, weights)
         n = int(w.sum())
         row = {"group": key, "creators": n, "events": int(w[g[event].astype(bool)].sum())}
         if n:
@@ -498,7 +513,7 @@ def estimate_hazard_ratio(
         table, "recidivism table", [group, duration, event, *(strata or []), *([weights] if weights else [])]
     )
     d = table[table[group].astype(str).isin([treatment, reference])]
-    w = d[weights].astype("int64") if weights else pd.Series(1, index=d.index)
+    w = _frequency_weights(d, weights)
     ev = d[event].astype(bool)
     counts = {k: int(w[d[group].astype(str) == k].sum()) for k in (treatment, reference)}
     events = {k: int(w[(d[group].astype(str) == k) & ev].sum()) for k in (treatment, reference)}

@@ -193,3 +193,13 @@ def test_engine_recovers_planted_hazard_ratio(demo_dir, ground_truth):
     truth = ground_truth["deterrence"]["hazard_ratio_suspension_vs_warning"]
     assert hr["ci_low"] <= truth <= hr["ci_high"], hr.to_dict()
     assert not np.isclose(hr["hazard_ratio"], 1.0, atol=0.05)
+
+
+def test_weights_must_be_counts():
+    sets = _freireich_ties().assign(creators=1.0)
+    sets.loc[[0, 1], W] = [1.5, -2.0]  # both in the first group
+    for f in (m.estimate_recidivism_curves, m.summarise_recidivism, m.estimate_hazard_ratio):
+        with pytest.raises(
+            m.EffectivenessInputError, match=r"'creators': 2 row\(s\).*1.5, -2.0.*whole numbers"
+        ):
+            f(sets, weights=W)
