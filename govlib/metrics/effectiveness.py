@@ -5,9 +5,12 @@ deter more than lighter ones? Three views, from descriptive to causal:
 
 Functions
 ---------
-build_recidivism_table
+recidivism_table_expr
     One row per actioned creator: first action, time to the next violation or to the
-    end of the data (censored).
+    end of the data (censored); an engine expression (DuckDB or Spark).
+recidivism_risk_sets, risk_sets_frame
+    The same grouped into weighted risk sets (one row per distinct first action type,
+    time and event), the input of the Kaplan-Meier and Cox fits below.
 estimate_recidivism_curves
     Kaplan-Meier survival curves (share not yet re-offending) by first action type.
 summarise_recidivism
@@ -42,7 +45,9 @@ from govlib.stats.did import bootstrap_att, build_did_cohorts, estimate_att
 from govlib.timeutil import month_bounds, month_range, to_utc
 
 __all__ = [
-    "build_recidivism_table",
+    "recidivism_table_expr",
+    "recidivism_risk_sets",
+    "risk_sets_frame",
     "estimate_recidivism_curves",
     "summarise_recidivism",
     "estimate_hazard_ratio",
@@ -51,17 +56,6 @@ __all__ = [
 ]
 
 EVENT_TIMES = ("committed", "detected_at", "actioned_at")
-# action columns the recidivism table reads
-_RECIDIVISM_COLUMNS = (
-    "action_id",
-    "creator_id",
-    "market",
-    "action_type",
-    "policy",
-    "severity",
-    "detected_at",
-    "actioned_at",
-)
 _HARSHNESS = {a: i for i, a in enumerate(ACTION_TYPES)}  # contract order: lightest first
 
 
@@ -76,34 +70,42 @@ def _require(df: pd.DataFrame, table: str, columns: Sequence[str]) -> None:
 # --------------------------------------------------------------------------- recidivism
 
 
-def build_recidivism_table(
-    actions: pd.DataFrame,
-    creators: pd.DataFrame | None = None,
+# --------------------------------------------------------------------------- recidivism on the engine
+
+RISK_SET_WEIGHT = "creators"  # the weight column of the aggregated risk sets
+
+
+def recidivism_table_expr(
+    actions,
+    creators=None,
     *,
-    data_end=None,
+    data_end,
     market: str | None = None,
     event_time: str = "detected_at",
-    content: pd.DataFrame | None = None,
-) -> pd.DataFrame:
-    """Time from each creator's first action to their next violation (survival data).
+    content=None,
+):
+    """Time from each creator's first action to their next violation, as an Ibis expression.
 
     Definition: for every creator with an action, ``t0`` is the ``actioned_at`` of their
     earliest action; the first action type is the harshest action taken at ``t0``
-    (contract order ``warning`` < ... < ``account_banned``). A *re-offence* is any other
-    action of the creator whose ``event_time`` is after ``t0``; ``duration_days`` runs
-    from ``t0`` to the earliest re-offence (``event = True``) or, with none, to
-    ``data_end`` (right-censored, ``event = False``).
+    (contract order ``warning`` < ... < ``account_banned``; ties by ``action_id``). A
+    *re-offence* is any other action of the creator whose ``event_time`` is after ``t0``;
+    the duration runs from ``t0`` to the earliest re-offence (``event = True``) or, with
+    none, to ``data_end`` (right-censored, ``event = False``). Actions actioned after
+    ``data_end`` are ignored; creators first actioned at ``data_end`` (no follow-up) are
+    dropped. Computed by the engine (DuckDB or Spark): reports aggregate it with
+    :func:`recidivism_risk_sets` and never take it whole into pandas.
 
     Parameters
     ----------
-    actions : DataFrame
+    actions : ibis.Table
         ``enforcement_actions`` (``action_id, creator_id, market, action_type, policy,
-        severity, detected_at, actioned_at``); all history available, not one month.
-    creators : DataFrame, optional
-        ``creators``; adds ``tier``.
-    data_end : str or Timestamp, optional
-        End of observation (censoring time). Default: the latest ``actioned_at`` in
-        ``actions``. Re-offences after it are ignored.
+        severity, detected_at, actioned_at``, and ``content_id`` for ``"committed"``); all
+        the history available, e.g. ``ReportContext.expr("enforcement_actions")``.
+    creators : ibis.Table, optional
+        ``creators`` (``creator_id, tier``); adds ``tier``.
+    data_end : str or Timestamp
+        End of observation (the censoring time).
     market : str, optional
         Keep creators whose first action is in this market.
     event_time : {"detected_at", "committed", "actioned_at"}
@@ -111,17 +113,24 @@ def build_recidivism_table(
         after the first sanction. ``"committed"`` (needs ``content``) dates a violation
         at the ``published_at`` of the actioned content (``detected_at`` for
         account-level actions), so content published before the first sanction but
-        caught after it is not taken for a failure of deterrence, and detection lag
-        does not lengthen the times. ``"actioned_at"`` uses the decision time.
-    content : DataFrame, optional
+        caught after it is not a failure of deterrence. ``"actioned_at"`` uses the
+        decision time.
+    content : ibis.Table, optional
         ``content`` (``content_id, published_at``), for ``event_time="committed"``.
 
     Returns
     -------
-    DataFrame
+    ibis.Table
         ``creator_id, market, [tier,] first_action_id, first_action_type, first_policy,
-        first_severity, t0, duration_days, event``. Creators first actioned at
-        ``data_end`` (no follow-up) are dropped.
+        first_severity, t0, duration_us, event``: ``duration_us`` is the whole number of
+        microseconds (the contract's timestamp resolution) from ``t0`` to the re-offence
+        or censoring.
+
+    Raises
+    ------
+    EffectivenessInputError
+        On an ``action_type`` outside the contract (counted by the engine, up to 5 examples
+        named), or ``"committed"`` without ``content``.
 
     Notes
     -----
@@ -129,102 +138,155 @@ def build_recidivism_table(
     hazard after a suspension is incapacitation, not deterrence; a ban ends
     observation in practice (few events by design).
     """
+    import ibis
+
+    from govlib.data.dataset import utc_literal
+
     if event_time not in EVENT_TIMES:
         raise ValueError(f"event_time must be one of {EVENT_TIMES}, got {event_time!r}")
-    _require(actions, "enforcement_actions", _RECIDIVISM_COLUMNS)
-    a = _recidivism_actions(actions, event_time, content)
-    end = (
-        to_utc(pd.Series([pd.Timestamp(data_end)])).iloc[0]
-        if data_end is not None
-        else a["actioned_at"].max()
-    )
-    a = a[a["actioned_at"] <= end]
-    first = _first_actions(a)
-    later = a.merge(first[["creator_id", "first_action_id", "t0"]], on="creator_id")
-    later = later[
-        (later["action_id"] != later["first_action_id"])
-        & (later[event_time] > later["t0"])
-        & (later[event_time] <= end)
-    ]
-    nxt = later.groupby("creator_id")[event_time].min()
-    out = first.set_index("creator_id")
-    out["next_at"] = nxt
-    out["event"] = out["next_at"].notna()
-    stop = out["next_at"].where(out["event"], end)
-    out["duration_days"] = (stop - out["t0"]).dt.total_seconds() / 86400.0
-    out = out[out["duration_days"] > 0].drop(columns="next_at").reset_index()
-    if market is not None:
-        out = out[out["market"] == market]
-    if creators is not None:
-        _require(creators, "creators", ["creator_id", "tier"])
-        tiers = creators.assign(creator_id=creators["creator_id"].astype(str)).set_index("creator_id")["tier"]
-        out.insert(2, "tier", out["creator_id"].map(tiers).astype(object))
-    cols = [c for c in out.columns if c not in ("duration_days", "event")] + ["duration_days", "event"]
-    return out[cols].sort_values("creator_id").reset_index(drop=True)
-
-
-def _recidivism_actions(actions: pd.DataFrame, event_time: str, content: pd.DataFrame | None) -> pd.DataFrame:
-    """The actions the recidivism table reads, typed, with UTC times (and ``committed`` when asked for).
-
-    Raises :class:`EffectivenessInputError` on an unknown ``action_type`` or a missing content table.
-    """
-    a = actions[
-        list(_RECIDIVISM_COLUMNS) + (["content_id"] if "content_id" in actions.columns else [])
-    ].copy()
-    for c in ("action_id", "creator_id", "market", "action_type", "policy", "severity"):
-        a[c] = a[c].astype(str)
-    a["actioned_at"] = to_utc(a["actioned_at"])
-    a["detected_at"] = to_utc(a["detected_at"])
+    _check_action_types(actions)
+    end = utc_literal(data_end)
+    a = actions.filter(actions.actioned_at <= end)
+    a = a.mutate(_harsh=ibis.cases(*[(a.action_type == t, i) for t, i in _HARSHNESS.items()], else_=-1))
     if event_time == "committed":
-        if content is None or "content_id" not in a.columns:
+        if content is None:
             raise EffectivenessInputError(
                 "event_time='committed' needs the content table (content_id, published_at) and the content_id "
                 "column of enforcement_actions"
             )
-        _require(content, "content", ["content_id", "published_at"])
-        pub = pd.Series(to_utc(content["published_at"]).to_numpy(), index=content["content_id"].astype(str))
-        pub = pub[~pub.index.duplicated()]
-        cid = a["content_id"].astype(object).where(a["content_id"].notna(), None)
-        when = pd.to_datetime(cid.map(pub), utc=True)  # null content_id -> NaT
-        a["committed"] = when.fillna(a["detected_at"])
-    unknown = ~a["action_type"].isin(_HARSHNESS)
-    if unknown.any():
-        raise EffectivenessInputError(
-            f"table 'enforcement_actions', column 'action_type': {int(unknown.sum())} row(s) with values outside "
-            f"{ACTION_TYPES} (e.g. {', '.join(a.loc[unknown, 'action_type'].unique()[:5])})"
+        pub = content.select("content_id", "published_at").distinct(on="content_id", keep="first")
+        a = a.left_join(pub, a.content_id == pub.content_id).select(
+            *a.columns, committed=ibis.coalesce(pub.published_at, a.detected_at)
         )
-    return a
-
-
-def _first_actions(a: pd.DataFrame) -> pd.DataFrame:
-    """Each creator's first action: the harshest one at their earliest ``actioned_at`` (``t0``)."""
-    a["_harsh"] = a["action_type"].map(_HARSHNESS)
-    t0 = a.groupby("creator_id")["actioned_at"].transform("min")
-    at_t0 = a[a["actioned_at"] == t0]
-    first = (
-        at_t0.sort_values(["creator_id", "_harsh", "action_id"], ascending=[True, False, True])
-        .drop_duplicates("creator_id")
-        .rename(
-            columns={
-                "action_id": "first_action_id",
-                "action_type": "first_action_type",
-                "policy": "first_policy",
-                "severity": "first_severity",
-                "actioned_at": "t0",
-            }
-        )
+    order = [a.actioned_at, ibis.desc(a._harsh), a.action_id]
+    ranked = a.mutate(_rn=ibis.row_number().over(group_by=a.creator_id, order_by=order))
+    first = ranked.filter(ranked._rn == 0).select(
+        "creator_id",
+        "market",
+        first_action_id=ranked.action_id,
+        first_action_type=ranked.action_type,
+        first_policy=ranked.policy,
+        first_severity=ranked.severity,
+        t0=ranked.actioned_at,
     )
-    return first[
-        [
-            "creator_id",
-            "market",
-            "first_action_id",
-            "first_action_type",
-            "first_policy",
-            "first_severity",
-            "t0",
-        ]
-    ]
+    return _follow_up(a, first, creators, end, market, event_time)
+
+
+def _follow_up(a, first, creators, end, market, event_time: str):
+    """Each first action with its next re-offence or censoring (``duration_us, event``) and ``tier``."""
+    import ibis
+
+    f = first.select("creator_id", "first_action_id", "t0")
+    a = a.view()  # a self-join: a distinct reference, so that each column resolves to its own side
+    later = a.join(f, a.creator_id == f.creator_id).select(
+        a.action_id, a[event_time], f.first_action_id, f.t0, creator_id=a.creator_id
+    )
+    later = later.filter(
+        (later.action_id != later.first_action_id)
+        & (later[event_time] > later.t0)
+        & (later[event_time] <= end)
+    )
+    nxt = later.group_by("creator_id").agg(next_at=later[event_time].min())
+    out = first.left_join(nxt, first.creator_id == nxt.creator_id).select(*first.columns, nxt.next_at)
+    if market is not None:
+        out = out.filter(out.market == market)
+    if creators is not None:
+        tiers = creators.select("creator_id", "tier").distinct(on="creator_id", keep="first")
+        out = out.left_join(tiers, out.creator_id == tiers.creator_id).select(
+            "creator_id", "market", tiers.tier, *[c for c in out.columns if c not in ("creator_id", "market")]
+        )
+    stop = ibis.coalesce(out.next_at, end)
+    out = out.mutate(event=out.next_at.notnull(), duration_us=stop.delta(out.t0, unit="microsecond"))
+    return out.filter(out.duration_us > 0).drop("next_at")
+
+
+def recidivism_risk_sets(table, by: Sequence[str] = ("first_action_type",)):
+    """The recidivism survival data as aggregated risk sets (counting-process form with weights).
+
+    Groups :func:`recidivism_table_expr` into one row per distinct (``by`` columns,
+    ``duration_us``, ``event``) with ``creators``, the number of creators sharing it.
+    Kaplan-Meier and Cox fits weighted by ``creators`` (:func:`estimate_recidivism_curves`,
+    :func:`summarise_recidivism`, :func:`estimate_hazard_ratio` with
+    ``weights="creators"``) equal the fits on one row per creator: both likelihoods see
+    only each distinct time's events and risk set.
+
+    Parameters
+    ----------
+    table : ibis.Table
+        :func:`recidivism_table_expr`.
+    by : sequence of str, default ("first_action_type",)
+        Covariates kept (e.g. ``first_action_type``, ``market``, ``tier``, ``first_severity``).
+
+    Returns
+    -------
+    ibis.Table
+        ``*by, duration_us, event, creators``, ordered by all but ``creators``;
+        :func:`risk_sets_frame` executes it with ``duration_days``.
+
+    Notes
+    -----
+    Exact, not a sample. Its size is the number of distinct (covariates, time, event):
+    bounded by the creators first actioned (not every creator, nor any content) and,
+    with timestamps coarser than the follow-up times (e.g. whole days), by the days of
+    follow-up times the covariate patterns.
+    """
+    import ibis
+
+    keys = [*by, "duration_us", "event"]
+    return table.group_by(keys).agg(**{RISK_SET_WEIGHT: ibis._.count()}).order_by(keys)
+
+
+def _check_action_types(actions) -> None:
+    """Raise :class:`EffectivenessInputError` naming up to 5 unknown ``action_type`` values (counted by the engine)."""
+    bad = actions.filter(~actions.action_type.isin(list(_HARSHNESS)) | actions.action_type.isnull())
+    found = bad.group_by("action_type").agg(n=bad.count()).order_by("action_type").execute()
+    if len(found):
+        raise EffectivenessInputError(
+            f"table 'enforcement_actions', column 'action_type': {int(found['n'].sum())} row(s) with values "
+            f"outside {ACTION_TYPES} (e.g. {', '.join(map(str, found['action_type'].head(5)))}); "
+            f"fix the rows or run `govlib validate`"
+        )
+
+
+def risk_sets_frame(expr) -> pd.DataFrame:
+    """Execute :func:`recidivism_risk_sets` (or :func:`recidivism_table_expr`) into a frame with ``duration_days``.
+
+    ``duration_days`` is seconds / 86400 as in the per-creator pandas computation, from
+    the exact microseconds, so the values are the same floats.
+    """
+    df = expr.execute()
+    secs = pd.to_timedelta(df["duration_us"].astype("int64"), unit="us").dt.total_seconds()
+    df["duration_days"] = (secs / 86400.0).astype(float)
+    df["event"] = df["event"].astype(bool)
+    if RISK_SET_WEIGHT in df.columns:
+        df[RISK_SET_WEIGHT] = df[RISK_SET_WEIGHT].astype("int64")
+    for c in df.columns:
+        if df[c].dtype.kind in "OTU" or str(df[c].dtype) in ("string", "str"):
+            df[c] = df[c].astype(object)
+    return df.drop(columns="duration_us")
+
+
+def _frequency_weights(table: pd.DataFrame, weights: str | None) -> pd.Series:
+    """The rows' frequency weights (1 without ``weights``); non-negative whole numbers, else a clear error."""
+    if not weights:
+        return pd.Series(1, index=table.index, dtype="int64")
+    w = pd.to_numeric(table[weights], errors="coerce")
+    bad = w.isna() | (w < 0) | (w % 1 != 0)
+    if bad.any():
+        raise EffectivenessInputError(
+            f"recidivism table, column {weights!r}: {int(bad.sum())} row(s) that are not a count of creators "
+            f"(e.g. {', '.join(map(str, table.loc[bad, weights].head(5)))}); weights are frequency weights "
+            f"(whole numbers >= 0), as recidivism_risk_sets gives"
+        )
+    return w.astype("int64")
+
+
+def _fit_km(g: pd.DataFrame, alpha: float, duration: str, event: str, weights: str | None):
+    """lifelines' Kaplan-Meier fit of one group (frequency-weighted with ``weights``)."""
+    from lifelines import KaplanMeierFitter
+
+    w = _frequency_weights(g, weights).astype(float) if weights else None
+    return KaplanMeierFitter(alpha=alpha).fit(g[duration].astype(float), g[event].astype(bool), weights=w)
 
 
 def _groups(table: pd.DataFrame, by: str | None):
@@ -243,6 +305,7 @@ def estimate_recidivism_curves(
     alpha: float = 0.05,
     duration: str = "duration_days",
     event: str = "event",
+    weights: str | None = None,
 ) -> pd.DataFrame:
     """Kaplan-Meier curves of the time to the next violation, per group.
 
@@ -261,6 +324,9 @@ def estimate_recidivism_curves(
         Pointwise interval level (lifelines' exponential Greenwood interval).
     duration, event : str
         Column names.
+    weights : str, optional
+        Column of frequency weights: each row stands for that many creators (the
+        aggregated risk sets of :func:`recidivism_risk_sets`, column ``creators``).
 
     Returns
     -------
@@ -274,14 +340,12 @@ def estimate_recidivism_curves(
        observations. JASA 53, 457-481.
     .. [2] lifelines ``KaplanMeierFitter``, https://lifelines.readthedocs.io/
     """
-    from lifelines import KaplanMeierFitter
-
-    _require(table, "recidivism table", [duration, event])
+    _require(table, "recidivism table", [duration, event, *([weights] if weights else [])])
     frames = []
     for key, g in _groups(table, by):
         if g.empty:
             continue
-        km = KaplanMeierFitter(alpha=alpha).fit(g[duration].astype(float), g[event].astype(bool))
+        km = _fit_km(g, alpha, duration, event, weights)
         ci = km.confidence_interval_survival_function_
         et = km.event_table
         frames.append(
@@ -310,6 +374,7 @@ def summarise_recidivism(
     alpha: float = 0.05,
     duration: str = "duration_days",
     event: str = "event",
+    weights: str | None = None,
 ) -> pd.DataFrame:
     """Median time to re-offend and recidivism within fixed horizons, per group.
 
@@ -324,6 +389,9 @@ def summarise_recidivism(
         the last observed time, where the curve is not identified).
     alpha : float, default 0.05
         Level of the median's interval.
+    weights : str, optional
+        Column of frequency weights (the ``creators`` of :func:`recidivism_risk_sets`);
+        ``creators`` and ``events`` are then weighted sums.
 
     Returns
     -------
@@ -342,16 +410,16 @@ def summarise_recidivism(
     .. [1] Brookmeyer, R., Crowley, J. (1982). A confidence interval for the median
        survival time. Biometrics 38, 29-41.
     """
-    from lifelines import KaplanMeierFitter
     from lifelines.utils import median_survival_times
 
-    _require(table, "recidivism table", [duration, event])
+    _require(table, "recidivism table", [duration, event, *([weights] if weights else [])])
     rows = []
     for key, g in _groups(table, by):
-        n = len(g)
-        row = {"group": key, "creators": n, "events": int(g[event].astype(bool).sum())}
+        w = _frequency_weights(g, weights)
+        n = int(w.sum())
+        row = {"group": key, "creators": n, "events": int(w[g[event].astype(bool)].sum())}
         if n:
-            km = KaplanMeierFitter(alpha=alpha).fit(g[duration].astype(float), g[event].astype(bool))
+            km = _fit_km(g, alpha, duration, event, weights)
             ci = median_survival_times(km.confidence_interval_survival_function_)
             row.update(
                 median_days=float(km.median_survival_time_),
@@ -382,6 +450,7 @@ def estimate_hazard_ratio(
     alpha: float = 0.05,
     duration: str = "duration_days",
     event: str = "event",
+    weights: str | None = None,
 ) -> pd.DataFrame:
     """Cox hazard ratio of re-offending, first action ``treatment`` versus ``reference``.
 
@@ -403,6 +472,13 @@ def estimate_hazard_ratio(
         ``["market", "tier"]``): a separate baseline per stratum, one common ratio.
     alpha : float, default 0.05
         Wald interval level.
+    weights : str, optional
+        Column of integer frequency weights (the ``creators`` of
+        :func:`recidivism_risk_sets`), passed as lifelines' ``weights_col``. lifelines'
+        Efron correction counts tied events by row, not by weight, so rows with an event
+        and a weight above 1 are split into unit rows (only the exactly tied re-offences);
+        censored rows keep their weights, which enter the risk sets linearly. The fit and
+        its (non-robust) variance then equal those on one row per creator.
 
     Returns
     -------
@@ -433,12 +509,17 @@ def estimate_hazard_ratio(
     """
     from lifelines import CoxPHFitter
 
-    _require(table, "recidivism table", [group, duration, event, *(strata or [])])
+    _require(
+        table, "recidivism table", [group, duration, event, *(strata or []), *([weights] if weights else [])]
+    )
     d = table[table[group].astype(str).isin([treatment, reference])]
-    counts = {k: int((d[group].astype(str) == k).sum()) for k in (treatment, reference)}
-    events = {
-        k: int(d.loc[d[group].astype(str) == k, event].astype(bool).sum()) for k in (treatment, reference)
-    }
+    w = _frequency_weights(d, weights)
+    ev = d[event].astype(bool)
+    counts = {k: int(w[d[group].astype(str) == k].sum()) for k in (treatment, reference)}
+    events = {k: int(w[(d[group].astype(str) == k) & ev].sum()) for k in (treatment, reference)}
+    if weights:  # split weighted event rows: lifelines' Efron ties count rows (see weights above)
+        rows = np.repeat(np.arange(len(d)), np.where(ev, w, 1))
+        d, w = d.iloc[rows], pd.Series(np.where(ev.to_numpy()[rows], 1, w.to_numpy()[rows]))
     for k in (treatment, reference):
         if counts[k] == 0 or events[k] == 0:
             raise EffectivenessInputError(
@@ -451,6 +532,7 @@ def estimate_hazard_ratio(
             "duration": d[duration].astype(float).to_numpy(),
             "event": d[event].astype(bool).astype(int).to_numpy(),
             "treated": (d[group].astype(str) == treatment).astype(float).to_numpy(),
+            "_weight": w.astype(float).to_numpy(),
         }
     )
     for s in strata or []:
@@ -458,7 +540,13 @@ def estimate_hazard_ratio(
     cph = CoxPHFitter(alpha=alpha)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence chatter; the fit is checked below
-        cph.fit(x, duration_col="duration", event_col="event", strata=list(strata) if strata else None)
+        cph.fit(
+            x,
+            duration_col="duration",
+            event_col="event",
+            weights_col="_weight",
+            strata=list(strata) if strata else None,
+        )
     ci = cph.confidence_intervals_.loc["treated"]
     return pd.DataFrame(
         [

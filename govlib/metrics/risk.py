@@ -14,7 +14,9 @@ A documented, explainable score, as integrity teams use for proactive review que
 * **reach** - views and GMV of the content published in the window, relative to the
   market's average (1 = an average creator / segment).
 
-:func:`score_creator_risk` and :func:`score_segment_risk` compute it;
+:func:`score_creator_risk` and :func:`score_segment_risk` compute it; a report computes the
+per-creator inputs on the engine (:func:`creator_risk_inputs_expr`) and scores them with
+:func:`score_creator_risk_inputs`;
 :func:`build_watchlist` ranks the top N with the reasons for each rank, pseudonymised for
 circulated reports; :func:`plot_risk_matrix` draws likelihood x impact.
 """
@@ -36,7 +38,9 @@ __all__ = [
     "RiskError",
     "build_watchlist",
     "plot_risk_matrix",
+    "creator_risk_inputs_expr",
     "score_creator_risk",
+    "score_creator_risk_inputs",
     "score_segment_risk",
 ]
 
@@ -220,10 +224,133 @@ def score_creator_risk(
         published=("views", "size"), views=("views", "sum"), gmv_eur=("gmv_eur", "sum")
     )
     units = per_c.join(per_a, how="outer").fillna(0.0).reset_index()
-    units["creator_id"] = units["creator_id"].astype(object)
+    return score_creator_risk_inputs(
+        units, market, month, severity_weights=severity_weights, months=months, reach_weights=reach_weights
+    )
+
+
+def creator_risk_inputs_expr(
+    actions,
+    content,
+    market: str,
+    month: str,
+    tz: str,
+    *,
+    severity_weights: Mapping[str, float],
+    months: int = 3,
+):
+    """The per-creator inputs of :func:`score_creator_risk`, an Ibis expression (DuckDB or Spark).
+
+    The same window and definitions: the ``months`` local months ending with ``month``;
+    per creator of ``market`` who published content or was acted on in it, ``actions``
+    and ``severity_sum`` (sum of ``severity_weights[severity]``) of the actions actioned in
+    the window, and ``published``, ``views`` and ``gmv_eur`` of the content published in it.
+    Only these five numbers per active creator reach pandas
+    (:func:`score_creator_risk_inputs` scores them), never the actions or the content.
+
+    Parameters
+    ----------
+    actions, content : ibis.Table
+        ``enforcement_actions`` and ``content`` (e.g. ``ReportContext.expr``).
+    severity_weights : mapping
+        ``MarketParams.severity_weights``.
+
+    Returns
+    -------
+    ibis.Table
+        ``creator_id, actions, severity_sum, published, views, gmv_eur``, ordered by creator.
+
+    Raises
+    ------
+    RiskError
+        When a severity of the window's actions has no weight (counted by the engine).
+    """
+    import ibis
+
+    from govlib.data.dataset import utc_literal
+
+    parse_month(month)
+    if months < 1:
+        raise RiskError(f"months must be >= 1, got {months}")
+    lo = utc_literal(month_bounds(shift_month(month, -(months - 1)), tz)[0])
+    hi = utc_literal(month_bounds(month, tz)[1])
+    a = actions.filter((actions.market == market) & (actions.actioned_at >= lo) & (actions.actioned_at < hi))
+    _check_severities(a, severity_weights)
+    sev = ibis.cases(*[(a.severity == k, float(v)) for k, v in severity_weights.items()], else_=None)
+    per_a = (
+        a.mutate(_sev=sev).group_by("creator_id").agg(actions=ibis._.count(), severity_sum=ibis._._sev.sum())
+    )
+    c = content.filter(
+        (content.market == market) & (content.published_at >= lo) & (content.published_at < hi)
+    )
+    per_c = c.group_by("creator_id").agg(
+        published=ibis._.count(),
+        views=ibis._.views.cast("float64").sum(),
+        gmv_eur=ibis._.gmv_eur.cast("float64").sum(),
+    )
+    j = per_c.outer_join(per_a, per_c.creator_id == per_a.creator_id)
+    return j.select(
+        creator_id=ibis.coalesce(per_c.creator_id, per_a.creator_id),
+        actions=per_a.actions.fill_null(0),
+        severity_sum=per_a.severity_sum.fill_null(0.0),
+        published=per_c.published.fill_null(0),
+        views=per_c.views.fill_null(0.0),
+        gmv_eur=per_c.gmv_eur.fill_null(0.0),
+    ).order_by("creator_id")
+
+
+def _check_severities(a, severity_weights: Mapping[str, float]) -> None:
+    """Raise :class:`RiskError` naming the severities without a weight (counted by the engine)."""
+    bad = a.filter(~a.severity.isin(list(severity_weights)) | a.severity.isnull())
+    found = bad.group_by("severity").agg(n=bad.count()).order_by("severity").execute()
+    if len(found):
+        raise RiskError(
+            f"table 'enforcement_actions' column 'severity': {int(found['n'].sum())} row(s) with a severity "
+            f"without a weight in params severity_weights ({', '.join(map(str, found['severity'].head(5)))}); "
+            f"add it to params/markets/<CC>.yaml"
+        )
+
+
+def score_creator_risk_inputs(
+    units: pd.DataFrame,
+    market: str,
+    month: str,
+    *,
+    severity_weights: Mapping[str, float],
+    months: int = 3,
+    reach_weights: tuple[float, float] = (0.5, 0.5),
+) -> pd.DataFrame:
+    """:func:`score_creator_risk` from its per-creator inputs (e.g. :func:`creator_risk_inputs_expr`, executed).
+
+    Parameters
+    ----------
+    units : DataFrame
+        One row per active creator: ``creator_id, actions, severity_sum, published, views,
+        gmv_eur``.
+    market, month : str
+        Labels of the result (``market`` column, ``attrs``).
+    severity_weights, months, reach_weights
+        As in :func:`score_creator_risk`; the market's mean severity is
+        ``sum(severity_sum) / sum(actions)`` (the mean weight over the window's actions).
+
+    Returns
+    -------
+    DataFrame
+        As :func:`score_creator_risk`.
+    """
+    _require(units, "risk inputs", ["creator_id", "actions", "severity_sum", "published", "views", "gmv_eur"])
+    units = units.copy()
+    units["creator_id"] = units["creator_id"].astype(str).astype(object)
     units["market"] = market
     units[["actions", "published"]] = units[["actions", "published"]].astype("int64")
-    mean_sev = float(w.mean()) if len(w) else float(np.mean(list(severity_weights.values())))
+    for col in ("severity_sum", "views", "gmv_eur"):
+        units[col] = units[col].astype(float)
+    n_actions = int(units["actions"].sum())
+    mean_sev = (
+        float(units["severity_sum"].sum()) / n_actions
+        if n_actions
+        else float(np.mean(list(severity_weights.values())))
+    )
     out = _assemble(units, ["creator_id"], reach_weights, mean_sev)
     out.attrs.update(unit="creator", month=month, months=months)
     return out

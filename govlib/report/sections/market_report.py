@@ -22,7 +22,12 @@ from govlib.metrics import notices as m_notices
 from govlib.metrics import performance as m_performance
 from govlib.metrics import prevalence as m_prevalence
 from govlib.metrics import rewards as m_rewards
-from govlib.metrics.risk import build_watchlist, plot_risk_matrix, score_creator_risk
+from govlib.metrics.risk import (
+    build_watchlist,
+    creator_risk_inputs_expr,
+    plot_risk_matrix,
+    score_creator_risk_inputs,
+)
 from govlib.metrics.trends import plot_alarm, summarise_alarms
 from govlib.privacy import load_pseudonym_key, pseudonymise, suppress_small_cells
 from govlib.report import present, theme
@@ -313,14 +318,17 @@ def risk_watchlist(ctx: ReportContext) -> Section:
     s = Section().markdown("## " + _("Risk watchlist"))
     if (why := _unavailable(ctx, ("creator", "severity"))) is not None:
         return s.markdown(why)
-    risk = score_creator_risk(
-        ctx.tables["enforcement_actions"],
-        ctx.tables["content"],
+    # the per-creator inputs are counted by the engine: no action or content row reaches pandas
+    weights = ctx.params.severity_weights
+    inputs = creator_risk_inputs_expr(
+        ctx.expr("enforcement_actions"),
+        ctx.expr("content"),
         ctx.market,
         ctx.month,
         ctx.tz,
-        severity_weights=ctx.params.severity_weights,
-    )
+        severity_weights=weights,
+    ).execute()
+    risk = score_creator_risk_inputs(inputs, ctx.market, ctx.month, severity_weights=weights)
     s.markdown(
         _(
             "Creators ranked for proactive review by risk = likelihood x severity x reach over the last three months: "
