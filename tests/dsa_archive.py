@@ -53,9 +53,9 @@ def real_statements() -> pd.DataFrame:
         d["source_part"], d["source_row"] = part, range(len(d))
         frames.append(d)
     d = pd.concat(frames, ignore_index=True).drop_duplicates("uuid")
-    raw = d["category"].str.removeprefix(PREFIX)
     out = pd.DataFrame({"uuid": d["uuid"], "platform_name": d["platform_name"]})
-    out["category"] = PREFIX + raw.map(CATEGORY_TO_V2)
+    out["category"] = d["category"].map(CATEGORY_TO_V2)  # v1 values mapped as the sync does
+    assert out["category"].notna().all(), sorted(set(d["category"][out["category"].isna()]))
     out["category_raw"] = d["category"]
     for col, fn in (("category_specification", _list), ("territorial_scope", _scope),
                     ("content_type", _list), ("decision_visibility", _list)):  # fmt: skip

@@ -265,7 +265,7 @@ FLAG_TEXT = {
 }
 
 
-def _same_service(platform: str, service: str) -> bool:
+def same_service(platform: str, service: str) -> bool:
     """A statement platform name and a report's service name are one service (``Amazon`` ~ ``Amazon Store``)."""
     a, b = platform_slug(platform), platform_slug(service)
     return a == b or a.startswith(b + "-") or b.startswith(a + "-")
@@ -322,7 +322,7 @@ def consistency(t, figures: pd.DataFrame, platform: str, period: str, *, count_t
     n = float(totals["statements"].sum())
     auto = float(totals["automated_decision"].sum())
     fig = figures[(figures["period"] == period) & (figures["figure"] == "solely_automated_share")]
-    fig = fig[[_same_service(platform, s) for s in fig["service"]]]
+    fig = fig[[same_service(platform, s) for s in fig["service"]]]
     report = fig.iloc[0] if len(fig) else None
     rows = []
     for name in CONSISTENCY_FIGURES:

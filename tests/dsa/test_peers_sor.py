@@ -143,6 +143,10 @@ def test_real_rows_multi_state_counts():
     per_state = ps.statement_aggregates(t, by=["member_state"]).to_pandas()
     assert int(eea.statements.iloc[0]) == 199
     assert int(per_state.statements.sum()) == 5602
+    cats = ps.statement_aggregates(t, by=["category"]).to_pandas().set_index("category").statements
+    # v1 categories counted under their v2 names (docs/dsa.md): SCOPE_OF_PLATFORM_SERVICE -> OTHER_VIOLATION_TC
+    assert cats.sum() == 199 and cats.index.str.startswith("STATEMENT_CATEGORY_").all()
+    assert "STATEMENT_CATEGORY_SCOPE_OF_PLATFORM_SERVICE" not in cats.index
 
 
 def test_intervals_match_statsmodels(planted):
