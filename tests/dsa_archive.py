@@ -157,3 +157,9 @@ def fixture_archive(store: Path) -> Path:
     """Real rows over 2026-01..2026-06 plus the planted statements: the report's and parity test's archive."""
     rows = pd.concat([redated(real_statements(), "2026-01", 6), planted_statements()], ignore_index=True)
     return write_archive(store, rows)
+
+
+if __name__ == "__main__":  # the archive the dsa_peers notebook's stored outputs come from
+    import sys
+
+    print(fixture_archive(Path(sys.argv[1])))
