@@ -57,6 +57,10 @@ class ArchiveError(DsaError):
     """The statement archive cannot be read (missing, empty, or not in the archive layout)."""
 
 
+class NoStatementsError(ArchiveError):
+    """The archive holds no complete day in the range asked for."""
+
+
 def platform_slug(name: str) -> str:
     """The archive's partition name of a platform: lower case, runs of other characters as ``-``."""
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
@@ -88,7 +92,7 @@ def open_archive(store, engine: str | None = None, date_from=None, date_to=None,
     Raises
     ------
     ArchiveError
-        No manifest, or no complete day in the range.
+        No manifest; :class:`NoStatementsError` (a subclass): no complete day in the range.
 
     Notes
     -----
@@ -118,7 +122,7 @@ def _read_archive(store: Path, engine, date_from, date_to, platforms):
     lo, hi = (str(d) if d else None for d in (date_from, date_to))
     days = [d for d in days if (lo is None or d >= lo) and (hi is None or d <= hi)]
     if not days:
-        raise ArchiveError(f"{store}: no complete day between {lo or 'the start'} and {hi or 'the end'}")
+        raise NoStatementsError(f"{store}: no complete day between {lo or 'the start'} and {hi or 'the end'}")
     con = connect(engine)
     if con.name == "duckdb":
         t = con.read_parquet(str(store / "statements" / "**" / "*.parquet"), hive_partitioning=True)

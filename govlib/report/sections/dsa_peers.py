@@ -85,11 +85,19 @@ def open_dsa_context(
 
 
 def _open(ctx: ReportContext):
-    """The range's statements of the platform and peers (dumps read ``ENTRY_LAG_DAYS`` past the range)."""
+    """The range's statements of the platform and peers (dumps read ``ENTRY_LAG_DAYS`` past the range).
+
+    An archive without a day in the range gives None (``extra["found"]`` all None, ``extra["empty"]``
+    True): the report then says so instead of failing, so the roll-up folder it shares still publishes.
+    """
     x = ctx.extra
-    t = ps.open_archive(
-        x["store"], date_from=x["date_from"], date_to=x["date_to"] + timedelta(days=ENTRY_LAG_DAYS)
-    )
+    try:
+        t = ps.open_archive(
+            x["store"], date_from=x["date_from"], date_to=x["date_to"] + timedelta(days=ENTRY_LAG_DAYS)
+        )
+    except ps.NoStatementsError:
+        x["found"], x["empty"] = dict.fromkeys([x["platform"], *x["peers"]]), True
+        return None
     names = sorted(t.select("platform_name").distinct().to_pandas()["platform_name"])
     wanted = [x["platform"], *x["peers"]]
     # each requested platform -> the archive's spelling (Amazon ~ Amazon Store), in the order asked
@@ -135,6 +143,12 @@ def intro(ctx: ReportContext) -> Section:
     )
     missing = [w for w, n in x["found"].items() if n is None]
     s.data["missing"] = missing
+    if x.get("empty"):
+        return s.markdown(
+            _(
+                "**No statements:** the archive holds no day from {start} to {end}; sync those days first."
+            ).format(start=fmt.date(pd.Timestamp(x["date_from"])), end=fmt.date(pd.Timestamp(x["date_to"])))
+        )
     if missing:
         s.markdown(
             _("**No statements** in the archive for: {platforms}.").format(platforms=", ".join(missing))
@@ -144,6 +158,8 @@ def intro(ctx: ReportContext) -> Section:
 
 def headline(ctx: ReportContext) -> Section:
     """One row per platform: EEA-wide statements, automation and ground shares with intervals, durations."""
+    if not _order(ctx):  # no statement of these platforms in the range (the intro says so)
+        return Section()
     _, fmt = ctx._, ctx.fmt
     eea = _agg(ctx, ("platform_name",)).set_index("platform_name")
     rows = []
@@ -165,6 +181,8 @@ def headline(ctx: ReportContext) -> Section:
 
 def automation_figure(ctx: ReportContext) -> Section:
     """The share decided fully automatically per platform, with 95% intervals (a chart)."""
+    if not _order(ctx):  # no statement of these platforms in the range (the intro says so)
+        return Section()
     from govlib.report import theme
 
     _ = ctx._
@@ -188,6 +206,8 @@ def automation_figure(ctx: ReportContext) -> Section:
 
 def member_states(ctx: ReportContext) -> Section:
     """Per member state: each platform's statements and share decided fully automatically (largest states first)."""
+    if not _order(ctx):  # no statement of these platforms in the range (the intro says so)
+        return Section()
     _, fmt = ctx._, ctx.fmt
     ms = _agg(ctx, ("platform_name", "member_state"))
     top = ms.groupby("member_state")["statements"].sum().sort_values(ascending=False, kind="stable")
@@ -224,6 +244,8 @@ def _shares_table(ctx: ReportContext, df: pd.DataFrame, key: str, label) -> pd.D
 
 def categories(ctx: ReportContext) -> Section:
     """Share of each platform's statements per DSA category."""
+    if not _order(ctx):  # no statement of these platforms in the range (the intro says so)
+        return Section()
     _ = ctx._
     cat = _agg(ctx, ("platform_name", "category"))
     s = Section(data={"categories": cat})
@@ -236,6 +258,8 @@ def categories(ctx: ReportContext) -> Section:
 
 def monthly(ctx: ReportContext) -> Section:
     """Statements and the shares detected and decided automatically, per platform and month."""
+    if not _order(ctx):  # no statement of these platforms in the range (the intro says so)
+        return Section()
     _, fmt = ctx._, ctx.fmt
     mon = _agg(ctx, ("platform_name", "month"))
     order = {n: i for i, n in enumerate(_order(ctx))}
@@ -254,6 +278,8 @@ def monthly(ctx: ReportContext) -> Section:
 
 def decisions_and_content(ctx: ReportContext) -> Section:
     """Decision types and content types: the share of each platform's statements with each."""
+    if not _order(ctx):  # no statement of these platforms in the range (the intro says so)
+        return Section()
     _ = ctx._
     eea = _agg(ctx, ("platform_name",))
     kinds = {"visibility": _("Visibility restricted"), "monetary": _("Monetary restriction"),
@@ -279,6 +305,8 @@ def decisions_and_content(ctx: ReportContext) -> Section:
 
 def timeliness(ctx: ReportContext) -> Section:
     """Days from content to decision and from decision to database entry: median and 90th percentile."""
+    if not _order(ctx):  # no statement of these platforms in the range (the intro says so)
+        return Section()
     _, fmt = ctx._, ctx.fmt
     eea = _agg(ctx, ("platform_name",)).set_index("platform_name")
     cols = {"content_to_decision_median": _("Content to decision, median"),

@@ -100,3 +100,13 @@ def test_no_archive_is_a_clear_error(monkeypatch):
     monkeypatch.delenv("GOVLIB_DSA_ARCHIVE", raising=False)
     with pytest.raises(ps.ArchiveError, match="set GOVLIB_DSA_ARCHIVE"):
         open_dsa_context("2026-03")
+
+
+def test_range_without_stored_days_says_so(tmp_path):
+    store = write_archive(tmp_path / "a", planted_statements())  # January to March 2026
+    ctx = open_dsa_context("2026-10", months=2, archive=str(store), peers="Temu", peer_reports=str(REPORTS))
+    s = dsa_peers.intro(ctx)
+    assert "the archive holds no day from 1 Sept 2026 to 31 Oct 2026" in s.text, s.text
+    assert s.data["missing"] == ["TikTok", "Temu"]
+    assert dsa_peers.headline(ctx).blocks == [] and dsa_peers.monthly(ctx).blocks == []
+    assert "No published report" in dsa_peers.consistency(ctx).text
