@@ -100,29 +100,48 @@ def open_archive(store, engine: str | None = None, date_from=None, date_to=None,
     otherwise reads the same layout here: only days listed in ``manifest.json`` (a day without
     an entry is an interrupted sync), duplicates across days dropped as the sync documents.
     """
+    days = listed_days(Path(store), date_from, date_to)
     try:
         from govlib.dsa.archive import open_statements
     except ImportError:
-        return _read_archive(Path(store), engine, date_from, date_to, platforms)
-    return open_statements(store, engine=engine, date_from=date_from, date_to=date_to, platforms=platforms)
+        return _read_archive(Path(store), days, engine, platforms)
+    try:
+        return open_statements(
+            store, engine=engine, date_from=date_from, date_to=date_to, platforms=platforms
+        )
+    except DsaError as exc:  # the manifest was read above: what is left is nothing stored to read
+        raise NoStatementsError(str(exc)) from None
 
 
-def _read_archive(store: Path, engine, date_from, date_to, platforms):
-    import ibis
+def listed_days(store: Path, date_from=None, date_to=None) -> list[str]:
+    """The complete days (``YYYY-MM-DD``, listed in ``manifest.json``) of an archive in a range.
 
-    from govlib.data.engine import connect
-
+    Raises :class:`ArchiveError` (no or unreadable manifest) or :class:`NoStatementsError` (none in range).
+    """
     manifest = store / "manifest.json"
     if not manifest.is_file():
         raise ArchiveError(
             f"{store}: not a statement archive (no manifest.json); fill it with "
             "'govlib dsa sync --archive DUMPS --store DIR'"
         )
-    days = sorted(json.loads(manifest.read_text(encoding="utf-8")).get("days", {}))
+    try:
+        days = sorted(json.loads(manifest.read_text(encoding="utf-8")).get("days", {}))
+    except (ValueError, AttributeError) as exc:
+        raise ArchiveError(
+            f"{manifest}: not a valid archive manifest ({exc}); re-run 'govlib dsa sync'"
+        ) from None
     lo, hi = (str(d) if d else None for d in (date_from, date_to))
     days = [d for d in days if (lo is None or d >= lo) and (hi is None or d <= hi)]
     if not days:
         raise NoStatementsError(f"{store}: no complete day between {lo or 'the start'} and {hi or 'the end'}")
+    return days
+
+
+def _read_archive(store: Path, days: list[str], engine, platforms):
+    import ibis
+
+    from govlib.data.engine import connect
+
     con = connect(engine)
     if con.name == "duckdb":
         t = con.read_parquet(str(store / "statements" / "**" / "*.parquet"), hive_partitioning=True)

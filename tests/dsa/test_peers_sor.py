@@ -223,3 +223,10 @@ def test_consistency_service_names_and_empty(two_days):
     assert set(none.flag) == {"no_statements"}
     with pytest.raises(ps.ArchiveError, match="not YYYY-MM-DD/YYYY-MM-DD"):
         ps.consistency(two_days, _figures("TikTok", 1, 1), "TikTok", "2026-H1")
+
+
+def test_unreadable_manifest_is_named(tmp_path):
+    store = write_archive(tmp_path / "a", planted_statements())
+    (store / "manifest.json").write_text("{not json")
+    with pytest.raises(ps.ArchiveError, match="manifest.json: not a valid archive manifest"):
+        ps.open_archive(store, "duckdb")
