@@ -210,24 +210,26 @@ def statement_aggregates(t, by: Sequence[str] = GROUP_KEYS, date_from=None, date
     -----
     A statement covering several member states counts once in each state's group and once
     in any group without ``member_state``: the list is exploded in the query, never in
-    storage. Counts are distinct ``uuid`` values, so a duplicated statement counts once.
+    storage. Counts are rows: ``t`` must hold one row per statement, as :func:`open_archive`
+    returns it (a ``uuid`` stored on several days kept once; a scope lists each state once).
+    Counting distinct ``uuid`` values instead would hold a hash set per group and measure,
+    which at a full member-state explosion (about 30 rows per statement) exhausts memory.
     Quantiles are exact and interpolated (DuckDB ``quantile_cont``, Spark ``percentile``); a
     negative or missing duration (content date after the decision, or none) is left out.
     """
     t = _keyed(_in_range(t, date_from, date_to), by)
     t = t.mutate(_c2d=_days(t.application_date, t.content_date), _d2e=_days(t.created_at, t.application_date))
-    u = t.uuid
     return (t.group_by(list(by)) if by else t).aggregate(
-        statements=u.nunique(),
-        automated_detection=u.nunique(where=t.automated_detection),
-        automated_decision=u.nunique(where=t.automated_decision == FULLY_AUTOMATED),
-        partly_automated_decision=u.nunique(where=t.automated_decision == PARTLY_AUTOMATED),
-        illegal_content=u.nunique(where=t.decision_ground == ILLEGAL),
-        terms_of_service=u.nunique(where=t.decision_ground == TERMS),
-        visibility=u.nunique(where=t.decision_visibility.length() > 0),
-        monetary=u.nunique(where=t.decision_monetary.notnull()),
-        provision=u.nunique(where=t.decision_provision.notnull()),
-        account=u.nunique(where=t.decision_account.notnull()),
+        statements=t.count(),
+        automated_detection=t.count(where=t.automated_detection),
+        automated_decision=t.count(where=t.automated_decision == FULLY_AUTOMATED),
+        partly_automated_decision=t.count(where=t.automated_decision == PARTLY_AUTOMATED),
+        illegal_content=t.count(where=t.decision_ground == ILLEGAL),
+        terms_of_service=t.count(where=t.decision_ground == TERMS),
+        visibility=t.count(where=t.decision_visibility.length() > 0),
+        monetary=t.count(where=t.decision_monetary.notnull()),
+        provision=t.count(where=t.decision_provision.notnull()),
+        account=t.count(where=t.decision_account.notnull()),
         content_to_decision_median=t._c2d.quantile(0.5),
         content_to_decision_p90=t._c2d.quantile(0.9),
         decision_to_entry_median=t._d2e.quantile(0.5),

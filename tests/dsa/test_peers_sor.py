@@ -89,12 +89,15 @@ def test_eea_totals_count_each_statement_once(planted):
     assert agg.loc["TikTok", "content_to_decision_p90"] == pytest.approx(np.percentile(days, 90))
 
 
-def test_duplicates_counted_once_even_without_archive_dedupe():
+def test_duplicates_counted_once_through_the_archive(planted):
     rows = planted_statements()
-    assert (rows.uuid == "t-dup").sum() == 2
-    agg = ps.statement_aggregates(ibis.memtable(rows), by=["platform_name", "member_state"]).to_pandas()
+    assert (rows.uuid == "t-dup").sum() == 2  # stored on two days
+    agg = ps.statement_aggregates(planted, by=["platform_name", "member_state"]).to_pandas()
     assert _row(agg, platform_name="TikTok", member_state="IT").statements == 2  # t-dup, t6
     assert _row(agg, platform_name="TikTok", member_state="DE").statements == 4  # t1 t2 t-dup t5
+    # the aggregates count rows: given the raw rows, the duplicate would count twice
+    raw = ps.statement_aggregates(ibis.memtable(rows), by=["platform_name", "member_state"]).to_pandas()
+    assert _row(raw, platform_name="TikTok", member_state="IT").statements == 3
 
 
 def test_archive_reads_listed_days_and_filters(tmp_path):
