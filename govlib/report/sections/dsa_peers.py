@@ -188,7 +188,7 @@ def automation_figure(ctx: ReportContext) -> Section:
     _ = ctx._
     eea = _agg(ctx, ("platform_name",))
     eea = eea.set_index("platform_name").reindex([n for n in _order(ctx) if n in set(eea.platform_name)])
-    fig, ax = theme.new_figure(height_cm=2 + 0.9 * max(len(eea), 1))
+    fig, ax = theme.new_figure(height_cm=3 + 0.9 * max(len(eea), 1))
     y = range(len(eea))
     for i, share in enumerate(("automated_detection_share", "automated_decision_share")):
         v, lo, hi = (eea[c] * 100 for c in (share, f"{share}_low", f"{share}_high"))
@@ -197,7 +197,7 @@ def automation_figure(ctx: ReportContext) -> Section:
     ax.set_yticks(list(y), list(eea.index))
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
-    ax.legend(loc="lower right")
+    fig.legend(loc="outside lower center", ncols=2)  # below the axes: inside it hid the points
     theme.label_axes(ax, _("Automation by platform"), _("Share of statements"), _("Platform"), x_unit="%")
     s = Section(data={"eea": eea.reset_index()})
     s.markdown("## " + _("Automated detection and decision"))
