@@ -67,6 +67,10 @@ class Settings(BaseSettings):
         default_factory=lambda v: v["root"] / "tests" / "fixtures" / "dsa" / "transparency_reports",
         description="other services' published DSA transparency reports (CSV) for the peer benchmarks",
     )
+    dsa_archive: Path | None = Field(
+        None,
+        description="statement archive of `govlib dsa sync` read by the `dsa_peers` report (`govlib run --dsa-archive`)",
+    )
     engine: str = Field(
         "duckdb", description="query engine of the data layer: `duckdb` or `spark` (docs/spark.md)"
     )

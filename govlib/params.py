@@ -145,6 +145,9 @@ class ReportsParams(_Strict):
     # is set and the market launched within expansion_months of the report month
     expansion_notebooks: list[str] = Field(default_factory=list)
     expansion_months: int = Field(12, ge=1)
+    # run once per month into the roll-up folder, only when a DSA statement archive is configured
+    # (govlib run --dsa-archive DIR or GOVLIB_DSA_ARCHIVE): the dsa_peers report
+    dsa_notebooks: list[str] = Field(default_factory=list)
 
 
 def _read_yaml(path: Path) -> dict:

@@ -4,6 +4,7 @@
 
     govlib run --month 2026-10 [--markets all|GB,DE] [--reports market_report,...]
                [--data DIR] [--out reports] [--jobs N] [--lang en_GB] [--resume] [--fresh-kernels]
+               [--dsa-archive DIR]
 
 Only the command: its arguments and its console summary. What a run does is
 :func:`govlib.report.batch.run.run_batch` (the package :mod:`govlib.report.batch` maps
@@ -55,6 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "kernel per worker, reset between notebooks); also GOVLIB_FRESH_KERNELS=1",
     )
     parser.add_argument(
+        "--dsa-archive",
+        default=None,
+        help="DSA statement archive filled by 'govlib dsa sync' (its store folder); with it the dsa_peers "
+        "report runs into <month>/EMEA (default: GOVLIB_DSA_ARCHIVE; without one the DSA reports are left out)",
+    )
+    parser.add_argument(
         "--engine",
         choices=("duckdb", "spark"),
         default=None,
@@ -84,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
             resume=args.resume,
             progress=not args.no_progress,
             fresh_kernels=getattr(args, "fresh_kernels", None),
+            dsa_archive=getattr(args, "dsa_archive", None),
         )
     finally:
         signal.signal(signal.SIGTERM, previous)

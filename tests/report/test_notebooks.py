@@ -28,10 +28,11 @@ REPORT_NOTEBOOKS = [
     + load_reports().rollup_notebooks
     + load_reports().expansion_notebooks
 ]
+DSA_NOTEBOOKS = [config.NOTEBOOKS_DIR / f"{n}.ipynb" for n in load_reports().dsa_notebooks]
 PARAM_LINE = re.compile(r"^[a-z_]+: (str|int|float|bool) = .+  # .+$")
 
 
-@pytest.mark.parametrize("path", REPORT_NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", REPORT_NOTEBOOKS + DSA_NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_structure(path):
     nb = nbformat.read(str(path), as_version=4)
     tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
@@ -44,6 +45,7 @@ def test_notebook_structure(path):
     assert (
         "ctx = open_market_context(" in setup
         or "ctx = open_rollup_context(" in setup
+        or "ctx = open_dsa_context(" in setup
         or "_ = get_translator(" in setup
     )
     assert nb.metadata["kernelspec"]["name"] == "python3"
@@ -65,7 +67,25 @@ def test_notebook_structure(path):
 
 @pytest.mark.slow
 def test_notebooks_nbval(demo_dir):
-    env = dict(os.environ, GOVLIB_DATA=str(demo_dir), PYTHONHASHSEED="0")
+    _nbval(REPORT_NOTEBOOKS, dict(os.environ, GOVLIB_DATA=str(demo_dir), PYTHONHASHSEED="0"))
+
+
+@pytest.mark.slow
+def test_dsa_notebooks_nbval(tmp_path):
+    """The DSA reports on the fixture archive (tests/dsa_archive.py: real statements over 2026-01..06).
+
+    Refresh their stored outputs with the same archive::
+
+        .venv/bin/python tests/dsa_archive.py /tmp/arch
+        GOVLIB_DSA_ARCHIVE=/tmp/arch .venv/bin/python -m govlib.report.batch.store notebooks/dsa_peers.ipynb
+    """
+    from dsa_archive import fixture_archive
+
+    store = fixture_archive(tmp_path / "archive")
+    _nbval(DSA_NOTEBOOKS, dict(os.environ, GOVLIB_DSA_ARCHIVE=str(store), PYTHONHASHSEED="0"))
+
+
+def _nbval(notebooks, env):
     env.pop("GOVLIB_CODE_VERSION", None)
     cmd = [
         sys.executable,
@@ -80,7 +100,7 @@ def test_notebooks_nbval(demo_dir):
         "--nbval-current-env",
         "--nbval-sanitize-with",
         str(TESTS / "nbval_sanitize.cfg"),
-        *[str(p) for p in REPORT_NOTEBOOKS],
+        *[str(p) for p in notebooks],
     ]
     res = subprocess.run(cmd, cwd=config.PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=1500)
     hint = (

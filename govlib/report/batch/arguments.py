@@ -79,8 +79,8 @@ def validate_notebook_parameters(params: dict[str, Any]) -> dict[str, str]:
 
     Allowed keys and forms: ``market`` (``^[A-Z]{2}$``), ``markets`` (comma-separated
     market codes), ``failed_markets`` (same), ``month`` (``YYYY-MM``), ``lang`` (empty or
-    ``xx`` / ``xx_YY``), ``data_dir`` and ``cube_path`` (empty or an existing directory,
-    no control characters: :func:`check_path`). Anything else is a :class:`UsageError`.
+    ``xx`` / ``xx_YY``), ``data_dir``, ``cube_path`` and ``archive`` (empty or an existing
+    directory, no control characters: :func:`check_path`). Anything else is a :class:`UsageError`.
 
     Notes
     -----
@@ -100,7 +100,7 @@ def validate_notebook_parameters(params: dict[str, Any]) -> dict[str, str]:
             ok = bool(_MONTH.match(value))
         elif key == "lang":
             ok = value == "" or bool(_LANG.match(value))
-        elif key in ("data_dir", "cube_path"):
+        elif key in ("data_dir", "cube_path", "archive"):
             ok = True
             if value:
                 check_path(value, f"notebook parameter {key}", must_exist=True)
@@ -212,3 +212,29 @@ def check_jobs(jobs: int | None) -> int:
     if jobs is not None and int(jobs) < 1:  # 0 is not "all cores": leave --jobs out for that
         raise UsageError(f"--jobs must be at least 1, got {jobs}")
     return int(jobs or os.cpu_count() or 1)
+
+
+def dsa_reports(
+    archive: str | Path | None, dsa_nbs: list[str], reports: str | None
+) -> tuple[Path | None, list[str]]:
+    """The DSA statement archive of a run and the ``dsa_notebooks`` it runs (none without an archive).
+
+    Without an archive the DSA reports are left out of the run, unless ``--reports`` names one:
+    that is a :class:`UsageError` saying how to configure the archive. An archive must be an
+    existing folder with the ``manifest.json`` of ``govlib dsa sync``.
+    """
+    if not archive:
+        wanted = {r.strip().removesuffix(".ipynb") for r in (reports or "").split(",")}
+        asked = [nb for nb in dsa_nbs if nb in wanted]
+        if asked:
+            raise UsageError(
+                f"report(s) {', '.join(asked)} need a DSA statement archive: pass --dsa-archive DIR (the folder "
+                "'govlib dsa sync' fills) or set GOVLIB_DSA_ARCHIVE"
+            )
+        return None, []
+    path = check_path(archive, "DSA statement archive", must_exist=True)
+    if not (path / "manifest.json").is_file():
+        raise UsageError(
+            f"DSA statement archive {path} has no manifest.json: it is not a folder filled by 'govlib dsa sync'"
+        )
+    return path, list(dsa_nbs)

@@ -33,6 +33,7 @@ from govlib.report.batch.arguments import (
     check_notebooks,
     check_output_dir,
     check_path,
+    dsa_reports,
     parse_markets,
     parse_reports,
     unknown_data_markets,
@@ -68,6 +69,8 @@ class BatchPlan:
     kernel_name: str
     kernel_env: dict[str, str]
     skipped: dict[str, str] = field(default_factory=dict)
+    dsa_nbs: list[str] = field(default_factory=list)  # also in rollup_nbs; run only with an archive
+    dsa_archive: Path | None = None
 
 
 def plan_batch(
@@ -78,6 +81,7 @@ def plan_batch(
     out_dir: str | Path | None = None,
     jobs: int | None = None,
     lang: str = "",
+    dsa_archive: str | Path | None = None,
 ) -> BatchPlan:
     """Validate every input of a run (nothing is written); see :func:`run_batch` for the arguments."""
     from govlib.analyses.expansion import is_expansion_market
@@ -89,8 +93,9 @@ def plan_batch(
     known = list_markets()
     market_list = parse_markets(markets, known)
     rp = load_reports()
+    archive, dsa_nbs = dsa_reports(dsa_archive or config.current().dsa_archive, rp.dsa_notebooks, reports)
     market_nbs, rollup_nbs = parse_reports(
-        reports, rp.market_notebooks + rp.expansion_notebooks, rp.rollup_notebooks
+        reports, rp.market_notebooks + rp.expansion_notebooks, rp.rollup_notebooks + dsa_nbs
     )
     check_notebooks(market_nbs + rollup_nbs)
     data = check_path(data_dir or config.DATA_DIR, "data directory", must_exist=True)
@@ -127,7 +132,16 @@ def plan_batch(
         kernel_name,
         kernel_env,
         skipped,
+        dsa_nbs=[nb for nb in dsa_nbs if nb in rollup_nbs],
+        dsa_archive=archive,
     )
+
+
+def _archive_key(archive: Path) -> str:
+    """Input key of a DSA report: the archive's path and the hash of its manifest (written last by a sync)."""
+    import hashlib
+
+    return f"dsa:{archive}:{hashlib.sha256((archive / 'manifest.json').read_bytes()).hexdigest()}"
 
 
 def _worker_env(plan: BatchPlan, fresh: bool) -> dict[str, str]:
@@ -381,6 +395,8 @@ class _Batch:
             extra = (
                 ",".join(f"{m}:{self.cube_keys[m]}" for m in ok_markets) + "|failed:" + failed
             )  # shown by the roll-up
+            if nb in plan.dsa_nbs:  # reads the archive, not the cubes: keyed by the archive's manifest
+                extra = _archive_key(plan.dsa_archive)
             key = notebook_key(extra, config.NOTEBOOKS_DIR / f"{nb}.ipynb", lang_r)
             old = reuse_published(self.month_dir / ROLLUP_FOLDER, folder, nb, key) if self.resume else None
             if old is not None:  # --resume, as for market notebooks
@@ -395,6 +411,8 @@ class _Batch:
                 "data_dir": str(plan.data),
                 "lang": plan.lang,
             }
+            if nb in plan.dsa_nbs:
+                params = {"month": plan.month, "archive": str(plan.dsa_archive), "lang": plan.lang}
             task = self.nb_task(nb, ROLLUP_FOLDER, params, folder, lang_r.split("_")[0])
             self.submit("rollup", task, (ROLLUP_FOLDER, nb, key), plan.timeout + 60)
 
@@ -467,6 +485,7 @@ def run_batch(
     resume: bool = False,
     progress: bool = True,
     fresh_kernels: bool | None = None,
+    dsa_archive: str | Path | None = None,
 ) -> BatchResult:
     """Run the month's reports; see the module docstring. Returns what happened to each report.
 
@@ -491,6 +510,9 @@ def run_batch(
     fresh_kernels : bool, optional
         Start a fresh kernel for every notebook instead of reusing one warm kernel per
         worker (:class:`~.kernels.WarmKernel`); default ``GOVLIB_FRESH_KERNELS``.
+    dsa_archive : str or Path, optional
+        DSA statement archive (``govlib dsa sync``; default ``GOVLIB_DSA_ARCHIVE``). With one, the
+        ``dsa_notebooks`` of ``reports.yaml`` run into the roll-up folder; without, they are left out.
 
     Raises
     ------
@@ -502,7 +524,7 @@ def run_batch(
     from govlib.config import code_version
 
     code_version.cache_clear()  # the code may have changed since this process last ran a batch
-    plan = plan_batch(month, markets, reports, data_dir, out_dir, jobs, lang)
+    plan = plan_batch(month, markets, reports, data_dir, out_dir, jobs, lang, dsa_archive)
     lock_file, stage = open_staging(plan.out, plan.month)
     fresh = fresh_kernels_requested(fresh_kernels)
     batch = _Batch(plan, stage, _worker_env(plan, fresh), fresh=fresh, resume=resume, progress=progress)

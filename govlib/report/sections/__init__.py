@@ -13,9 +13,11 @@ and its language without a kernel. Work shared by several sections of a report (
 health scores) is computed once per context with :meth:`ReportContext.memo`.
 
 One module per report: ``market_report``, ``enforcement_effectiveness``, ``creator_health``,
-``signal_evaluation``, ``expansion_readiness``, ``emea_overview``, ``investigation``, ``simulation``.
+``signal_evaluation``, ``expansion_readiness``, ``emea_overview``, ``investigation``, ``simulation``, ``dsa_peers``
+(its context: :func:`open_dsa_context`, over a statement archive rather than a market's cube).
 """
 
 from govlib.report.sections.base import ReportContext, Section, open_market_context, open_rollup_context
+from govlib.report.sections.dsa_peers import open_dsa_context
 
-__all__ = ["ReportContext", "Section", "open_market_context", "open_rollup_context"]
+__all__ = ["ReportContext", "Section", "open_dsa_context", "open_market_context", "open_rollup_context"]
