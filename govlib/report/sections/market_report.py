@@ -3,7 +3,8 @@
 One function per section, in the report's order: ``intro``, ``headline``, ``how_to_read``,
 ``enforcement_mix``, ``notable_changes``, ``emerging_risks``, ``risk_watchlist``, ``notices``,
 ``appeals``, ``prevalence``, ``account_health``, ``rewards_penalties``, ``content_performance``,
-``peer_benchmarks``. Sections an imported dataset cannot support (its ``dataset.json``, see
+``peer_benchmarks``, then ``time_to_action`` and ``label_trust`` (defined in
+:mod:`govlib.report.sections.quality`, shared with the signal evaluation). Sections an imported dataset cannot support (its ``dataset.json``, see
 :func:`govlib.dsa.section_available`) or whose optional table is absent say so instead.
 """
 
@@ -27,6 +28,7 @@ from govlib.metrics.trends import plot_alarm, summarise_alarms
 from govlib.privacy import load_pseudonym_key, pseudonymise, suppress_small_cells
 from govlib.report import present, theme
 from govlib.report.sections.base import ReportContext, Section
+from govlib.report.sections.quality import label_trust, time_to_action  # noqa: F401 (sections of this report)
 from govlib.timeutil import month_bounds, shift_month
 
 

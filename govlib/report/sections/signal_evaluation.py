@@ -16,6 +16,7 @@ import pandas as pd
 from govlib.metrics import signals
 from govlib.report import present, theme
 from govlib.report.sections.base import ReportContext, Section
+from govlib.report.sections.quality import label_trust  # noqa: F401 (a section of this report)
 from govlib.timeutil import month_bounds, shift_month
 
 EVAL_MONTHS = 6  # evaluation window: content scored in the 6 local months ending with the report month
