@@ -771,7 +771,9 @@ def queue_frame(
 
     tz = params.timezone
     q = pd.DataFrame(items, columns=["source", "rank", "reason", "content_id", "suggested_policy"])
-    q = q.drop_duplicates(["source", "content_id"], keep="first").reset_index(drop=True)
+    # an item is listed once per source; an audit sample lists it once per policy stratum it was drawn in
+    per_policy = q["suggested_policy"].where(q["source"] == "audit_sample", "").fillna("")
+    q = q[~q.assign(_p=per_policy).duplicated(["source", "content_id", "_p"])].reset_index(drop=True)
     content = tables["content"].drop_duplicates("content_id")
     q = q.merge(
         content[["content_id", "creator_id", "content_type", "language", "published_at", "views"]],
