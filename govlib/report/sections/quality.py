@@ -31,7 +31,9 @@ def _why_not(ctx: ReportContext, section: str, table: str) -> str | None:
 
 def _kappa_table(ctx: ReportContext, ag: pd.DataFrame) -> pd.DataFrame:
     _, fmt = ctx._, ctx.fmt
-    shown = ag[(ag["language"] == m_rq.ALL) | (ag["policy"] == m_rq.ALL)]
+    one_language = ag.loc[ag["language"] != m_rq.ALL, "language"].nunique() <= 1
+    # pooled rows: every policy over all languages, every language over all policies (one language: its pool)
+    shown = ag[(ag["language"] == m_rq.ALL) | ((ag["policy"] == m_rq.ALL) & (not one_language))]
     shown = shown[shown["n_items"] >= ctx.min_cell]
     names = {"cohen": _("Cohen's kappa, first vs second review"), "fleiss": _("Fleiss' kappa, three reviews")}
     return pd.DataFrame(
@@ -174,13 +176,16 @@ def time_to_action(ctx: ReportContext) -> Section:
         shown = age[age["detection_source"] == m_times.ALL]
         if shown.empty:
             return s.markdown(_("No notice was open at the end of the month."))
-        buckets = [b for b, _h in m_times.AGE_BUCKETS]
+        names = [_("under 1 day"), _("1-3 days"), _("3-7 days"), _("7-30 days"), _("over 30 days")]
         table = pd.DataFrame(
             {
                 _("Policy"): present.label_column(_, shown["policy"]),
                 _("Open notices"): [fmt.count(n) for n in shown["open"]],
                 _("Median age"): [fmt.hours(v) for v in shown["p50_age_hours"]],
-                **{b: [fmt.count(n) for n in shown[b]] for b in buckets},
+                **{
+                    name: [fmt.count(n) for n in shown[b]]
+                    for name, (b, _h) in zip(names, m_times.AGE_BUCKETS)
+                },
             }
         )
         s.table(table, _("Notices still open at the end of the month, by age"))
