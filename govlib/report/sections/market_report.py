@@ -27,8 +27,8 @@ from govlib.metrics.risk import build_watchlist, plot_risk_matrix, score_creator
 from govlib.metrics.trends import plot_alarm, summarise_alarms
 from govlib.privacy import load_pseudonym_key, pseudonymise, suppress_small_cells
 from govlib.report import present, theme
+from govlib.report.sections import quality
 from govlib.report.sections.base import ReportContext, Section
-from govlib.report.sections.quality import label_trust, time_to_action  # noqa: F401 (sections of this report)
 from govlib.timeutil import month_bounds, shift_month
 
 
@@ -476,6 +476,11 @@ def _prevalence_figure(ctx: ReportContext, shown: pd.DataFrame):
     return fig
 
 
+def time_to_action(ctx: ReportContext) -> Section:
+    """Hours to action as a distribution, SLA shares and open notices (:func:`.quality.time_to_action`)."""
+    return quality.time_to_action(ctx)
+
+
 def prevalence(ctx: ReportContext) -> Section:
     """Violating-view prevalence over 13 months (chart) and this month's value (``data["prevalence"]``)."""
     _, fmt = ctx._, ctx.fmt
@@ -782,3 +787,8 @@ def peer_benchmarks(ctx: ReportContext) -> Section:
         ),
         _("Peer benchmarks"),
     )
+
+
+def label_trust(ctx: ReportContext) -> Section:
+    """How far can these labels be trusted (:func:`.quality.label_trust`)."""
+    return quality.label_trust(ctx)

@@ -15,8 +15,8 @@ import pandas as pd
 
 from govlib.metrics import signals
 from govlib.report import present, theme
+from govlib.report.sections import quality
 from govlib.report.sections.base import ReportContext, Section
-from govlib.report.sections.quality import label_trust  # noqa: F401 (a section of this report)
 from govlib.timeutil import month_bounds, shift_month
 
 EVAL_MONTHS = 6  # evaluation window: content scored in the 6 local months ending with the report month
@@ -404,3 +404,8 @@ def target_threshold(ctx: ReportContext) -> Section:
         pd.DataFrame(rows),
         _("Thresholds reaching {target} precision").format(target=fmt.percent(TARGET_PRECISION, 0)),
     )
+
+
+def label_trust(ctx: ReportContext) -> Section:
+    """How far can these labels be trusted: the reviewers behind the evaluation's labels (:func:`.quality.label_trust`)."""
+    return quality.label_trust(ctx)
