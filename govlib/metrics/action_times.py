@@ -68,39 +68,50 @@ def _hours(later, earlier):
     return later.delta(earlier, unit="microsecond").cast("float64") / _US_PER_HOUR
 
 
-def _clock_items(actions: Any, notices: Any, market: str, month: str, tz: str) -> list[tuple[str, Any]]:
+def _clock_items(actions: Any, notices: Any, market: str, month: str, tz: str):
+    """Per-item ``clock, policy, detection_source, hours`` of both clocks (one expression), or None."""
+    import ibis
+
     lo, hi = _bounds(month, tz)
-    out = []
+    parts = []
     if actions is not None:
         a = _expr(actions)
         a = a.filter((a.market == market) & (a.actioned_at >= lo) & (a.actioned_at < hi))
-        out.append(
-            ("detection", a.select("policy", "detection_source", hours=_hours(a.actioned_at, a.detected_at)))
+        parts.append(
+            a.select(
+                clock=ibis.literal("detection"),
+                policy=a.policy,
+                detection_source=a.detection_source,
+                hours=_hours(a.actioned_at, a.detected_at),
+            )
         )
     if notices is not None:
         n = _expr(notices)
         n = n.filter(
             (n.market == market) & (n.outcome == "actioned") & (n.handled_at >= lo) & (n.handled_at < hi)
         )
-        out.append(
-            (
-                "notice",
-                n.select(
-                    "policy",
-                    detection_source=_source_of_reporter(n.reporter_type),
-                    hours=_hours(n.handled_at, n.received_at),
-                ),
+        parts.append(
+            n.select(
+                clock=ibis.literal("notice"),
+                policy=n.policy,
+                detection_source=_source_of_reporter(n.reporter_type),
+                hours=_hours(n.handled_at, n.received_at),
             )
         )
-    return out
+    return ibis.union(*parts, distinct=False) if len(parts) > 1 else (parts[0] if parts else None)
 
 
-def _summarise(items, keys: list[str], sla_hours: list[float]) -> pd.DataFrame:
-    """n, quantiles and counts within each SLA per ``keys`` (engine side)."""
-    h = items.hours
-    aggs = {"n": items.count(), **{k: h.quantile(q) for k, q in QUANTILES.items()}}
-    aggs.update({f"n_within_{s:g}h": (h <= s).cast("int64").sum() for s in sla_hours})
-    return (items.group_by(keys).aggregate(**aggs) if keys else items.aggregate(**aggs)).to_pandas()
+def _pooled(items, by: list[str], levels: list[list[str]], aggs) -> pd.DataFrame:
+    """``aggs(items)`` per ``by`` + each level of keys, pooled keys set to :data:`ALL`: one engine query."""
+    import ibis
+
+    exprs = []
+    for keys in levels:
+        group = [*by, *keys]
+        agg = items.group_by(group).aggregate(**aggs(items)) if group else items.aggregate(**aggs(items))
+        pooled = {k: ibis.literal(ALL) for k in ("policy", "detection_source") if k not in keys}
+        exprs.append(agg.mutate(**pooled).select(*by, "policy", "detection_source", *aggs(items).keys()))
+    return ibis.union(*exprs, distinct=False).to_pandas()
 
 
 def time_to_action_distribution(
@@ -134,18 +145,18 @@ def time_to_action_distribution(
     .. [1] Hyndman, R. J., Fan, Y. (1996). Sample quantiles in statistical packages. The
        American Statistician 50(4), 361-365 (definition 7).
     """
-    frames = []
-    for clock, items in _clock_items(actions, notices, market, month, tz):
-        for keys in (["policy", "detection_source"], ["policy"], ["detection_source"], []):
-            df = _summarise(items, keys, sla_hours)
-            for k in ("policy", "detection_source"):
-                if k not in keys:
-                    df[k] = ALL
-            frames.append(df.assign(clock=clock))
     cols = ["clock", "policy", "detection_source", "n", *QUANTILES]
-    if not frames:
+    items = _clock_items(actions, notices, market, month, tz)
+    if items is None:
         return pd.DataFrame(columns=cols)
-    out = pd.concat(frames, ignore_index=True)
+
+    def aggs(t):
+        out = {"n": t.count(), **{k: t.hours.quantile(q) for k, q in QUANTILES.items()}}
+        out.update({f"n_within_{s:g}h": (t.hours <= s).cast("int64").sum() for s in sla_hours})
+        return out
+
+    levels = [["policy", "detection_source"], ["policy"], ["detection_source"], []]
+    out = _pooled(items, ["clock"], levels, aggs)
     out = out[out["n"] > 0].copy()
     out["n"] = out["n"].astype("int64")
     for s in sla_hours:
@@ -177,23 +188,16 @@ def open_notice_ageing(notices: Any, market: str, month: str, tz: str) -> pd.Dat
     items = n.select(
         "policy", detection_source=_source_of_reporter(n.reporter_type), age=_hours(hi, n.received_at)
     )
-    frames = []
-    for keys in (["policy", "detection_source"], ["policy"], []):
-        aggs = {
-            "open": items.count(),
-            "p50_age_hours": items.age.quantile(0.5),
-            "p90_age_hours": items.age.quantile(0.9),
-        }
+
+    def aggs(t):
+        out = {"open": t.count(), "p50_age_hours": t.age.quantile(0.5), "p90_age_hours": t.age.quantile(0.9)}
         lower = 0.0
         for label, upper in AGE_BUCKETS:
-            aggs[label] = ((items.age >= lower) & (items.age < upper)).cast("int64").sum()
+            out[label] = ((t.age >= lower) & (t.age < upper)).cast("int64").sum()
             lower = upper
-        df = (items.group_by(keys).aggregate(**aggs) if keys else items.aggregate(**aggs)).to_pandas()
-        for k in ("policy", "detection_source"):
-            if k not in keys:
-                df[k] = ALL
-        frames.append(df)
-    out = pd.concat(frames, ignore_index=True)
+        return out
+
+    out = _pooled(items, [], [["policy", "detection_source"], ["policy"], []], aggs)
     out = out[out["open"].fillna(0) > 0].copy()
     for c in ["open", *(label for label, _ in AGE_BUCKETS)]:
         out[c] = out[c].astype("int64")
