@@ -151,6 +151,7 @@ def review_agreement(
         ],
         columns=AGREEMENT_COLUMNS,
     )
+    out = out[out["n_items"] > 0]
     return out.sort_values(["measure", "policy", "language"], kind="mergesort").reset_index(drop=True)
 
 
@@ -169,7 +170,7 @@ def review_disagreement(reviews: Any, market: str, month: str | None, tz: str) -
     agg = items.aggregate(
         items=items.count(), multi=multi.cast("int64").sum(), split=split.cast("int64").sum()
     ).to_pandas()
-    n, m, s = (int(agg[c].fillna(0).iloc[0]) for c in ("items", "multi", "split"))
+    n, m, s = (int(v) if pd.notna(v) else 0 for v in (agg[c].iloc[0] for c in ("items", "multi", "split")))
     return {
         "items": n,
         "items_multi_reviewed": m,

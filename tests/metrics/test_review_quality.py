@@ -119,3 +119,15 @@ def test_demo_low_accuracy_reviewers_are_listed_for_calibration(demo_dir, ground
     planted = ground_truth["review_quality"]["by_market"]["DE"]["reviewer_accuracy"]
     assert set(listed.reviewer) == {n for n, a in planted.items() if a < 0.9}
     assert listed.clearly_below.all()
+
+
+def test_a_month_without_reviews_gives_empty_tables_not_errors():
+    df = _fixture()
+    assert rq.review_agreement(df, "DE", "2025-01", TZ).empty
+    assert rq.review_disagreement(df, "DE", "2025-01", TZ) == {
+        "items": 0,
+        "items_multi_reviewed": 0,
+        "items_disagreed": 0,
+        "share_disagreed": pytest.approx(float("nan"), nan_ok=True),
+    }
+    assert rq.reviewer_accuracy(df.iloc[:0], "DE", None, TZ).empty
