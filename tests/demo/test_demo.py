@@ -549,7 +549,7 @@ def test_same_seed_same_bytes_other_seed_other_data(tmp_path):
     generate(tmp_path / "b", seed=11, size=0.12)
     generate(tmp_path / "c", seed=12, size=0.12)
     ha, hb, hc = tree_hashes(tmp_path / "a"), tree_hashes(tmp_path / "b"), tree_hashes(tmp_path / "c")
-    assert len(ha) == 3 * 7 + 6 + 3  # partitions, single tables, ground truth, .complete, .govlib-demo
+    assert len(ha) == 3 * 7 + 7 + 3  # partitions, single tables, ground truth, .complete, .govlib-demo
     assert ha == hb
     assert is_demo_mode(tmp_path / "a", environ={})  # the generator's marker switches demo mode on
     data = [k for k in ha if k.endswith(".parquet")]
