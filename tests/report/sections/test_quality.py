@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from datasets import write_valid_dataset
 
+from govlib.dsa import SOURCE_DSA_TDB, UNAVAILABLE_SECTIONS_DSA_TDB
 from govlib.report.sections import market_report, open_market_context, signal_evaluation
 
 from .conftest import MONTH, local_month_rows, read_table, tables
@@ -64,7 +65,8 @@ def without_reviews(tmp_path_factory):
     root = tmp_path_factory.mktemp("noqa")
     data = write_valid_dataset(root / "plain", only=["creators", "content", "enforcement_actions"])
     dsa = write_valid_dataset(root / "dsa")
-    meta = {"source": "dsa_transparency_database", "unavailable_sections": {"review_quality": "no reviews"}}
+    # what govlib dsa import writes: the importer's "not available" list names review quality
+    meta = {"source": SOURCE_DSA_TDB, "unavailable_sections": UNAVAILABLE_SECTIONS_DSA_TDB}
     (dsa / "dataset.json").write_text(json.dumps(meta))
     return data, dsa
 
