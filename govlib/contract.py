@@ -135,7 +135,8 @@ OVERTURN_OUTCOMES = ("overturned", "partially_overturned")
 REPORTER_TYPES = ("user", "trusted_flagger", "authority")
 NOTICE_OUTCOMES = ("actioned", "no_violation", "pending")
 REWARD_TYPES = ("commission_boost", "traffic_boost", "badge", "cash_incentive")
-LABEL_SOURCES = ("qa_sample", "appeal", "investigation")
+LABEL_SOURCES = ("qa_sample", "appeal", "investigation", "audit_sample")
+REVIEW_LABELS = ("violating", "not_violating")  # qa_reviews.label and golden_label
 
 # Policy taxonomy -> DSA statement category (v2, from 1 July 2025).
 POLICY_DSA_CATEGORY: dict[str, str] = {
@@ -336,6 +337,35 @@ TABLES: dict[str, Table] = {
                 Column("is_violating", "bool"),
                 _ts("reviewed_at"),
                 Column("source", "str", allowed=LABEL_SOURCES),
+            ),
+        ),
+        Table(
+            "qa_reviews",
+            required=False,
+            primary_key="review_id",
+            time_column="reviewed_at",
+            columns=(
+                Column("review_id", "str"),
+                Column("content_id", "str", references="content.content_id", doc="the item reviewed"),
+                _market(),
+                Column("policy", "str", doc="the policy the item was reviewed against"),
+                Column("language", "str", doc="ISO 639-1 lower case: the item's language"),
+                Column("reviewer", "str", doc="reviewer pseudonym (never a name or staff id)"),
+                Column(
+                    "review_round", "int", min=1.0, doc="1 = first review, 2, 3, ... = independent re-reviews"
+                ),
+                Column("label", "str", allowed=REVIEW_LABELS),
+                Column(
+                    "golden_label",
+                    "str",
+                    nullable=True,
+                    allowed=REVIEW_LABELS,
+                    doc="the known answer when the item is a golden (calibration) item, else null",
+                ),
+                _ts("reviewed_at"),
+            ),
+            time_orders=(
+                TimeOrder("reviewed_at", "published_at", via=("content_id", "content", "content_id")),
             ),
         ),
     )

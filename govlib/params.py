@@ -60,6 +60,13 @@ class AlertSettings(_Strict):
     ewma_limit: float = Field(3.0, gt=0)  # EWMA upper control limit, in standard deviations
 
 
+class ReviewQualitySettings(_Strict):
+    """When a reviewer is listed for calibration (govlib.metrics.review_quality)."""
+
+    min_accuracy: float = Field(0.9, gt=0, le=1)  # accuracy on golden items below this: calibrate
+    min_golden_reviews: int = Field(10, ge=1)  # fewer golden reviews in the month: not judged
+
+
 class MarketParams(_Strict):
     code: str
     name: str
@@ -74,6 +81,9 @@ class MarketParams(_Strict):
     reference_market: str | None = None  # for expansion readiness
     health: HealthSettings = HealthSettings()
     alerts: AlertSettings = AlertSettings()
+    review_quality: ReviewQualitySettings = ReviewQualitySettings()
+    # service levels of time to action, in hours (govlib.metrics.enforcement.time_to_action_distribution)
+    action_sla_hours: list[float] = Field(default_factory=lambda: [24.0, 72.0, 168.0])
     severity_weights: dict[str, float] = Field(
         default_factory=lambda: {"low": 1.0, "medium": 2.0, "high": 4.0, "critical": 8.0}
     )

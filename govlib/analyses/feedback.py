@@ -72,11 +72,13 @@ __all__ = [
     "ImportResult",
     "build_queue",
     "export_queue",
+    "queue_frame",
+    "write_queue",
     "import_labels",
     "read_queue",
 ]
 
-QUEUE_SOURCES = ("qa_sample", "investigation")
+QUEUE_SOURCES = ("qa_sample", "investigation", "audit_sample")
 REVIEWER_COLUMNS = ["is_violating", "policy", "reviewer_note", "reviewed_at"]
 QUEUE_COLUMNS = [
     "queue_item_id",
@@ -747,8 +749,6 @@ def build_queue(
         Rows ordered: watchlist items, alarm items, QA sample; the reviewer columns empty
         (``policy`` pre-filled with ``suggested_policy``).
     """
-    from govlib.privacy import pseudonymise
-
     parse_month(month)
     tz = params.timezone
     items: list[dict] = []
@@ -757,8 +757,23 @@ def build_queue(
     if alarm_items > 0:
         items += _alarm_items(tables, market, month, params, alarm_items)
     items += _qa_items(tables, market, month, tz, qa_sample)
+    return queue_frame(items, tables, market, month, params, key=key, exported_at=exported_at)
+
+
+def queue_frame(
+    items: list[dict], tables: dict, market: str, month: str, params, *, key: bytes | str, exported_at
+) -> pd.DataFrame:
+    """Queue rows (:data:`QUEUE_COLUMNS`) for ``items``: dicts of ``source``, ``rank``, ``reason``,
+    ``content_id``, ``suggested_policy``; the content's context is joined from ``tables``, the
+    creator pseudonymised with ``key``, the reviewer columns left empty. Used by
+    :func:`build_queue` and the audit sample (:mod:`govlib.analyses.audit`)."""
+    from govlib.privacy import pseudonymise
+
+    tz = params.timezone
     q = pd.DataFrame(items, columns=["source", "rank", "reason", "content_id", "suggested_policy"])
-    q = q.drop_duplicates(["source", "content_id"], keep="first").reset_index(drop=True)
+    # an item is listed once per source; an audit sample lists it once per policy stratum it was drawn in
+    per_policy = q["suggested_policy"].where(q["source"] == "audit_sample", "").fillna("")
+    q = q[~q.assign(_p=per_policy).duplicated(["source", "content_id", "_p"])].reset_index(drop=True)
     content = tables["content"].drop_duplicates("content_id")
     q = q.merge(
         content[["content_id", "creator_id", "content_type", "language", "published_at", "views"]],
@@ -889,7 +904,7 @@ def _write_xlsx(q: pd.DataFrame, path: Path, stamp: pd.Timestamp) -> None:
         _fixed_zip(tmp, naive)
 
 
-def _export_stamp(value: str | None) -> pd.Timestamp:
+def export_stamp(value: str | None) -> pd.Timestamp:
     """``--exported-at``, else ``SOURCE_DATE_EPOCH`` (reproducible builds), else now."""
     if value:
         try:
@@ -940,9 +955,9 @@ def export_queue(
         if int(v) < 0:
             raise UsageError(f"{name} must be 0 or more, got {v}")
     key = load_pseudonym_key(data)
-    stamp = exported_at if isinstance(exported_at, pd.Timestamp) else _export_stamp(exported_at)
+    stamp = exported_at if isinstance(exported_at, pd.Timestamp) else export_stamp(exported_at)
     ds = open_dataset(data)
-    _check_month_has_data(ds, market, month, params.timezone)
+    check_month_has_data(ds, market, month, params.timezone)
     tables = load_market_window(ds, market, month, params.timezone, months_back=13)
     q = build_queue(
         tables,
@@ -956,17 +971,26 @@ def export_queue(
         alarm_items=alarm_items,
         qa_sample=qa_sample,
     )
-    out.mkdir(parents=True, exist_ok=True)
-    base = out / f"review_queue_{market}_{month}"
-    csv_path, xlsx_path = base.with_suffix(".csv"), base.with_suffix(".xlsx")
-    # ids, policies and reasons come from data: no text cell may start a formula in a spreadsheet
-    text = neutralise_formulas(q).to_csv(index=False, lineterminator="\n")
-    write_bytes_atomic(csv_path, text.encode("utf-8"))
-    _write_xlsx(q, xlsx_path, stamp)
-    return csv_path, xlsx_path
+    paths = write_queue(q, out / f"review_queue_{market}_{month}", stamp)
+    return paths["csv"], paths["xlsx"]
 
 
-def _check_month_has_data(ds, market: str, month: str, tz: str) -> None:
+def write_queue(q: pd.DataFrame, base: Path, stamp: pd.Timestamp, formats=("csv", "xlsx")) -> dict[str, Path]:
+    """Write queue rows to ``base`` + ``.csv`` and/or ``.xlsx`` (atomic, formula-neutralised); return the paths."""
+    base.parent.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    if "csv" in formats:
+        paths["csv"] = base.with_suffix(".csv")
+        # ids, policies and reasons come from data: no text cell may start a formula in a spreadsheet
+        text = neutralise_formulas(q).to_csv(index=False, lineterminator="\n")
+        write_bytes_atomic(paths["csv"], text.encode("utf-8"))
+    if "xlsx" in formats:
+        paths["xlsx"] = base.with_suffix(".xlsx")
+        _write_xlsx(q, paths["xlsx"], stamp)
+    return paths
+
+
+def check_month_has_data(ds, market: str, month: str, tz: str) -> None:
     """Refuse (:class:`UsageError`) a month after the market's last month of content and actions."""
     last = None
     for table, col in (("content", "published_at"), ("enforcement_actions", "actioned_at")):

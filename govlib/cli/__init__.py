@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("govlib.cli.simulate", "replay a market's last 13 months under a proposed rule set"),
     "queue export": ("govlib.cli.feedback", "write a review queue for reviewers"),
     "labels import": ("govlib.cli.feedback", "import a filled review queue into review_labels"),
+    "qa plan": ("govlib.cli.qa", "plan an audit sample per stratum and export it as a review queue"),
     "i18n check": ("govlib.cli.i18n", "check translation catalogs"),
     "dsa import": ("govlib.cli.dsa", "import DSA Transparency Database dumps"),
     "dsa report": ("govlib.cli.dsa", "write the harmonised DSA transparency report"),

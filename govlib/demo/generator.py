@@ -88,7 +88,7 @@ from govlib.timeutil import parse_month, shift_month
 
 SCALES = tuple(P.SCALE_FACTOR)
 PARTITIONED = ("content", "enforcement_actions", "signal_scores")
-SINGLE = ("creators", "appeals", "notices", "rewards", "prevalence_samples", "review_labels")
+SINGLE = ("creators", "appeals", "notices", "rewards", "prevalence_samples", "review_labels", "qa_reviews")
 INT64_MAX = np.iinfo(np.int64).max
 COMPONENTS = (
     "creators",
@@ -104,6 +104,7 @@ COMPONENTS = (
     "rewards",
     "sweeps",
     "allegations",
+    "qa_reviews",
 )  # append only: the index keys each stream
 
 
@@ -823,6 +824,7 @@ def _emit_market(
     _emit_notices(e)
     _emit_rewards(e)
     _emit_creators(e)
+    _emit_qa_reviews(e)
 
 
 @dataclass
@@ -958,6 +960,80 @@ def _emit_review_labels(e: _MarketEmit, scored: np.ndarray) -> None:
             },
         )
     )
+
+
+def _qa_items(rng: np.random.Generator, content: Content, rate: float) -> np.ndarray:
+    """Content rows sent to QA review: ``rate`` of all content, half of them violating (sorted)."""
+    n = int(round(len(content) * rate))
+    bad, good = np.nonzero(content.violating)[0], np.nonzero(~content.violating)[0]
+    n_bad = min(len(bad), int(round(n * P.QA_REVIEW_VIOLATING_SHARE)))
+    n_good = min(len(good), n - n_bad)
+    return np.sort(
+        np.concatenate([rng.choice(bad, n_bad, replace=False), rng.choice(good, n_good, replace=False)])
+    )
+
+
+def _emit_qa_reviews(e: _MarketEmit) -> None:
+    """QA reviews from their own random stream (no other table shifts): reviewers with planted
+    accuracies label items once, twice or three times; golden items carry the truth."""
+    content, code, w = e.content, e.w.code, e.w
+    rng = _rng(e.seed, code, "qa_reviews")
+    items = _qa_items(rng, content, P.QA_REVIEW_RATE[e.scale])
+    n, n_rev = len(items), len(P.REVIEWER_ACCURACY)
+    k = draw_fixed(rng, np.array(list(P.QA_REVIEWS_PER_ITEM.values())), n) + 1
+    who = np.argsort(rng.random((n, n_rev)), axis=1)[:, :3]  # distinct reviewers per item
+    golden = rng.random(n) < P.QA_GOLDEN_SHARE
+    gaps = rng.uniform(*P.QA_ROUND_GAP_HOURS, (n, 3)).cumsum(axis=1) * US_HOUR
+    correct = rng.random((n, 3)) < np.asarray(P.REVIEWER_ACCURACY)[who]
+    policy = np.where(content.violating[items], content.policy[items], draw_fixed(rng, w.model.policy_p, n))
+    rows, rnd = np.nonzero(np.arange(3)[None, :] < k[:, None])  # item-major, rounds in order
+    it = items[rows]
+    truth = content.violating[it]
+    label = np.where(correct[rows, rnd], truth, ~truth)
+    reviewed = np.minimum(content.published[it] + gaps[rows, rnd].astype(np.int64), w.clock.end - 1)
+    names = tuple(f"rv_{code.lower()}_{i + 1:02d}" for i in range(n_rev))
+    yes_no = ("violating", "not_violating")
+    e.small["qa_reviews"].append(
+        _frame(
+            e.mi,
+            reviewed,
+            content.number[it] * 4 + rnd,
+            {
+                "content_id": e.content_ids.take(pa.array(it)),
+                "market": code,
+                "policy": W.labels(POLICIES, policy[rows]),
+                "language": W.labels(tuple(w.params.languages), content.language[it]),
+                "reviewer": W.labels(names, who[rows, rnd]),
+                "review_round": (rnd + 1).astype(np.int64),
+                "label": W.labels(yes_no, np.where(label, 0, 1)),
+                "golden_label": W.labels(yes_no, np.where(truth, 0, 1), null=~golden[rows]),
+                "reviewed_at": reviewed,
+            },
+        )
+    )
+    _record_review_truth(e, names, who[rows, rnd], rows, it, label, golden, k)
+
+
+def _record_review_truth(e: _MarketEmit, names, reviewer, rows, it, label, golden, k) -> None:
+    """Planted accuracies, expected accuracy per language on golden items, realised disagreement."""
+    acc = np.asarray(P.REVIEWER_ACCURACY)[reviewer]
+    lang, g = e.content.language[it], golden[rows]
+    by_lang = {}
+    for j, name in enumerate(e.w.params.languages):
+        sel = g & (lang == j)
+        if sel.any():
+            by_lang[name] = {"expected_accuracy": float(acc[sel].mean()), "golden_reviews": int(sel.sum())}
+    n_items = len(k)
+    yes = np.bincount(rows, weights=label.astype(float), minlength=n_items)
+    multi = k >= 2
+    disagreed = multi & (yes > 0) & (yes < k)
+    e.truth["review_quality"][e.w.code] = {
+        "reviewer_accuracy": {nm: float(a) for nm, a in zip(names, P.REVIEWER_ACCURACY)},
+        "by_language": by_lang,
+        "items": int(n_items),
+        "items_multi_reviewed": int(multi.sum()),
+        "items_disagreed": int(disagreed.sum()),
+    }
 
 
 def _emit_prevalence(e: _MarketEmit) -> None:
@@ -1116,7 +1192,14 @@ def _write_small(root: Path, name: str, frames: list[dict]) -> int:
         cols[c] = pa.concat_arrays(
             [p.combine_chunks() if isinstance(p, pa.ChunkedArray) else p for p in parts]
         ).take(order)
-    prefix = {"creators": "cr", "appeals": "ap", "notices": "nt", "rewards": "rw", "prevalence_samples": "ps"}
+    prefix = {
+        "creators": "cr",
+        "appeals": "ap",
+        "notices": "nt",
+        "rewards": "rw",
+        "prevalence_samples": "ps",
+        "qa_reviews": "qr",
+    }
     if spec.primary_key and spec.primary_key not in cols:
         cols[spec.primary_key] = W.ids(prefix[name], np.arange(1, len(t) + 1))
     table = W.make_table(name, cols)
@@ -1242,7 +1325,12 @@ def _generate_into(
     _assign_creator_numbers(worlds)
     small = {name: [] for name in SINGLE}
     counts = {name: 0 for name in TABLES}
-    truth: dict = {"prevalence": {}, "signal_counts": {"by_language": {}, "by_market": {}}, "allegations": {}}
+    truth: dict = {
+        "prevalence": {},
+        "signal_counts": {"by_language": {}, "by_market": {}},
+        "allegations": {},
+        "review_quality": {},
+    }
     offsets = Offsets()
     for w in worlds:
         _emit_market(root, w, seed, scale, offsets, small, truth, counts)
@@ -1312,6 +1400,24 @@ def _did_truth(acc: dict) -> dict:
     }
 
 
+def _review_quality_truth(by_market: dict) -> dict:
+    return {
+        "by_market": by_market,
+        "golden_share": P.QA_GOLDEN_SHARE,
+        "reviews_per_item": {str(n): p for n, p in P.QA_REVIEWS_PER_ITEM.items()},
+        "violating_share_of_items": P.QA_REVIEW_VIOLATING_SHARE,
+        "definition": (
+            "qa_reviews: a QA sample of each market's content (half drawn among violating content), each item "
+            "reviewed 1, 2 or 3 times (reviews_per_item) by distinct reviewers of the market. A reviewer's label "
+            "equals the truth (content violating any policy) with probability reviewer_accuracy[reviewer], "
+            "independently of the item, language and other reviewers (symmetric errors). golden_share of the items "
+            "are golden: golden_label = the truth on all their rows. by_language[l].expected_accuracy: mean planted "
+            "accuracy over the golden reviews of items in language l (what accuracy per language estimates). "
+            "items_disagreed: items reviewed at least twice whose labels are not all equal."
+        ),
+    }
+
+
 def _ground_truth(worlds, seed, scale, end_month, plant_wave, truth, counts) -> dict:
     wave = next((w.wave for w in worlds if w.wave is not None), None)
     hr = P.HAZARD_RATIO
@@ -1362,6 +1468,7 @@ def _ground_truth(worlds, seed, scale, end_month, plant_wave, truth, counts) -> 
             "by_language": {k: _pr(v) for k, v in sorted(truth["signal_counts"]["by_language"].items())},
             "by_market": {k: _pr(v) for k, v in sorted(truth["signal_counts"]["by_market"].items())},
         },
+        "review_quality": _review_quality_truth(truth["review_quality"]),
         "row_counts": dict(counts),
         "plant_wave": plant_wave,
     }

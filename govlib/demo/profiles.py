@@ -20,6 +20,17 @@ SCALE_FACTOR = {"small": 1, "medium": 10, "large": 110}  # large: >= 20M content
 QA_LABEL_RATE = {"small": 0.08, "medium": 0.02, "large": 0.004}
 PREVALENCE_SAMPLE = {"small": 2000, "medium": 3000, "large": 4000}
 
+# Review quality (qa_reviews): share of content sent to QA review by scale; half the items are drawn
+# among violating content (an enriched sample: agreement on clean items alone says little).
+QA_REVIEW_RATE = {"small": 0.1, "medium": 0.02, "large": 0.002}
+QA_REVIEW_VIOLATING_SHARE = 0.5
+# Every market has one reviewer per planted accuracy (the probability that a label equals the
+# truth; errors are symmetric). Two are below a 0.9 calibration threshold.
+REVIEWER_ACCURACY = (0.98, 0.96, 0.95, 0.94, 0.93, 0.91, 0.85, 0.75)
+QA_REVIEWS_PER_ITEM = {1: 0.55, 2: 0.30, 3: 0.15}  # independent reviews of an item, by distinct reviewers
+QA_GOLDEN_SHARE = 0.3  # items with a known answer (golden_label = truth)
+QA_ROUND_GAP_HOURS = (2.0, 72.0)  # uniform wait before each review round
+
 CATEGORIES = (
     "beauty",
     "fashion",

@@ -32,6 +32,7 @@ UNAVAILABLE_SECTIONS_DSA_TDB: dict[str, str] = {
     "health": "no account-health points in statements of reasons",
     "reward": "no rewards in statements of reasons",
     "severity": "no severity in statements of reasons",
+    "review_quality": "the Transparency Database holds decisions, not reviewer labels, double reviews or golden items",
 }
 
 NOT_AVAILABLE_TEXT = "not available for this source"

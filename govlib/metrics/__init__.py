@@ -2,7 +2,8 @@
 
 Modules by theme: ``kpis`` (the headline KPIs of
 ``kpis.md``), ``enforcement`` (breakdowns and changes), ``notices``, ``appeals``,
-``prevalence``, ``health``, ``rewards``, ``performance``, ``effectiveness``.
+``prevalence``, ``health``, ``rewards``, ``performance``, ``effectiveness``, ``action_times``
+(time to action as a distribution), ``review_quality`` (agreement and accuracy of reviewers).
 Import functions from their module (``from govlib.metrics.kpis import compute_kpis``);
 the generated reference of every public function is ``docs/metrics.md``
 (``python -m govlib.metrics.reference``). The generic statistics they use (intervals,
@@ -20,4 +21,6 @@ METRIC_MODULES = (
     "rewards",
     "performance",
     "effectiveness",
+    "action_times",
+    "review_quality",
 )

@@ -29,7 +29,7 @@ from govlib.metrics.kpis import KPI_DEFINITIONS
 __all__ = ["render_reference", "main"]
 
 # Every module documented on the page, in page order: the statistics the metrics use, then the metrics.
-STATS_MODULES = ("intervals", "survey", "surveillance", "did", "shrinkage")
+STATS_MODULES = ("intervals", "survey", "surveillance", "did", "shrinkage", "agreement")
 REFERENCE_MODULES = tuple(f"govlib.stats.{m}" for m in STATS_MODULES) + tuple(
     f"govlib.metrics.{m}" for m in METRIC_MODULES
 )

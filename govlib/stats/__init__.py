@@ -16,8 +16,11 @@ did
     Difference-in-differences with stacked clean-control cohorts and a unit bootstrap.
 shrinkage
     Empirical-Bayes gamma-Poisson shrinkage of rates.
+agreement
+    Cohen's and Fleiss' kappa with intervals; sample size of a proportion (:func:`sample_size_proportion`).
 """
 
+from govlib.stats.agreement import KappaEstimate, cohens_kappa, fleiss_kappa, sample_size_proportion
 from govlib.stats.did import bootstrap_att, build_did_cohorts, estimate_att
 from govlib.stats.intervals import (
     PROPORTION_INTERVAL_METHODS,
@@ -47,6 +50,7 @@ from govlib.stats.survey import PREVALENCE_INTERVAL_METHODS, PrevalenceEstimate,
 
 __all__ = [
     "BaselineFit",
+    "KappaEstimate",
     "PREVALENCE_INTERVAL_METHODS",
     "PROPORTION_INTERVAL_METHODS",
     "PrevalenceEstimate",
@@ -56,6 +60,7 @@ __all__ = [
     "adjust_pvalues_bh",
     "bootstrap_att",
     "build_did_cohorts",
+    "cohens_kappa",
     "cusum_poisson",
     "cusum_statistic",
     "estimate_att",
@@ -66,10 +71,12 @@ __all__ = [
     "fit_quasi_poisson_baseline",
     "fit_quasi_poisson_baselines",
     "flag_change",
+    "fleiss_kappa",
     "predictive_pvalue",
     "predictive_upper",
     "predictive_zscore",
     "proportion_interval",
+    "sample_size_proportion",
     "shrink_rates_gamma_poisson",
     "test_poisson_rates",
     "test_proportions_2indep",

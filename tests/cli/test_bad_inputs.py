@@ -41,6 +41,7 @@ VALIDATE_CASES = [
     "market_uk",
     "future_date",
     "epoch_date",
+    "review_label_not_allowed",
 ]
 # words of the "how to fix" part each case must carry (from the contract's hints)
 FIX_WORDS = {
@@ -58,6 +59,7 @@ FIX_WORDS = {
     "csv_encoding": "as UTF-8",
     "market_uk": "GB",  # UK is not an ISO 3166-1 code: the hint names GB
     "future_date": "actioned_at must not lie in the future",
+    "review_label_not_allowed": "use one of violating, not_violating",
     "epoch_date": "1970-01-01 is usually a zero or empty value",
 }
 # where: the file named for unreadable inputs

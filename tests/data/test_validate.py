@@ -121,7 +121,7 @@ def test_cli_exit_codes_and_output(tmp_path, capsys):
     assert main(["validate", "--data", str(good)]) == 0
     out = capsys.readouterr().out
     assert out.strip().splitlines()[-1].startswith("VALID:")
-    assert "53 rows" in out  # 6+12+10+4+5+3+4+5+4 hand-made rows
+    assert "57 rows" in out  # 6+12+10+4+5+3+4+5+4+4 hand-made rows
 
     break_dataset(tmp_path / "bad", "dangling_fk")
     assert main(["validate", "--data", str(tmp_path / "bad")]) == 1

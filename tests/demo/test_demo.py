@@ -29,7 +29,7 @@ from govlib.privacy import is_demo_mode
 from govlib.timeutil import local_month
 
 PARTITIONED = ("content", "enforcement_actions", "signal_scores")
-SINGLE = ("creators", "appeals", "notices", "rewards", "prevalence_samples", "review_labels")
+SINGLE = ("creators", "appeals", "notices", "rewards", "prevalence_samples", "review_labels", "qa_reviews")
 ARROW = {
     "str": pa.string(),
     "timestamp": pa.timestamp("us", tz="UTC"),
@@ -345,6 +345,45 @@ def test_wave_is_off_without_plant_wave_and_leaves_the_rest_unchanged(tmp_path):
     assert (w.loc[["2026-09", "2026-10"], "scam_fraud"] > q.loc[["2026-09", "2026-10"], "scam_fraud"]).all()
 
 
+def _file_hashes(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*.parquet"))
+    }
+
+
+def test_qa_reviews_come_from_their_own_stream_and_shift_no_other_table(tmp_path, monkeypatch):
+    generate(tmp_path / "a", seed=9, size=0.1, markets=("IE", "PL"))
+    monkeypatch.setitem(
+        gen.P.QA_REVIEW_RATE, "small", 0.2
+    )  # twice the reviews: many more draws of the stream
+    monkeypatch.setattr(gen.P, "QA_GOLDEN_SHARE", 0.6)
+    generate(tmp_path / "b", seed=9, size=0.1, markets=("IE", "PL"))
+    a, b = _file_hashes(tmp_path / "a"), _file_hashes(tmp_path / "b")
+    assert a.keys() == b.keys() and "qa_reviews.parquet" in a
+    assert a["qa_reviews.parquet"] != b["qa_reviews.parquet"]
+    assert {k: v for k, v in a.items() if k != "qa_reviews.parquet"} == {
+        k: v for k, v in b.items() if k != "qa_reviews.parquet"
+    }
+
+
+def test_qa_reviews_rounds_reviewers_and_golden_items(demo_dir, ground_truth):
+    q = pd.read_parquet(demo_dir / "qa_reviews.parquet")
+    items = q.groupby(["content_id", "policy"])
+    # rounds 1..k without gaps, by k distinct reviewers of the item's market
+    assert (items["review_round"].max() == items.size()).all()
+    assert (items["reviewer"].nunique() == items.size()).all()
+    assert (q["reviewer"].str[3:5].str.upper() == q["market"]).all()
+    # a golden item carries its answer on every review
+    assert (items["golden_label"].nunique(dropna=False) == 1).all()
+    share = items["golden_label"].first().notna().mean()
+    assert abs(share - gen.P.QA_GOLDEN_SHARE) < 0.02
+    sizes = items.size().value_counts(normalize=True)
+    for k, p in gen.P.QA_REVIEWS_PER_ITEM.items():
+        assert abs(sizes[k] - p) < 0.02
+    assert set(ground_truth["review_quality"]["by_market"]) == set(q["market"])
+
+
 def first_action_table(ea: pd.DataFrame) -> pd.DataFrame:
     """Time from each creator's first action (harshest at its actioned_at) to the next detected violation."""
     order = {a: i for i, a in enumerate(contract.ACTION_TYPES)}
@@ -510,7 +549,7 @@ def test_same_seed_same_bytes_other_seed_other_data(tmp_path):
     generate(tmp_path / "b", seed=11, size=0.12)
     generate(tmp_path / "c", seed=12, size=0.12)
     ha, hb, hc = tree_hashes(tmp_path / "a"), tree_hashes(tmp_path / "b"), tree_hashes(tmp_path / "c")
-    assert len(ha) == 3 * 7 + 6 + 3  # partitions, single tables, ground truth, .complete, .govlib-demo
+    assert len(ha) == 3 * 7 + 7 + 3  # partitions, single tables, ground truth, .complete, .govlib-demo
     assert ha == hb
     assert is_demo_mode(tmp_path / "a", environ={})  # the generator's marker switches demo mode on
     data = [k for k in ha if k.endswith(".parquet")]

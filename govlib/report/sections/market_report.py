@@ -3,7 +3,8 @@
 One function per section, in the report's order: ``intro``, ``headline``, ``how_to_read``,
 ``enforcement_mix``, ``notable_changes``, ``emerging_risks``, ``risk_watchlist``, ``notices``,
 ``appeals``, ``prevalence``, ``account_health``, ``rewards_penalties``, ``content_performance``,
-``peer_benchmarks``. Sections an imported dataset cannot support (its ``dataset.json``, see
+``peer_benchmarks``, then ``time_to_action`` and ``label_trust`` (defined in
+:mod:`govlib.report.sections.quality`, shared with the signal evaluation). Sections an imported dataset cannot support (its ``dataset.json``, see
 :func:`govlib.dsa.section_available`) or whose optional table is absent say so instead.
 """
 
@@ -31,6 +32,7 @@ from govlib.metrics.risk import (
 from govlib.metrics.trends import plot_alarm, summarise_alarms
 from govlib.privacy import load_pseudonym_key, pseudonymise, suppress_small_cells
 from govlib.report import present, theme
+from govlib.report.sections import quality
 from govlib.report.sections.base import ReportContext, Section
 from govlib.timeutil import month_bounds, shift_month
 
@@ -487,6 +489,11 @@ def _prevalence_figure(ctx: ReportContext, shown: pd.DataFrame):
     return fig
 
 
+def time_to_action(ctx: ReportContext) -> Section:
+    """Hours to action as a distribution, SLA shares and open notices (:func:`.quality.time_to_action`)."""
+    return quality.time_to_action(ctx)
+
+
 def prevalence(ctx: ReportContext) -> Section:
     """Violating-view prevalence over 13 months (chart) and this month's value (``data["prevalence"]``)."""
     _, fmt = ctx._, ctx.fmt
@@ -793,3 +800,8 @@ def peer_benchmarks(ctx: ReportContext) -> Section:
         ),
         _("Peer benchmarks"),
     )
+
+
+def label_trust(ctx: ReportContext) -> Section:
+    """How far can these labels be trusted (:func:`.quality.label_trust`)."""
+    return quality.label_trust(ctx)

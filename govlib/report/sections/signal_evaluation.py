@@ -15,6 +15,7 @@ import pandas as pd
 
 from govlib.metrics import signals
 from govlib.report import present, theme
+from govlib.report.sections import quality
 from govlib.report.sections.base import ReportContext, Section
 from govlib.timeutil import month_bounds, shift_month
 
@@ -403,3 +404,8 @@ def target_threshold(ctx: ReportContext) -> Section:
         pd.DataFrame(rows),
         _("Thresholds reaching {target} precision").format(target=fmt.percent(TARGET_PRECISION, 0)),
     )
+
+
+def label_trust(ctx: ReportContext) -> Section:
+    """How far can these labels be trusted: the reviewers behind the evaluation's labels (:func:`.quality.label_trust`)."""
+    return quality.label_trust(ctx)
