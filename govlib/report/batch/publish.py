@@ -70,8 +70,11 @@ def publish_or_keep(
     result.published.add(dest.name)
 
 
-def write_month_files(result: BatchResult, _=lambda s: s) -> None:
-    """The month's ``kpis.csv`` then ``index.html``, each atomically; a full disk raises :class:`DiskFull` after both."""
+def write_month_files(result: BatchResult, _=lambda s: s, fmt=None, lang: str = "en_GB") -> None:
+    """The month's ``kpis.csv`` then ``index.html`` (in ``lang``, formats ``fmt``), each atomically.
+
+    A full disk raises :class:`DiskFull` after both.
+    """
 
     month_dir, first = result.month_dir, None
     for target in (month_dir / "kpis.csv", result.index):
@@ -81,7 +84,7 @@ def write_month_files(result: BatchResult, _=lambda s: s) -> None:
                 if target.name == "kpis.csv":
                     write_month_kpis(month_dir)
                 else:
-                    write_bytes_atomic(target, render_index(result, month_dir, _).encode("utf-8"))
+                    write_bytes_atomic(target, render_index(result, month_dir, _, fmt, lang).encode("utf-8"))
         except DiskFull as exc:  # the previous file stays; still try the index, which names the failures
             first = first or exc
     if first is not None:

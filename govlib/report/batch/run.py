@@ -145,13 +145,14 @@ def _worker_env(plan: BatchPlan, fresh: bool) -> dict[str, str]:
     return env
 
 
-def _translator(lang: str):
-    try:
-        from govlib.report.i18n import get_translator
+def _index_language(lang: str) -> tuple:
+    """``(gettext, Formatter, lang)`` of the month's index; the source language if ``lang`` cannot be loaded."""
+    from govlib.report.i18n import Formatter, get_translator
 
-        return get_translator(lang).gettext
+    try:
+        return get_translator(lang).gettext, Formatter(lang, language=lang), lang
     except Exception:  # noqa: BLE001 - the index falls back to the source language
-        return lambda s: s
+        return (lambda s: s), Formatter("en_GB"), "en_GB"
 
 
 class _Batch:
@@ -343,6 +344,8 @@ class _Batch:
         try:
             with writing(folder / "kpis.csv"):
                 write_kpis_csv(cube.kpis_for(month), folder / "kpis.csv")
+            with writing(folder / "kpi_history.csv"):  # M-12 .. M: the front page's sparklines and last month
+                write_kpis_csv(cube.kpis, folder / "kpi_history.csv")
             with writing(folder / "alerts.csv"):
                 write_alerts_csv(cube.alerts, folder / "alerts.csv")  # computed once, in the cube step
         except DiskFull as exc:
@@ -509,7 +512,7 @@ def run_batch(
     try:
         batch.run()
         # month-level files, last (each through a temporary file and a rename)
-        write_month_files(batch.result, _translator(plan.lang or "en_GB"))
+        write_month_files(batch.result, *_index_language(plan.lang or "en_GB"))
     except BaseException:
         batch.procs.kill_all()
         batch.pool.shutdown(wait=True, cancel_futures=True)
