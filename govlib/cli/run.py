@@ -3,7 +3,7 @@
 ::
 
     govlib run --month 2026-10 [--markets all|GB,DE] [--reports market_report,...]
-               [--data DIR] [--out reports] [--jobs N] [--lang en_GB] [--resume] [--fresh-kernels]
+               [--data DIR] [--out reports] [--jobs N] [--lang en_GB] [--resume] [--fresh-kernels] [--pdf]
 
 Only the command: its arguments and its console summary. What a run does is
 :func:`govlib.report.batch.run.run_batch` (the package :mod:`govlib.report.batch` maps
@@ -55,6 +55,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "kernel per worker, reset between notebooks); also GOVLIB_FRESH_KERNELS=1",
     )
     parser.add_argument(
+        "--pdf",
+        action="store_true",
+        help="also print every report and the month's index to <name>.pdf beside its HTML (A4, headless "
+        "Chromium; docs/reports.md)",
+    )
+    parser.add_argument(
         "--engine",
         choices=("duckdb", "spark"),
         default=None,
@@ -84,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
             resume=args.resume,
             progress=not args.no_progress,
             fresh_kernels=getattr(args, "fresh_kernels", None),
+            pdf=getattr(args, "pdf", False),
         )
     finally:
         signal.signal(signal.SIGTERM, previous)

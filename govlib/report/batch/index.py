@@ -195,10 +195,16 @@ def render_index(result: BatchResult, month_dir: Path, _=lambda s: s, fmt=None, 
     str
         The page, every value escaped by the template.
     """
+    from markupsafe import Markup
+
     from govlib.report.batch.front import market_tiles, simulation_links
     from govlib.report.i18n import Formatter
+    from govlib.report.render.html import css_string
 
     fmt = fmt or Formatter("en_GB")
+    text = _texts(_)
+    # the printed pages' header: a CSS string, escaped for CSS (and safe inside <style>) by css_string
+    print_title = Markup(css_string(f"{text['heading']}: {fmt.month(result.month)}"))
     kept, kept_rows = _kept_rows(result, month_dir, _)
     rows = (
         [o for o in result.outcomes if o.market not in kept] + kept_rows + _earlier_rows(result, month_dir, _)
@@ -218,7 +224,8 @@ def render_index(result: BatchResult, month_dir: Path, _=lambda s: s, fmt=None, 
             month=result.month,
             month_name=fmt.month(result.month),
             lang=lang.split("_")[0],
-            text=_texts(_),
+            text=text,
+            print_title=print_title,
             month_kpis=(month_dir / "kpis.csv").exists(),
             summary=_("All reports completed.")
             if n_failed == 0

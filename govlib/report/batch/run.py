@@ -44,6 +44,7 @@ from govlib.report.batch.keys import notebook_key, reuse_published, write_manife
 from govlib.report.batch.pool import WorkerPool
 from govlib.report.batch.publish import open_staging, publish_or_keep, write_month_files
 from govlib.report.batch.result import ROLLUP_FOLDER, BatchResult, Outcome
+from govlib.report.render.pdf import require_browser
 from govlib.timeutil import parse_month
 
 
@@ -68,6 +69,7 @@ class BatchPlan:
     kernel_name: str
     kernel_env: dict[str, str]
     skipped: dict[str, str] = field(default_factory=dict)
+    pdf: str = ""  # the browser that prints each report to PDF (--pdf), or "" for HTML only
 
 
 def plan_batch(
@@ -78,6 +80,7 @@ def plan_batch(
     out_dir: str | Path | None = None,
     jobs: int | None = None,
     lang: str = "",
+    pdf: bool = False,
 ) -> BatchPlan:
     """Validate every input of a run (nothing is written); see :func:`run_batch` for the arguments."""
     from govlib.analyses.expansion import is_expansion_market
@@ -100,6 +103,7 @@ def plan_batch(
     if lang:
         check_language(lang)
     n_jobs = check_jobs(jobs)
+    browser = require_browser() if pdf else ""  # no renderer: say so before anything is written
     mparams = {m: load_market(m) for m in market_list}
     nbs_of = {
         m: [
@@ -127,6 +131,7 @@ def plan_batch(
         kernel_name,
         kernel_env,
         skipped,
+        browser,
     )
 
 
@@ -215,6 +220,7 @@ class _Batch:
             "result": str(self.work / f"{market}-{nb}.result.json"),
             "fresh_kernel": self.fresh,
             "warm_notebooks": self.warm_notebooks,
+            "pdf": self.plan.pdf,
         }
 
     # -- cubes
@@ -284,7 +290,11 @@ class _Batch:
         self.pending_nbs[market] = len(plan.nbs_of[market])
         for nb in plan.nbs_of[market]:
             key = notebook_key(self.cube_keys[market], config.NOTEBOOKS_DIR / f"{nb}.ipynb", lang_m)
-            old = reuse_published(self.month_dir / market, folder, nb, key) if self.resume else None
+            old = (
+                reuse_published(self.month_dir / market, folder, nb, key, pdf=bool(self.plan.pdf))
+                if self.resume
+                else None
+            )
             if old is not None:
                 self.notebook_done(
                     market, nb, {"status": "reused", "duration": old.get("duration", 0.0)}, key
@@ -385,7 +395,11 @@ class _Batch:
                 ",".join(f"{m}:{self.cube_keys[m]}" for m in ok_markets) + "|failed:" + failed
             )  # shown by the roll-up
             key = notebook_key(extra, config.NOTEBOOKS_DIR / f"{nb}.ipynb", lang_r)
-            old = reuse_published(self.month_dir / ROLLUP_FOLDER, folder, nb, key) if self.resume else None
+            old = (
+                reuse_published(self.month_dir / ROLLUP_FOLDER, folder, nb, key, pdf=bool(self.plan.pdf))
+                if self.resume
+                else None
+            )
             if old is not None:  # --resume, as for market notebooks
                 self.record(ROLLUP_FOLDER, nb, {"status": "reused", "duration": old.get("duration", 0.0)})
                 self.bar.update(1)
@@ -470,6 +484,7 @@ def run_batch(
     resume: bool = False,
     progress: bool = True,
     fresh_kernels: bool | None = None,
+    pdf: bool = False,
 ) -> BatchResult:
     """Run the month's reports; see the module docstring. Returns what happened to each report.
 
@@ -494,6 +509,10 @@ def run_batch(
     fresh_kernels : bool, optional
         Start a fresh kernel for every notebook instead of reusing one warm kernel per
         worker (:class:`~.kernels.WarmKernel`); default ``GOVLIB_FRESH_KERNELS``.
+    pdf : bool
+        Also print each report's HTML, and the month's index, to a PDF beside it
+        (:func:`govlib.report.render.pdf.html_to_pdf`); a :class:`~govlib.report.render.pdf.PdfError`
+        before anything is written when no renderer is installed.
 
     Raises
     ------
@@ -505,14 +524,14 @@ def run_batch(
     from govlib.config import code_version
 
     code_version.cache_clear()  # the code may have changed since this process last ran a batch
-    plan = plan_batch(month, markets, reports, data_dir, out_dir, jobs, lang)
+    plan = plan_batch(month, markets, reports, data_dir, out_dir, jobs, lang, pdf)
     lock_file, stage = open_staging(plan.out, plan.month)
     fresh = fresh_kernels_requested(fresh_kernels)
     batch = _Batch(plan, stage, _worker_env(plan, fresh), fresh=fresh, resume=resume, progress=progress)
     try:
         batch.run()
         # month-level files, last (each through a temporary file and a rename)
-        write_month_files(batch.result, *_index_language(plan.lang or "en_GB"))
+        write_month_files(batch.result, *_index_language(plan.lang or "en_GB"), pdf=plan.pdf)
     except BaseException:
         batch.procs.kill_all()
         batch.pool.shutdown(wait=True, cancel_futures=True)
