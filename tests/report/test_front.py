@@ -103,7 +103,9 @@ def month_dir(tmp_path: Path) -> Path:
         '<html lang="en"><body><h2 id="Headline-indicators">Headline indicators</h2>'
         '<h2 id="Emerging-risks">Emerging risks<a class="anchor-link" href="#Emerging-risks">¶</a></h2></body></html>'
     )
-    (de / "market_report.manifest.json").write_text('{"notebook": "market_report", "lang": "en_GB", "status": "ok"}')
+    (de / "market_report.manifest.json").write_text(
+        '{"notebook": "market_report", "lang": "en_GB", "status": "ok"}'
+    )
     (de / "creator_health.html").write_text("<html></html>")
     write_kpis_csv(
         _kpis("FR", MONTH, violating_view_prevalence=(0.0004, 40.0, 100000.0, 0.0001, 0.00093)),

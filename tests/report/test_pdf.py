@@ -75,9 +75,7 @@ def test_no_table_row_is_cut_across_pages(printed):
 
 
 def test_print_header_is_the_first_heading_escaped_for_css():
-    page = (
-        '<html><head></head><body><h1 id="x">A "quoted" &lt;/style&gt; title<a href="#x">¶</a></h1></body></html>'
-    )
+    page = '<html><head></head><body><h1 id="x">A "quoted" &lt;/style&gt; title<a href="#x">¶</a></h1></body></html>'
     out = report_html.print_header_style(page)
     style = out[out.index("<style") : out.index("</head>")]
     assert '@top-center { content: "A \\22 quoted\\22  \\3c /style\\3e  title";' in style
