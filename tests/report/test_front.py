@@ -210,7 +210,10 @@ def test_german_front_page_uses_german_formats_and_names(month_dir):
 
 
 def test_page_is_self_contained_and_links_the_simulations(month_dir):
+    (month_dir / "EMEA").mkdir()
+    (month_dir / "EMEA" / "emea_overview.html").write_text("<html></html>")
     page = _page(month_dir)
+    assert '<a class="rollup" href="EMEA/emea_overview.html">EMEA overview</a>' in page
     assert list_external_references(page) == [] and "<script" not in page
     assert '<a href="simulations/ban-escalation/simulation.html">ban-escalation</a>' in page
     assert "@media (max-width: 40rem)" in page and "@media print" in page

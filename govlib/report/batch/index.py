@@ -197,7 +197,7 @@ def render_index(result: BatchResult, month_dir: Path, _=lambda s: s, fmt=None, 
     """
     from markupsafe import Markup
 
-    from govlib.report.batch.front import market_tiles, simulation_links
+    from govlib.report.batch.front import REPORT_TITLES, market_tiles, simulation_links
     from govlib.report.i18n import Formatter
     from govlib.report.render.html import css_string
 
@@ -232,6 +232,10 @@ def render_index(result: BatchResult, month_dir: Path, _=lambda s: s, fmt=None, 
             else _("Some reports failed: see the error column."),
             failed=[r for r in table if r["cls"] == "failed"],
             tiles=market_tiles(_, fmt, month_dir, result.month, kept) if month_dir.is_dir() else [],
+            rollup=[
+                (f"{ROLLUP_FOLDER}/{p.name}", _(REPORT_TITLES.get(p.stem, p.stem)))
+                for p in sorted((month_dir / ROLLUP_FOLDER).glob("*.html"))
+            ],
             simulations=simulation_links(month_dir) if month_dir.is_dir() else [],
             rows=table,
         )
