@@ -110,7 +110,7 @@ def kpi_rows(_, fmt, kpis: pd.DataFrame, history: pd.DataFrame | None, month: st
             {
                 "kpi_id": kid,
                 "name": present.kpi_label(_, kid),
-                "value": present.format_kpi(fmt, r),
+                **_value_and_interval(fmt, r),
                 "change": present.format_change(
                     fmt, r["value"], None if c is None else c["value_before"], str(r["unit"])
                 ),
@@ -125,6 +125,18 @@ def kpi_rows(_, fmt, kpis: pd.DataFrame, history: pd.DataFrame | None, month: st
             }
         )
     return rows
+
+
+def _value_and_interval(fmt, r: dict) -> dict[str, str]:
+    """``{"value": "67.8%", "interval": "(95% CI 63.6%–71.8%)"}``: the report's text, split to lay out in two lines.
+
+    The text is the market report's (:func:`govlib.report.present.format_kpi`); when a
+    translation does not start with the value, the whole text is the value.
+    """
+    value, full = present.format_kpi(fmt, r, with_interval=False), present.format_kpi(fmt, r)
+    if full != value and full.startswith(value):
+        return {"value": value, "interval": full[len(value) :].strip()}
+    return {"value": full, "interval": ""}
 
 
 def emerging_risks_anchor(folder: Path) -> str:
