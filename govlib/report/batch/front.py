@@ -84,21 +84,36 @@ def _nan(x: Any) -> bool:
     return x is None or (isinstance(x, float) and math.isnan(x))
 
 
-def kpi_rows(_, fmt, kpis: pd.DataFrame, history: pd.DataFrame | None, month: str) -> list[dict]:
+def month_changes(frames: list[tuple[pd.DataFrame, pd.DataFrame | None]], month: str) -> pd.DataFrame:
+    """Changes on last month of every market's KPIs, tested as one table (:func:`rollup.compare_kpis`).
+
+    ``frames``: each market's ``(kpis, history)``; a market without history has no previous
+    month (its changes are NaN, never flagged). One call over all markets, as the EMEA
+    overview's table of notable changes, so the front page marks the same changes.
+    """
+    previous = shift_month(month, -1)
+    parts = [k[k["month"] == month] for k, _h in frames]
+    parts += [h[h["month"] == previous] for _k, h in frames if h is not None]
+    return rollup.compare_kpis(pd.concat(parts, ignore_index=True), month, previous).set_index(
+        ["market", "kpi_id"]
+    )
+
+
+def kpi_rows(
+    _, fmt, kpis: pd.DataFrame, history: pd.DataFrame | None, month: str, changes: pd.DataFrame
+) -> list[dict]:
     """One row per headline KPI of ``month``: name, value with interval, change on last month, sparkline.
 
     ``history`` (may be None: a folder published before ``kpi_history.csv`` existed) gives the
-    previous month and the 13 months of the sparkline; the month's figures come from ``kpis``.
+    13 months of the sparkline; the month's figures come from ``kpis``; ``changes`` is
+    :func:`month_changes` (the value before and the flag).
     """
-    previous = shift_month(month, -1)
     months = [shift_month(month, -k) for k in range(12, -1, -1)]
     now = kpis[kpis["month"] == month]
-    both = now if history is None else pd.concat([now, history[history["month"] == previous]])
-    changes = rollup.compare_kpis(both, month, previous).set_index("kpi_id")
     rows = []
     for r in now.to_dict("records"):
         kid = r["kpi_id"]
-        c = changes.loc[kid] if kid in changes.index else None
+        c = changes.loc[(r["market"], kid)] if (r["market"], kid) in changes.index else None
         series = (
             history[history["kpi_id"] == kid].set_index("month")["value"].reindex(months).tolist()
             if history is not None
@@ -176,13 +191,11 @@ def top_alarm(_, fmt, alerts: pd.DataFrame | None, href: str) -> dict | None:
     }
 
 
-def market_tile(_, fmt, folder: Path, month: str, kept: bool) -> dict | None:
-    """A market's tile from its published folder (``None`` without a ``kpis.csv``)."""
+def market_tile(_, fmt, folder: Path, month: str, kept: bool, changes: pd.DataFrame) -> dict:
+    """A market's tile from its published folder (``kpis.csv`` checked by :func:`market_tiles`)."""
     from govlib.metrics.trends import ALERT_COLUMNS
 
     kpis = read_csv(folder / "kpis.csv", EXPORT_COLUMNS)
-    if kpis is None:
-        return None
     alerts = read_csv(folder / "alerts.csv", ALERT_COLUMNS)
     reports = [
         (f"{folder.name}/{p.name}", _(REPORT_TITLES[p.stem]) if p.stem in REPORT_TITLES else p.stem)
@@ -192,8 +205,8 @@ def market_tile(_, fmt, folder: Path, month: str, kept: bool) -> dict | None:
         "market": folder.name,
         "name": fmt.market_name(folder.name),
         "kept": kept,
-        "no_data": bool((kpis["status"] == "no_data").any()) if "status" in kpis.columns else False,
-        "kpis": kpi_rows(_, fmt, kpis, read_csv(folder / HISTORY_FILE, EXPORT_COLUMNS), month),
+        "no_data": bool((kpis["status"] == "no_data").any()),
+        "kpis": kpi_rows(_, fmt, kpis, read_csv(folder / HISTORY_FILE, EXPORT_COLUMNS), month, changes),
         "alarms": fmt.count(0 if alerts is None else len(alerts)),
         "top_alarm": top_alarm(_, fmt, alerts, emerging_risks_anchor(folder)),
         "reports": reports,
@@ -201,15 +214,24 @@ def market_tile(_, fmt, folder: Path, month: str, kept: bool) -> dict | None:
 
 
 def market_tiles(_, fmt, month_dir: Path, month: str, kept: set[str]) -> list[dict]:
-    """Tiles of every published market folder of ``month_dir`` (two-letter codes), in code order."""
+    """Tiles of every published market folder of ``month_dir`` (two-letter codes) with a govlib ``kpis.csv``."""
     from govlib.report.batch.arguments import MARKET_CODE
 
-    tiles = []
-    for folder in sorted(p for p in month_dir.iterdir() if p.is_dir() and MARKET_CODE.match(p.name)):
-        tile = market_tile(_, fmt, folder, month, folder.name in kept)
-        if tile is not None:
-            tiles.append(tile)
-    return tiles
+    folders = [
+        p
+        for p in sorted(month_dir.iterdir())
+        if p.is_dir() and MARKET_CODE.match(p.name) and read_csv(p / "kpis.csv", EXPORT_COLUMNS) is not None
+    ]
+    if not folders:
+        return []
+    changes = month_changes(
+        [
+            (read_csv(p / "kpis.csv", EXPORT_COLUMNS), read_csv(p / HISTORY_FILE, EXPORT_COLUMNS))
+            for p in folders
+        ],
+        month,
+    )
+    return [market_tile(_, fmt, p, month, p.name in kept, changes) for p in folders]
 
 
 def simulation_links(month_dir: Path) -> list[tuple[str, str]]:
