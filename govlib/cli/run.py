@@ -3,7 +3,7 @@
 ::
 
     govlib run --month 2026-10 [--markets all|GB,DE] [--reports market_report,...]
-               [--data DIR] [--out reports] [--jobs N] [--lang en_GB] [--resume] [--fresh-kernels]
+               [--data DIR] [--out reports] [--jobs N] [--lang en_GB] [--resume] [--fresh-kernels] [--pdf]
                [--dsa-archive DIR]
 
 Only the command: its arguments and its console summary. What a run does is
@@ -62,6 +62,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "report runs into <month>/EMEA (default: GOVLIB_DSA_ARCHIVE; without one the DSA reports are left out)",
     )
     parser.add_argument(
+        "--pdf",
+        action="store_true",
+        help="also print every report and the month's index to <name>.pdf beside its HTML (A4, headless "
+        "Chromium; docs/reports.md)",
+    )
+    parser.add_argument(
         "--engine",
         choices=("duckdb", "spark"),
         default=None,
@@ -92,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             fresh_kernels=getattr(args, "fresh_kernels", None),
             dsa_archive=getattr(args, "dsa_archive", None),
+            pdf=getattr(args, "pdf", False),
         )
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -865,6 +865,7 @@ def plot_alarm(
     offset: str = "days",
     band_level: float = 0.99,
     _: Callable[[str], str] | None = None,
+    label: Callable[[str], str] | None = None,
 ):
     """Observed weekly counts of an alarmed series against its expected band.
 
@@ -884,6 +885,10 @@ def plot_alarm(
         Default: ``govlib.params.AlertSettings()``.
     _ : callable, optional
         Translator for the title and labels (gettext ``_``); default identity.
+    label : callable, optional
+        Display name of a policy or content type in the title (the report passes its
+        translated names, e.g. "Scam or fraud" for ``scam_fraud``); default the translator
+        applied to the value itself.
 
     Returns
     -------
@@ -894,6 +899,7 @@ def plot_alarm(
     from govlib.params import AlertSettings
 
     tr = _ or _identity
+    name = label or (lambda value: tr(str(value)))
     settings = settings or AlertSettings()
     key = {k: alarm_row[k] for k in SERIES_KEYS}
     week = pd.Timestamp(alarm_row["week_start"])
@@ -928,7 +934,7 @@ def plot_alarm(
     ax.bar(hit["week_start"], hit["observed"], width=5, color="C3", label=tr(N_("Alarm week")))
     ax.set_title(
         tr(N_("{policy} ({content_type}), {market}: weekly enforcement actions")).format(
-            policy=key["policy"], content_type=tr(str(key["content_type"])), market=key["market"]
+            policy=name(key["policy"]), content_type=name(key["content_type"]), market=key["market"]
         )
     )
     ax.set_xlabel(tr(N_("Week starting")))

@@ -187,5 +187,6 @@ def ranking_figure(_, fmt, ranks: pd.DataFrame, kpi_ids: Sequence[str], month: s
                     (d["ci_high"] - d["value"]).clip(lower=0) * scale,
                 ],
             )
-        theme.label_axes(ax, label, label, _("Market"), x_unit=unit)
+        # panels side by side: wrapped title and x label, so neighbours' labels do not run into each other
+        theme.label_axes(ax, label, label, _("Market"), x_unit=unit, wrap=max(12, 60 // len(kpi_ids)))
     return fig

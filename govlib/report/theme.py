@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -180,12 +181,21 @@ def with_unit(label: str, unit: str | None) -> str:
 
 
 def label_axes(
-    ax, title: str, x: str, y: str, *, x_unit: str | None = None, y_unit: str | None = None
+    ax,
+    title: str,
+    x: str,
+    y: str,
+    *,
+    x_unit: str | None = None,
+    y_unit: str | None = None,
+    wrap: int | None = None,
 ) -> None:
     """Title and axis labels, all required (pass translated text).
 
     A numeric axis must state its unit, either in ``x``/``y`` (``"Actions (count)"``) or with
-    ``x_unit``/``y_unit``, which are appended in parentheses.
+    ``x_unit``/``y_unit``, which are appended in parentheses. ``wrap`` breaks the title and
+    the x label into lines of at most that many characters (panels side by side, whose labels
+    would otherwise run into each other; translations are often longer than English).
 
     Raises
     ------
@@ -202,6 +212,8 @@ def label_axes(
                 f"chart {title!r}: numeric {axis_name} axis label {label!r} has no unit; "
                 f"pass {axis_name}_unit=... (e.g. 'count', '%', 'hours', 'EUR')"
             )
+    if wrap:
+        title, xl = (textwrap.fill(t, wrap, break_on_hyphens=False) for t in (title, xl))
     ax.set_title(title)
     ax.set_xlabel(xl)
     ax.set_ylabel(yl)

@@ -30,6 +30,8 @@ from reliability_support import (
     toy_env,
 )
 
+from govlib.report.render.pdf import find_browser
+
 TAGGED = READ_CUBE + "\nimport os\nprint('run', os.environ.get('RUN_TAG'))"
 FLAKY = (
     "import os\nif market == 'GB' and os.environ.get('FAIL_GB'):\n    raise ValueError('planted failure in GB')\n"
@@ -92,6 +94,31 @@ def test_run_uncatalogued_language_is_refused_before_anything_is_written(toy, la
     assert f"--lang {lang}" in r.stderr and "catalogs: de_DE, en_GB, es_ES, fr_FR, it_IT, pl_PL" in r.stderr
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_run_pdf_without_a_browser_is_refused_before_anything_is_written(toy, tmp_path):
+    root, data = toy
+    r, out = run_toy(root, data, "--pdf", PATH=str(tmp_path / "empty-bin"))  # no chromium on the PATH
+    assert r.returncode == 1, r.stderr
+    assert "--pdf needs headless Chromium" in r.stderr and "apt-get install chromium" in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+@pytest.mark.skipif(find_browser() is None, reason="no headless Chromium on this machine (docs/reports.md)")
+def test_run_pdf_writes_a_pdf_beside_each_html_and_resume_keeps_them(toy):
+    root, data = toy
+    r, out = run_toy(root, data, "--pdf")
+    assert r.returncode == 0, r.stderr
+    month = out / MONTH
+    htmls = sorted(p.relative_to(month).with_suffix("") for p in month.glob("**/*.html"))
+    pdfs = sorted(p.relative_to(month).with_suffix("") for p in month.glob("**/*.pdf"))
+    assert htmls == pdfs and Path("index") in pdfs and Path("DE/toy_ok") in pdfs
+    assert all(p.read_bytes()[:5] == b"%PDF-" for p in month.glob("**/*.pdf"))
+    assert not [p for p in month.rglob("*") if ".tmp-" in p.name]  # atomic: no temporary file left
+    r2, _ = run_toy(root, data, "--pdf", "--resume")
+    assert r2.returncode == 0 and "reused" in r2.stdout + r2.stderr
+    assert sorted(p.relative_to(month).with_suffix("") for p in month.glob("**/*.pdf")) == pdfs
 
 
 @pytest.mark.parametrize("jobs", ["0", "-3"])

@@ -20,6 +20,7 @@ import nbformat
 import pandas as pd
 import pytest
 from datasets import write_valid_dataset
+from front_page import numbers, tiles
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from paths import FIXTURES
 
@@ -30,6 +31,7 @@ from govlib.report.batch.publish import STAGING
 from govlib.report.batch.run import run_batch
 from govlib.report.cube import EXPORT_COLUMNS, format_kpis_csv
 from govlib.report.render import html as report_html
+from govlib.timeutil import shift_month
 
 MONTH = "2026-10"
 KPI_HEADER = "market,month,kpi_id,value,numerator,denominator,ci_low,ci_high,unit,status"
@@ -510,6 +512,42 @@ def test_demo_run_layout(demo_run):
     for m in ("DE", "GB", "PL"):
         assert f'href="{m}/market_report.html"' in index
     assert report_html.list_external_references(index) == []
+
+
+def test_demo_front_page_figures_equal_the_published_csvs(demo_run):
+    """Each market tile of the index shows its kpis.csv and alerts.csv; kpi_history.csv holds 13 months."""
+
+    _, month_dir = demo_run
+    shown = tiles((month_dir / "index.html").read_text(encoding="utf-8"))
+    assert sorted(shown) == ["DE", "GB", "PL"]
+    for m, tile in shown.items():
+        kpis = pd.read_csv(month_dir / m / "kpis.csv")
+        history = pd.read_csv(month_dir / m / "kpi_history.csv", dtype={"month": str})
+        assert sorted(history["month"].unique()) == [shift_month(MONTH, -k) for k in range(12, -1, -1)]
+        now = history[history["month"] == MONTH].reset_index(drop=True)
+        pd.testing.assert_frame_equal(now, kpis.astype({"month": str}))  # the month's rows are kpis.csv
+        for r in kpis.itertuples():
+            got = numbers(tile["kpis"][r.kpi_id]["value"])
+            if pd.isna(r.value):
+                assert tile["kpis"][r.kpi_id]["value"] == "n/a", (m, r.kpi_id)
+            elif r.unit == "share":
+                assert got == [
+                    round(r.value * 100, 1),
+                    95,
+                    round(r.ci_low * 100, 1),
+                    round(r.ci_high * 100, 1),
+                ]
+            else:
+                assert got == [round(r.value, 0 if r.unit == "count" else (2 if r.unit == "ratio" else 1))]
+            known = history.loc[history["kpi_id"] == r.kpi_id, "value"].notna().sum()
+            assert bool(tile["kpis"][r.kpi_id]["spark"]) == bool(known), (m, r.kpi_id)  # a line where known
+        alerts = pd.read_csv(month_dir / m / "alerts.csv")
+        assert tile["alarms"] == str(len(alerts))
+        if len(alerts):
+            assert tile["top_href"].startswith(f"{m}/market_report.html#")
+            anchor = tile["top_href"].split("#")[1]
+            assert f'id="{anchor}"' in (month_dir / m / "market_report.html").read_text(encoding="utf-8")
+            assert tile["q"] == f"{alerts['q_value'].iloc[0]:.3f}"
 
 
 def test_demo_alerts_csv_has_planted_wave_first(demo_run, ground_truth):

@@ -119,7 +119,7 @@ def _row(o: Outcome, month_dir: Path, labels: dict[str, str], _) -> dict:
         links.append((o.html, "HTML"))
     if o.notebook:
         links.append((o.notebook, _("notebook")))
-    for name in ("kpis.csv", "alerts.csv"):
+    for name in ("kpis.csv", "kpi_history.csv", "alerts.csv"):
         if o.market != ROLLUP_FOLDER and (month_dir / o.market / name).exists():
             links.append((f"{o.market}/{name}", name))
     return {
@@ -133,13 +133,49 @@ def _row(o: Outcome, month_dir: Path, labels: dict[str, str], _) -> dict:
     }
 
 
-def render_index(result: BatchResult, month_dir: Path, _=lambda s: s) -> str:
-    """``index.html`` of a month: every report with status, duration and errors (offline page).
+def _texts(_) -> dict[str, str]:
+    """The page's fixed texts, translated."""
+    return {
+        "heading": _("Monthly governance reports"),
+        "glance": _("The month at a glance"),
+        "market": _("Market"),
+        "report": _("Report"),
+        "status": _("Status"),
+        "duration": _("Duration"),
+        "files": _("Files"),
+        "error": _("Error"),
+        "failed": _("Failed reports"),
+        "all_reports": _("All reports"),
+        "indicator": _("Indicator"),
+        "value": _("Value (95% CI)"),
+        "change": _("Change on last month"),
+        "trend": _("13 months"),
+        "alarms": _("Alarms"),
+        "top_alarm": _("Top alarm"),
+        "no_alarm": _("No alarm this month."),
+        "week": _("Week starting"),
+        "q_value": _("q-value"),
+        "reports": _("Reports"),
+        "simulations": _("Simulations"),
+        "kept": _("Figures of the previous run: this run's reports failed."),
+        "no_data": _("No data for this month."),
+        "legend": _(
+            "* significant and material change on last month, tested as in the EMEA overview (false discovery "
+            "rate 5% across all markets' indicators); the line shows the last 13 months."
+        ),
+    }
 
-    Reports published by earlier runs (markets not in this run) are listed from their
-    manifests; so are those of a folder this run did not replace because a report failed
-    (:func:`_kept_rows`). Durations are run metadata: the only part of a month's output
-    that differs between two runs on the same inputs.
+
+def render_index(result: BatchResult, month_dir: Path, _=lambda s: s, fmt=None, lang: str = "en_GB") -> str:
+    """``index.html`` of a month: the markets at a glance, then every report with status and errors.
+
+    One tile per published market (:func:`govlib.report.batch.front.market_tiles`: headline
+    KPIs with intervals, change on last month and its significance, 13-month sparklines, alarms
+    and the top one, report links), the failed reports first with their errors, links to the
+    month's simulations, then every report's row. Reports published by earlier runs (markets
+    not in this run) are listed from their manifests; so are those of a folder this run did not
+    replace because a report failed (:func:`_kept_rows`). Durations are run metadata: the only
+    part of a month's output that differs between two runs on the same inputs.
 
     Parameters
     ----------
@@ -149,12 +185,26 @@ def render_index(result: BatchResult, month_dir: Path, _=lambda s: s) -> str:
         The published month folder (``<out>/<YYYY-MM>``).
     _ : callable
         ``gettext`` of the index's language.
+    fmt : Formatter, optional
+        Number and date formats of the index's language (default British English).
+    lang : str
+        The index's language (``<html lang>``).
 
     Returns
     -------
     str
         The page, every value escaped by the template.
     """
+    from markupsafe import Markup
+
+    from govlib.report.batch.front import REPORT_TITLES, market_tiles, simulation_links
+    from govlib.report.i18n import Formatter
+    from govlib.report.render.html import css_string
+
+    fmt = fmt or Formatter("en_GB")
+    text = _texts(_)
+    # the printed pages' header: a CSS string, escaped for CSS (and safe inside <style>) by css_string
+    print_title = Markup(css_string(f"{text['heading']}: {fmt.month(result.month)}"))
     kept, kept_rows = _kept_rows(result, month_dir, _)
     rows = (
         [o for o in result.outcomes if o.market not in kept] + kept_rows + _earlier_rows(result, month_dir, _)
@@ -162,6 +212,38 @@ def render_index(result: BatchResult, month_dir: Path, _=lambda s: s) -> str:
     order = {m: i for i, m in enumerate(sorted({o.market for o in rows} | set(result.market_errors)))}
     order[ROLLUP_FOLDER] = -1
     rows.sort(key=lambda o: (order.get(o.market, 99), o.report))
+    labels = _status_labels()
+    table = _whole_market_rows(result, _) + [_row(o, month_dir, labels, _) for o in rows]
+    n_failed = sum(1 for o in rows if o.status.split(" ")[0] not in ("ok", "reused")) + len(
+        result.market_errors
+    )
+    return (
+        _environment()
+        .get_template("month_index.html.j2")
+        .render(
+            month=result.month,
+            month_name=fmt.month(result.month),
+            lang=lang.split("_")[0],
+            text=text,
+            print_title=print_title,
+            month_kpis=(month_dir / "kpis.csv").exists(),
+            summary=_("All reports completed.")
+            if n_failed == 0
+            else _("Some reports failed: see the error column."),
+            failed=[r for r in table if r["cls"] == "failed"],
+            tiles=market_tiles(_, fmt, month_dir, result.month, kept) if month_dir.is_dir() else [],
+            rollup=[
+                (f"{ROLLUP_FOLDER}/{p.name}", _(REPORT_TITLES.get(p.stem, p.stem)))
+                for p in sorted((month_dir / ROLLUP_FOLDER).glob("*.html"))
+            ],
+            simulations=simulation_links(month_dir) if month_dir.is_dir() else [],
+            rows=table,
+        )
+    )
+
+
+def _whole_market_rows(result: BatchResult, _) -> list[dict]:
+    """Rows of markets that failed or were skipped as a whole (no report ran)."""
     whole = [
         {
             "cls": "failed",
@@ -174,7 +256,7 @@ def render_index(result: BatchResult, month_dir: Path, _=lambda s: s) -> str:
         }
         for m, err in sorted(result.market_errors.items())
     ]
-    whole += [
+    return whole + [
         {
             "cls": "skipped",
             "market": m,
@@ -186,29 +268,3 @@ def render_index(result: BatchResult, month_dir: Path, _=lambda s: s) -> str:
         }
         for m, why in sorted(result.skipped.items())
     ]
-    labels = _status_labels()
-    n_failed = sum(1 for o in rows if o.status.split(" ")[0] not in ("ok", "reused")) + len(
-        result.market_errors
-    )
-    text = {
-        "heading": _("Monthly governance reports"),
-        "market": _("Market"),
-        "report": _("Report"),
-        "status": _("Status"),
-        "duration": _("Duration"),
-        "files": _("Files"),
-        "error": _("Error"),
-    }
-    return (
-        _environment()
-        .get_template("month_index.html.j2")
-        .render(
-            month=result.month,
-            text=text,
-            month_kpis=(month_dir / "kpis.csv").exists(),
-            summary=_("All reports completed.")
-            if n_failed == 0
-            else _("Some reports failed: see the error column."),
-            rows=whole + [_row(o, month_dir, labels, _) for o in rows],
-        )
-    )

@@ -57,22 +57,26 @@ def write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def reuse_published(published: Path, staged: Path, nb: str, key: dict) -> dict | None:
+def reuse_published(published: Path, staged: Path, nb: str, key: dict, pdf: bool = False) -> dict | None:
     """``--resume``: copy ``nb``'s published output into ``staged`` when its manifest has ``key``.
 
     Returns the old manifest when reused (its output succeeded, with the same input key,
-    and its notebook and HTML exist), else ``None`` and nothing is copied.
+    and its notebook and HTML exist, and its PDF when ``pdf``), else ``None`` and nothing is
+    copied. A published PDF is copied along whenever there is one.
     """
     old = read_json(published / f"{nb}.manifest.json")
+    needed = (".ipynb", ".html", ".pdf") if pdf else (".ipynb", ".html")
     if not (
         old
         and old.get("key") == key["key"]
         and old.get("status") == "ok"
-        and all((published / f"{nb}{ext}").exists() for ext in (".ipynb", ".html"))
+        and all((published / f"{nb}{ext}").exists() for ext in needed)
     ):
         return None
     for ext in OUTPUT_SUFFIXES:
         shutil.copy2(published / f"{nb}{ext}", staged / f"{nb}{ext}")
+    if (published / f"{nb}.pdf").exists():
+        shutil.copy2(published / f"{nb}.pdf", staged / f"{nb}.pdf")
     return old
 
 

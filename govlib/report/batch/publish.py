@@ -22,6 +22,7 @@ from govlib.report.batch.arguments import MARKET_CODE
 from govlib.report.batch.errors import DiskFull, RunError, writing
 from govlib.report.batch.index import render_index
 from govlib.report.batch.result import BatchResult
+from govlib.report.render.pdf import html_to_pdf
 
 STAGING = ".staging"
 
@@ -70,8 +71,13 @@ def publish_or_keep(
     result.published.add(dest.name)
 
 
-def write_month_files(result: BatchResult, _=lambda s: s) -> None:
-    """The month's ``kpis.csv`` then ``index.html``, each atomically; a full disk raises :class:`DiskFull` after both."""
+def write_month_files(
+    result: BatchResult, _=lambda s: s, fmt=None, lang: str = "en_GB", pdf: str = ""
+) -> None:
+    """The month's ``kpis.csv`` then ``index.html`` (in ``lang``, formats ``fmt``), each atomically.
+
+    With ``pdf`` (a browser), also ``index.pdf``. A full disk raises :class:`DiskFull` after all.
+    """
 
     month_dir, first = result.month_dir, None
     for target in (month_dir / "kpis.csv", result.index):
@@ -81,7 +87,9 @@ def write_month_files(result: BatchResult, _=lambda s: s) -> None:
                 if target.name == "kpis.csv":
                     write_month_kpis(month_dir)
                 else:
-                    write_bytes_atomic(target, render_index(result, month_dir, _).encode("utf-8"))
+                    write_bytes_atomic(target, render_index(result, month_dir, _, fmt, lang).encode("utf-8"))
+                    if pdf:
+                        html_to_pdf(target, target.with_suffix(".pdf"), browser=pdf)
         except DiskFull as exc:  # the previous file stays; still try the index, which names the failures
             first = first or exc
     if first is not None:

@@ -45,6 +45,7 @@ from govlib.report.batch.keys import notebook_key, reuse_published, write_manife
 from govlib.report.batch.pool import WorkerPool
 from govlib.report.batch.publish import open_staging, publish_or_keep, write_month_files
 from govlib.report.batch.result import ROLLUP_FOLDER, BatchResult, Outcome
+from govlib.report.render.pdf import require_browser
 from govlib.timeutil import parse_month
 
 
@@ -71,6 +72,7 @@ class BatchPlan:
     skipped: dict[str, str] = field(default_factory=dict)
     dsa_nbs: list[str] = field(default_factory=list)  # also in rollup_nbs; run only with an archive
     dsa_archive: Path | None = None
+    pdf: str = ""  # the browser that prints each report to PDF (--pdf), or "" for HTML only
 
 
 def plan_batch(
@@ -82,6 +84,7 @@ def plan_batch(
     jobs: int | None = None,
     lang: str = "",
     dsa_archive: str | Path | None = None,
+    pdf: bool = False,
 ) -> BatchPlan:
     """Validate every input of a run (nothing is written); see :func:`run_batch` for the arguments."""
     from govlib.analyses.expansion import is_expansion_market
@@ -105,6 +108,7 @@ def plan_batch(
     if lang:
         check_language(lang)
     n_jobs = check_jobs(jobs)
+    browser = require_browser() if pdf else ""  # no renderer: say so before anything is written
     mparams = {m: load_market(m) for m in market_list}
     nbs_of = {
         m: [
@@ -134,6 +138,7 @@ def plan_batch(
         skipped,
         dsa_nbs=[nb for nb in dsa_nbs if nb in rollup_nbs],
         dsa_archive=archive,
+        pdf=browser,
     )
 
 
@@ -159,13 +164,14 @@ def _worker_env(plan: BatchPlan, fresh: bool) -> dict[str, str]:
     return env
 
 
-def _translator(lang: str):
-    try:
-        from govlib.report.i18n import get_translator
+def _index_language(lang: str) -> tuple:
+    """``(gettext, Formatter, lang)`` of the month's index; the source language if ``lang`` cannot be loaded."""
+    from govlib.report.i18n import Formatter, get_translator
 
-        return get_translator(lang).gettext
+    try:
+        return get_translator(lang).gettext, Formatter(lang, language=lang), lang
     except Exception:  # noqa: BLE001 - the index falls back to the source language
-        return lambda s: s
+        return (lambda s: s), Formatter("en_GB"), "en_GB"
 
 
 class _Batch:
@@ -228,6 +234,7 @@ class _Batch:
             "result": str(self.work / f"{market}-{nb}.result.json"),
             "fresh_kernel": self.fresh,
             "warm_notebooks": self.warm_notebooks,
+            "pdf": self.plan.pdf,
         }
 
     # -- cubes
@@ -297,7 +304,11 @@ class _Batch:
         self.pending_nbs[market] = len(plan.nbs_of[market])
         for nb in plan.nbs_of[market]:
             key = notebook_key(self.cube_keys[market], config.NOTEBOOKS_DIR / f"{nb}.ipynb", lang_m)
-            old = reuse_published(self.month_dir / market, folder, nb, key) if self.resume else None
+            old = (
+                reuse_published(self.month_dir / market, folder, nb, key, pdf=bool(self.plan.pdf))
+                if self.resume
+                else None
+            )
             if old is not None:
                 self.notebook_done(
                     market, nb, {"status": "reused", "duration": old.get("duration", 0.0)}, key
@@ -357,6 +368,8 @@ class _Batch:
         try:
             with writing(folder / "kpis.csv"):
                 write_kpis_csv(cube.kpis_for(month), folder / "kpis.csv")
+            with writing(folder / "kpi_history.csv"):  # M-12 .. M: the front page's sparklines and last month
+                write_kpis_csv(cube.kpis, folder / "kpi_history.csv")
             with writing(folder / "alerts.csv"):
                 write_alerts_csv(cube.alerts, folder / "alerts.csv")  # computed once, in the cube step
         except DiskFull as exc:
@@ -398,7 +411,11 @@ class _Batch:
             if nb in plan.dsa_nbs:  # reads the archive, not the cubes: keyed by the archive's manifest
                 extra = _archive_key(plan.dsa_archive)
             key = notebook_key(extra, config.NOTEBOOKS_DIR / f"{nb}.ipynb", lang_r)
-            old = reuse_published(self.month_dir / ROLLUP_FOLDER, folder, nb, key) if self.resume else None
+            old = (
+                reuse_published(self.month_dir / ROLLUP_FOLDER, folder, nb, key, pdf=bool(self.plan.pdf))
+                if self.resume
+                else None
+            )
             if old is not None:  # --resume, as for market notebooks
                 self.record(ROLLUP_FOLDER, nb, {"status": "reused", "duration": old.get("duration", 0.0)})
                 self.bar.update(1)
@@ -486,6 +503,7 @@ def run_batch(
     progress: bool = True,
     fresh_kernels: bool | None = None,
     dsa_archive: str | Path | None = None,
+    pdf: bool = False,
 ) -> BatchResult:
     """Run the month's reports; see the module docstring. Returns what happened to each report.
 
@@ -513,6 +531,10 @@ def run_batch(
     dsa_archive : str or Path, optional
         DSA statement archive (``govlib dsa sync``; default ``GOVLIB_DSA_ARCHIVE``). With one, the
         ``dsa_notebooks`` of ``reports.yaml`` run into the roll-up folder; without, they are left out.
+    pdf : bool
+        Also print each report's HTML, and the month's index, to a PDF beside it
+        (:func:`govlib.report.render.pdf.html_to_pdf`); a :class:`~govlib.report.render.pdf.PdfError`
+        before anything is written when no renderer is installed.
 
     Raises
     ------
@@ -524,14 +546,14 @@ def run_batch(
     from govlib.config import code_version
 
     code_version.cache_clear()  # the code may have changed since this process last ran a batch
-    plan = plan_batch(month, markets, reports, data_dir, out_dir, jobs, lang, dsa_archive)
+    plan = plan_batch(month, markets, reports, data_dir, out_dir, jobs, lang, dsa_archive, pdf)
     lock_file, stage = open_staging(plan.out, plan.month)
     fresh = fresh_kernels_requested(fresh_kernels)
     batch = _Batch(plan, stage, _worker_env(plan, fresh), fresh=fresh, resume=resume, progress=progress)
     try:
         batch.run()
         # month-level files, last (each through a temporary file and a rename)
-        write_month_files(batch.result, _translator(plan.lang or "en_GB"))
+        write_month_files(batch.result, *_index_language(plan.lang or "en_GB"), pdf=plan.pdf)
     except BaseException:
         batch.procs.kill_all()
         batch.pool.shutdown(wait=True, cancel_futures=True)

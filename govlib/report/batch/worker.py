@@ -144,10 +144,16 @@ def _finish_outputs(
                 language=task["html_lang"],
                 toc_title=task.get("toc_title", "Contents"),
             )
+            if task.get("pdf"):  # --pdf: the browser prints the HTML beside it (atomically)
+                from govlib.report.render.pdf import html_to_pdf
+
+                step, target = "PDF export: ", html.with_suffix(".pdf")
+                html_to_pdf(html, target, browser=task["pdf"])
         except Exception as exc:  # noqa: BLE001
             status, disk_full = "failed", is_disk_full(exc)
             error = (error + "\n" if error else "") + step + error_summary(exc, path=target)
     if disk_full:
         out_nb.unlink(missing_ok=True)
         html.unlink(missing_ok=True)
+        html.with_suffix(".pdf").unlink(missing_ok=True)
     return status, error, disk_full

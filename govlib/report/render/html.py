@@ -72,6 +72,37 @@ def _slug(text: str, used: set[str]) -> str:
     return slug
 
 
+def css_string(text: str) -> str:
+    """``text`` as a CSS string literal (quotes, backslashes, line breaks and ``<`` escaped)."""
+    out = []
+    for ch in text:
+        if ch in '"\\<>' or ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\{ord(ch):x} ")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def print_header_style(html: str, fallback: str = "") -> str:
+    """Put the report's title (its first ``h1``: the report and its month) in the printed pages' header.
+
+    Adds ``@page { @top-center { content: "<title>" } }`` before ``</head>``: a CSS page margin
+    box, printed by the browser's *Print* and by ``govlib run --pdf`` (Chromium 131+). ``fallback``
+    (e.g. the ``<title>``) is used when the page has no ``h1``.
+    """
+    m = re.search(r"<h1\b[^>]*>(.*?)</h1>", html, re.IGNORECASE | re.DOTALL)
+    title = _html.unescape(_TAG.sub("", m.group(1))).replace("\u00b6", "").strip() if m else fallback
+    if not title:
+        return html
+    style = (
+        '<style type="text/css">@page { @top-center { content: '
+        + css_string(" ".join(title.split()))
+        + "; font: 8pt sans-serif; color: #555; } }</style>\n"
+    )
+    head = re.search(r"</head>", html, re.IGNORECASE)
+    return html[: head.start()] + style + html[head.start() :] if head else style + html
+
+
 def add_table_of_contents(html: str, title: str = "Contents") -> str:
     """Insert a ``<nav>`` listing the document's ``h1``-``h3`` headings after ``<main>``.
 
@@ -181,7 +212,7 @@ def render_html(
     body, _resources = exporter.from_notebook_node(
         nb, resources={"metadata": {"name": title or "report"}, "govlib_banner": banner}
     )
-    return add_table_of_contents(body, toc_title)
+    return print_header_style(add_table_of_contents(body, toc_title), title or "")
 
 
 def export_html(notebook: str | Path | nbformat.NotebookNode, out_path: str | Path, **kwargs) -> Path:

@@ -260,15 +260,18 @@ def notable_changes(ctx: ReportContext) -> Section:
     return s.table(pd.DataFrame(rows), _("Significant and material changes"))
 
 
+def _series_label(_, value) -> str:
+    """Translated name of an alarmed series' policy or content type (``all``: every content type)."""
+    return _("All content types") if value == "all" else present.label(_, value)
+
+
 def _alerts_table(ctx: ReportContext, top: pd.DataFrame) -> pd.DataFrame:
     _, fmt = ctx._, ctx.fmt
     return pd.DataFrame(
         {
             _("Rank"): [fmt.count(i + 1) for i in range(len(top))],
             _("Policy"): present.label_column(_, top["policy"]),
-            _("Content type"): [
-                _("All content types") if t == "all" else present.label(_, t) for t in top["content_type"]
-            ],
+            _("Content type"): [_series_label(_, t) for t in top["content_type"]],
             _("Week starting"): [fmt.date(pd.Timestamp(w, tz=ctx.tz)) for w in top["week_start"]],
             _("Actions"): [v if isinstance(v, str) else fmt.count(v) for v in top["observed"]],
             _("Expected"): [v if isinstance(v, str) else fmt.number(v, 1) for v in top["expected"]],
@@ -309,7 +312,9 @@ def emerging_risks(ctx: ReportContext) -> Section:
             (alerts["policy"] == row["policy"]) & (alerts["content_type"] == row["content_type"])
         ].iloc[0]
         fig, ax = theme.new_figure(height_cm=7)
-        plot_alarm(ctx.cube.weekly_series, first, ctx.params.alerts, ax=ax, _=_)
+        plot_alarm(
+            ctx.cube.weekly_series, first, ctx.params.alerts, ax=ax, _=_, label=partial(_series_label, _)
+        )
         s.figure(fig)
     return s
 

@@ -56,6 +56,20 @@ def test_ranking_ranks_every_market_on_the_watched_indicators(rollup_en):
     assert set(ranks["market"]) <= set(MARKETS) and [b[0] for b in s.blocks].count("figure") == 1
 
 
+@pytest.mark.parametrize("ctx_name", ["rollup_en", "rollup_de"])
+def test_ranking_panels_labels_do_not_run_into_each_other(ctx_name, request):
+    (fig,) = [
+        b[1] for b in emea_overview.ranking(request.getfixturevalue(ctx_name)).blocks if b[0] == "figure"
+    ]
+    renderer = fig.canvas.get_renderer()
+    fig.draw(renderer)  # constrained layout places the labels on drawing
+    for left, right in zip(fig.axes, fig.axes[1:]):
+        for a, b in ((left.title, right.title), (left.xaxis.label, right.xaxis.label)):
+            box_a, box_b = a.get_window_extent(renderer), b.get_window_extent(renderer)
+            assert box_a.x1 <= box_b.x0, (a.get_text(), b.get_text())
+    assert all(ax.xaxis.label.get_window_extent(renderer).x1 <= fig.bbox.x1 for ax in fig.axes)
+
+
 def test_notable_changes_are_the_flagged_comparisons(rollup_en):
     s = emea_overview.notable_changes(rollup_en)
     flagged = s.data["changes"][s.data["changes"]["flagged"]]

@@ -114,6 +114,20 @@ def test_emerging_risks_lead_with_the_planted_wave(de_en, ground_truth):
     assert len([b for b in s.blocks if b[0] == "figure"]) == 2  # the two strongest series
 
 
+@pytest.mark.parametrize(
+    "ctx_name, policy, content_type",
+    [("de_en", "Scam or fraud", "Livestream"), ("de_de", "Betrug oder Täuschung", "Livestream")],
+)
+def test_alarm_chart_titles_use_the_translated_policy_names(ctx_name, policy, content_type, request):
+    ctx = request.getfixturevalue(ctx_name)
+    s = market_report.emerging_risks(ctx)
+    titles = [b[1].axes[0].get_title() for b in s.blocks if b[0] == "figure"]
+    assert titles[0].startswith(f"{policy} ({content_type}), DE:"), titles
+    shown = {ctx._(present.VALUE_LABELS[p]) for p in s.data["alerts"]["policy"].head(2)}
+    assert all(t.split(" (")[0] in shown for t in titles)
+    assert not any("_" in t for t in titles)  # no raw slug such as scam_fraud
+
+
 def test_risk_watchlist_is_ranked_and_pseudonymised(de_en, actions):
     s = market_report.risk_watchlist(de_en)
     (df,) = tables(s)
