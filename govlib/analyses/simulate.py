@@ -30,6 +30,7 @@ import pandas as pd
 from govlib.contract import ACTION_TYPES
 from govlib.errors import GovlibError, UsageError
 from govlib.metrics import health as m_health
+from govlib.metrics.effectiveness import RISK_SET_WEIGHT
 from govlib.params import (
     CURRENT_AUTO_ACTION_THRESHOLD,
     CURRENT_NOTICE_SLA_HOURS,
@@ -532,10 +533,16 @@ def replay(inp: SimulationInputs, rules: Rules, milestones: list[int]) -> pd.Dat
 
 
 def _km_at(table: pd.DataFrame, days: float) -> tuple[float, float, float]:
-    """Kaplan-Meier ``S(days)`` with its pointwise interval (lifelines' exponential Greenwood)."""
+    """Kaplan-Meier ``S(days)`` with its pointwise interval (lifelines' exponential Greenwood), on risk sets."""
     from lifelines import KaplanMeierFitter
 
-    kmf = KaplanMeierFitter().fit(table["duration_days"].astype(float), table["event"].astype(bool))
+    from govlib.metrics.effectiveness import RISK_SET_WEIGHT
+
+    kmf = KaplanMeierFitter().fit(
+        table["duration_days"].astype(float),
+        table["event"].astype(bool),
+        weights=table[RISK_SET_WEIGHT].astype(float),
+    )
     s = float(kmf.survival_function_at_times(days).iloc[0])
     ci = kmf.confidence_interval_survival_function_
     ci = ci[ci.index <= days].iloc[-1]
@@ -544,11 +551,11 @@ def _km_at(table: pd.DataFrame, days: float) -> tuple[float, float, float]:
 
 def _pair_effect(table: pd.DataFrame, a: str, b: str) -> tuple[float, float, float]:
     """Hazard ratio of re-offending after first action ``b`` versus ``a`` with its interval (ban: exactly 0)."""
-    from govlib.metrics.effectiveness import estimate_hazard_ratio
+    from govlib.metrics.effectiveness import RISK_SET_WEIGHT, estimate_hazard_ratio
 
     if b == "account_banned":  # a banned account cannot re-offend
         return 0.0, 0.0, 0.0
-    hr = estimate_hazard_ratio(table, treatment=b, reference=a).iloc[0]
+    hr = estimate_hazard_ratio(table, treatment=b, reference=a, weights=RISK_SET_WEIGHT).iloc[0]
     return float(hr["hazard_ratio"]), float(hr["ci_low"]), float(hr["ci_high"])
 
 
@@ -559,11 +566,26 @@ def _change_range(s: tuple, h: tuple) -> tuple[float, float, float]:
     return s[0] - s[0] ** h[0], float(np.min(vals)), float(np.max(vals))
 
 
+def _risk_sets(inp: SimulationInputs) -> pd.DataFrame:
+    """Recidivism risk sets by first action type of the creators first actioned in the window (engine)."""
+    import ibis
+
+    from govlib.data.dataset import utc_literal
+    from govlib.metrics.effectiveness import recidivism_risk_sets, recidivism_table_expr, risk_sets_frame
+
+    per_creator = recidivism_table_expr(
+        ibis.memtable(inp.tables["enforcement_actions"]), data_end=inp.window[1], market=inp.market.code
+    )
+    per_creator = per_creator.filter(per_creator.t0 >= utc_literal(inp.window[0]))
+    return risk_sets_frame(recidivism_risk_sets(per_creator))
+
+
 def project_reoffence(inp: SimulationInputs, rules: Rules) -> pd.DataFrame:
     """Projected 90-day re-offence rate after a first action, current and proposed (a model projection).
 
     Definition: the population is every creator first actioned in the window
-    (:func:`govlib.metrics.effectiveness.build_recidivism_table`). The current rate is
+    (:func:`govlib.metrics.effectiveness.recidivism_table_expr`, taken as the engine's risk sets
+    weighted by creators, :func:`~govlib.metrics.effectiveness.recidivism_risk_sets`). The current rate is
     ``sum_a w_a (1 - S_a(90))``, ``w_a`` the share of creators whose first action is ``a`` and
     ``S_a`` its Kaplan-Meier curve. A creator whose first action the proposal's ladder raises
     from ``a`` to ``b`` is projected to re-offend within 90 days with probability
@@ -585,25 +607,21 @@ def project_reoffence(inp: SimulationInputs, rules: Rules) -> pd.DataFrame:
     causal (true in the demo data, where actions are drawn at random given severity) and
     ignores later actions and the incapacitation during a suspension.
     """
-    from govlib.metrics.effectiveness import build_recidivism_table
-
-    table = build_recidivism_table(
-        inp.tables["enforcement_actions"], data_end=inp.window[1], market=inp.market.code
-    )
-    table = table[to_utc(table["t0"]) >= inp.window[0]]
+    table = _risk_sets(inp)
     ladder = rules.ladder
     floor = ladder.get(1)
     first = table["first_action_type"].astype(str)
     moved = first.map(lambda a: floor if floor and _HARSH[floor] > _HARSH[a] else a)
-    n = len(table)
+    weight = table[RISK_SET_WEIGHT]
+    n = int(weight.sum())
     if n == 0:
         return _projection_frame(math.nan, math.nan, math.nan, available=(False, False, False))
     cur, delta, km = np.zeros(3), np.zeros(3), {}
     for a, g in table.groupby(first, sort=True):
         km[a] = _km_at(g, HORIZON_DAYS)
-        cur += len(g) / n * (1 - np.array([km[a][0], km[a][2], km[a][1]]))
+        cur += g[RISK_SET_WEIGHT].sum() / n * (1 - np.array([km[a][0], km[a][2], km[a][1]]))
     try:
-        for (a, b), k in pd.crosstab(first, moved).stack().items():
+        for (a, b), k in weight.groupby([first, moved], sort=True).sum().items():
             if b != a and k:
                 delta += (k / n) * np.array(_change_range(km[a], _pair_effect(table, str(a), str(b))))
     except GovlibError:  # a hazard ratio is not estimable (too few creators or re-offences)
