@@ -528,15 +528,20 @@ def _milestone_table(ctx: ReportContext, ms: pd.DataFrame) -> pd.DataFrame:
 
 
 def account_health(ctx: ReportContext) -> Section:
-    """Creators at or below each health milestone and the early-warning count (``data["milestones"]``, ...)."""
+    """Creators at or below each health milestone and the early-warning count (``data["milestones"]``, ...).
+
+    The per-creator ledger runs on the engine (:func:`govlib.metrics.health.health_ledger` over
+    :meth:`ReportContext.expr`); only the milestone and early-warning counts reach the kernel.
+    """
     _, fmt, hs = ctx._, ctx.fmt, ctx.params.health
     s = Section().markdown("## " + _("Creator account health"))
     if (why := _unavailable(ctx, ("creator", "health"))) is not None:
         return s.markdown(why)
-    actions = ctx.tables["enforcement_actions"]
+    actions = ctx.expr("enforcement_actions")
     _start, month_end = month_bounds(ctx.month, ctx.tz)
-    scores = m_health.score_health(
-        actions, ctx.tables["creators"], month_end, hs, market=ctx.market, appeals=ctx.tables.get("appeals")
+    appeals = ctx.expr("appeals") if ctx.cube.has("appeals") else None
+    scores = m_health.health_ledger(
+        actions, ctx.expr("creators"), month_end, hs, market=ctx.market, appeals=appeals
     )
     s.markdown(
         _(
@@ -551,10 +556,10 @@ def account_health(ctx: ReportContext) -> Section:
             milestones=", ".join(fmt.count(m) for m in sorted(hs.milestones, reverse=True)),
         )
     )
-    ms = m_health.share_at_or_below_milestones(scores, ctx.tables["content"], hs)
+    ms = m_health.share_at_or_below_milestones(scores, ctx.expr("content"), hs, at=month_end)
     s.table(_milestone_table(ctx, ms), _("Creators at or below each health milestone"))
-    ew = m_health.count_early_warning(m_health.list_early_warning(scores, actions, hs), scores)
-    s.data.update(scores=scores, milestones=ms, early_warning=ew)
+    ew = m_health.count_early_warning(m_health.early_warning_table(scores, actions, hs, at=month_end), scores)
+    s.data.update(milestones=ms, early_warning=ew)
     n_any = int(ew.loc[ew["reason"] == "any", "creators"].sum()) if not ew.empty else 0
     return s.markdown(
         _(
