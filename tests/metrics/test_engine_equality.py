@@ -16,9 +16,11 @@ import pandas as pd
 import pytest
 from conftest import demo_dataset
 from metrics.pandas_reference import health as ref_health
+from metrics.pandas_reference import performance as ref_performance
+from metrics.pandas_reference import rewards as ref_rewards
 
 from govlib.data.load import open_dataset
-from govlib.metrics import health
+from govlib.metrics import health, performance, rewards
 from govlib.params import load_market
 from govlib.timeutil import month_bounds
 
@@ -112,3 +114,66 @@ def test_early_warning_equals_reference(data, market):
     assert_same(health.count_early_warning(table, ledger), ref_health.count_early_warning(ref_list, want))
     closest = ref_list.sort_values(["points_to_next", "creator_id"]).head(10).reset_index(drop=True)
     assert_same(health.closest_early_warning(table, mp.health, n=10), closest)
+
+
+@pytest.mark.parametrize("market", MARKETS)
+def test_rewards_equal_reference(data, market):
+    mp, t, p = data[market]
+    kw = dict(market=market, month=MONTH, tz=mp.timezone)
+    for months in (1, 3):
+        table = rewards.rewards_penalties_table(
+            t["rewards"], t["enforcement_actions"], t["creators"], months=months, **kw
+        )
+        want = ref_rewards.compare_rewards_penalties(
+            p["rewards"], p["enforcement_actions"], p["creators"], months=months, **kw
+        )
+        got = rewards.compare_rewards_penalties(
+            t["rewards"], t["enforcement_actions"], t["creators"], months=months, **kw
+        )
+        assert_same(got, want)
+        assert want["rewarded"].sum() > 10 and (want["rewarded"] & want["penalised"]).sum() > 0
+        for by in (("tier",), ()):
+            assert_same(
+                rewards.summarise_rewards_penalties(table, by=by),
+                ref_rewards.summarise_rewards_penalties(want, by=by),
+            )
+    for by in (None, "tier", "reward_type"):
+        for days in (30, 90):
+            got = rewards.share_rewarded_with_recent_violations(
+                t["rewards"],
+                t["enforcement_actions"],
+                lookback_days=days,
+                creators=t["creators"],
+                by=by,
+                **kw,
+            )
+            want = ref_rewards.share_rewarded_with_recent_violations(
+                p["rewards"],
+                p["enforcement_actions"],
+                lookback_days=days,
+                creators=p["creators"],
+                by=by,
+                **kw,
+            )
+            assert_same(got, want)
+            assert want["numerator"].sum() > 0
+
+
+@pytest.mark.parametrize("market", MARKETS)
+def test_content_performance_equals_reference(data, market):
+    mp, t, p = data[market]
+    kw = dict(market=market, month=MONTH, tz=mp.timezone)
+    acts = (t["enforcement_actions"], p["enforcement_actions"])
+    for by in ("product_category", "content_type", None):
+        got = performance.compare_actioned_content(t["content"], acts[0], by=by, **kw)
+        want = ref_performance.compare_actioned_content(p["content"], acts[1], by=by, **kw)
+        assert_same(got, want)
+        assert want["actioned_items"].sum() > 10
+    for measure, by in (("gmv_eur", None), ("views", None), ("gmv_eur", "product_category")):
+        got = performance.estimate_exposure_to_violations(t["content"], acts[0], measure=measure, by=by, **kw)
+        want = ref_performance.estimate_exposure_to_violations(
+            p["content"], acts[1], measure=measure, by=by, **kw
+        )
+        assert_same(got, want)
+        if by is None:  # a real interval around the share, not a degenerate one
+            assert want["ci_low"].iloc[0] < want["value"].iloc[0] < want["ci_high"].iloc[0]

@@ -620,9 +620,10 @@ def rewards_penalties(ctx: ReportContext) -> Section:
     s = Section().markdown("## " + _("Rewards and penalties"))
     if (why := _unavailable(ctx, ("reward",), "rewards")) is not None:
         return s.markdown(why)
-    actions, days = ctx.tables["enforcement_actions"], ctx.params.health.deduction_window_days
-    rp = m_rewards.compare_rewards_penalties(
-        ctx.tables["rewards"], actions, ctx.tables["creators"], market=ctx.market, month=ctx.month, tz=ctx.tz
+    actions, days = ctx.expr("enforcement_actions"), ctx.params.health.deduction_window_days
+    rewards = ctx.expr("rewards")  # per-creator work on the engine; by-tier sums reach the kernel
+    rp = m_rewards.rewards_penalties_table(
+        rewards, actions, ctx.expr("creators"), market=ctx.market, month=ctx.month, tz=ctx.tz
     )
     by_tier = m_rewards.summarise_rewards_penalties(rp, by=("tier",))
     s.markdown(
@@ -633,7 +634,7 @@ def rewards_penalties(ctx: ReportContext) -> Section:
     )
     s.table(_rewards_table(ctx, by_tier), _("Rewards and penalties by creator tier"))
     rv = m_rewards.share_rewarded_with_recent_violations(
-        ctx.tables["rewards"], actions, market=ctx.market, month=ctx.month, tz=ctx.tz, lookback_days=days
+        rewards, actions, market=ctx.market, month=ctx.month, tz=ctx.tz, lookback_days=days
     )
     s.data.update(by_tier=by_tier, rewarded_violators=rv)
     r = rv.iloc[0]
@@ -706,7 +707,7 @@ def _performance_table(ctx: ReportContext, perf: pd.DataFrame) -> pd.DataFrame:
 def content_performance(ctx: ReportContext) -> Section:
     """Actioned against compliant content by product category, and GMV exposure (``data["performance"]``, ...)."""
     _, fmt = ctx._, ctx.fmt
-    content, actions = ctx.tables["content"], ctx.tables["enforcement_actions"]
+    content, actions = ctx.expr("content"), ctx.expr("enforcement_actions")  # items stay on the engine
     perf = m_performance.compare_actioned_content(
         content, actions, market=ctx.market, month=ctx.month, tz=ctx.tz, by="product_category"
     )
