@@ -104,7 +104,9 @@ def rolling_sum(t, value, keys: Sequence[str], time: str, days: int):
     import ibis
 
     upto = ibis.window(group_by=list(keys), order_by=time, range=(None, 0))
-    before = ibis.window(group_by=list(keys), order_by=time, range=(None, -ibis.interval(hours=24 * int(days))))
+    before = ibis.window(
+        group_by=list(keys), order_by=time, range=(None, -ibis.interval(hours=24 * int(days)))
+    )
     return value.sum().over(upto) - value.sum().over(before).fill_null(0)
 
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
-import pandas as pd
 import pytest
 from conftest import demo_dataset
+from engine_equality import assert_same
 from metrics.pandas_reference import health as ref_health
 from metrics.pandas_reference import performance as ref_performance
 from metrics.pandas_reference import rewards as ref_rewards
@@ -27,7 +26,6 @@ from govlib.timeutil import month_bounds
 MONTH = "2026-10"
 MARKETS = ("DE", "GB")
 SCALES = [s.strip() for s in os.environ.get("GOVLIB_TEST_SCALES", "small").split(",") if s.strip()]
-TOL = 1e-9
 
 
 @pytest.fixture(scope="module", params=SCALES)
@@ -44,25 +42,6 @@ def data(request):
             pandas_t[name] = ds.load(name, market=market)
         out[market] = (mp, ibis_t, pandas_t)
     return out
-
-
-def assert_same(got: pd.DataFrame, want: pd.DataFrame, keys: list[str] | None = None) -> None:
-    """Equal frames: the same rows (in ``keys`` order when given), counts exact, floats to 1e-9."""
-    assert list(got.columns) == list(want.columns)
-    if keys:
-        got = got.sort_values(keys, kind="mergesort").reset_index(drop=True)
-        want = want.sort_values(keys, kind="mergesort").reset_index(drop=True)
-    assert len(got) == len(want)
-    for c in want.columns:
-        g, w = got[c], want[c]
-        if pd.api.types.is_float_dtype(w) or pd.api.types.is_float_dtype(g):
-            np.testing.assert_allclose(
-                g.astype(float).to_numpy(), w.astype(float).to_numpy(), rtol=TOL, atol=0, err_msg=c
-            )
-        else:
-            gv = [None if pd.isna(x) else (x.item() if hasattr(x, "item") else x) for x in g.astype(object)]
-            wv = [None if pd.isna(x) else (x.item() if hasattr(x, "item") else x) for x in w.astype(object)]
-            assert gv == wv, c
 
 
 def _scores(mp, t, p, market):

@@ -10,8 +10,8 @@ medians of content performance, which each engine compiles differently.
 from __future__ import annotations
 
 import pytest
+from engine_equality import assert_same
 from spark_support import spark_available
-from test_engine_equality import assert_same
 
 from govlib.data.load import open_dataset
 from govlib.metrics import health, performance, rewards
