@@ -17,6 +17,9 @@ rolling_sum
     Sum of a column over the half-open window ``(t - days, t]`` of each row, per group.
 quantile_from_counts
     Type-7 (linear) quantiles of a sample given as a frequency table.
+materialise
+    Compute an expression once into an engine-side temporary table that several
+    summaries read (DuckDB); other engines get the expression back.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import pandas as pd
 
 from govlib.errors import GovlibError
 
-__all__ = ["as_table", "require_columns", "utc_literal", "rolling_sum", "quantile_from_counts"]
+__all__ = ["as_table", "require_columns", "utc_literal", "rolling_sum", "quantile_from_counts", "materialise"]
 
 
 def as_table(df, table: str | None = None):
@@ -129,3 +132,24 @@ def quantile_from_counts(values: np.ndarray, counts: np.ndarray, q: float) -> fl
     diff = b - a
     # numpy's _lerp: the formula it uses for each half of [0, 1]
     return float(b - diff * (1 - frac) if frac >= 0.5 else a + diff * frac)
+
+
+def materialise(t, name: str):
+    """``t`` computed once into a temporary table of its DuckDB connection (the same rows, read many times).
+
+    A report reads one per-creator ledger in several sections; each summary of the bare
+    expression would compute it again (window functions over every action). The table stays
+    on the engine, in the connection's memory, until the connection closes. Other backends
+    (Spark) and in-memory inputs get ``t`` back unchanged. ``name`` must be unique in the
+    connection.
+    """
+    import ibis.expr.operations as ops
+
+    try:
+        con = t._find_backend()
+    except Exception:  # noqa: BLE001 - no single backend (e.g. only in-memory tables): nothing to do
+        return t
+    if con.name != "duckdb" or t.op().find(ops.InMemoryTable):
+        return t
+    con.raw_sql(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {con.compile(t)}')
+    return con.table(name)

@@ -677,14 +677,23 @@ def count_early_warning(warnings, scores) -> pd.DataFrame:
         ``market, reason, creators, denominator, share``; reason ``"any"`` counts each
         creator once.
     """
+    import ibis
+
     t, w = as_table(scores), as_table(warnings)
     _require(t, "scores", ["creator_id", "market", "ecommerce_removed"])
     kept = t.filter(~t.ecommerce_removed)
-    base = kept.group_by("market").agg(n=kept.count()).execute()
-    per = w.group_by(["market", "reason"]).agg(k=w.count()).execute()
-    anyone = w.group_by("market").agg(k=w.creator_id.nunique()).execute()
-    per = {(str(m), r): int(k) for m, r, k in per[["market", "reason", "k"]].itertuples(index=False)}
-    per |= {(str(m), "any"): int(k) for m, k in anyone[["market", "k"]].itertuples(index=False)}
+    parts = [  # one query: the denominators, the rows per reason and the distinct creators
+        kept.group_by("market").agg(k=kept.count()).mutate(reason=ibis.literal("_base")),
+        w.group_by(["market", "reason"]).agg(k=w.count()),
+        w.group_by("market").agg(k=w.creator_id.nunique()).mutate(reason=ibis.literal("any")),
+    ]
+    parts = [
+        p.select(market=p.market.cast("string"), reason=p.reason.cast("string"), k=p.k.cast("int64"))
+        for p in parts
+    ]
+    got = ibis.union(*parts).execute()
+    per = {(str(m), r): int(k) for m, r, k in got[["market", "reason", "k"]].itertuples(index=False)}
+    base = pd.DataFrame([(m, n) for (m, r), n in per.items() if r == "_base"], columns=["market", "n"])
     rows = []
     for market, n in sorted((str(m), int(n)) for m, n in base[["market", "n"]].itertuples(index=False)):
         for reason in ("milestone", "repeat_policy", "any"):

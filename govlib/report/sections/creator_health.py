@@ -13,6 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from govlib.metrics import health as m_health
+from govlib.metrics.expr import materialise
 from govlib.privacy import load_pseudonym_key, pseudonymise, suppress_small_cells
 from govlib.report import present, theme
 from govlib.report.sections.base import ReportContext, Section
@@ -28,7 +29,7 @@ def health_scores(ctx: ReportContext):
     """Every creator's health score at the end of the month, an engine expression (shared by the sections)."""
 
     def compute():
-        return m_health.health_ledger(
+        ledger = m_health.health_ledger(
             ctx.expr("enforcement_actions"),
             ctx.expr("creators"),
             month_end(ctx),
@@ -36,6 +37,7 @@ def health_scores(ctx: ReportContext):
             market=ctx.market,
             appeals=ctx.expr("appeals") if ctx.cube.has("appeals") else None,
         )
+        return materialise(ledger, "creator_health_ledger")  # read by every section: computed once
 
     return ctx.memo("health_scores", compute)
 

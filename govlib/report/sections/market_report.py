@@ -22,6 +22,7 @@ from govlib.metrics import notices as m_notices
 from govlib.metrics import performance as m_performance
 from govlib.metrics import prevalence as m_prevalence
 from govlib.metrics import rewards as m_rewards
+from govlib.metrics.expr import materialise
 from govlib.metrics.risk import build_watchlist, plot_risk_matrix, score_creator_risk
 from govlib.metrics.trends import plot_alarm, summarise_alarms
 from govlib.privacy import load_pseudonym_key, pseudonymise, suppress_small_cells
@@ -543,6 +544,7 @@ def account_health(ctx: ReportContext) -> Section:
     scores = m_health.health_ledger(
         actions, ctx.expr("creators"), month_end, hs, market=ctx.market, appeals=appeals
     )
+    scores = materialise(scores, "market_report_ledger")  # read by three summaries: computed once
     s.markdown(
         _(
             "Every creator starts with {start} health points out of {max}; each violation deducts points for {days} days. "
