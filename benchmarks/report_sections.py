@@ -29,6 +29,9 @@ def main() -> None:
     ap.add_argument("--month", default="2026-10")
     ap.add_argument("--report", default="creator_health")
     ap.add_argument(
+        "--sections", default="", help="comma-separated sections to time (default: the notebook's)"
+    )
+    ap.add_argument(
         "--code", default="", help="import govlib from this checkout instead of the installed one"
     )
     args = ap.parse_args()
@@ -44,6 +47,8 @@ def main() -> None:
 
     nb = Path(config.PROJECT_ROOT, "notebooks", f"{args.report}.ipynb").read_text()
     names = list(dict.fromkeys(re.findall(rf"{args.report}\.(\w+)\(ctx\)", nb)))
+    if args.sections:
+        names = [n for n in names if n in args.sections.split(",")]
     module = importlib.import_module(f"govlib.report.sections.{args.report}")
     open_report_cube(args.market, args.month, data_dir=args.data)  # build (or reuse) the cube: not timed
     wall0, cpu0 = time.perf_counter(), time.process_time()
