@@ -17,14 +17,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 
 from govlib.errors import GovlibError
 from govlib.stats import estimate_prevalence, proportion_interval
 from govlib.timeutil import in_month
 
-__all__ = ["compare_actioned_content", "estimate_exposure_to_violations", "summarise_views_before_action"]
+__all__ = ["compare_actioned_content", "estimate_exposure_to_violations"]
 
 MEASURES = ("gmv_eur", "views")
 NO_CATEGORY = "(none)"
@@ -237,68 +236,3 @@ def estimate_exposure_to_violations(
         "actioned_items",
     ]
     return pd.DataFrame(rows, columns=cols)
-
-
-def summarise_views_before_action(
-    actions: pd.DataFrame,
-    *,
-    market: str,
-    month: str,
-    tz: str,
-    by: str | None = "action_type",
-    quantiles: Sequence[float] = (0.5, 0.9, 0.99),
-    alpha: float = 0.05,
-) -> pd.DataFrame:
-    """Views content got before it was actioned, and the share actioned before any view.
-
-    Definition: actions of ``market`` actioned in local ``month`` with a non-null
-    ``views_before_action``. ``zero_views_share`` = share with ``views_before_action
-    == 0`` (with ``by="action_type"``, the ``content_removed`` row is the KPI
-    ``removed_before_views_rate`` of ``kpis.md``); denominator: those actions.
-
-    Parameters
-    ----------
-    actions : DataFrame
-        ``enforcement_actions``.
-    market, month, tz : str
-        Market, ``YYYY-MM`` and its time zone.
-    by : str or None, default "action_type"
-        Breakdown column (``action_type``, ``policy``, ``detection_source``...).
-    quantiles : sequence of float
-        Reported as ``p50, p90, p99`` (linear interpolation).
-    alpha : float, default 0.05
-        Wilson interval level.
-
-    Returns
-    -------
-    DataFrame
-        Per group: ``actions`` (with a known view count), ``zero_views``,
-        ``zero_views_share, ci_low, ci_high, views_total, views_mean`` and the quantile
-        columns.
-    """
-    cols = ["market", "actioned_at", "views_before_action"] + ([by] if by else [])
-    _require(actions, "enforcement_actions", cols)
-    a = actions[actions["market"].astype(str) == market]
-    a = a[in_month(a["actioned_at"], month, tz).to_numpy() & a["views_before_action"].notna().to_numpy()]
-    v = a["views_before_action"].to_numpy(dtype=float)
-    grp = a[by].astype(str).to_numpy() if by else np.full(len(a), "all", dtype=object)
-    rows = []
-    names = sorted(set(grp)) if len(a) else (["all"] if by is None else [])
-    for g in names:
-        x = v[grp == g]
-        n, k = len(x), int((x == 0).sum())
-        lo, hi = proportion_interval(k, n, alpha=alpha)
-        row = {
-            "group": g,
-            "actions": n,
-            "zero_views": k,
-            "zero_views_share": k / n if n else math.nan,
-            "ci_low": lo,
-            "ci_high": hi,
-            "views_total": float(x.sum()),
-            "views_mean": float(x.mean()) if n else math.nan,
-        }
-        for q in quantiles:
-            row[f"p{round(q * 100):02d}"] = float(np.quantile(x, q)) if n else math.nan
-        rows.append(row)
-    return pd.DataFrame(rows)
