@@ -428,19 +428,25 @@ def share_at_or_below_milestones(
     _require(t, "scores", ["creator_id", "at", "score", "ecommerce_removed", *keys])
     _require(c, "content", ["creator_id", "published_at"])
     cols = [*keys, "milestone", "restriction", "numerator", "denominator", "value", "ci_low", "ci_high"]
-    groups = t.select(keys).distinct().execute() if keys else None
-    if groups.empty if keys else int(t.count().execute()) == 0:
-        return pd.DataFrame(columns=cols)
-    at_ts = _scores_at(t, at)
+    if at is None:  # the moment of the ledger (none when it is empty)
+        first = t.select("at").limit(1).execute()
+        if first.empty:
+            return pd.DataFrame(columns=cols)
+        at = first["at"].iloc[0]
+    at_ts = utc_literal(at)[0]
     lo, hi = _lit_at(at_ts - pd.Timedelta(days=active_days)), _lit_at(at_ts)
-    recent = c.filter((c.published_at > lo) & (c.published_at <= hi)).select("creator_id").distinct()
-    a = t.semi_join(recent, "creator_id")
+    recent = c.filter((c.published_at > lo) & (c.published_at <= hi)).select(_cid=c.creator_id).distinct()
+    j = t.left_join(recent, t.creator_id == recent._cid)
+    active = j._cid.notnull()
     desc = sorted(s.milestones, reverse=True)
-    aggs = {"_n": a.count()} | {
-        f"_k{i}": ((a.score <= m) | a.ecommerce_removed).cast("int64").sum() for i, m in enumerate(desc)
-    }
-    counts = (a.group_by(keys).agg(**aggs) if keys else a.aggregate(**aggs)).execute()
-    merged = groups.merge(counts, on=keys, how="left") if keys else counts
+    aggs = {"_rows": j.count(), "_n": active.cast("int64").sum()} | {
+        f"_k{i}": (active & ((j.score <= m) | j.ecommerce_removed)).cast("int64").sum()
+        for i, m in enumerate(desc)
+    }  # one query: every group of the ledger, with its active creators (0 when none)
+    merged = (j.group_by(keys).agg(**aggs) if keys else j.aggregate(**aggs)).execute()
+    merged = merged[merged["_rows"].fillna(0) > 0]
+    if merged.empty:
+        return pd.DataFrame(columns=cols)
     merged = merged.sort_values(keys).reset_index(drop=True) if keys else merged
     rows = []
     for _, grp in merged.iterrows():
