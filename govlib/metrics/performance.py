@@ -1,5 +1,9 @@
 """Content performance: how much reach and sales violating content gets.
 
+The month's items stay on the engine (Ibis expressions, :mod:`govlib.metrics.expr`): the
+first two functions return per-group counts, sums and medians; given pandas frames they run
+on an in-memory DuckDB table.
+
 Functions
 ---------
 compare_actioned_content
@@ -17,12 +21,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import ibis
 import numpy as np
 import pandas as pd
 
 from govlib.errors import GovlibError
-from govlib.stats import estimate_prevalence, proportion_interval
-from govlib.timeutil import in_month
+from govlib.metrics.expr import as_table, require_columns, utc_literal
+from govlib.stats import proportion_interval
+from govlib.stats.survey import estimate_prevalence_from_totals
+from govlib.timeutil import in_month, month_bounds
 
 __all__ = ["compare_actioned_content", "estimate_exposure_to_violations", "summarise_views_before_action"]
 
@@ -34,40 +41,33 @@ class PerformanceInputError(GovlibError):
     """Inputs of a content-performance metric lack columns."""
 
 
-def _require(df: pd.DataFrame, table: str, columns: Sequence[str]) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise PerformanceInputError(
-            f"table {table!r} lacks column(s) {', '.join(missing)}; it has {', '.join(map(str, df.columns))}"
-        )
+def _require(df, table: str, columns: Sequence[str]) -> None:
+    require_columns(df, table, columns, PerformanceInputError)
 
 
-def _month_content(
-    content: pd.DataFrame, actions: pd.DataFrame, market: str, month: str, tz: str, by: str | None
-) -> pd.DataFrame:
-    cols = ["content_id", "market", "published_at", "views", "gmv_eur"] + ([by] if by else [])
-    _require(content, "content", cols)
-    _require(actions, "enforcement_actions", ["content_id"])
-    c = content[content["market"].astype(str) == market]
-    c = c[in_month(c["published_at"], month, tz).to_numpy()]
-    actioned = set(actions["content_id"].dropna().astype(str))
-    out = pd.DataFrame(
-        {
-            "content_id": c["content_id"].astype(str).to_numpy(),
-            "views": c["views"].to_numpy(dtype=float),
-            "gmv_eur": c["gmv_eur"].to_numpy(dtype=float),
-        }
+def _month_content(content, actions, market: str, month: str, tz: str, by: str | None):
+    """The market's content published in local ``month`` on the engine: ``views, gmv_eur, actioned, group``."""
+    c, a = as_table(content, "content"), as_table(actions, "enforcement_actions")
+    _require(
+        c, "content", ["content_id", "market", "published_at", "views", "gmv_eur"] + ([by] if by else [])
     )
-    out["actioned"] = out["content_id"].isin(actioned)
-    out["group"] = (
-        c[by].astype(object).where(c[by].notna(), NO_CATEGORY).astype(str).to_numpy() if by else "all"
+    _require(a, "enforcement_actions", ["content_id"])
+    start, end = (utc_literal(x)[1] for x in month_bounds(month, tz))
+    c = c.filter((c.market == market) & (c.published_at >= start) & (c.published_at < end))
+    ids = a.filter(a.content_id.notnull()).select(_cid=a.content_id.cast("string")).distinct()
+    c = c.left_join(ids, c.content_id.cast("string") == ids._cid)
+    group = c[by].cast("string").fill_null(NO_CATEGORY) if by else ibis.literal("all")
+    return c.select(
+        views=c.views.cast("float64"),
+        gmv_eur=c.gmv_eur.cast("float64"),
+        actioned=c._cid.notnull(),
+        group=group,
     )
-    return out
 
 
 def compare_actioned_content(
-    content: pd.DataFrame,
-    actions: pd.DataFrame,
+    content,
+    actions,
     *,
     market: str,
     month: str,
@@ -85,7 +85,7 @@ def compare_actioned_content(
 
     Parameters
     ----------
-    content, actions : DataFrame
+    content, actions : ibis.Table or DataFrame
         Contract tables ``content`` and ``enforcement_actions``.
     market, month, tz : str
         Market, ``YYYY-MM`` and its time zone.
@@ -107,14 +107,22 @@ def compare_actioned_content(
     -----
     ``views`` and ``gmv_eur`` are lifetime values at the data cut-off, so recent
     content has had less time to accumulate both (compare groups within a month, not
-    across months). Actioned content stops accumulating when removed.
+    across months). Actioned content stops accumulating when removed. The items stay on
+    the engine: per group and side it returns counts, sums and the exact median
+    (DuckDB ``percentile_cont``, Spark ``percentile``: linear interpolation, as pandas).
     """
     d = _month_content(content, actions, market, month, tz, by)
+    agg = d.group_by(["group", "actioned"]).agg(
+        n=d.count(), views=d.views.sum(), med=d.views.median(), gmv=d.gmv_eur.sum(), gmv_n=d.gmv_eur.count()
+    )
+    sides = {(g, bool(a)): r for g, a, *r in agg.execute().itertuples(index=False)}
     rows = []
-    for g in sorted(d["group"].unique()):
-        x = d[d["group"] == g]
-        a, c = x[x["actioned"]], x[~x["actioned"]]
-        n, k = len(x), len(a)
+    for g in sorted({g for g, _ in sides}):
+        (na, va, ma, ga, gna), (nc, vc, mc, gc, gnc) = (
+            _side(sides.get((g, True))),
+            _side(sides.get((g, False))),
+        )
+        n, k = na + nc, na
         lo, hi = proportion_interval(k, n, alpha=alpha)
         rows.append(
             {
@@ -124,38 +132,49 @@ def compare_actioned_content(
                 "actioned_share": k / n if n else math.nan,
                 "ci_low": lo,
                 "ci_high": hi,
-                "views_actioned": float(a["views"].sum()),
-                "views_compliant": float(c["views"].sum()),
-                "median_views_actioned": float(a["views"].median()) if k else math.nan,
-                "median_views_compliant": float(c["views"].median()) if len(c) else math.nan,
-                "gmv_actioned_eur": float(a["gmv_eur"].sum()),
-                "gmv_compliant_eur": float(c["gmv_eur"].sum()),
-                "mean_gmv_actioned_eur": float(a["gmv_eur"].mean()) if k else math.nan,
-                "mean_gmv_compliant_eur": float(c["gmv_eur"].mean()) if len(c) else math.nan,
+                "views_actioned": va,
+                "views_compliant": vc,
+                "median_views_actioned": ma if k else math.nan,
+                "median_views_compliant": mc if nc else math.nan,
+                "gmv_actioned_eur": ga,
+                "gmv_compliant_eur": gc,
+                "mean_gmv_actioned_eur": ga / gna if gna else math.nan,
+                "mean_gmv_compliant_eur": gc / gnc if gnc else math.nan,
             }
         )
-    cols = [
-        "group",
-        "items",
-        "actioned_items",
-        "actioned_share",
-        "ci_low",
-        "ci_high",
-        "views_actioned",
-        "views_compliant",
-        "median_views_actioned",
-        "median_views_compliant",
-        "gmv_actioned_eur",
-        "gmv_compliant_eur",
-        "mean_gmv_actioned_eur",
-        "mean_gmv_compliant_eur",
-    ]
-    return pd.DataFrame(rows, columns=cols)
+    return pd.DataFrame(rows, columns=COMPARE_COLUMNS)
+
+
+COMPARE_COLUMNS = [
+    "group",
+    "items",
+    "actioned_items",
+    "actioned_share",
+    "ci_low",
+    "ci_high",
+    "views_actioned",
+    "views_compliant",
+    "median_views_actioned",
+    "median_views_compliant",
+    "gmv_actioned_eur",
+    "gmv_compliant_eur",
+    "mean_gmv_actioned_eur",
+    "mean_gmv_compliant_eur",
+]
+
+
+def _side(r) -> tuple[int, float, float, float, int]:
+    """One side's ``(items, views, median views, gmv, items with gmv)``; zeros (NaN median) when empty."""
+    if r is None:
+        return 0, 0.0, math.nan, 0.0, 0
+    n, views, med, gmv, gmv_n = r
+    nz = lambda x: 0.0 if pd.isna(x) else float(x)  # noqa: E731 - an empty sum is null on the engine
+    return int(n), nz(views), math.nan if pd.isna(med) else float(med), nz(gmv), int(gmv_n)
 
 
 def estimate_exposure_to_violations(
-    content: pd.DataFrame,
-    actions: pd.DataFrame,
+    content,
+    actions,
     *,
     market: str,
     month: str,
@@ -172,7 +191,7 @@ def estimate_exposure_to_violations(
 
     Parameters
     ----------
-    content, actions : DataFrame
+    content, actions : ibis.Table or DataFrame
         Contract tables; ``actions`` up to the data end.
     market, month, tz : str
         Market, ``YYYY-MM`` and its time zone.
@@ -196,7 +215,9 @@ def estimate_exposure_to_violations(
     (:func:`govlib.stats.survey.estimate_prevalence` with the measure as weight:
     ``sum(w * y) / sum(w)``, Korn-Graubard interval). It expresses how variable the
     share is given a few items carry most of the GMV (heavy tails), not a sampling
-    error of the total, which is a census.
+    error of the total, which is a census. The engine sums ``w``, ``w * y`` and
+    ``w**2`` per side (:func:`govlib.stats.survey.estimate_prevalence_from_totals`):
+    the same estimate without moving the items.
 
     References
     ----------
@@ -205,38 +226,54 @@ def estimate_exposure_to_violations(
     if measure not in MEASURES:
         raise ValueError(f"measure must be one of {MEASURES}, got {measure!r}")
     d = _month_content(content, actions, market, month, tz, by)
+    w, y = d[measure], d.actioned
+    agg = d.group_by("group").agg(
+        n=d.count(),
+        k=y.cast("int64").sum(),
+        bad=(w.isnull() | (w < 0)).cast("int64").sum(),
+        W=w.sum(),
+        Wy=w.sum(where=y),
+        W2y=(w * w).sum(where=y),
+        W2o=(w * w).sum(where=~y),
+    )
+    agg = agg.execute().sort_values("group").reset_index(drop=True)
+    if agg.empty and by is None:
+        agg = pd.DataFrame({"group": ["all"], "n": [0], "k": [0], "bad": [0]})
     rows = []
-    groups = sorted(d["group"].unique()) if len(d) else (["all"] if by is None else [])
-    for g in groups:
-        x = d[d["group"] == g]
-        w = x[measure].to_numpy(dtype=float)
-        y = x["actioned"].to_numpy()
-        est = estimate_prevalence(y, weight=w, alpha=alpha)
+    for r in agg.to_dict("records"):
+        if int(r["bad"]):
+            raise ValueError(f"weight has {int(r['bad'])} missing or negative values; weights must be >= 0")
+        tot = {c: 0.0 if pd.isna(r.get(c)) else float(r[c]) for c in ("W", "Wy", "W2y", "W2o")}
+        est = estimate_prevalence_from_totals(
+            int(r["n"]), int(r["k"]), tot["W"], tot["Wy"], tot["W2y"], tot["W2o"], alpha=alpha
+        )
         rows.append(
             {
-                "group": g,
+                "group": r["group"],
                 "measure": measure,
                 "value": est.value,
-                "numerator": float((w * y).sum()),
-                "denominator": float(w.sum()),
+                "numerator": tot["Wy"],
+                "denominator": tot["W"],
                 "ci_low": est.ci_low,
                 "ci_high": est.ci_high,
-                "items": len(x),
-                "actioned_items": int(y.sum()),
+                "items": int(r["n"]),
+                "actioned_items": int(r["k"]),
             }
         )
-    cols = [
-        "group",
-        "measure",
-        "value",
-        "numerator",
-        "denominator",
-        "ci_low",
-        "ci_high",
-        "items",
-        "actioned_items",
-    ]
-    return pd.DataFrame(rows, columns=cols)
+    return pd.DataFrame(rows, columns=EXPOSURE_COLUMNS)
+
+
+EXPOSURE_COLUMNS = [
+    "group",
+    "measure",
+    "value",
+    "numerator",
+    "denominator",
+    "ci_low",
+    "ci_high",
+    "items",
+    "actioned_items",
+]
 
 
 def summarise_views_before_action(

@@ -1,9 +1,15 @@
 """Rewards and penalties: do incentives go to creators who violate policy?
 
+The per-creator work of the report's figures runs on the engine (Ibis expressions,
+:mod:`govlib.metrics.expr`): DuckDB over a cube, Spark, or an in-memory table when given
+pandas frames. Only per-group counts and sums reach pandas.
+
 Functions
 ---------
+rewards_penalties_table
+    Per creator: rewards received against enforcement received in a period (Ibis table).
 compare_rewards_penalties
-    Per creator: rewards received against enforcement received in a period.
+    The same, executed into a pandas frame.
 summarise_rewards_penalties
     The same per tier (or any grouping): rewarded, penalised, both, value shares.
 share_rewarded_with_recent_violations
@@ -19,16 +25,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import ibis
 import numpy as np
 import pandas as pd
 
 from govlib.contract import ACTION_TYPES
 from govlib.errors import GovlibError
-from govlib.metrics.frames import require_columns
+from govlib.metrics.expr import as_table, require_columns, utc_literal
 from govlib.stats import proportion_interval
 from govlib.timeutil import month_bounds, shift_month, to_utc
 
 __all__ = [
+    "rewards_penalties_table",
     "compare_rewards_penalties",
     "summarise_rewards_penalties",
     "share_rewarded_with_recent_violations",
@@ -43,8 +51,8 @@ class RewardsInputError(GovlibError):
     """Inputs of a rewards metric lack columns."""
 
 
-def _require(df: pd.DataFrame, table: str, columns: Sequence[str]) -> None:
-    require_columns(df, table, columns, error=RewardsInputError)
+def _require(df, table: str, columns: Sequence[str]) -> None:
+    require_columns(df, table, columns, RewardsInputError)
 
 
 def _window(month: str, tz: str, months: int) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -53,17 +61,8 @@ def _window(month: str, tz: str, months: int) -> tuple[pd.Timestamp, pd.Timestam
     return start, end
 
 
-def compare_rewards_penalties(
-    rewards: pd.DataFrame,
-    actions: pd.DataFrame,
-    creators: pd.DataFrame,
-    *,
-    market: str,
-    month: str,
-    tz: str,
-    months: int = 1,
-) -> pd.DataFrame:
-    """Rewards received against penalties received, per creator, over a period.
+def rewards_penalties_table(rewards, actions, creators, *, market: str, month: str, tz: str, months: int = 1):
+    """Rewards received against penalties received, per creator, over a period, as an Ibis table.
 
     Definition: the period is the ``months`` local months ending with ``month`` in
     ``tz``; rewards count by ``granted_at``, penalties by ``actioned_at``; only rows
@@ -72,7 +71,7 @@ def compare_rewards_penalties(
 
     Parameters
     ----------
-    rewards, actions, creators : DataFrame
+    rewards, actions, creators : ibis.Table or DataFrame
         Contract tables ``rewards`` (``creator_id, market, granted_at, value_eur``),
         ``enforcement_actions`` (``creator_id, market, action_type, health_points,
         actioned_at``) and ``creators`` (``creator_id, market, tier, registered_at``).
@@ -83,53 +82,78 @@ def compare_rewards_penalties(
 
     Returns
     -------
-    DataFrame
+    ibis.Table
         ``creator_id, tier, rewards, rewards_value_eur, actions, sanctions`` (actions
-        other than a warning), ``health_points``, ``rewarded``, ``penalised``. Raw
-        ``creator_id``: pseudonymise before circulating.
+        other than a warning), ``health_points``, ``rewarded``, ``penalised``; unordered.
+        Raw ``creator_id``: aggregate it (:func:`summarise_rewards_penalties`) or
+        pseudonymise before circulating.
     """
-    _require(rewards, "rewards", ["creator_id", "market", "granted_at", "value_eur"])
+    rw, ac, cr = (
+        as_table(rewards, "rewards"),
+        as_table(actions, "enforcement_actions"),
+        as_table(creators, "creators"),
+    )
+    _require(rw, "rewards", ["creator_id", "market", "granted_at", "value_eur"])
     _require(
-        actions,
-        "enforcement_actions",
-        ["creator_id", "market", "action_type", "health_points", "actioned_at"],
+        ac, "enforcement_actions", ["creator_id", "market", "action_type", "health_points", "actioned_at"]
     )
-    _require(creators, "creators", ["creator_id", "market", "tier", "registered_at"])
-    start, end = _window(month, tz, months)
-    cr = creators[(creators["market"].astype(str) == market) & (to_utc(creators["registered_at"]) < end)]
-    cr = cr.assign(creator_id=cr["creator_id"].astype(str))[["creator_id", "tier"]]
-    rw = rewards[rewards["market"].astype(str) == market]
-    g = to_utc(rw["granted_at"])
-    rw = rw[(g >= start) & (g < end)].assign(creator_id=lambda x: x["creator_id"].astype(str))
-    ac = actions[actions["market"].astype(str) == market]
-    t = to_utc(ac["actioned_at"])
-    ac = ac[(t >= start) & (t < end)].assign(creator_id=lambda x: x["creator_id"].astype(str))
-    r = rw.groupby("creator_id").agg(rewards=("value_eur", "size"), rewards_value_eur=("value_eur", "sum"))
-    a = (
-        ac.assign(_s=ac["action_type"].astype(str).isin(SANCTION_TYPES))
-        .groupby("creator_id")
-        .agg(actions=("action_type", "size"), sanctions=("_s", "sum"), health_points=("health_points", "sum"))
+    _require(cr, "creators", ["creator_id", "market", "tier", "registered_at"])
+    start, end = (utc_literal(x)[1] for x in _window(month, tz, months))
+    cr = cr.filter((cr.market == market) & (cr.registered_at < end)).select("creator_id", "tier")
+    rw = rw.filter((rw.market == market) & (rw.granted_at >= start) & (rw.granted_at < end))
+    r = rw.group_by("creator_id").agg(_rewards=rw.count(), _value=rw.value_eur.sum())
+    ac = ac.filter((ac.market == market) & (ac.actioned_at >= start) & (ac.actioned_at < end))
+    a = ac.group_by("creator_id").agg(
+        _actions=ac.count(),
+        _sanctions=ac.action_type.isin(SANCTION_TYPES).cast("int64").sum(),
+        _points=ac.health_points.sum(),
     )
-    out = (
-        cr.set_index("creator_id")
-        .join(r)
-        .join(a)
-        .fillna({"rewards": 0, "rewards_value_eur": 0.0, "actions": 0, "sanctions": 0, "health_points": 0})
+    out = cr
+    for part in (r, a):
+        out = out.left_join(part, out.creator_id == part.creator_id).drop("creator_id_right")
+    n_rewards, n_actions = out._rewards.fill_null(0).cast("int64"), out._actions.fill_null(0).cast("int64")
+    return out.select(
+        creator_id=out.creator_id,
+        tier=out.tier,
+        rewards=n_rewards,
+        rewards_value_eur=out._value.fill_null(0.0).cast("float64"),
+        actions=n_actions,
+        sanctions=out._sanctions.fill_null(0).cast("int64"),
+        health_points=out._points.fill_null(0).cast("int64"),
+        rewarded=n_rewards > 0,
+        penalised=n_actions > 0,
     )
+
+
+def compare_rewards_penalties(
+    rewards, actions, creators, *, market: str, month: str, tz: str, months: int = 1
+) -> pd.DataFrame:
+    """:func:`rewards_penalties_table` executed, one row per creator, sorted by ``creator_id``.
+
+    For a report, summarise the table on the engine instead
+    (:func:`summarise_rewards_penalties` takes it); this frame grows with the creators.
+
+    Notes
+    -----
+    See :func:`rewards_penalties_table` for the definition.
+    """
+    t = rewards_penalties_table(rewards, actions, creators, market=market, month=month, tz=tz, months=months)
+    out = t.order_by("creator_id").execute().reset_index(drop=True)
     for c in ("rewards", "actions", "sanctions", "health_points"):
         out[c] = out[c].astype(int)
-    out["rewarded"] = out["rewards"] > 0
-    out["penalised"] = out["actions"] > 0
-    return out.reset_index().sort_values("creator_id").reset_index(drop=True)
+    for c in ("rewarded", "penalised"):
+        out[c] = out[c].astype(bool)
+    out["rewards_value_eur"] = out["rewards_value_eur"].astype(float)
+    return out
 
 
-def summarise_rewards_penalties(per_creator: pd.DataFrame, by: Sequence[str] = ("tier",)) -> pd.DataFrame:
-    """Rewards against penalties per group (tier by default).
+def summarise_rewards_penalties(per_creator, by: Sequence[str] = ("tier",)) -> pd.DataFrame:
+    """Rewards against penalties per group (tier by default), summed on the engine.
 
     Parameters
     ----------
-    per_creator : DataFrame
-        Output of :func:`compare_rewards_penalties`.
+    per_creator : ibis.Table or DataFrame
+        :func:`rewards_penalties_table` (or :func:`compare_rewards_penalties`).
     by : sequence of str, default ("tier",)
         Grouping columns; ``()`` for one row.
 
@@ -141,53 +165,49 @@ def summarise_rewards_penalties(per_creator: pd.DataFrame, by: Sequence[str] = (
         paid), ``mean_reward_per_rewarded_eur``, ``actions_per_creator``,
         ``health_points_per_creator``.
     """
+    t = as_table(per_creator)
     _require(
-        per_creator,
-        "per_creator",
-        ["rewards_value_eur", "actions", "health_points", "rewarded", "penalised", *by],
-    )
-    d = per_creator.assign(
-        _both=per_creator["rewarded"] & per_creator["penalised"],
-        _vpen=per_creator["rewards_value_eur"].where(per_creator["penalised"], 0.0),
-        _one=1,
+        t, "per_creator", ["rewards_value_eur", "actions", "health_points", "rewarded", "penalised", *by]
     )
     keys = list(by)
-    grouped = d.groupby(keys, observed=True, sort=True) if keys else d.groupby(np.zeros(len(d)))
-    out = grouped.agg(
-        creators=("_one", "sum"),
-        rewarded=("rewarded", "sum"),
-        penalised=("penalised", "sum"),
-        rewarded_and_penalised=("_both", "sum"),
-        rewards_value_eur=("rewards_value_eur", "sum"),
-        value_to_penalised_eur=("_vpen", "sum"),
-        actions=("actions", "sum"),
-        health_points=("health_points", "sum"),
+    aggs = dict(
+        creators=t.count(),
+        rewarded=t.rewarded.cast("int64").sum(),
+        penalised=t.penalised.cast("int64").sum(),
+        rewarded_and_penalised=(t.rewarded & t.penalised).cast("int64").sum(),
+        rewards_value_eur=t.rewards_value_eur.sum(),
+        value_to_penalised_eur=t.rewards_value_eur.sum(where=t.penalised),
+        _actions=t.actions.sum(),
+        _points=t.health_points.sum(),
     )
+    out = (t.group_by(keys).agg(**aggs) if keys else t.aggregate(**aggs)).execute()
+    out = out.sort_values(keys).reset_index(drop=True) if keys else out
+    if not keys and int(out["creators"].iloc[0]) == 0:
+        out = out.iloc[0:0]
+    for c in ("creators", "rewarded", "penalised", "rewarded_and_penalised"):
+        out[c] = out[c].fillna(0).astype(int)
+    for c in ("rewards_value_eur", "value_to_penalised_eur", "_actions", "_points"):
+        out[c] = out[c].astype(float).fillna(0.0)
     out["value_share_to_penalised"] = (out["value_to_penalised_eur"] / out["rewards_value_eur"]).where(
         out["rewards_value_eur"] > 0
     )
     out["mean_reward_per_rewarded_eur"] = (out["rewards_value_eur"] / out["rewarded"]).where(
         out["rewarded"] > 0
     )
-    out["actions_per_creator"] = (out["actions"] / out["creators"]).where(out["creators"] > 0)
-    out["health_points_per_creator"] = (out["health_points"] / out["creators"]).where(out["creators"] > 0)
-    out = out.drop(columns=["actions", "health_points"]).reset_index()
-    if not keys:
-        out = out.drop(columns=out.columns[0])
-    for c in ("creators", "rewarded", "penalised", "rewarded_and_penalised"):
-        out[c] = out[c].astype(int)
-    return out
+    out["actions_per_creator"] = (out["_actions"] / out["creators"]).where(out["creators"] > 0)
+    out["health_points_per_creator"] = (out["_points"] / out["creators"]).where(out["creators"] > 0)
+    return out.drop(columns=["_actions", "_points"])
 
 
 def share_rewarded_with_recent_violations(
-    rewards: pd.DataFrame,
-    actions: pd.DataFrame,
+    rewards,
+    actions,
     *,
     market: str,
     month: str,
     tz: str,
     lookback_days: int = 90,
-    creators: pd.DataFrame | None = None,
+    creators=None,
     by: str | None = None,
     alpha: float = 0.05,
 ) -> pd.DataFrame:
@@ -202,7 +222,7 @@ def share_rewarded_with_recent_violations(
 
     Parameters
     ----------
-    rewards, actions : DataFrame
+    rewards, actions : ibis.Table or DataFrame
         Contract tables ``rewards`` and ``enforcement_actions`` (all markets allowed;
         filtered on ``market``). ``actions`` must reach ``lookback_days`` before the
         month.
@@ -210,7 +230,7 @@ def share_rewarded_with_recent_violations(
         Market, ``YYYY-MM`` and its time zone.
     lookback_days : int, default 90
         "Recent" violation window, the health-score deduction window by default.
-    creators : DataFrame, optional
+    creators : ibis.Table or DataFrame, optional
         Needed for ``by="tier"``.
     by : {None, "tier", "reward_type"}
         One row overall (None) or one per tier or reward type.
@@ -227,48 +247,40 @@ def share_rewarded_with_recent_violations(
     -----
     A high share means incentive programmes pay creators the enforcement side is
     sanctioning; eligibility rules for incentives usually exclude recent violators.
+    The reward-action pairs are a range join on the engine (same creator, action in the
+    look-back of the reward); only the per-group counts and sums reach pandas.
     """
     if by not in (None, "tier", "reward_type"):
         raise ValueError(f"by must be None, 'tier' or 'reward_type', got {by!r}")
-    _require(
-        rewards, "rewards", ["reward_id", "creator_id", "market", "granted_at", "reward_type", "value_eur"]
-    )
-    _require(actions, "enforcement_actions", ["creator_id", "market", "actioned_at"])
-    start, end = month_bounds(month, tz)
-    rw = rewards[rewards["market"].astype(str) == market].copy()
-    rw["granted_at"] = to_utc(rw["granted_at"])
-    rw = rw[(rw["granted_at"] >= start) & (rw["granted_at"] < end)]
-    rw["creator_id"] = rw["creator_id"].astype(str)
-    ac = actions[actions["market"].astype(str) == market][["creator_id", "actioned_at"]].copy()
-    ac["creator_id"] = ac["creator_id"].astype(str)
-    ac["actioned_at"] = to_utc(ac["actioned_at"])
-    pairs = rw[["reward_id", "creator_id", "granted_at"]].merge(ac, on="creator_id")
-    lb = pd.Timedelta(days=lookback_days)
-    hit = pairs[
-        (pairs["actioned_at"] <= pairs["granted_at"]) & (pairs["actioned_at"] > pairs["granted_at"] - lb)
-    ]
-    rw["to_violator"] = rw["reward_id"].isin(set(hit["reward_id"]))
+    rw, ac = as_table(rewards, "rewards"), as_table(actions, "enforcement_actions")
+    _require(rw, "rewards", ["reward_id", "creator_id", "market", "granted_at", "reward_type", "value_eur"])
+    _require(ac, "enforcement_actions", ["creator_id", "market", "actioned_at"])
+    rw = _rewards_to_violators(rw, ac, market, month, tz, lookback_days)
     if by == "tier":
         if creators is None:
             raise RewardsInputError("by='tier' needs the creators table (creator_id, tier)")
-        tiers = creators.assign(creator_id=creators["creator_id"].astype(str)).set_index("creator_id")["tier"]
-        rw["group"] = rw["creator_id"].map(tiers).astype(str)
-    elif by == "reward_type":
-        rw["group"] = rw["reward_type"].astype(str)
+        cr = as_table(creators, "creators").select("creator_id", "tier")
+        rw = rw.left_join(cr, rw.creator_id == cr.creator_id).drop("creator_id_right")
+        rw = rw.mutate(group=rw.tier.cast("string"))
     else:
-        rw["group"] = "all"
-    groups = sorted(rw["group"].unique()) if by else ["all"]
+        rw = rw.mutate(group=rw.reward_type.cast("string") if by == "reward_type" else ibis.literal("all"))
+    agg = rw.group_by("group").agg(
+        n=rw.creator_id.nunique(),
+        k=rw.creator_id.nunique(where=rw.to_violator),
+        tot=rw.value_eur.sum(),
+        viol=rw.value_eur.sum(where=rw.to_violator),
+    )
+    agg = agg.execute().sort_values("group").reset_index(drop=True)
+    if by is None and agg.empty:
+        agg = pd.DataFrame({"group": ["all"], "n": [0], "k": [0], "tot": [0.0], "viol": [0.0]})
     rows = []
-    for gname in groups:
-        g = rw[rw["group"] == gname]
-        n = g["creator_id"].nunique()
-        k = g.loc[g["to_violator"], "creator_id"].nunique()
+    for r in agg.itertuples(index=False):
+        n, k = int(r.n), 0 if pd.isna(r.k) else int(r.k)
+        tot, viol = (0.0 if pd.isna(x) else float(x) for x in (r.tot, r.viol))
         lo, hi = proportion_interval(k, n, alpha=alpha)
-        tot = float(g["value_eur"].sum())
-        viol = float(g.loc[g["to_violator"], "value_eur"].sum())
         rows.append(
             {
-                "group": gname,
+                "group": r.group,
                 "value": k / n if n else math.nan,
                 "numerator": k,
                 "denominator": n,
@@ -279,7 +291,33 @@ def share_rewarded_with_recent_violations(
                 "value_share": viol / tot if tot > 0 else math.nan,
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=SHARE_COLUMNS)
+
+
+SHARE_COLUMNS = [
+    "group",
+    "value",
+    "numerator",
+    "denominator",
+    "ci_low",
+    "ci_high",
+    "value_eur_total",
+    "value_eur_to_violators",
+    "value_share",
+]
+
+
+def _rewards_to_violators(rw, ac, market: str, month: str, tz: str, lookback_days: int):
+    """The market's rewards granted in the month, with ``to_violator``: an action of the creator in the look-back."""
+    start, end = (utc_literal(x)[1] for x in month_bounds(month, tz))
+    rw = rw.filter((rw.market == market) & (rw.granted_at >= start) & (rw.granted_at < end))
+    rw = rw.select("reward_id", "creator_id", "reward_type", "value_eur", "granted_at")
+    ac = ac.filter(ac.market == market).select(_cid=ac.creator_id, _t=ac.actioned_at)
+    lookback = ibis.interval(hours=24 * int(lookback_days))  # exact hours: no calendar-day arithmetic
+    pairs = rw.join(ac, [rw.creator_id == ac._cid, ac._t <= rw.granted_at, ac._t > rw.granted_at - lookback])
+    hits = pairs.select(_rid=pairs.reward_id).distinct()
+    out = rw.left_join(hits, rw.reward_id == hits._rid)
+    return out.mutate(to_violator=out._rid.notnull()).drop("_rid")
 
 
 def estimate_reward_change_after_violation(

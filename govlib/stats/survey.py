@@ -5,6 +5,8 @@ Functions
 estimate_prevalence
     Weighted, stratified ratio estimator of a prevalence with a design-based interval
     and a one-sided upper bound for rare events.
+estimate_prevalence_from_totals
+    The same for one stratum, from the sums an engine computes over the items.
 """
 
 from __future__ import annotations
@@ -22,7 +24,12 @@ def _sps():
     return stats
 
 
-__all__ = ["estimate_prevalence", "PrevalenceEstimate", "PREVALENCE_INTERVAL_METHODS"]
+__all__ = [
+    "estimate_prevalence",
+    "estimate_prevalence_from_totals",
+    "PrevalenceEstimate",
+    "PREVALENCE_INTERVAL_METHODS",
+]
 
 PREVALENCE_INTERVAL_METHODS = ("korn-graubard", "wald")
 
@@ -177,6 +184,21 @@ def estimate_prevalence(
         # (~1e-20) would otherwise give an astronomic effective n and a NaN interval
         if nh > 1 and np.ptp(zh) > _ROUNDING * np.abs(zh).max():
             var += nh / (nh - 1) * float(((zh - zh.mean()) ** 2).sum())
+    return _estimate(p, var, n, n_viol, n_strata, total, alpha, method, rare_count)
+
+
+def _estimate(
+    p: float,
+    var: float,
+    n: int,
+    n_viol: int,
+    n_strata: int,
+    total: float,
+    alpha: float,
+    method: str,
+    rare_count: int,
+) -> PrevalenceEstimate:
+    """The estimate and its interval from the ratio ``p`` and its linearised variance ``var``."""
     se = math.sqrt(var)
 
     if 0.0 < p < 1.0 and var > 0:
@@ -208,3 +230,60 @@ def estimate_prevalence(
         effective_n=float(n_eff),
         is_rare=n_viol < rare_count,
     )
+
+
+def estimate_prevalence_from_totals(
+    n: int,
+    n_violating: int,
+    weight_total: float,
+    weight_violating: float,
+    weight_sq_violating: float,
+    weight_sq_other: float,
+    alpha: float = 0.05,
+    method: str = "korn-graubard",
+    rare_count: int = 10,
+) -> PrevalenceEstimate:
+    """:func:`estimate_prevalence` of one stratum from its totals instead of its items.
+
+    The ratio ``p = sum(w * y) / sum(w)`` and its linearised variance
+    ``n / (n - 1) * sum((z_i - mean(z))**2)`` with ``z_i = w_i (y_i - p) / sum(w)`` depend
+    on the items only through ``n``, ``sum(y)``, ``sum(w)``, ``sum(w * y)``,
+    ``sum(w**2 * y)`` and ``sum(w**2 * (1 - y))`` for a 0/1 ``y``; an engine computes these
+    sums where the items are (e.g. every content item of a month) and only they reach
+    Python.
+
+    Parameters
+    ----------
+    n, n_violating : int
+        Items, and items with ``y = 1``.
+    weight_total, weight_violating : float
+        ``sum(w)`` and ``sum(w * y)``.
+    weight_sq_violating, weight_sq_other : float
+        ``sum(w**2)`` over the items with ``y = 1`` and over the others.
+    alpha, method, rare_count
+        As :func:`estimate_prevalence`.
+
+    Returns
+    -------
+    PrevalenceEstimate
+        Equal to :func:`estimate_prevalence` of the items (to rounding), ``n_strata`` 1.
+
+    Notes
+    -----
+    ``sum(z_i**2) = ((1 - p)**2 * sum(w**2 y) + p**2 * sum(w**2 (1 - y))) / sum(w)**2``
+    and ``mean(z) = (sum(w y) - p sum(w)) / (n sum(w))`` (zero up to rounding).
+    """
+    if method not in PREVALENCE_INTERVAL_METHODS:
+        raise ValueError(f"method must be one of {PREVALENCE_INTERVAL_METHODS}, got {method!r}")
+    n, n_viol, total = int(n), int(n_violating), float(weight_total)
+    n_strata = 1 if n else 0
+    if n == 0 or total == 0:
+        nan = math.nan
+        return PrevalenceEstimate(nan, nan, nan, nan, nan, n, n_viol, n_strata, total, nan, False)
+    p = float(weight_violating) / total
+    var = 0.0
+    if n > 1 and 0.0 < p < 1.0:  # p of 0 or 1: every z_i is 0, no variance
+        sum_z2 = ((1 - p) ** 2 * float(weight_sq_violating) + p**2 * float(weight_sq_other)) / total**2
+        z_mean = (float(weight_violating) - p * total) / (n * total)
+        var = max(n / (n - 1) * (sum_z2 - n * z_mean**2), 0.0)
+    return _estimate(p, var, n, n_viol, n_strata, total, alpha, method, rare_count)

@@ -140,3 +140,30 @@ def test_prevalence_properties(rows, rnd):
     est2 = stats.estimate_prevalence([y[i] for i in idx], [w[i] for i in idx], [s[i] for i in idx])
     assert est2.value == pytest.approx(est.value, abs=1e-12)
     assert est2.se == pytest.approx(est.se, abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_prevalence_from_totals_equals_the_item_level_estimate(seed):
+    from govlib.stats.survey import estimate_prevalence, estimate_prevalence_from_totals
+
+    rng = np.random.default_rng(seed)
+    n = 500 + 300 * seed
+    w = rng.lognormal(3, 2, n)  # heavy-tailed, like GMV
+    y = (rng.random(n) < [0.02, 0.2, 0.6][seed]).astype(float)
+    for method in ("korn-graubard", "wald"):
+        want = estimate_prevalence(y, weight=w, method=method)
+        got = estimate_prevalence_from_totals(
+            n, int(y.sum()), w.sum(), (w * y).sum(), (w**2 * y).sum(), (w**2 * (1 - y)).sum(), method=method
+        )
+        assert got.n_samples == want.n_samples and got.n_violating == want.n_violating
+        for field in ("value", "se", "ci_low", "ci_high", "effective_n"):
+            assert getattr(got, field) == pytest.approx(getattr(want, field), rel=1e-9), (method, field)
+    # all or nothing violating: no variance, the same degenerate interval
+    for yy in (np.zeros(n), np.ones(n)):
+        want = estimate_prevalence(yy, weight=w)
+        got = estimate_prevalence_from_totals(
+            n, int(yy.sum()), w.sum(), (w * yy).sum(), (w**2 * yy).sum(), (w**2 * (1 - yy)).sum()
+        )
+        assert (got.value, got.se, got.ci_low, got.ci_high) == pytest.approx(
+            (want.value, want.se, want.ci_low, want.ci_high)
+        )

@@ -1,8 +1,11 @@
 """Sections of the creator health report (``notebooks/creator_health.ipynb``).
 
 Health scores at the end of the month, their distribution by tier, the creators at or below
-each milestone, and the early-warning cohort (counts, then pseudonymised examples). The scores
-and the early-warning list are computed once per context (:meth:`ReportContext.memo`).
+each milestone, and the early-warning cohort (counts, then pseudonymised examples). The
+per-creator ledger and the early-warning list are engine expressions over the cube
+(:meth:`ReportContext.expr`), built once per context (:meth:`ReportContext.memo`); what reaches
+the kernel is aggregated (score frequencies, milestone counts, counts by reason) plus the ten
+pseudonymised examples.
 """
 
 from __future__ import annotations
@@ -10,36 +13,50 @@ from __future__ import annotations
 import pandas as pd
 
 from govlib.metrics import health as m_health
+from govlib.metrics.expr import materialise
 from govlib.privacy import load_pseudonym_key, pseudonymise, suppress_small_cells
 from govlib.report import present, theme
 from govlib.report.sections.base import ReportContext, Section
 from govlib.timeutil import month_bounds
 
 
-def health_scores(ctx: ReportContext) -> pd.DataFrame:
-    """Every creator's health score at the end of the month (shared by the sections)."""
+def month_end(ctx: ReportContext) -> pd.Timestamp:
+    """The moment of the scores: the end of the month in the market's time zone."""
+    return month_bounds(ctx.month, ctx.tz)[1]
+
+
+def health_scores(ctx: ReportContext):
+    """Every creator's health score at the end of the month, an engine expression (shared by the sections)."""
 
     def compute():
-        _start, month_end = month_bounds(ctx.month, ctx.tz)
-        return m_health.score_health(
-            ctx.tables["enforcement_actions"],
-            ctx.tables["creators"],
-            month_end,
+        ledger = m_health.health_ledger(
+            ctx.expr("enforcement_actions"),
+            ctx.expr("creators"),
+            month_end(ctx),
             ctx.params.health,
             market=ctx.market,
-            appeals=ctx.tables.get("appeals"),
+            appeals=ctx.expr("appeals") if ctx.cube.has("appeals") else None,
         )
+        return materialise(ledger, "creator_health_ledger")  # read by every section: computed once
 
     return ctx.memo("health_scores", compute)
 
 
-def early_warning_list(ctx: ReportContext) -> pd.DataFrame:
-    """The early-warning cohort, one row per creator and reason (shared by the sections)."""
+def early_warning_list(ctx: ReportContext):
+    """The early-warning cohort, one row per creator and reason, an engine expression (shared by the sections)."""
     return ctx.memo(
         "early_warning",
-        lambda: m_health.list_early_warning(
-            health_scores(ctx), ctx.tables["enforcement_actions"], ctx.params.health
+        lambda: m_health.early_warning_table(
+            health_scores(ctx), ctx.expr("enforcement_actions"), ctx.params.health, at=month_end(ctx)
         ),
+    )
+
+
+def early_warning_counts(ctx: ReportContext) -> pd.DataFrame:
+    """The cohort counted by reason (:func:`govlib.metrics.health.count_early_warning`, shared)."""
+    return ctx.memo(
+        "early_warning_counts",
+        lambda: m_health.count_early_warning(early_warning_list(ctx), health_scores(ctx)),
     )
 
 
@@ -109,10 +126,13 @@ def score_distribution(ctx: ReportContext) -> Section:
 
 
 def deductions_chart(ctx: ReportContext) -> Section:
-    """Histogram of the scores of creators with live deductions, milestones dashed (none below ``min_cell``)."""
+    """Histogram of the scores of creators with live deductions, milestones dashed (none below ``min_cell``).
+
+    ``data["deducted"]``: creators per score value below the start score (``score, creators``).
+    """
     _, fmt, hs = ctx._, ctx.fmt, ctx.params.health
-    scores = health_scores(ctx)
-    deducted = scores[scores["score"] < hs.start_score]
+    counts = m_health.score_counts(health_scores(ctx))
+    deducted = counts.loc[counts["score"] < hs.start_score, ["score", "creators"]].reset_index(drop=True)
     s = Section(data={"deducted": deducted})
     s.markdown(
         _(
@@ -120,12 +140,12 @@ def deductions_chart(ctx: ReportContext) -> Section:
             "dashed lines are the milestones."
         )
     )
-    if len(deducted) < ctx.min_cell:
+    if int(deducted["creators"].sum()) < ctx.min_cell:
         return s.markdown(
             _("Fewer than {n} creators have live deductions: no chart.").format(n=fmt.count(ctx.min_cell))
         )
     fig, ax = theme.new_figure(height_cm=7)
-    ax.hist(deducted["score"], bins=range(0, hs.start_score + 10, 10))
+    ax.hist(deducted["score"], bins=range(0, hs.start_score + 10, 10), weights=deducted["creators"])
     for m in sorted(hs.milestones):
         ax.axvline(m, color=theme.REFERENCE, linestyle="--", linewidth=0.8)
     theme.label_axes(
@@ -142,10 +162,10 @@ def deductions_chart(ctx: ReportContext) -> Section:
 def milestones(ctx: ReportContext) -> Section:
     """Share of active creators at or below each milestone, by tier and overall (``data["milestones"]``)."""
     _, fmt, hs = ctx._, ctx.fmt, ctx.params.health
-    scores = health_scores(ctx)
-    active = ctx.cube.table("content", columns=["creator_id", "published_at"])  # who published lately
-    ms = m_health.share_at_or_below_milestones(scores, active, hs, by=("market", "tier"))
-    all_ms = m_health.share_at_or_below_milestones(scores, active, hs)
+    scores, at = health_scores(ctx), month_end(ctx)
+    active = ctx.expr("content")  # who published lately
+    ms = m_health.share_at_or_below_milestones(scores, active, hs, by=("market", "tier"), at=at)
+    all_ms = m_health.share_at_or_below_milestones(scores, active, hs, at=at)
     all_ms["tier"] = "(all)"
     raw = pd.concat([ms, all_ms], ignore_index=True)
     ms = suppress_small_cells(
@@ -179,7 +199,7 @@ def milestones(ctx: ReportContext) -> Section:
 def early_warning(ctx: ReportContext) -> Section:
     """Early-warning cohort counted by reason (``data["counts"]``, before suppression)."""
     _, fmt = ctx._, ctx.fmt
-    raw = m_health.count_early_warning(early_warning_list(ctx), health_scores(ctx))
+    raw = early_warning_counts(ctx)
     counts = suppress_small_cells(raw, ["creators"], min_cell=ctx.min_cell, derived=["share"])
     counts["reason"] = present.label_column(_, counts["reason"])
     counts = present.format_columns(
@@ -202,11 +222,11 @@ def early_warning(ctx: ReportContext) -> Section:
 def closest_examples(ctx: ReportContext) -> Section:
     """The ten creators closest to their next milestone, pseudonymised (nothing below ``min_cell``)."""
     _, fmt = ctx._, ctx.fmt
-    warn = early_warning_list(ctx)
+    counts = early_warning_counts(ctx)
     s = Section()
-    if len(warn) < ctx.min_cell:
+    if int(counts.loc[counts["reason"] != "any", "creators"].sum()) < ctx.min_cell:  # rows of the list
         return s
-    ex = warn.sort_values(["points_to_next", "creator_id"]).head(10).copy()
+    ex = m_health.closest_early_warning(early_warning_list(ctx), ctx.params.health, n=10)
     ex["creator"] = pseudonymise(ex["creator_id"], load_pseudonym_key(ctx.data_dir or None))
     ex = ex.sort_values(["points_to_next", "creator"])
     s.data["examples"] = ex.drop(columns=["creator_id"])  # no raw creator ids, even off the page

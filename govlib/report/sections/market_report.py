@@ -23,6 +23,7 @@ from govlib.metrics import notices as m_notices
 from govlib.metrics import performance as m_performance
 from govlib.metrics import prevalence as m_prevalence
 from govlib.metrics import rewards as m_rewards
+from govlib.metrics.expr import materialise
 from govlib.metrics.risk import (
     build_watchlist,
     creator_risk_inputs_expr,
@@ -553,16 +554,22 @@ def _milestone_table(ctx: ReportContext, ms: pd.DataFrame) -> pd.DataFrame:
 
 
 def account_health(ctx: ReportContext) -> Section:
-    """Creators at or below each health milestone and the early-warning count (``data["milestones"]``, ...)."""
+    """Creators at or below each health milestone and the early-warning count (``data["milestones"]``, ...).
+
+    The per-creator ledger runs on the engine (:func:`govlib.metrics.health.health_ledger` over
+    :meth:`ReportContext.expr`); only the milestone and early-warning counts reach the kernel.
+    """
     _, fmt, hs = ctx._, ctx.fmt, ctx.params.health
     s = Section().markdown("## " + _("Creator account health"))
     if (why := _unavailable(ctx, ("creator", "health"))) is not None:
         return s.markdown(why)
-    actions = ctx.tables["enforcement_actions"]
+    actions = ctx.expr("enforcement_actions")
     _start, month_end = month_bounds(ctx.month, ctx.tz)
-    scores = m_health.score_health(
-        actions, ctx.tables["creators"], month_end, hs, market=ctx.market, appeals=ctx.tables.get("appeals")
+    appeals = ctx.expr("appeals") if ctx.cube.has("appeals") else None
+    scores = m_health.health_ledger(
+        actions, ctx.expr("creators"), month_end, hs, market=ctx.market, appeals=appeals
     )
+    scores = materialise(scores, "market_report_ledger")  # read by three summaries: computed once
     s.markdown(
         _(
             "Every creator starts with {start} health points out of {max}; each violation deducts points for {days} days. "
@@ -576,10 +583,10 @@ def account_health(ctx: ReportContext) -> Section:
             milestones=", ".join(fmt.count(m) for m in sorted(hs.milestones, reverse=True)),
         )
     )
-    ms = m_health.share_at_or_below_milestones(scores, ctx.tables["content"], hs)
+    ms = m_health.share_at_or_below_milestones(scores, ctx.expr("content"), hs, at=month_end)
     s.table(_milestone_table(ctx, ms), _("Creators at or below each health milestone"))
-    ew = m_health.count_early_warning(m_health.list_early_warning(scores, actions, hs), scores)
-    s.data.update(scores=scores, milestones=ms, early_warning=ew)
+    ew = m_health.count_early_warning(m_health.early_warning_table(scores, actions, hs, at=month_end), scores)
+    s.data.update(milestones=ms, early_warning=ew)
     n_any = int(ew.loc[ew["reason"] == "any", "creators"].sum()) if not ew.empty else 0
     return s.markdown(
         _(
@@ -640,9 +647,10 @@ def rewards_penalties(ctx: ReportContext) -> Section:
     s = Section().markdown("## " + _("Rewards and penalties"))
     if (why := _unavailable(ctx, ("reward",), "rewards")) is not None:
         return s.markdown(why)
-    actions, days = ctx.tables["enforcement_actions"], ctx.params.health.deduction_window_days
-    rp = m_rewards.compare_rewards_penalties(
-        ctx.tables["rewards"], actions, ctx.tables["creators"], market=ctx.market, month=ctx.month, tz=ctx.tz
+    actions, days = ctx.expr("enforcement_actions"), ctx.params.health.deduction_window_days
+    rewards = ctx.expr("rewards")  # per-creator work on the engine; by-tier sums reach the kernel
+    rp = m_rewards.rewards_penalties_table(
+        rewards, actions, ctx.expr("creators"), market=ctx.market, month=ctx.month, tz=ctx.tz
     )
     by_tier = m_rewards.summarise_rewards_penalties(rp, by=("tier",))
     s.markdown(
@@ -653,7 +661,7 @@ def rewards_penalties(ctx: ReportContext) -> Section:
     )
     s.table(_rewards_table(ctx, by_tier), _("Rewards and penalties by creator tier"))
     rv = m_rewards.share_rewarded_with_recent_violations(
-        ctx.tables["rewards"], actions, market=ctx.market, month=ctx.month, tz=ctx.tz, lookback_days=days
+        rewards, actions, market=ctx.market, month=ctx.month, tz=ctx.tz, lookback_days=days
     )
     s.data.update(by_tier=by_tier, rewarded_violators=rv)
     r = rv.iloc[0]
@@ -726,7 +734,7 @@ def _performance_table(ctx: ReportContext, perf: pd.DataFrame) -> pd.DataFrame:
 def content_performance(ctx: ReportContext) -> Section:
     """Actioned against compliant content by product category, and GMV exposure (``data["performance"]``, ...)."""
     _, fmt = ctx._, ctx.fmt
-    content, actions = ctx.tables["content"], ctx.tables["enforcement_actions"]
+    content, actions = ctx.expr("content"), ctx.expr("enforcement_actions")  # items stay on the engine
     perf = m_performance.compare_actioned_content(
         content, actions, market=ctx.market, month=ctx.month, tz=ctx.tz, by="product_category"
     )
