@@ -69,36 +69,85 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.strip().lower()).strip("-")
 
 
-_SLUG_SQL = "trim(regexp_replace(lower(trim(platform_name)), '[^a-z0-9]+', '-', 'g'), '-')"
+def _parse_list(text: str | None, markets: bool = False) -> list[str]:
+    """A published JSON array of codes as a list (empty or malformed -> []); member states as ISO, sorted."""
+    try:
+        values = json.loads(text) if text and text.strip() else []
+    except ValueError:
+        return []
+    if not isinstance(values, list):
+        return []
+    values = [str(v).strip() for v in values if str(v).strip()]
+    if markets:
+        return sorted({MARKET_ALIASES.get(v.upper(), v.upper()) for v in values})
+    return values
 
 
-def _list_sql(col: str) -> str:
-    """A JSON array of codes (``["AT","BE"]``) as a list; empty or malformed -> empty list."""
-    return f"coalesce(try(from_json(nullif(trim({col}), ''), '[\"VARCHAR\"]')), []::VARCHAR[])"
+def batch_transform(wanted: set[str] | None):
+    """Per-batch work done in the parsing threads (pyarrow): keep the ``wanted`` platform slugs,
+    add ``platform`` (the slug) and parse the four list columns.
+
+    Each of these columns takes few distinct values (the EEA list, a handful of content types),
+    so each distinct value is parsed once per batch and the result taken by dictionary index:
+    exact JSON parsing at the cost of a dictionary encoding.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    lists = pa.list_(pa.string())
+
+    def by_value(col, fn, typ):
+        enc = col.dictionary_encode()
+        return pa.array([fn(v) for v in enc.dictionary.to_pylist()], typ).take(enc.indices)
+
+    def transform(batch):
+        plat = by_value(batch.column("platform_name"), lambda v: slug(v or ""), pa.string())
+        if wanted is not None:
+            keep = pc.is_in(plat, pa.array(sorted(wanted)))
+            batch, plat = batch.filter(keep), plat.filter(keep)
+        cols, names = [], []
+        for name in batch.schema.names:
+            col = batch.column(name)
+            if name in LIST_COLUMNS:
+                col = by_value(col, lambda v, m=(name == "territorial_scope"): _parse_list(v, m), lists)
+            cols.append(col)
+            names.append(name)
+        return pa.record_batch([*cols, plat], names=[*names, "platform"])
+
+    return transform
+
+
+def feed_schema():
+    """Schema of the batches :func:`batch_transform` produces."""
+    import pyarrow as pa
+
+    fields = [
+        (c, pa.list_(pa.string()) if c in LIST_COLUMNS else pa.string())
+        for c in (*NEEDED_COLUMNS, *OPTIONAL_COLUMNS)
+    ]
+    return pa.schema([*fields, ("source_part", pa.int32()), ("platform", pa.string())])
 
 
 def statement_select_sql(source: str) -> str:
     """SELECT turning the published text columns of ``source`` into the archive's typed columns.
 
-    ``source`` has the needed columns as text and ``source_part``; the result also has
-    ``platform`` (the partition slug).
+    ``source`` is :func:`feed_schema`: the needed columns as text, the list columns parsed,
+    ``source_part`` and ``platform`` (the partition slug).
     """
-    alias = _case("upper(trim(m))", MARKET_ALIASES, "upper(trim(m))")
     cols = [
         "uuid",
         "platform_name",
         f"{_case('category', CATEGORY_TO_V2)} AS category",
         "category AS category_raw",
-        f"{_list_sql('category_specification')} AS category_specification",
-        f"list_sort(list_distinct(list_transform({_list_sql('territorial_scope')}, lambda m: {alias}))) "
-        "AS territorial_scope",
-        f"{_list_sql('content_type')} AS content_type",
+        "category_specification",
+        "territorial_scope",
+        "content_type",
         "CASE lower(trim(automated_detection)) WHEN 'yes' THEN true WHEN 'no' THEN false END AS automated_detection",
-        f"{_list_sql('decision_visibility')} AS decision_visibility",
-        *(f"nullif(trim({c}), '') AS {c}" for c in TEXT_COLUMNS),
-        *(f"CAST(try_cast(nullif(trim({c}), '') AS TIMESTAMP) AS TIMESTAMPTZ) AS {c}" for c in TIME_COLUMNS),
+        "decision_visibility",
+        *(f"nullif({c}, '') AS {c}" for c in TEXT_COLUMNS),
+        *(f"CAST(try_cast({c} AS TIMESTAMP) AS TIMESTAMPTZ) AS {c}" for c in TIME_COLUMNS),
         "source_part",
-        f"{_SLUG_SQL} AS platform",
+        "platform",
     ]
     return "SELECT " + ",\n  ".join(cols) + f"\nFROM {source}"
 
@@ -222,6 +271,8 @@ def connect(work: Path, memory_limit: str = "1GB", threads: int = 2):
     con.execute("SET TimeZone='UTC'")
     con.execute("SET enable_progress_bar=false")
     con.execute("SET preserve_insertion_order=false")
+    # A partitioned write buffers rows per open platform file; flushing early bounds that buffer.
+    con.execute("SET partitioned_write_flush_threshold=32768")
     return con
 
 
@@ -238,25 +289,33 @@ def check_headers(members) -> None:
             raise ArchiveError(f"{exc} Nothing from this dump was stored.") from None
 
 
-def _stage_day(con, members, stage: Path, where: str, threads: int) -> dict[int, int]:
+def _stage_day(
+    con, members, stage: Path, wanted: set[str] | None, where: str, threads: int
+) -> dict[int, int]:
     """Stream every CSV of the day into ``stage/raw`` (Parquet, one folder per platform slug).
 
     Returns rows read per CSV. A read failure raises :class:`DumpReadError` naming the file.
     """
     import duckdb
 
-    feed = BatchFeed(members, (*NEEDED_COLUMNS, *OPTIONAL_COLUMNS), threads=threads)
+    feed = BatchFeed(members, (*NEEDED_COLUMNS, *OPTIONAL_COLUMNS), threads=threads,
+                     transform=batch_transform(wanted), schema=feed_schema())  # fmt: skip
     rdr = feed.reader()  # noqa: F841 - scanned by name in the query below
     target = _sql_str(str(stage / "raw"))
     try:
         con.execute(
             f"COPY ({statement_select_sql('rdr')} WHERE {where}) TO {target} "
-            "(FORMAT parquet, PARTITION_BY (platform), COMPRESSION zstd, OVERWRITE_OR_IGNORE true)"
+            "(FORMAT parquet, PARTITION_BY (platform), COMPRESSION zstd, ROW_GROUP_SIZE 32768, OVERWRITE_OR_IGNORE true)"
         )
     except duckdb.Error as exc:
         feed.close()
         feed.raise_failures()
-        raise DumpReadError(f"the dump's CSVs cannot be read ({str(exc).splitlines()[0]})") from None
+        first = str(exc).splitlines()[0]
+        if isinstance(exc, duckdb.OutOfMemoryException):
+            raise ArchiveError(
+                f"the day needs more memory than --memory-limit allows ({first}); raise it"
+            ) from None
+        raise DumpReadError(f"the dump's CSVs cannot be read ({first})") from None
     feed.raise_failures()
     return dict(feed.rows)
 
@@ -379,6 +438,19 @@ def _covered(entry: dict | None, wanted: set[str] | None) -> bool:
     return wanted is not None and wanted <= set(requested)
 
 
+def _publish(con, store: Path, stage: Path, day: str) -> dict[str, dict]:
+    """Rename each staged platform folder into the store; their manifest entries."""
+    src = f"read_parquet({_sql_str(str(stage / 'raw' / '**' / '*.parquet'))}, hive_partitioning=true)"
+    out = {}
+    for plat, name, n in con.execute(
+        f"SELECT platform, min(platform_name), count(*) FROM {src} GROUP BY 1 ORDER BY 1"
+    ).fetchall():
+        dest = Path(store) / "statements" / f"day={day}" / f"platform={plat}"
+        replace_dir(stage / "raw" / f"platform={plat}", dest)
+        out[plat] = {"platform_name": name, "rows": int(n)}
+    return out
+
+
 def ingest_day(
     con, store: Path, df: DayFile, wanted: set[str] | None, meta: dict, threads: int = 2, log=print
 ) -> dict:
@@ -399,30 +471,22 @@ def ingest_day(
     check_headers(members)
     stored = set((old or {}).get("platforms", {}))
     conds = ["true"]
-    if wanted is not None:
-        conds.append(f"{_SLUG_SQL} IN ({', '.join(_sql_str(s) for s in sorted(wanted))})")
     if stored:
-        conds.append(f"{_SLUG_SQL} NOT IN ({', '.join(_sql_str(s) for s in sorted(stored))})")
+        conds.append(f"platform NOT IN ({', '.join(_sql_str(s) for s in sorted(stored))})")
     stage = Path(store) / ".staging" / f"day={day}"
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
-    rows = _stage_day(con, members, stage, " AND ".join(conds), threads)
+    rows = _stage_day(con, members, stage, wanted, " AND ".join(conds), threads)
     log(f"{df.path.name}: read {sum(rows.values()):,} rows from {len(members)} CSV file(s)")
-    dropped = _deduplicate_stage(con, stage)
-    warnings = _value_warnings(con, stage, df.path.name) if (stage / "raw").exists() else []
-    if (stage / "raw").exists():
+    has_rows = any((stage / "raw").rglob("*.parquet"))
+    dropped = _deduplicate_stage(con, stage) if has_rows else 0
+    warnings = []
+    if has_rows:
+        warnings = _value_warnings(con, stage, df.path.name)
         warnings += _cross_day_warnings(con, store, stage, df.day, meta, df.path.name)
     platforms = dict((old or {}).get("platforms", {}))
-    if (stage / "raw").exists():
-        src = f"read_parquet({_sql_str(str(stage / 'raw' / '**' / '*.parquet'))}, hive_partitioning=true)"
-        for plat, name, n in con.execute(
-            f"SELECT platform, min(platform_name), count(*) FROM {src} GROUP BY 1 ORDER BY 1"
-        ).fetchall():
-            replace_dir(
-                stage / "raw" / f"platform={plat}",
-                Path(store) / "statements" / f"day={day}" / f"platform={plat}",
-            )
-            platforms[plat] = {"platform_name": name, "rows": int(n)}
+    if has_rows:
+        platforms.update(_publish(con, store, stage, day))
     shutil.rmtree(stage, ignore_errors=True)
     requested = (
         None

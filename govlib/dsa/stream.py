@@ -147,11 +147,14 @@ class BatchFeed:
     """
 
     def __init__(self, members: list[CsvMember], columns: tuple[str, ...], threads: int = 2,
-                 block_size: int = 8 << 20):  # fmt: skip
+                 block_size: int = 8 << 20, transform=None, schema=None):  # fmt: skip
         import pyarrow as pa
 
         self.members, self.columns, self.block_size = members, columns, block_size
         self.schema = pa.schema([(c, pa.string()) for c in columns] + [("source_part", pa.int32())])
+        # ``transform(batch) -> batch of ``schema``: per-batch work done in the parsing threads
+        self.transform = transform
+        self.out_schema = schema or self.schema
         self.errors: dict[int, str] = {}
         self.rows: dict[int, int] = {}
         self._todo: queue.Queue = queue.Queue()
@@ -194,16 +197,17 @@ class BatchFeed:
             for batch in reader:
                 k = batch.num_rows
                 cols = [batch.column(c) if c in present else pa.nulls(k, pa.string()) for c in self.columns]
-                cols.append(
-                    pa.array([m.part] * k, pa.int32()) if k < 16 else pa.repeat(m.part, k).cast(pa.int32())
-                )
+                cols.append(pa.repeat(pa.scalar(m.part, pa.int32()), k))
+                out = pa.record_batch(cols, schema=self.schema)
+                n += k
+                if self.transform is not None:
+                    out = self.transform(out)
                 while not self._stop.is_set():
                     try:
-                        self._out.put(pa.record_batch(cols, schema=self.schema), timeout=0.2)
+                        self._out.put(out, timeout=0.2)
                         break
                     except queue.Full:
                         continue
-                n += k
         self.rows[m.part] = n
 
     def _batches(self):
@@ -221,7 +225,7 @@ class BatchFeed:
         """The batches as one ``pyarrow.RecordBatchReader`` (starts the workers; read it once)."""
         import pyarrow as pa
 
-        return pa.RecordBatchReader.from_batches(self.schema, self._batches())
+        return pa.RecordBatchReader.from_batches(self.out_schema, self._batches())
 
     def close(self) -> None:
         """Stop the workers (after a failed query) and wait for them."""
