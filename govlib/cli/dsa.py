@@ -66,7 +66,7 @@ def run_import(args: argparse.Namespace) -> int:
     for market, n in sorted(summary.rows_by_market.items()):
         print(f"  {market}  {n}")
     if not args.no_validate:
-        problems = validate_output(Path(args.out))
+        problems = validate_output(Path(args.out), args.memory_limit, args.threads)
         if problems:
             print(
                 f"the imported dataset fails the data contract ({len(problems)} problem(s)):", file=sys.stderr
