@@ -301,12 +301,9 @@ def _stage_day(
     feed = BatchFeed(members, (*NEEDED_COLUMNS, *OPTIONAL_COLUMNS), threads=threads,
                      transform=batch_transform(wanted), schema=feed_schema())  # fmt: skip
     rdr = feed.reader()  # noqa: F841 - scanned by name in the query below
-    target = _sql_str(str(stage / "raw"))
     try:
-        con.execute(
-            f"COPY ({statement_select_sql('rdr')} WHERE {where}) TO {target} "
-            "(FORMAT parquet, PARTITION_BY (platform), COMPRESSION zstd, ROW_GROUP_SIZE 32768, OVERWRITE_OR_IGNORE true)"
-        )
+        typed = con.sql(f"{statement_select_sql('rdr')} WHERE {where}").to_arrow_reader(65536)
+        _write_by_platform(typed, stage / "raw")
     except duckdb.Error as exc:
         feed.close()
         feed.raise_failures()
@@ -318,6 +315,51 @@ def _stage_day(
         raise DumpReadError(f"the dump's CSVs cannot be read ({first})") from None
     feed.raise_failures()
     return dict(feed.rows)
+
+
+def _write_by_platform(reader, root: Path, flush_rows: int = 65536, max_buffered: int = 196608) -> None:
+    """Write a stream of typed batches to ``root/platform=<slug>/data_0.parquet``, one writer per platform.
+
+    DuckDB's own partitioned ``COPY`` holds buffers per open file that outgrow a small memory
+    limit; here each platform's rows are buffered up to ``flush_rows`` (row groups of a useful
+    size) and the largest buffer is flushed whenever all together exceed ``max_buffered`` rows.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    schema = pa.schema([f for f in reader.schema if f.name != "platform"])
+    writers: dict[str, pq.ParquetWriter] = {}
+    buffers: dict[str, list] = {}
+
+    def flush(plat: str) -> None:
+        if plat not in writers:
+            (root / f"platform={plat}").mkdir(parents=True, exist_ok=True)
+            writers[plat] = pq.ParquetWriter(
+                root / f"platform={plat}" / "data_0.parquet", schema, compression="zstd"
+            )
+        writers[plat].write_table(pa.Table.from_batches(buffers.pop(plat), schema=schema))
+
+    try:
+        for batch in reader:
+            plats = batch.column("platform")
+            body = (
+                batch.drop_columns(["platform"])
+                if hasattr(batch, "drop_columns")
+                else batch.select(schema.names)
+            )
+            for plat in pc.unique(plats).to_pylist():
+                part = body.filter(pc.equal(plats, plat))
+                buffers.setdefault(plat, []).append(part)
+                if sum(b.num_rows for b in buffers[plat]) >= flush_rows:
+                    flush(plat)
+            while sum(b.num_rows for v in buffers.values() for b in v) > max_buffered:
+                flush(max(buffers, key=lambda k: sum(b.num_rows for b in buffers[k])))
+        for plat in list(buffers):
+            flush(plat)
+    finally:
+        for w in writers.values():
+            w.close()
 
 
 def _all_columns(con, glob: str) -> list[str]:

@@ -191,18 +191,29 @@ def _peak_rss_mb(args: list[str]) -> float:
 
 
 def test_memory_bounded_under_a_small_limit(tmp_path):
-    """A 4x larger multi-part dump synced under --memory-limit 128MB does not need 4x the memory."""
-    peaks = {}
-    for n in (40_000, 160_000):
-        archive = tmp_path / f"a{n}"
-        archive.mkdir()
-        dump = write_synthetic_dump(archive / "sor-global-2025-01-01-full.zip", [*F_V1, F_V2], n, 4,
-                                    seed=3, duplicates=100)  # fmt: skip
-        _sha1(dump)
-        store = tmp_path / f"s{n}"
-        peaks[n] = _peak_rss_mb(["dsa", "sync", "--archive", str(archive), "--store", str(store),
-                                 "--memory-limit", "128MB"])  # fmt: skip
-        meta = read_manifest(store)["days"]["2025-01-01"]
-        assert meta["rows_read"] == n + 100 and meta["duplicates_dropped"] == 100
-        assert sum(p["rows"] for p in meta["platforms"].values()) == n
-    assert peaks[160_000] < peaks[40_000] * 1.25, peaks
+    """A 320k-row, 8-part dump synced under --memory-limit 128MB stays within the design's bound.
+
+    The bound: the RSS of the same command on a 50-row day (Python, the libraries, DuckDB's
+    fixed costs), plus the memory limit, plus the parse queue (2 x 2 threads x 8 MB blocks,
+    with their parsed columns: 200 MB allowed). A reader that grew with the dump (the old
+    import took ~1.7 GB per million rows, ~540 MB here) would exceed it.
+    """
+    tiny = tmp_path / "tiny"
+    tiny.mkdir()
+    build_dump(tiny / "sor-global-2025-01-01-full.zip", [[(F_V2.name, F_V2)]])
+    _sha1(tiny / "sor-global-2025-01-01-full.zip")
+    base = _peak_rss_mb(["dsa", "sync", "--archive", str(tiny), "--store", str(tmp_path / "s0"),
+                         "--memory-limit", "128MB"])  # fmt: skip
+    n = 320_000
+    archive = tmp_path / "big"
+    archive.mkdir()
+    dump = write_synthetic_dump(archive / "sor-global-2025-01-01-full.zip", [*F_V1, F_V2], n, 8,
+                                seed=3, duplicates=100)  # fmt: skip
+    _sha1(dump)
+    store = tmp_path / "s1"
+    peak = _peak_rss_mb(["dsa", "sync", "--archive", str(archive), "--store", str(store),
+                         "--memory-limit", "128MB"])  # fmt: skip
+    meta = read_manifest(store)["days"]["2025-01-01"]
+    assert meta["rows_read"] == n + 100 and meta["duplicates_dropped"] == 100
+    assert sum(p["rows"] for p in meta["platforms"].values()) == n
+    assert peak < base + 128 + 200, (base, peak)
