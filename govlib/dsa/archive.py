@@ -6,7 +6,7 @@
 beside ``sor-global-YYYY-MM-DD-full.zip.sha1``. Each day is checked against its SHA-1, streamed
 (:mod:`govlib.dsa.stream`: part zips parsed in parallel, nothing extracted to disk), typed once
 and stored as **one row per statement** under
-``OUT/statements/day=YYYY-MM-DD/platform=<slug>/part-0.parquet`` (layout: ``docs/dsa.md``,
+``OUT/statements/day=YYYY-MM-DD/platform=<slug>/data_0.parquet`` (layout: ``docs/dsa.md``,
 "The statement archive"). The territorial scope stays a list; the one-row-per-member-state
 expansion is a query (:func:`by_member_state`).
 
