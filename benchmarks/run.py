@@ -24,8 +24,11 @@ start processes). Fast steps are repeated (best of ``--repeats``). The run ends 
 line::
 
     RATIOS kpi_vs_sql=<x> kpi_vs_pandas=<x> batch_vs_floor=<x> peak_rss_gb=<x>
+           dsa_vs_floor=<x> dsa_rows_per_s=<x> dsa_peak_rss_gb=<x>
 
-(govlib's time / the baseline's at the largest scale run; ``peak_rss_gb`` is govlib's
+(the ``dsa_*`` fields: ``benchmarks/dsa_import.py``, synthetic Transparency Database days of
+0.25M, 1M and 4M rows, govlib's ``dsa sync`` against an unzip + DuckDB floor, at 4M rows;
+``--no-dsa`` skips it, ``--dsa-rows`` changes the sizes; govlib's time / the baseline's at the largest scale run; ``peak_rss_gb`` is govlib's
 one market-month KPI step there) and writes the table into the "Benchmarks" section of
 ``docs/performance.md``.
 """
@@ -289,10 +292,15 @@ def render(rows: list[dict], ratios: dict, info: dict, command: str, started: st
 
 
 def ratio_line(ratios: dict) -> str:
-    return "RATIOS " + " ".join(
+    line = "RATIOS " + " ".join(
         f"{k}={fmt_ratio(ratios.get(k))}"
         for k in ("kpi_vs_sql", "kpi_vs_pandas", "batch_vs_floor", "peak_rss_gb")
     )
+    if "dsa_vs_floor" in ratios:
+        from dsa_import import ratio_fields
+
+        line += " " + ratio_fields(ratios)
+    return line
 
 
 def write_section(path: Path, title: str, body: str) -> None:
@@ -432,6 +440,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-batch", action="store_true", help="skip (b), the monthly batch")
     ap.add_argument("--no-cube", action="store_true", help="skip the cube build")
     ap.add_argument("--no-docs", action="store_true", help="do not write docs/performance.md")
+    ap.add_argument("--no-dsa", action="store_true", help="skip the DSA Transparency Database import")
+    ap.add_argument("--dsa-rows", type=int, nargs="+", default=[250_000, 1_000_000, 4_000_000],
+                    help="sizes of the synthetic DSA days (input rows)")  # fmt: skip
     ap.add_argument("--docs", default=str(ROOT / "docs" / "performance.md"))
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -457,7 +468,22 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 1
+    dsa_table = ""
+    if not args.no_dsa:
+        import dsa_import
+
+        dsa_results, dsa_ratios = dsa_import.run([250_000] if args.quick else args.dsa_rows)
+        ratios.update(dsa_ratios)
+        dsa_table = dsa_import.table(dsa_results)
     body = render(all_rows, ratios, info, command, started, os.getloadavg())
+    if dsa_table:
+        body = body.replace(
+            "\n```\nRATIOS",
+            "\nDSA Transparency Database day (`benchmarks/dsa_import.py`):\n\n"
+            + dsa_table
+            + "\n\n```\nRATIOS",
+            1,
+        )
     print()
     print(body.split("```")[0].rstrip())
     if not args.no_docs:

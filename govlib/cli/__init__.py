@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "qa plan": ("govlib.cli.qa", "plan an audit sample per stratum and export it as a review queue"),
     "i18n check": ("govlib.cli.i18n", "check translation catalogs"),
     "dsa import": ("govlib.cli.dsa", "import DSA Transparency Database dumps"),
+    "dsa sync": ("govlib.cli.dsa", "store DSA daily dumps in a statement archive"),
     "dsa report": ("govlib.cli.dsa", "write the harmonised DSA transparency report"),
     "dsa peers": ("govlib.cli.dsa", "compare with other platforms' published reports"),
 }

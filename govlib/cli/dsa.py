@@ -1,4 +1,4 @@
-"""``govlib dsa import|report|peers``: the DSA Transparency Database, the harmonised report, peers."""
+"""``govlib dsa import|sync|report|peers``: the DSA Transparency Database, the harmonised report, peers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from govlib.dsa import dataset_source
+from govlib.dsa import DsaError, dataset_source
 from govlib.dsa.peers import (
     PeerReportWarning,
     compare_with_peers,
@@ -66,7 +66,7 @@ def run_import(args: argparse.Namespace) -> int:
     for market, n in sorted(summary.rows_by_market.items()):
         print(f"  {market}  {n}")
     if not args.no_validate:
-        problems = validate_output(Path(args.out))
+        problems = validate_output(Path(args.out), args.memory_limit, args.threads)
         if problems:
             print(
                 f"the imported dataset fails the data contract ({len(problems)} problem(s)):", file=sys.stderr
@@ -75,6 +75,43 @@ def run_import(args: argparse.Namespace) -> int:
                 print(f"  - {p}", file=sys.stderr)
             return 1
     print(f"written to {args.out}")
+    return 0
+
+
+def add_arguments_sync(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--archive", required=True, metavar="DIR",
+                        help="folder of sor-global-YYYY-MM-DD-full.zip dumps with their .sha1 files")  # fmt: skip
+    parser.add_argument("--store", required=True, metavar="OUT", help="the statement archive to fill")
+    parser.add_argument("--from", dest="date_from", metavar="D", help="first dump day (YYYY-MM-DD)")
+    parser.add_argument("--to", dest="date_to", metavar="D", help="last dump day (YYYY-MM-DD)")
+    parser.add_argument(
+        "--platform", nargs="+", metavar="NAME", help="store only these platforms (default all)"
+    )
+    parser.add_argument("--memory-limit", default="1GB", help="DuckDB memory limit (default 1GB)")
+    parser.add_argument("--threads", type=int, default=2, help="parser and DuckDB threads (default 2)")
+
+
+def run_sync(args: argparse.Namespace) -> int:
+    from govlib.dsa.archive import sync
+
+    date_from = parse_day(args.date_from) if args.date_from else None
+    date_to = parse_day(args.date_to) if args.date_to else None
+    if date_from and date_to and date_to < date_from:
+        raise UsageError(f"--to {date_to} is before --from {date_from}")
+    if args.threads < 1:
+        raise UsageError("--threads must be at least 1")
+    s = sync(args.archive, args.store, date_from=date_from, date_to=date_to, platforms=args.platform,
+             memory_limit=args.memory_limit, threads=args.threads)  # fmt: skip
+    print(f"days stored:   {len(s.stored)} {' '.join(s.stored)}")
+    print(f"days skipped:  {len(s.skipped)} (already stored)")
+    print(f"rows read:     {s.rows_read}")
+    print(f"rows stored:   {s.rows_stored} (one per statement)")
+    print(f"warnings:      {len(s.warnings)} (recorded in {Path(args.store) / 'manifest.json'})")
+    if s.failed:
+        raise DsaError(
+            f"{len(s.failed)} day(s) not stored (the others are):\n  - "
+            + "\n  - ".join(f"{d}: {why}" for d, why in s.failed.items())
+        )
     return 0
 
 

@@ -184,12 +184,16 @@ class Dataset:
     (:func:`govlib.data.validate.validate_dataset` reads a dataset so, to report every problem).
     """
 
-    def __init__(self, path: str | Path, engine: str | None = None, *, check: LoaderCheck | None = None):
+    def __init__(
+        self, path: str | Path, engine: str | None = None, *, check: LoaderCheck | None = None, con=None
+    ):
         self.path = Path(path)
         self.engine = _engine.resolve_engine(engine)
         self.sources = discover_tables(self.path)
         self.check = check or None
-        self._con = None
+        self._con = (
+            con  # an Ibis backend of ``engine`` to use (e.g. one with a memory limit); None: connect on use
+        )
         self._raw: dict[str, Any] = {}
         self._typed: dict[str, Any] = {}
         if self.check is not None:

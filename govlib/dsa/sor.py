@@ -803,13 +803,26 @@ def _write_outputs(con, out: Path, summary: ImportSummary, platforms, date_from,
     staging.rmdir()
 
 
-def validate_output(out: Path) -> list:
-    """Problems found by ``govlib.data.validate.validate_dataset`` (empty if it is not available yet)."""
-    try:
-        from govlib.data.validate import validate_dataset
-    except ImportError:
-        return []
-    return list(validate_dataset(out))
+def validate_output(out: Path, memory_limit: str = "1GB", threads: int = 2) -> list:
+    """Problems found by ``govlib.data.validate.validate_dataset``, run in a DuckDB bounded like the import.
+
+    The check's engine gets the import's ``memory_limit`` and a spill directory, so checking
+    a large import does not take more memory than the import itself.
+    """
+    import ibis
+
+    from govlib.data.dataset import Dataset
+    from govlib.data.validate import validate_dataset
+
+    with _tempdir(None) as tmp:
+        con = ibis.duckdb.connect()
+        for setting in (f"memory_limit={_sql_str(memory_limit)}", f"threads={int(threads)}", "TimeZone='UTC'",
+                        f"temp_directory={_sql_str(str(tmp))}", "enable_progress_bar=false"):  # fmt: skip
+            con.raw_sql(f"SET {setting}")
+        try:
+            return list(validate_dataset(Dataset(out, "duckdb", check=False, con=con)))
+        finally:
+            con.disconnect()
 
 
 # --------------------------------------------------------------------------- CLI

@@ -1,0 +1,250 @@
+"""Stream the CSVs of a Transparency Database dump into DuckDB, without extracting them to disk.
+
+A daily dump is an outer zip of part zips, each holding CSVs. :func:`list_csvs` lists the CSVs
+with their headers; :class:`BatchFeed` parses several of them at once, each in its own thread,
+decompressing the part zip straight out of the outer zip (zlib and pyarrow's CSV parser release
+the GIL), and hands DuckDB one stream of Arrow record batches through a bounded queue.
+
+(A first design fed named pipes to DuckDB's own CSV reader; DuckDB re-opens a file after
+sniffing it, which a pipe cannot serve, so it deadlocked.)
+
+A worker that fails (truncated or corrupt zip, bad CRC, malformed CSV) records its error and
+stops; :meth:`BatchFeed.raise_failures` turns it into an error naming the file after the query,
+so a short read is never taken for a complete one."""
+
+from __future__ import annotations
+
+import csv
+import io
+import queue
+import shutil
+import threading
+import zipfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from govlib.dsa import DsaError
+
+
+class DumpReadError(DsaError):
+    """A dump's zip or CSV cannot be read (truncated, corrupt, unexpected header)."""
+
+
+@dataclass(frozen=True)
+class CsvMember:
+    """One CSV of a dump: ``part`` is its index in reading order (part zips, then CSVs, by name)."""
+
+    part: int
+    label: str
+    outer: Path
+    inner_zip: str | None  # member of the outer zip holding the CSV, None if the CSV is in the outer zip
+    csv_name: str | None  # member name of the CSV, None if ``outer`` is itself a CSV
+    header: tuple[str, ...]
+
+
+_BAD_ZIP = (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, ValueError)
+
+
+def _visible(name: str) -> bool:
+    base = name.rsplit("/", 1)[-1]
+    return not (name.endswith("/") or base.startswith(".") or name.startswith("__MACOSX"))
+
+
+@contextmanager
+def open_csv(m: CsvMember) -> Iterator[io.BufferedIOBase]:
+    """The CSV's bytes as a stream (decompressed on the fly; a part zip stored in the outer zip is
+    read in place, a compressed one is decompressed into memory-mapped temporary storage once)."""
+    if m.csv_name is None:
+        with open(m.outer, "rb") as fh:
+            yield fh
+        return
+    with zipfile.ZipFile(m.outer) as outer:
+        if m.inner_zip is None:
+            with outer.open(m.csv_name) as fh:
+                yield fh
+            return
+        info = outer.getinfo(m.inner_zip)
+        if info.compress_type == zipfile.ZIP_STORED:
+            inner_file = outer.open(info)  # seekable: the inner zip's directory is read in place
+        else:  # a compressed part zip cannot be seeked cheaply: spool it (to disk above 64 MB)
+            import tempfile
+
+            inner_file = tempfile.SpooledTemporaryFile(64 << 20)
+            with outer.open(info) as src:
+                shutil.copyfileobj(src, inner_file, 1 << 20)
+            inner_file.seek(0)
+        with inner_file, zipfile.ZipFile(inner_file) as inner, inner.open(m.csv_name) as fh:
+            yield fh
+
+
+def _read_header(m: CsvMember) -> tuple[str, ...]:
+    with open_csv(m) as fh:
+        first = fh.readline(1 << 20).decode("utf-8-sig", errors="replace")
+    row = next(csv.reader([first]), [])
+    return tuple(c.strip() for c in row)
+
+
+def list_csvs(dump: Path) -> list[CsvMember]:
+    """Every CSV of ``dump`` (outer zip of part zips, a part zip, or a CSV) with its header.
+
+    Raises
+    ------
+    DumpReadError
+        The dump or one of its part zips is not a readable zip (names the file).
+    """
+    dump = Path(dump)
+    if dump.suffix == ".csv":
+        members = [CsvMember(0, dump.name, dump, None, None, ())]
+    else:
+        members = []
+        try:
+            with zipfile.ZipFile(dump) as outer:
+                for name in sorted(n for n in outer.namelist() if _visible(n)):
+                    if name.endswith(".csv"):
+                        members.append(CsvMember(len(members), f"{dump.name}/{name}", dump, None, name, ()))
+                    elif name.endswith(".zip"):
+                        m0 = CsvMember(0, f"{dump.name}/{name}", dump, name, None, ())
+                        for csv_name in _inner_names(m0):
+                            label = f"{dump.name}/{name}/{csv_name}"
+                            members.append(CsvMember(len(members), label, dump, name, csv_name, ()))
+        except _BAD_ZIP as exc:
+            raise DumpReadError(
+                f"{dump.name}: not a readable zip ({exc}); the file is truncated or corrupt, download it again"
+            ) from None
+    out = []
+    for m in members:
+        try:
+            header = _read_header(m)
+        except _BAD_ZIP as exc:
+            raise DumpReadError(
+                f"{m.label}: cannot be read ({exc}); the dump is truncated or corrupt"
+            ) from None
+        out.append(CsvMember(m.part, m.label, m.outer, m.inner_zip, m.csv_name, header))
+    return out
+
+
+def _inner_names(m: CsvMember) -> list[str]:
+    with zipfile.ZipFile(m.outer) as outer:
+        info = outer.getinfo(m.inner_zip)
+        if info.compress_type != zipfile.ZIP_STORED:
+            with outer.open(info) as src, zipfile.ZipFile(io.BytesIO(src.read())) as inner:
+                return sorted(n for n in inner.namelist() if _visible(n) and n.endswith(".csv"))
+        with outer.open(info) as src, zipfile.ZipFile(src) as inner:
+            return sorted(n for n in inner.namelist() if _visible(n) and n.endswith(".csv"))
+
+
+class BatchFeed:
+    """Record batches of the needed columns of every CSV, parsed by ``threads`` worker threads.
+
+    Each worker takes the next CSV, streams it out of its zip through pyarrow's streaming CSV
+    reader (``block_size`` bytes at a time, quoted line breaks allowed, every column as text)
+    and puts its batches, with a ``source_part`` column, into a bounded queue: memory holds at
+    most ``threads * 2`` blocks whatever the dump size. :meth:`reader` is the queue as a
+    ``pyarrow.RecordBatchReader`` that DuckDB scans as a stream.
+    """
+
+    def __init__(self, members: list[CsvMember], columns: tuple[str, ...], threads: int = 2,
+                 block_size: int = 8 << 20, transform=None, schema=None):  # fmt: skip
+        import pyarrow as pa
+
+        self.members, self.columns, self.block_size = members, columns, block_size
+        self.schema = pa.schema([(c, pa.string()) for c in columns] + [("source_part", pa.int32())])
+        # ``transform(batch) -> batch of ``schema``: per-batch work done in the parsing threads
+        self.transform = transform
+        self.out_schema = schema or self.schema
+        self.errors: dict[int, str] = {}
+        self.rows: dict[int, int] = {}
+        self._todo: queue.Queue = queue.Queue()
+        for m in members:
+            self._todo.put(m)
+        self._out: queue.Queue = queue.Queue(maxsize=2 * max(1, threads))
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._work, daemon=True) for _ in range(max(1, threads))]
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            try:
+                m = self._todo.get_nowait()
+            except queue.Empty:
+                break
+            try:
+                self._parse(m)
+            except _BAD_ZIP as exc:
+                self.errors[m.part] = f"{type(exc).__name__}: {exc}"
+            except Exception as exc:  # noqa: BLE001 - pyarrow's CSV errors: named with the file after the query
+                self.errors[m.part] = str(exc).splitlines()[0]
+        self._out.put(None)
+
+    def _parse(self, m: CsvMember) -> None:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        present = [c for c in self.columns if c in m.header]
+        n = 0
+        with open_csv(m) as fh:
+            reader = pacsv.open_csv(
+                fh,
+                read_options=pacsv.ReadOptions(block_size=self.block_size, use_threads=False),
+                parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={c: pa.string() for c in m.header}, include_columns=present,
+                    strings_can_be_null=False, quoted_strings_can_be_null=False,
+                ),
+            )  # fmt: skip
+            for batch in reader:
+                k = batch.num_rows
+                cols = [batch.column(c) if c in present else pa.nulls(k, pa.string()) for c in self.columns]
+                cols.append(pa.repeat(pa.scalar(m.part, pa.int32()), k))
+                out = pa.record_batch(cols, schema=self.schema)
+                n += k
+                if self.transform is not None:
+                    out = self.transform(out)
+                while not self._stop.is_set():
+                    try:
+                        self._out.put(out, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+        self.rows[m.part] = n
+
+    def _batches(self):
+        for t in self._threads:
+            t.start()
+        done = 0
+        while done < len(self._threads):
+            item = self._out.get()
+            if item is None:
+                done += 1
+            else:
+                yield item
+
+    def reader(self):
+        """The batches as one ``pyarrow.RecordBatchReader`` (starts the workers; read it once)."""
+        import pyarrow as pa
+
+        return pa.RecordBatchReader.from_batches(self.out_schema, self._batches())
+
+    def close(self) -> None:
+        """Stop the workers (after a failed query) and wait for them."""
+        self._stop.set()
+        while any(t.is_alive() for t in self._threads):
+            try:
+                while True:
+                    self._out.get_nowait()
+            except queue.Empty:
+                pass
+            for t in self._threads:
+                t.join(0.05)
+
+    def raise_failures(self) -> None:
+        """Raise :class:`DumpReadError` naming the CSVs that could not be read to the end."""
+        bad = [(m, self.errors[m.part]) for m in self.members if m.part in self.errors]
+        if bad:
+            lines = "; ".join(f"{m.label} ({err})" for m, err in bad[:5])
+            raise DumpReadError(
+                f"{len(bad)} CSV file(s) of the dump could not be read to the end: {lines}. "
+                "The dump is truncated or corrupt; download it again (nothing from it was stored)."
+            )
