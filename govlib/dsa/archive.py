@@ -716,8 +716,11 @@ def open_statements(
     con = con or _engine.connect(engine)
     if con.name == "duckdb":
         t = con.read_parquet([str(f) for f in files], hive_partitioning=True)
-    else:
-        t = con.read_parquet([str(f) for f in files], basePath=str(Path(store) / "statements"))
+    else:  # Ibis' PySpark read_parquet takes one path: the whole tree, narrowed to the listed partitions
+        t = con.read_parquet(str(Path(store) / "statements"))
+        days = sorted({date.fromisoformat(f.parent.parent.name.split("=", 1)[1]) for f in files})
+        slugs = sorted({f.parent.name.split("=", 1)[1] for f in files})
+        t = t.filter(t.day.cast("date").isin(days) & t.platform.cast("string").isin(slugs))
     t = t.mutate(day=t.day.cast("date"), platform=t.platform.cast("string"))
     if not dedupe:
         return t

@@ -96,15 +96,13 @@ def open_archive(store, engine: str | None = None, date_from=None, date_to=None,
 
     Notes
     -----
-    Uses ``govlib.dsa.archive.open_statements`` (the sync's own reader) when it is installed;
-    otherwise reads the same layout here: only days listed in ``manifest.json`` (a day without
-    an entry is an interrupted sync), duplicates across days dropped as the sync documents.
+    Reads through :func:`govlib.dsa.archive.open_statements`, the sync's own reader: only days
+    listed in ``manifest.json`` (a day without an entry is an interrupted sync), duplicates
+    across days dropped as the sync documents.
     """
-    days = listed_days(Path(store), date_from, date_to)
-    try:
-        from govlib.dsa.archive import open_statements
-    except ImportError:
-        return _read_archive(Path(store), days, engine, platforms)
+    from govlib.dsa.archive import open_statements
+
+    listed_days(Path(store), date_from, date_to)  # a clear error for no manifest or no day in range
     try:
         return open_statements(
             store, engine=engine, date_from=date_from, date_to=date_to, platforms=platforms
@@ -135,23 +133,6 @@ def listed_days(store: Path, date_from=None, date_to=None) -> list[str]:
     if not days:
         raise NoStatementsError(f"{store}: no complete day between {lo or 'the start'} and {hi or 'the end'}")
     return days
-
-
-def _read_archive(store: Path, days: list[str], engine, platforms):
-    import ibis
-
-    from govlib.data.engine import connect
-
-    con = connect(engine)
-    if con.name == "duckdb":
-        t = con.read_parquet(str(store / "statements" / "**" / "*.parquet"), hive_partitioning=True)
-    else:
-        t = con.read_parquet(str(store / "statements"))
-    t = t.filter(t.day.cast("date").isin([date.fromisoformat(d) for d in days]))
-    if platforms:
-        t = t.filter(t.platform.isin(sorted({platform_slug(p) for p in platforms})))
-    order = ibis.row_number().over(group_by=t.uuid, order_by=[t.day, t.source_part, t.source_row])
-    return t.mutate(_first=order).filter(lambda x: x._first == 0).drop("_first")
 
 
 # --------------------------------------------------------------------------- aggregates
