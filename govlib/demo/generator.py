@@ -30,7 +30,9 @@ on this dataset and on no other):
     of the expansion market).
 
 Everything is vectorised with numpy and drawn from ``numpy.random.default_rng`` streams
-keyed by ``(seed, market, component)``; the same seed gives byte-identical files.
+keyed by ``(seed, market, component)``; the same seed gives byte-identical files. At
+``xlarge`` a market is generated in blocks of creators, each keyed by ``(seed, market,
+component, block)``, and the truths above are pooled over the blocks (:func:`generate`, Notes).
 """
 
 from __future__ import annotations
