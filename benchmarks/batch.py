@@ -15,7 +15,9 @@ ratio=...`` for ``make bench``. The batch runs cold: cubes are built into a fres
 
 Besides wall time it prints the CPU time (user + system) of all the processes each part
 started (workers and kernels, ``RUSAGE_CHILDREN``): on a machine shared with other jobs
-the CPU ratio is the steadier figure, the wall ratio the one the target is about.
+the CPU ratio is the steadier figure, the wall ratio the one the target is about. And the
+peak RSS of the batch's largest single process (:class:`PeakRss`: the process tree sampled
+with psutil, or ``RUSAGE_CHILDREN``'s ``ru_maxrss`` when larger).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import os
 import resource
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -37,6 +40,55 @@ def _children_cpu() -> float:
     """CPU seconds (user + system) of the terminated, waited-for descendants of this process."""
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     return ru.ru_utime + ru.ru_stime
+
+
+class PeakRss:
+    """Peak resident memory of the largest single process of this process's tree, sampled.
+
+    A thread polls this process and all its descendants (workers, kernels, Spark JVMs) every
+    ``interval`` seconds with psutil and keeps each process's largest RSS. :meth:`stop` returns
+    the largest, in MB, with that process's command line. Sampling can miss a peak shorter than
+    the interval; the callers report the larger of this and ``RUSAGE_CHILDREN``'s ``ru_maxrss``
+    (exact, but only for descendants that were waited for).
+    """
+
+    def __init__(self, interval: float = 0.5):
+        import psutil
+
+        self._psutil, self.interval = psutil, interval
+        self._root = psutil.Process()
+        self.peak: dict[int, tuple[int, str]] = {}
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def sample(self) -> None:
+        psutil = self._psutil
+        for p in [self._root, *self._root.children(recursive=True)]:
+            try:
+                rss = p.memory_info().rss
+                if rss > self.peak.get(p.pid, (0, ""))[0]:
+                    self.peak[p.pid] = (rss, " ".join(p.cmdline()[:4]))
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                continue
+
+    def _run(self) -> None:
+        while not self._done.wait(self.interval):
+            self.sample()
+
+    def stop(self) -> tuple[float, str]:
+        """(peak RSS in MB of the largest process, its command line); stops sampling."""
+        if not self._done.is_set():
+            self._done.set()
+            self._thread.join()
+        rss, cmd = max(self.peak.values(), default=(0, ""))
+        return rss / 2**20, cmd
 
 
 def _trivial_notebook(path: Path) -> None:
@@ -124,7 +176,10 @@ def main(argv: list[str] | None = None) -> int:
         (work / "floor").mkdir()
         # cubes and the memoised theme settings go to a fresh cache inside the temporary dir (cold)
         cpu0 = _children_cpu()
-        batch_s, n, ok = measure_batch(Path(a.data), a.month, a.jobs, a.markets, work, a.fresh_kernels)
+        with PeakRss() as rss:
+            batch_s, n, ok = measure_batch(Path(a.data), a.month, a.jobs, a.markets, work, a.fresh_kernels)
+        peak_mb, peak_cmd = rss.stop()
+        peak_mb = max(peak_mb, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
         cpu1 = _children_cpu()
         floor_s = measure_floor(n, a.jobs, work / "floor")
         cpu2 = _children_cpu()
@@ -141,10 +196,14 @@ def main(argv: list[str] | None = None) -> int:
         f"  CPU of started processes: batch {batch_cpu:.1f} s, floor {floor_cpu:.1f} s, "
         f"ratio {batch_cpu / floor_cpu:.2f}"
     )
+    print(
+        f"  largest process of the batch: {peak_mb / 1024:.2f} GB peak RSS ({peak_cmd or 'a reaped child'})"
+    )
     print(f"  load average at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
     print(
         f"BATCH batch_s={batch_s:.1f} floor_s={floor_s:.1f} ratio={ratio:.2f} notebooks={n} jobs={a.jobs} "
-        f"batch_cpu_s={batch_cpu:.1f} floor_cpu_s={floor_cpu:.1f} kernels={'fresh' if a.fresh_kernels else 'warm'}"
+        f"batch_cpu_s={batch_cpu:.1f} floor_cpu_s={floor_cpu:.1f} kernels={'fresh' if a.fresh_kernels else 'warm'} "
+        f"peak_rss_gb={peak_mb / 1024:.2f}"
     )
     return 0 if ok else 1
 

@@ -268,18 +268,24 @@ def cube(data: Path, market: str, month: str, tz: str, cache_dir: str | None = N
 
 def batch_govlib(data: Path, market: str, month: str, tz: str, jobs: int = 2, markets: str = "all"):
     """(b) a cold ``govlib run`` of the month for ``markets``, as ``benchmarks/batch.py``'s measure_batch
-    (a fresh cube cache), keeping the outcomes so that failed reports can be named."""
+    (a fresh cube cache), keeping the outcomes so that failed reports can be named, with the peak
+    RSS of its largest single process (``batch.PeakRss``: workers, kernels and cube builds sampled)."""
+    import resource
     import tempfile
+
+    import batch  # benchmarks/batch.py
 
     from govlib import config
     from govlib.report.batch.run import run_batch
 
-    with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp, batch.PeakRss() as rss:
         work = Path(tmp)
         config.CACHE_DIR = work / "cache"
         res = run_batch(
             month, markets=markets, data_dir=data, out_dir=work / "reports", jobs=jobs, progress=False
         )
+    peak_mb, peak_cmd = rss.stop()
+    peak_mb = max(peak_mb, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
     failed = [
         f"{o.market}/{o.report}: {o.status}: {(o.error or '').strip().splitlines()[-1:] or ''}"
         for o in res.outcomes
@@ -302,6 +308,8 @@ def batch_govlib(data: Path, market: str, month: str, tz: str, jobs: int = 2, ma
         "ok": bool(res.ok),
         "failed": failed,
         "durations": durations,
+        "peak_process_rss_mb": peak_mb,
+        "peak_process": peak_cmd,
     }
 
 

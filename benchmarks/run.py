@@ -13,9 +13,13 @@ On each scale's demo data (``data/bench-<scale>``, generated with seed 7 when mi
     three KPI tables are cross-checked (numerators and denominators equal, values to
     1e-9) before any time is reported;
 (b) the whole monthly batch for all markets against the floor of trivial notebooks with
-    the same parallelism (``benchmarks/batch.py``);
+    the same parallelism (``benchmarks/batch.py``) and against the data floor (the engine
+    writing every market's report inputs, no pandas or notebooks);
 (c) validation throughput (``validate_dataset(level="full")``, rows/s);
-plus the runner's per-market cube build, for its memory.
+plus the runner's per-market cube build, for its memory; and then (d) the whole month at
+``xlarge`` (``data/bench-xlarge``, or ``--xlarge-data``; generated when missing, never in
+``--quick`` mode unless ``--xlarge-data`` is given): its wall time and the peak RSS of its
+largest single process, sampled over the process tree (``batch.PeakRss``).
 
 Every measured step runs in a fresh child process (``python benchmarks/run.py --child``)
 that imports its libraries before the clock starts; the child reports its wall time and
@@ -23,13 +27,17 @@ its peak RSS (``getrusage(RUSAGE_SELF).ru_maxrss``, plus ``RUSAGE_CHILDREN`` for
 start processes). Fast steps are repeated (best of ``--repeats``). The run ends with one
 line::
 
-    RATIOS kpi_vs_sql=<x> kpi_vs_pandas=<x> batch_vs_floor=<x> peak_rss_gb=<x>
+    RATIOS kpi_vs_sql=<x> kpi_vs_pandas=<x> batch_vs_floor=<x> batch_vs_floors=<x> peak_rss_gb=<x>
+           xlarge_batch_s=<x> xlarge_peak_rss_gb=<x> xlarge_vs_large=<x>
            dsa_vs_floor=<x> dsa_rows_per_s=<x> dsa_peak_rss_gb=<x>
 
-(the ``dsa_*`` fields: ``benchmarks/dsa_import.py``, synthetic Transparency Database days of
-0.25M, 1M and 4M rows, govlib's ``dsa sync`` against an unzip + DuckDB floor, at 4M rows;
-``--no-dsa`` skips it, ``--dsa-rows`` changes the sizes; govlib's time / the baseline's at the largest scale run; ``peak_rss_gb`` is govlib's
-one market-month KPI step there) and writes the table into the "Benchmarks" section of
+(on one line: govlib's time / the baseline's at the largest scale run, ``batch_vs_floors``
+being the batch / (trivial-notebook floor + data floor); ``peak_rss_gb`` is govlib's one
+market-month KPI step there; the ``xlarge_`` fields are (d), ``xlarge_vs_large`` its batch
+time / the ``large`` batch's; the ``dsa_*`` fields: ``benchmarks/dsa_import.py``, synthetic
+Transparency Database days of 0.25M, 1M and 4M rows, govlib's ``dsa sync`` against an unzip +
+DuckDB floor, at 4M rows (``--no-dsa`` skips it, ``--dsa-rows`` changes the sizes); ``na``
+where not measured) and writes the table into the "Benchmarks" section of
 ``docs/performance.md``.
 """
 
@@ -63,9 +71,20 @@ LABELS = {
     "batch_floor": "(b) floor: trivial notebooks, same count and parallelism",
     "batch_data_floor": "(b) data floor: the engine writing every market's report inputs (no pandas, no notebooks)",
     "validate": "(c) validation, level full (validate_dataset)",
+    "batch_xlarge": "(d) monthly batch at xlarge, all markets (govlib run); peak RSS: its largest process",
     "cube": "runner's per-market cube (build_cube: tables written by the engine, 13 months of KPIs, alarms, slice validation)",
 }
 SECTION = "Benchmarks"
+RATIO_KEYS = (
+    "kpi_vs_sql",
+    "kpi_vs_pandas",
+    "batch_vs_floor",
+    "batch_vs_floors",
+    "peak_rss_gb",
+    "xlarge_batch_s",
+    "xlarge_peak_rss_gb",
+    "xlarge_vs_large",
+)
 
 
 class BenchError(RuntimeError):
@@ -222,6 +241,39 @@ def run_batch_bench(data: Path, month: str, tz: str, jobs: int | None) -> dict |
     }
 
 
+def batch_vs_floors(b: dict) -> float:
+    """The batch's time / (trivial-notebook floor + data floor): what the reports' own work adds to
+    the two costs no batch avoids (starting the notebooks, the engine writing their inputs)."""
+    return b["govlib"]["seconds"] / (b["floor"]["seconds"] + b["data_floor"]["seconds"])
+
+
+def run_xlarge(data: Path, jobs: int | None, large: dict | None) -> tuple[dict, dict]:
+    """(d) the whole month at xlarge: a cold ``govlib run`` of all markets in a child, its largest process.
+
+    Returns the table row and the RATIOS fields; ``xlarge_vs_large`` needs the ``large`` batch of
+    the same run (``large``: that scale's ratios and its data's row counts).
+    """
+    truth = json.loads((data / "ground_truth.json").read_text())
+    month = truth.get("end_month", END_MONTH)
+    jobs = jobs or os.cpu_count() or 1
+    g = run_child("batch_govlib", data, "all", month, "UTC", jobs=jobs)
+    peak_gb = max(g["result"]["peak_process_rss_mb"], g["rss_mb"], g["children_rss_mb"]) / 1024
+    where = f"all markets {month}, {g['result']['notebooks']} notebooks, {jobs} jobs"
+    row = {**g, "scale": "xlarge", "step": "batch_xlarge", "where": where, "rss_mb": peak_gb * 1024}
+    fields: dict = {}
+    if not g["result"]["ok"]:
+        row["ratio"] = "reports FAILED: no figure"
+        failed = "\n  ".join(g["result"]["failed"][:10])
+        print(f"[xlarge] the monthly batch had failed reports:\n  {failed}", file=sys.stderr)
+        return row, fields
+    fields = {"xlarge_batch_s": g["seconds"], "xlarge_peak_rss_gb": peak_gb}
+    if large and large.get("batch_s"):
+        fields["xlarge_vs_large"] = g["seconds"] / large["batch_s"]
+        data_x = truth["row_counts"]["content"] / large["content_rows"]
+        row["ratio"] = f"xlarge / large = {fields['xlarge_vs_large']:.2f} (content rows x{data_x:.1f})"
+    return row, fields
+
+
 # ---------------------------------------------------------------------------------------
 # report
 
@@ -292,10 +344,7 @@ def render(rows: list[dict], ratios: dict, info: dict, command: str, started: st
 
 
 def ratio_line(ratios: dict) -> str:
-    line = "RATIOS " + " ".join(
-        f"{k}={fmt_ratio(ratios.get(k))}"
-        for k in ("kpi_vs_sql", "kpi_vs_pandas", "batch_vs_floor", "peak_rss_gb")
-    )
+    line = "RATIOS " + " ".join(f"{k}={fmt_ratio(ratios.get(k))}" for k in RATIO_KEYS)
     if "dsa_vs_floor" in ratios:
         from dsa_import import ratio_fields
 
@@ -379,9 +428,11 @@ def bench_scale(
             print("benchmarks/batch.py not found: (b) skipped", flush=True)
         else:
             ratio = b["govlib"]["seconds"] / b["floor"]["seconds"]
-            note = f"govlib / floor = {ratio:.2f}"
+            floors = batch_vs_floors(b)
+            note = f"govlib / floor = {ratio:.2f}; govlib / (floor + data floor) = {floors:.2f}"
             if b["ok"]:
-                ratios["batch_vs_floor"] = ratio
+                ratios["batch_vs_floor"], ratios["batch_vs_floors"] = ratio, floors
+                ratios["batch_s"] = b["govlib"]["seconds"]
             else:  # a failed report ends early: its time is no measure of the batch
                 note = "reports FAILED: no ratio"
                 print(
@@ -439,6 +490,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=None, help="parallelism of the batch and its floor")
     ap.add_argument("--no-batch", action="store_true", help="skip (b), the monthly batch")
     ap.add_argument("--no-cube", action="store_true", help="skip the cube build")
+    ap.add_argument(
+        "--xlarge-data",
+        default=None,
+        help="an existing xlarge demo dataset for (d) (default: <data-root>/bench-xlarge, generated when missing)",
+    )
+    ap.add_argument("--no-xlarge", action="store_true", help="skip (d), the month at xlarge")
     ap.add_argument("--no-docs", action="store_true", help="do not write docs/performance.md")
     ap.add_argument("--no-dsa", action="store_true", help="skip the DSA Transparency Database import")
     ap.add_argument("--dsa-rows", type=int, nargs="+", default=[250_000, 1_000_000, 4_000_000],
@@ -458,6 +515,8 @@ def main(argv: list[str] | None = None) -> int:
     command = "make bench" if not given else ".venv/bin/python benchmarks/run.py " + " ".join(given)
     all_rows: list[dict] = []
     ratios: dict = {}
+    large: dict | None = None
+    xlarge = not args.no_xlarge and (args.xlarge_data is not None or not args.quick)
     try:
         for scale in scales:
             data = ensure_data(scale, Path(args.data_root))
@@ -465,6 +524,15 @@ def main(argv: list[str] | None = None) -> int:
                 scale, data, repeats, args.market, not args.no_batch, not args.no_cube, args.jobs
             )
             all_rows += rows
+            if scale == "large":
+                truth = json.loads((data / "ground_truth.json").read_text())
+                large = {**ratios, "content_rows": truth["row_counts"]["content"]}
+        if xlarge:
+            print("[xlarge] batch ...", flush=True)
+            data = Path(args.xlarge_data) if args.xlarge_data else ensure_data("xlarge", Path(args.data_root))
+            row, fields = run_xlarge(data, args.jobs, large)
+            all_rows.append(row)
+            ratios.update(fields)
     except BenchError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 1

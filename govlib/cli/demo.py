@@ -22,7 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--scale",
         choices=SCALES,
         default="small",
-        help="small: ~5k creators, ~200k content; medium: 10x; large: ~100x (>= 20M content)",
+        help="small: ~5k creators, ~200k content; medium: 10x; large: ~100x (>= 20M content); "
+        "xlarge: 10x large (~200M content, written in blocks of creators)",
     )
     parser.add_argument(
         "--seed", type=int, default=config.DEMO_SEED, help="random seed (default: %(default)s)"

@@ -96,6 +96,9 @@ def spark_session():
         else:
             builder = builder.master(settings.spark_master)
         for key, value in spark_conf().items():
+            # a Connect session can set only runtime settings: the server fixed its launch-time ones
+            if settings.spark_remote and key in _SPARK_DEFAULTS and not key.startswith("spark.sql."):
+                continue
             builder = builder.config(key, value)
         try:
             _spark_session = builder.getOrCreate()

@@ -30,7 +30,9 @@ on this dataset and on no other):
     of the expansion market).
 
 Everything is vectorised with numpy and drawn from ``numpy.random.default_rng`` streams
-keyed by ``(seed, market, component)``; the same seed gives byte-identical files.
+keyed by ``(seed, market, component)``; the same seed gives byte-identical files. At
+``xlarge`` a market is generated in blocks of creators, each keyed by ``(seed, market,
+component, block)``, and the truths above are pooled over the blocks (:func:`generate`, Notes).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from govlib import config
 from govlib.contract import (
@@ -112,9 +115,11 @@ class DemoDataError(GovlibError):
     """The demo dataset cannot be written where asked."""
 
 
-def _rng(seed: int, market: str, component: str) -> np.random.Generator:
-    """Independent stream per (seed, market, component): one component's draws never shift another's."""
+def _rng(seed: int, market: str, component: str, block: int = 0) -> np.random.Generator:
+    """Independent stream per (seed, market, component, creator block): one component's draws never
+    shift another's. Block 0 keeps the key of a market generated at once (the scales up to ``large``)."""
     key = (P.MARKETS.index(market) if market in P.MARKETS else 99, COMPONENTS.index(component))
+    key += (block,) if block else ()
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
 
 
@@ -128,6 +133,7 @@ class MarketWorld:
     events: Events  # actions in the data window, sorted by actioned_at
     wave: dict | None = None
     creator_number: np.ndarray | None = None  # global creator numbers (1-based)
+    block: int = 0  # creator block of the market (0 when the market is generated at once)
 
 
 # ----------------------------------------------------------------------------- phase A
@@ -139,12 +145,14 @@ def _window(params, end_month: str) -> tuple[str, str] | None:
 
 
 def _build_world(
-    code: str, params, seed: int, end_month: str, n_creators: int, plant_wave: bool
+    code: str, params, seed: int, end_month: str, n_creators: int, plant_wave: bool, block: int = 0
 ) -> MarketWorld | None:
     """Creators and the actions of one market's data window (None if it launches after ``end_month``).
 
     Offence histories run from the market's launch, so creators enter the window with
-    their past; only actions actioned inside the window are kept (plus their sweeps).
+    their past; only actions actioned inside the window are kept (plus their sweeps). A creator
+    block of a chunked market is built the same way from its own streams (``block``), the wave
+    planted against the block's own baseline.
     """
     window = _window(params, end_month)
     if window is None:
@@ -152,15 +160,15 @@ def _build_world(
     clock = Clock.build(code, params.timezone, *window)
     model = MarketModel.build(code)
     launch = local_midnight_us(f"{params.launched}-01", params.timezone)
-    creators = make_creators(_rng(seed, code, "creators"), model, n_creators, launch, clock.end)
-    rng = _rng(seed, code, "offences")
+    creators = make_creators(_rng(seed, code, "creators", block), model, n_creators, launch, clock.end)
+    rng = _rng(seed, code, "offences", block)
     onset = onset_times(rng, creators)
     events = simulate_offences(
         rng, model, np.arange(n_creators), onset, creators.main_policy, P.MAIN_POLICY_SHARE, clock.end
     )
     wave = None
     if plant_wave and code == P.WAVE_MARKET and len(clock.months) >= 3:
-        rng_w = _rng(seed, code, "wave")
+        rng_w = _rng(seed, code, "wave", block)
         wave = _plant_wave(rng_w, code, clock, model, events)
         onsets = wave.pop("_onsets")
         wave_creators = make_wave_creators(rng_w, model, onsets)
@@ -180,10 +188,10 @@ def _build_world(
     creators.first_action_at = first_at  # first-ever action (histories start at launch)
     in_window = (events.actioned >= clock.start) & (events.actioned < clock.end)
     data = events.take(np.nonzero(in_window)[0])
-    data = add_sweeps(_rng(seed, code, "sweeps"), data.take(np.argsort(data.actioned, kind="stable")))
+    data = add_sweeps(_rng(seed, code, "sweeps", block), data.take(np.argsort(data.actioned, kind="stable")))
     if wave is not None:
         _wave_ratio(data, clock, wave)
-    return MarketWorld(code, params, clock, model, creators, data, wave)
+    return MarketWorld(code, params, clock, model, creators, data, wave, block=block)
 
 
 def _plant_wave(
@@ -223,6 +231,7 @@ def _wave_ratio(data: Events, clock: Clock, wave: dict) -> None:
         float((pol & (data.actioned >= base_from) & (data.actioned < start)).sum()) / wave["baseline_weeks"]
     )
     during = float((pol & (data.actioned >= start)).sum()) / ((clock.end - start) / US_WEEK)
+    wave["_weekly"] = (before, during)  # unrounded, to pool the blocks of a chunked market
     wave["baseline_weekly_actions"] = round(before, 4)
     wave["wave_weekly_actions"] = round(during, 4)
     wave["observed_ratio"] = round(during / before, 4) if before else None
@@ -234,18 +243,23 @@ def _local_date(us: int, tz: str) -> str:
     return pd.Timestamp(us, unit="us", tz="UTC").tz_convert(tz).strftime("%Y-%m-%d")
 
 
-def _assign_creator_numbers(worlds: list[MarketWorld]) -> None:
-    """Global ``cr_`` numbers in order of registration (ties: market order, then local index)."""
-    reg = np.concatenate([w.creators.registered for w in worlds])
-    mkt = np.concatenate([np.full(len(w.creators), i) for i, w in enumerate(worlds)])
-    loc = np.concatenate([np.arange(len(w.creators)) for w in worlds])
-    order = np.lexsort((loc, mkt, reg))
+def _creator_numbers(blocks: list[tuple[int, np.ndarray]]) -> list[np.ndarray]:
+    """Global ``cr_`` numbers in order of registration (ties: market order, then local index).
+
+    ``blocks``: (market order, registration times) of each creator block, a market's blocks
+    in order (one block per market when markets are generated at once); the local index of a
+    creator runs over its market's blocks.
+    """
+    reg = np.concatenate([r for _, r in blocks])
+    mkt = np.concatenate([np.full(len(r), m) for m, r in blocks])
+    loc, seen = [], {}
+    for m, r in blocks:
+        loc.append(seen.get(m, 0) + np.arange(len(r)))
+        seen[m] = seen.get(m, 0) + len(r)
+    order = np.lexsort((np.concatenate(loc), mkt, reg))
     number = np.empty(len(reg), np.int64)
     number[order] = np.arange(1, len(reg) + 1)
-    start = 0
-    for w in worlds:
-        w.creator_number = number[start : start + len(w.creators)]
-        start += len(w.creators)
+    return np.split(number, np.cumsum([len(r) for _, r in blocks])[:-1])
 
 
 # ----------------------------------------------------------------------------- phase B
@@ -681,7 +695,8 @@ def _prevalence(
     Within stratum *h* of month *M*, ``n_h`` views are drawn with replacement with
     probability proportional to each item's views, so every sampled view represents
     ``V_h / n_h`` views (``V_h``: the stratum's views). Allocation over-samples the
-    riskier formats. Returns the sample and the true prevalence by month.
+    riskier formats. Returns the sample and, by month, the violating and all views (the true
+    prevalence is their ratio, pooled over a chunked market's blocks, which are strata too).
     """
     clock = w.clock
     month = clock.month_index(content.published)
@@ -694,7 +709,7 @@ def _prevalence(
             continue
         v = content.views[in_m]
         total = int(v.sum())
-        truth[label] = float(v[content.violating[in_m]].sum() / total) if total else None
+        truth[label] = (int(v[content.violating[in_m]].sum()), total)  # violating views, views
         vh = np.array([v[content.ctype[in_m] == h].sum() for h in range(len(CONTENT_TYPES))], dtype=float)
         if vh.sum() == 0:
             continue
@@ -787,14 +802,18 @@ def _emit_market(
     seed: int,
     scale: str,
     offsets: Offsets,
-    small: dict,
+    small: _HeldTables,
     truth: dict,
     counts: dict,
+    prevalence_n: int,
 ) -> None:
-    """Generate and write one market's tables (partitioned ones now, small ones into ``small``)."""
-    code, ev = w.code, w.events
-    detail = _action_detail(_rng(seed, code, "actions"), ev)
-    content, event_row, views_before = _build_content(_rng(seed, code, "content"), w, detail, offsets.content)
+    """Generate and write one market's (or creator block's) tables: partitioned ones now, small ones into
+    ``small``; ``prevalence_n`` is the prevalence sample size per month (a block's share of its market's)."""
+    code, ev, b = w.code, w.events, w.block
+    detail = _action_detail(_rng(seed, code, "actions", b), ev)
+    content, event_row, views_before = _build_content(
+        _rng(seed, code, "content", b), w, detail, offsets.content
+    )
     offsets.content += len(content)
     action_number = offsets.action + 1 + np.arange(len(ev), dtype=np.int64)
     offsets.action += len(ev)
@@ -806,7 +825,7 @@ def _emit_market(
         small,
         truth,
         counts,
-        P.MARKETS.index(code) if code in P.MARKETS else 99,
+        (P.MARKETS.index(code) if code in P.MARKETS else 99) * 1000 + b,
         W.ids("cr", w.creator_number),
         content,
         W.ids("ct", content.number),
@@ -814,6 +833,7 @@ def _emit_market(
         event_row,
         views_before,
         action_number,
+        prevalence_n,
     )
     _write_content(e)
     _write_actions(e)
@@ -835,10 +855,10 @@ class _MarketEmit:
     w: MarketWorld
     seed: int
     scale: str
-    small: dict
+    small: _HeldTables
     truth: dict
     counts: dict
-    mi: int  # market index: the first sort key of the small tables
+    mi: int  # market index * 1000 + creator block: the second sort key of the small tables
     creator_ids: pa.Array
     content: Content
     content_ids: pa.Array
@@ -846,12 +866,13 @@ class _MarketEmit:
     event_row: np.ndarray  # content row of each action, -1 for account-level ones
     views_before: np.ndarray
     action_number: np.ndarray
+    prevalence_n: int
 
 
 def _write_content(e: _MarketEmit) -> None:
     """The market's content partitions (sorted by published_at; ids follow that order)."""
     w, content, content_ids = e.w, e.content, e.content_ids
-    out = W.PartWriter(e.root, "content", w.code)
+    out = W.PartWriter(e.root, "content", part=e.w.block, market=w.code)
     for s in _month_slices(content.published, w.clock):
         cat = content.category[s]
         out.write(
@@ -873,7 +894,7 @@ def _write_content(e: _MarketEmit) -> None:
 def _write_actions(e: _MarketEmit) -> None:
     """The market's enforcement-action partitions (sorted by actioned_at)."""
     ev, detail = e.w.events, e.detail
-    out = W.PartWriter(e.root, "enforcement_actions", e.w.code)
+    out = W.PartWriter(e.root, "enforcement_actions", part=e.w.block, market=e.w.code)
     account_level = e.event_row < 0
     for s in _month_slices(ev.actioned, e.w.clock):
         row = e.event_row[s]
@@ -907,9 +928,9 @@ def _write_signal_scores(e: _MarketEmit) -> np.ndarray:
     """The market's signal-score partitions (sorted by scored_at, then content_id) and their
     confusion counts in the ground truth; returns each content's scoring time."""
     w, content, code = e.w, e.content, e.w.code
-    score, scored = _signal(_rng(e.seed, code, "signal"), w, content)
+    score, scored = _signal(_rng(e.seed, code, "signal", e.w.block), w, content)
     order = np.lexsort((content.number, scored))
-    out = W.PartWriter(e.root, "signal_scores", code)
+    out = W.PartWriter(e.root, "signal_scores", part=e.w.block, market=code)
     for s in _month_slices(scored[order], w.clock):
         o = order[s]
         out.write(
@@ -939,13 +960,14 @@ def _write_signal_scores(e: _MarketEmit) -> np.ndarray:
 def _emit_review_labels(e: _MarketEmit, scored: np.ndarray) -> None:
     """Review labels: a Bernoulli QA sample of scored content."""
     content, code = e.content, e.w.code
-    rng = _rng(e.seed, code, "labels")
+    rng = _rng(e.seed, code, "labels", e.w.block)
     picked = np.nonzero(rng.random(len(content)) < P.QA_LABEL_RATE[e.scale])[0]
     reviewed = np.minimum(
         scored[picked] + (rng.uniform(1.0, 240.0, len(picked)) * US_HOUR).astype(np.int64), e.w.clock.end - 1
     )
     pol = content.policy[picked]
-    e.small["review_labels"].append(
+    e.small.add(
+        "review_labels",
         _frame(
             e.mi,
             reviewed,
@@ -958,7 +980,7 @@ def _emit_review_labels(e: _MarketEmit, scored: np.ndarray) -> None:
                 "reviewed_at": reviewed,
                 "source": pa.array(["qa_sample"] * len(picked), pa.string()),
             },
-        )
+        ),
     )
 
 
@@ -977,7 +999,7 @@ def _emit_qa_reviews(e: _MarketEmit) -> None:
     """QA reviews from their own random stream (no other table shifts): reviewers with planted
     accuracies label items once, twice or three times; golden items carry the truth."""
     content, code, w = e.content, e.w.code, e.w
-    rng = _rng(e.seed, code, "qa_reviews")
+    rng = _rng(e.seed, code, "qa_reviews", e.w.block)
     items = _qa_items(rng, content, P.QA_REVIEW_RATE[e.scale])
     n, n_rev = len(items), len(P.REVIEWER_ACCURACY)
     k = draw_fixed(rng, np.array(list(P.QA_REVIEWS_PER_ITEM.values())), n) + 1
@@ -993,7 +1015,8 @@ def _emit_qa_reviews(e: _MarketEmit) -> None:
     reviewed = np.minimum(content.published[it] + gaps[rows, rnd].astype(np.int64), w.clock.end - 1)
     names = tuple(f"rv_{code.lower()}_{i + 1:02d}" for i in range(n_rev))
     yes_no = ("violating", "not_violating")
-    e.small["qa_reviews"].append(
+    e.small.add(
+        "qa_reviews",
         _frame(
             e.mi,
             reviewed,
@@ -1009,43 +1032,57 @@ def _emit_qa_reviews(e: _MarketEmit) -> None:
                 "golden_label": W.labels(yes_no, np.where(truth, 0, 1), null=~golden[rows]),
                 "reviewed_at": reviewed,
             },
-        )
+        ),
     )
     _record_review_truth(e, names, who[rows, rnd], rows, it, label, golden, k)
 
 
 def _record_review_truth(e: _MarketEmit, names, reviewer, rows, it, label, golden, k) -> None:
-    """Planted accuracies, expected accuracy per language on golden items, realised disagreement."""
+    """Planted accuracies, expected accuracy per language on golden items, realised disagreement.
+
+    Sums, so that a market generated in creator blocks adds its blocks up (``_review_quality_truth``
+    turns the accuracy sums into means)."""
     acc = np.asarray(P.REVIEWER_ACCURACY)[reviewer]
     lang, g = e.content.language[it], golden[rows]
-    by_lang = {}
-    for j, name in enumerate(e.w.params.languages):
-        sel = g & (lang == j)
-        if sel.any():
-            by_lang[name] = {"expected_accuracy": float(acc[sel].mean()), "golden_reviews": int(sel.sum())}
     n_items = len(k)
     yes = np.bincount(rows, weights=label.astype(float), minlength=n_items)
     multi = k >= 2
     disagreed = multi & (yes > 0) & (yes < k)
-    e.truth["review_quality"][e.w.code] = {
-        "reviewer_accuracy": {nm: float(a) for nm, a in zip(names, P.REVIEWER_ACCURACY)},
-        "by_language": by_lang,
-        "items": int(n_items),
-        "items_multi_reviewed": int(multi.sum()),
-        "items_disagreed": int(disagreed.sum()),
-    }
+    market = e.truth["review_quality"].setdefault(
+        e.w.code,
+        {
+            "reviewer_accuracy": {nm: float(a) for nm, a in zip(names, P.REVIEWER_ACCURACY)},
+            "by_language": {},
+            "items": 0,
+            "items_multi_reviewed": 0,
+            "items_disagreed": 0,
+        },
+    )
+    for j, name in enumerate(e.w.params.languages):
+        sel = g & (lang == j)
+        if sel.any():
+            sums = market["by_language"].setdefault(name, {"accuracy_sum": 0.0, "golden_reviews": 0})
+            sums["accuracy_sum"] += float(acc[sel].sum())
+            sums["golden_reviews"] += int(sel.sum())
+    market["items"] += int(n_items)
+    market["items_multi_reviewed"] += int(multi.sum())
+    market["items_disagreed"] += int(disagreed.sum())
 
 
 def _emit_prevalence(e: _MarketEmit) -> None:
     """Prevalence samples, and the true prevalence into the ground truth."""
     content, code = e.content, e.w.code
     sample, prevalence = _prevalence(
-        _rng(e.seed, code, "prevalence"), e.w, content, P.PREVALENCE_SAMPLE[e.scale]
+        _rng(e.seed, code, "prevalence", e.w.block), e.w, content, e.prevalence_n
     )
-    e.truth["prevalence"][code] = prevalence
+    pooled = e.truth["prevalence"].setdefault(code, {})
+    for month, (bad, views) in prevalence.items():
+        acc = pooled.setdefault(month, [0, 0])
+        acc[0], acc[1] = acc[0] + bad, acc[1] + views
     row = sample["row"]
     pol = content.policy[row]
-    e.small["prevalence_samples"].append(
+    e.small.add(
+        "prevalence_samples",
         _frame(
             e.mi,
             sample["_t"],
@@ -1059,15 +1096,16 @@ def _emit_prevalence(e: _MarketEmit) -> None:
                 "is_violating": content.violating[row],
                 "policy": W.labels(POLICIES, np.maximum(pol, 0), null=pol < 0),
             },
-        )
+        ),
     )
 
 
 def _emit_appeals(e: _MarketEmit) -> None:
     """Appeals against the market's actions."""
     code = e.w.code
-    a = _appeals(_rng(e.seed, code, "appeals"), e.w, e.detail, e.action_number)
-    e.small["appeals"].append(
+    a = _appeals(_rng(e.seed, code, "appeals", e.w.block), e.w, e.detail, e.action_number)
+    e.small.add(
+        "appeals",
         _frame(
             e.mi,
             a["_t"],
@@ -1081,17 +1119,20 @@ def _emit_appeals(e: _MarketEmit) -> None:
                 "resolved_at": W.timestamps(a["resolved"], null=a["pending"]),
                 "outcome": W.labels(APPEAL_OUTCOMES, a["outcome"]),
             },
-        )
+        ),
     )
 
 
 def _emit_notices(e: _MarketEmit) -> None:
     """Notices (allegations) against the market's content and creators."""
     code = e.w.code
-    nt = _notices(_rng(e.seed, code, "allegations"), e.w, e.content, e.event_row, e.action_number, e.truth)
+    nt = _notices(
+        _rng(e.seed, code, "allegations", e.w.block), e.w, e.content, e.event_row, e.action_number, e.truth
+    )
     pending = nt["outcome"] == NOTICE_OUTCOMES.index("pending")
     row, act = nt["row"], nt["action"]
-    e.small["notices"].append(
+    e.small.add(
+        "notices",
         _frame(
             e.mi,
             nt["_t"],
@@ -1107,15 +1148,16 @@ def _emit_notices(e: _MarketEmit) -> None:
                 "outcome": W.labels(NOTICE_OUTCOMES, nt["outcome"]),
                 "action_id": _nullable_ids("ac", act),
             },
-        )
+        ),
     )
 
 
 def _emit_rewards(e: _MarketEmit) -> None:
     """Rewards granted to the market's creators."""
     code = e.w.code
-    r = _rewards(_rng(e.seed, code, "rewards"), e.w)
-    e.small["rewards"].append(
+    r = _rewards(_rng(e.seed, code, "rewards", e.w.block), e.w)
+    e.small.add(
+        "rewards",
         _frame(
             e.mi,
             r["_t"],
@@ -1127,14 +1169,15 @@ def _emit_rewards(e: _MarketEmit) -> None:
                 "reward_type": W.labels(REWARD_TYPES, r["rtype"]),
                 "value_eur": r["value"],
             },
-        )
+        ),
     )
 
 
 def _emit_creators(e: _MarketEmit) -> None:
     """The market's creators."""
     c = e.w.creators
-    e.small["creators"].append(
+    e.small.add(
+        "creators",
         _frame(
             e.mi,
             c.registered,
@@ -1147,7 +1190,7 @@ def _emit_creators(e: _MarketEmit) -> None:
                 "follower_count": c.followers,
                 "primary_category": W.labels(P.CATEGORIES, c.category),
             },
-        )
+        ),
     )
 
 
@@ -1172,6 +1215,26 @@ def _frame(market_index: int, t: np.ndarray, i: np.ndarray, columns: dict) -> di
     return out
 
 
+KEY_PREFIX = {
+    "creators": "cr",
+    "appeals": "ap",
+    "notices": "nt",
+    "rewards": "rw",
+    "prevalence_samples": "ps",
+    "qa_reviews": "qr",
+}
+SPILL_BUCKET_US = 30 * US_DAY  # a chunked run's small tables are merged in buckets of their time column
+SORT_KEYS = ("_t", "_m", "_i")
+
+
+def _column_array(spec, frame: dict, column: str) -> pa.Array:
+    """One column of a frame as an Arrow array."""
+    v = frame[column]
+    if not isinstance(v, (pa.Array, pa.ChunkedArray)):
+        v = W.timestamps(v) if spec.column(column).dtype == "timestamp" else pa.array(v)
+    return v.combine_chunks() if isinstance(v, pa.ChunkedArray) else v
+
+
 def _write_small(root: Path, name: str, frames: list[dict]) -> int:
     """Concatenate the markets' slices, sort by time column, market, local order; number the keys."""
     spec = TABLES[name]
@@ -1183,28 +1246,83 @@ def _write_small(root: Path, name: str, frames: list[dict]) -> int:
     for c in spec.column_names:
         if c == spec.primary_key and c not in frames[0]:
             continue
-        parts = [
-            f[c]
-            if isinstance(f[c], (pa.Array, pa.ChunkedArray))
-            else (W.timestamps(f[c]) if spec.column(c).dtype == "timestamp" else pa.array(f[c]))
-            for f in frames
-        ]
-        cols[c] = pa.concat_arrays(
-            [p.combine_chunks() if isinstance(p, pa.ChunkedArray) else p for p in parts]
-        ).take(order)
-    prefix = {
-        "creators": "cr",
-        "appeals": "ap",
-        "notices": "nt",
-        "rewards": "rw",
-        "prevalence_samples": "ps",
-        "qa_reviews": "qr",
-    }
+        cols[c] = pa.concat_arrays([_column_array(spec, f, c) for f in frames]).take(order)
     if spec.primary_key and spec.primary_key not in cols:
-        cols[spec.primary_key] = W.ids(prefix[name], np.arange(1, len(t) + 1))
+        cols[spec.primary_key] = W.ids(KEY_PREFIX[name], np.arange(1, len(t) + 1))
     table = W.make_table(name, cols)
     W.write_single(table, root / f"{name}.parquet")
     return table.num_rows
+
+
+class _HeldTables:
+    """The small tables of a run whose markets are generated at once: held in memory, written at the end."""
+
+    def __init__(self) -> None:
+        self.frames: dict[str, list[dict]] = {name: [] for name in SINGLE}
+
+    def add(self, name: str, frame: dict) -> None:
+        self.frames[name].append(frame)
+
+    def write(self, root: Path) -> dict[str, int]:
+        return {name: _write_small(root, name, self.frames.pop(name)) for name in SINGLE}
+
+
+class _SpilledTables(_HeldTables):
+    """The small tables of a chunked run, never all in memory (at xlarge, notices alone are GBs).
+
+    Each block's rows go to Arrow IPC files under ``spill``, one per 30-day bucket of the
+    table's time column; :meth:`write` then sorts one bucket at a time (by time, market and
+    block, local order: the order of :func:`_write_small`), numbers the keys on and appends it
+    to the table's Parquet file.
+    """
+
+    def __init__(self, spill: Path) -> None:
+        self.spill = spill
+        self.seq = 0
+
+    def add(self, name: str, frame: dict) -> None:
+        spec, self.seq = TABLES[name], self.seq + 1
+        sch = W.schema(name)
+        cols = {f.name: _column_array(spec, frame, f.name).cast(f.type) for f in sch if f.name in frame}
+        cols.update({k: pa.array(np.asarray(frame[k], np.int64)) for k in SORT_KEYS})
+        table = pa.table(cols)
+        bucket = np.asarray(frame["_t"], np.int64) // SPILL_BUCKET_US
+        order = np.argsort(bucket, kind="stable")
+        values, first = np.unique(bucket[order], return_index=True)
+        for b, rows in zip(values, np.split(order, first[1:]), strict=True):
+            folder = self.spill / name / str(int(b))
+            folder.mkdir(parents=True, exist_ok=True)
+            part = table.take(pa.array(rows))
+            with pa.ipc.new_file(folder / f"{self.seq:06d}.arrow", part.schema) as out:
+                out.write_table(part)
+
+    def write(self, root: Path) -> dict[str, int]:
+        counts = {name: self._write_table(root, name) for name in SINGLE}
+        shutil.rmtree(self.spill, ignore_errors=True)
+        return counts
+
+    def _write_table(self, root: Path, name: str) -> int:
+        spec, rows, writer = TABLES[name], 0, None
+        folder = self.spill / name
+        buckets = sorted(folder.iterdir(), key=lambda p: int(p.name)) if folder.exists() else []
+        try:
+            for bucket in buckets:
+                t = pa.concat_tables([pa.ipc.open_file(p).read_all() for p in sorted(bucket.iterdir())])
+                order = np.lexsort(tuple(t[k].to_numpy() for k in reversed(SORT_KEYS)))
+                t = t.take(pa.array(order)).drop_columns(list(SORT_KEYS))
+                cols = {c: t[c] for c in t.column_names}
+                if spec.primary_key and spec.primary_key not in cols:
+                    cols[spec.primary_key] = W.ids(KEY_PREFIX[name], np.arange(rows + 1, rows + len(t) + 1))
+                table = W.make_table(name, cols)
+                writer = writer or pq.ParquetWriter(root / f"{name}.parquet", table.schema, **W.WRITE_OPTIONS)
+                writer.write_table(table, row_group_size=W.SINGLE_ROW_GROUP)
+                rows += table.num_rows
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            W.write_single(W.schema(name).empty_table(), root / f"{name}.parquet")
+        return rows
 
 
 # ----------------------------------------------------------------------------- entry point
@@ -1251,6 +1369,7 @@ def generate(
     force: bool = False,
     markets: tuple[str, ...] | None = None,
     size: float = 1.0,
+    chunk_creators: int | None = None,
 ) -> dict:
     """Write the seeded demo marketplace to ``out`` and return its planted ground truth.
 
@@ -1260,9 +1379,10 @@ def generate(
         Dataset directory. Written into a temporary sibling directory and renamed into place
         at the end, then ``out/.complete`` is written; an interrupted run never leaves a
         half-written dataset at ``out``.
-    scale : {"small", "medium", "large"}
+    scale : {"small", "medium", "large", "xlarge"}
         ``small``: about 5k creators and 200k content items; ``medium`` 10x; ``large`` 100x
-        (over 20M content rows and 2M actions), generated market by market.
+        (over 20M content rows and 2M actions), generated market by market; ``xlarge`` 10x
+        ``large`` (about 200M content rows and 20M actions), generated in creator blocks.
     seed : int
         Seed of every random stream; the same seed gives byte-identical files.
     end_month : str
@@ -1276,12 +1396,28 @@ def generate(
         Subset of the demo markets (default: all of ``GB, IE, DE, FR, ES, IT, PL``).
     size : float
         Multiplier on the number of creators (tests use a fraction of ``small``).
+    chunk_creators : int, optional
+        Creators per generated block (default: ``profiles.CHUNK_CREATORS[scale]``, 100,000 at
+        ``xlarge`` and none, a market at once, below). See Notes.
 
     Returns
     -------
     dict
         The ground truth, as written to ``out/ground_truth.json`` (see the module docstring
         and ``docs/DEVELOPING.md``).
+
+    Notes
+    -----
+    Peak memory is that of the largest unit generated at once. Without chunking the unit is a
+    market (1.3 GB at ``large``); a chunked market is cut into blocks of ``chunk_creators``
+    creators, each generated like a market of that size from its own random streams (its wave
+    planted against its own baseline, its prevalence sample a stratum of the market's) and
+    written to its own partition files (``part-<block>.parquet``); the small tables are spilled
+    per block and merged in time order at the end. The planted truths are pooled over the
+    blocks (counts and sums add up), so they hold as at the other scales; the data of a
+    chunked run differ from the unchunked run of the same seed. Blocks are generated twice
+    (once for the registration times that number the creators, once to write them) rather
+    than held: memory is bounded by one block.
     """
     if scale not in SCALES:
         raise UsageError(f"scale {scale!r} is not one of {', '.join(SCALES)}")
@@ -1292,6 +1428,9 @@ def generate(
     unknown = [m for m in chosen if m not in P.MARKETS]
     if unknown:
         raise UsageError(f"unknown demo market(s) {', '.join(unknown)}; demo markets: {', '.join(P.MARKETS)}")
+    chunk = P.CHUNK_CREATORS[scale] if chunk_creators is None else chunk_creators
+    if chunk is not None and (not isinstance(chunk, (int, np.integer)) or chunk < 1):
+        raise UsageError(f"chunk_creators must be a positive integer, got {chunk!r}")
     out = Path(out)
     _check_target(out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -1300,7 +1439,7 @@ def generate(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        truth = _generate_into(tmp, scale, int(seed), end_month, plant_wave, chosen, size)
+        truth = _generate_into(tmp, scale, int(seed), end_month, plant_wave, chosen, size, chunk)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -1311,19 +1450,52 @@ def generate(
     return truth
 
 
-def _generate_into(
-    root: Path, scale: str, seed: int, end_month: str, plant_wave: bool, markets: tuple[str, ...], size: float
-) -> dict:
-    factor = P.SCALE_FACTOR[scale] * size
-    worlds = []
+@dataclass
+class _Block:
+    """A market's creators, or one block of them, generated at once."""
+
+    code: str
+    params: object
+    n: int  # creators of the block
+    block: int
+    market_n: int  # creators of the whole market
+
+
+def _blocks(markets: tuple[str, ...], factor: float, chunk: int | None) -> list[_Block]:
+    out = []
     for code in markets:
         params = load_market(code)
         n = max(20, round(P.CREATORS_SMALL[code] * factor))
-        world = _build_world(code, params, seed, end_month, n, plant_wave)
-        if world is not None:
-            worlds.append(world)
-    _assign_creator_numbers(worlds)
-    small = {name: [] for name in SINGLE}
+        k = 1 if chunk is None else -(-n // chunk)
+        out += [_Block(code, params, n // k + (b < n % k), b, n) for b in range(k)]
+    return out
+
+
+def _generate_into(
+    root: Path,
+    scale: str,
+    seed: int,
+    end_month: str,
+    plant_wave: bool,
+    markets: tuple[str, ...],
+    size: float,
+    chunk: int | None,
+) -> dict:
+    factor = P.SCALE_FACTOR[scale] * size
+    chunked = chunk is not None
+    built, registered, waves, clocks = [], [], [], {}
+    for blk in _blocks(markets, factor, chunk):
+        world = _build_world(blk.code, blk.params, seed, end_month, blk.n, plant_wave, blk.block)
+        if world is None:
+            continue
+        clocks.setdefault(blk.code, world.clock)
+        registered.append((list(clocks).index(blk.code), world.creators.registered))
+        if world.wave is not None:
+            waves.append(world.wave)
+        built.append((blk, None if chunked else world))  # a chunked run rebuilds each block when writing it
+    numbers = _creator_numbers(registered)
+    del registered
+    small = _SpilledTables(root / ".spill") if chunked else _HeldTables()
     counts = {name: 0 for name in TABLES}
     truth: dict = {
         "prevalence": {},
@@ -1332,17 +1504,35 @@ def _generate_into(
         "review_quality": {},
     }
     offsets = Offsets()
-    for w in worlds:
-        _emit_market(root, w, seed, scale, offsets, small, truth, counts)
-        w.events = w.creators = None  # free the market before the next one
-    for name in SINGLE:
-        counts[name] = _write_small(root, name, small.pop(name))
-    result = _ground_truth(worlds, seed, scale, end_month, plant_wave, truth, counts)
+    for (blk, world), number in zip(built, numbers, strict=True):
+        w = world or _build_world(blk.code, blk.params, seed, end_month, blk.n, plant_wave, blk.block)
+        w.creator_number = number
+        prevalence_n = round(P.PREVALENCE_SAMPLE[scale] * blk.n / blk.market_n)
+        _emit_market(root, w, seed, scale, offsets, small, truth, counts, prevalence_n)
+        w.events = w.creators = None  # free the market (block) before the next one
+    counts.update(small.write(root))
+    result = _ground_truth(clocks, _pooled_wave(waves), seed, scale, end_month, plant_wave, truth, counts)
     (root / "ground_truth.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     # the explicit demo switch (govlib.privacy.is_demo_mode): the public example pseudonym key is allowed here
     text = demo_marker_text(seed, scale, end_month, result["markets"])
     (root / DEMO_MARKER).write_text(text, encoding="utf-8")
     return result
+
+
+def _pooled_wave(waves: list[dict]) -> dict | None:
+    """The wave's truth, pooled over the blocks of a chunked market (each planted against its own baseline)."""
+    if not waves:
+        return None
+    weekly = [w.pop("_weekly") for w in waves]
+    if len(waves) == 1:
+        return waves[0]
+    before, during = sum(b for b, _ in weekly), sum(d for _, d in weekly)
+    out = dict(waves[0])
+    out["new_accounts"] = sum(w["new_accounts"] for w in waves)
+    out["baseline_weekly_actions"] = round(before, 4)
+    out["wave_weekly_actions"] = round(during, 4)
+    out["observed_ratio"] = round(during / before, 4) if before else None
+    return out
 
 
 def _pr(counts: list[int]) -> dict:
@@ -1401,6 +1591,19 @@ def _did_truth(acc: dict) -> dict:
 
 
 def _review_quality_truth(by_market: dict) -> dict:
+    by_market = {
+        code: {
+            **m,
+            "by_language": {
+                lang: {
+                    "expected_accuracy": v["accuracy_sum"] / v["golden_reviews"],
+                    "golden_reviews": v["golden_reviews"],
+                }
+                for lang, v in m["by_language"].items()
+            },
+        }
+        for code, m in by_market.items()
+    }
     return {
         "by_market": by_market,
         "golden_share": P.QA_GOLDEN_SHARE,
@@ -1418,21 +1621,24 @@ def _review_quality_truth(by_market: dict) -> dict:
     }
 
 
-def _ground_truth(worlds, seed, scale, end_month, plant_wave, truth, counts) -> dict:
-    wave = next((w.wave for w in worlds if w.wave is not None), None)
+def _ground_truth(clocks, wave, seed, scale, end_month, plant_wave, truth, counts) -> dict:
     hr = P.HAZARD_RATIO
+    prevalence = {
+        code: {m: (bad / views if views else None) for m, (bad, views) in sorted(months.items())}
+        for code, months in truth["prevalence"].items()
+    }
     return {
         "seed": seed,
         "scale": scale,
         "end_month": end_month,
-        "markets": [w.code for w in worlds],
+        "markets": list(clocks),
         "windows": {
-            w.code: {
-                "first_month": w.clock.months[0],
-                "last_month": w.clock.months[-1],
-                "months": len(w.clock.months),
+            code: {
+                "first_month": clock.months[0],
+                "last_month": clock.months[-1],
+                "months": len(clock.months),
             }
-            for w in worlds
+            for code, clock in clocks.items()
         },
         "emerging_wave": wave,
         "deterrence": {
@@ -1449,7 +1655,7 @@ def _ground_truth(worlds, seed, scale, end_month, plant_wave, truth, counts) -> 
             "did_rate_ratio": P.ALLEGATION_DETERRENCE,
             "did": _did_truth(truth["allegations"]),
         },
-        "prevalence": truth["prevalence"],
+        "prevalence": prevalence,
         "prevalence_definition": (
             "For market m and local month M: sum of views of violating content / sum of views of all content "
             "published by m in M (content.views: lifetime views at the data cut-off; violating = what a reviewer "

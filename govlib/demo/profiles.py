@@ -14,11 +14,16 @@ MARKETS = ("DE", "ES", "FR", "GB", "IE", "IT", "PL")  # processing order (sorted
 
 # Creators per market at scale "small" (x10 medium, x100 large); PL is the three-month expansion market.
 CREATORS_SMALL = {"GB": 1100, "DE": 950, "FR": 750, "IT": 600, "ES": 600, "IE": 280, "PL": 800}
-SCALE_FACTOR = {"small": 1, "medium": 10, "large": 110}  # large: >= 20M content, >= 2M actions
+# large: >= 20M content, >= 2M actions; xlarge: 10x large (~200M content, ~20M actions), written in chunks
+SCALE_FACTOR = {"small": 1, "medium": 10, "large": 110, "xlarge": 1100}
 # Labelled QA share of scored content, and prevalence sample size per market-month, by scale:
 # the label sample does not need to grow with the population, the QA team's capacity does not.
-QA_LABEL_RATE = {"small": 0.08, "medium": 0.02, "large": 0.004}
-PREVALENCE_SAMPLE = {"small": 2000, "medium": 3000, "large": 4000}
+QA_LABEL_RATE = {"small": 0.08, "medium": 0.02, "large": 0.004, "xlarge": 0.0004}
+PREVALENCE_SAMPLE = {"small": 2000, "medium": 3000, "large": 4000, "xlarge": 4000}
+# Creators per generated block (None: a market at once). A block is generated like a market of that
+# size (its own random streams); xlarge's blocks are the size of DE at large, so peak memory stays
+# that of the large scale (about 1.3 GB) whatever the market's size.
+CHUNK_CREATORS = {"small": None, "medium": None, "large": None, "xlarge": 100_000}
 
 # Review quality (qa_reviews): share of content sent to QA review by scale; half the items are drawn
 # among violating content (an enriched sample: agreement on clean items alone says little).

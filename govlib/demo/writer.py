@@ -58,7 +58,10 @@ def make_table(table: str, columns: dict[str, pa.Array | np.ndarray], drop: tupl
     return pa.Table.from_arrays(arrays, schema=sch)
 
 
-def write_single(table: pa.Table, path: Path, row_group_size: int = 262_144) -> None:
+SINGLE_ROW_GROUP = 262_144
+
+
+def write_single(table: pa.Table, path: Path, row_group_size: int = SINGLE_ROW_GROUP) -> None:
     pq.write_table(table, path, row_group_size=row_group_size, **WRITE_OPTIONS)
 
 
@@ -66,13 +69,14 @@ class PartWriter:
     """One Hive partition file (``<table>/market=XX/part-00000.parquet``) written in chunks.
 
     Chunks are appended in time order (one or more row groups per local month), so a
-    reader filtering on the time column skips whole row groups.
+    reader filtering on the time column skips whole row groups. A market generated in
+    creator blocks has one file per block (``part-00001.parquet``, ...), each in time order.
     """
 
-    def __init__(self, root: Path, table: str, market: str, row_group_size: int = 1_000_000):
+    def __init__(self, root: Path, table: str, market: str, row_group_size: int = 1_000_000, part: int = 0):
         folder = root / table / f"market={market}"
         folder.mkdir(parents=True, exist_ok=True)
-        self.path = folder / "part-00000.parquet"
+        self.path = folder / f"part-{part:05d}.parquet"
         self.schema = schema(table, drop=("market",))
         self.table = table
         self.rows = 0

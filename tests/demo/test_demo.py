@@ -2,7 +2,9 @@
 
 Most tests read the session's small demo dataset (``demo_dir``, seed 7, generated once by
 ``tests/conftest.py``) with pyarrow directly, not through govlib's loaders, so that a bug in
-one is not hidden by the other. Planted truths are checked by the simplest direct
+one is not hidden by the other. Each of them runs twice: on that dataset and on the same
+scale generated in creator blocks of ``CHUNK`` creators (24 blocks, the way ``xlarge`` is
+written), so the chunked path keeps the contract and every planted truth. Planted truths are checked by the simplest direct
 computation that could recover them (ratio of monthly counts, a lifelines Cox fit,
 the weighted sample mean, precision/recall on the labelled sample).
 """
@@ -24,12 +26,14 @@ import pytest
 from govlib import contract
 from govlib.demo import DemoDataError, generate
 from govlib.demo import generator as gen
+from govlib.errors import UsageError
 from govlib.params import load_market, market_timezone
 from govlib.privacy import is_demo_mode
 from govlib.timeutil import local_month
 
 PARTITIONED = ("content", "enforcement_actions", "signal_scores")
 SINGLE = ("creators", "appeals", "notices", "rewards", "prevalence_samples", "review_labels", "qa_reviews")
+CHUNK = 250  # creators per block of the chunked variant: every market of the small scale in 2-5 blocks
 ARROW = {
     "str": pa.string(),
     "timestamp": pa.timestamp("us", tz="UTC"),
@@ -46,6 +50,24 @@ def read(root: Path, name: str) -> pd.DataFrame:
         df["market"] = df["market"].astype(str)
         return df
     return pq.read_table(root / f"{name}.parquet").to_pandas()
+
+
+@pytest.fixture(scope="module")
+def chunked_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("chunked") / "demo"
+    generate(out, seed=7, end_month="2026-10", chunk_creators=CHUNK)
+    return out
+
+
+@pytest.fixture(scope="module", params=["whole", "chunked"])
+def demo_dir(request, demo_dir) -> Path:
+    """The session's small demo (markets generated at once), then the same scale in creator blocks."""
+    return demo_dir if request.param == "whole" else request.getfixturevalue("chunked_dir")
+
+
+@pytest.fixture(scope="module")
+def ground_truth(demo_dir) -> dict:
+    return json.loads((demo_dir / "ground_truth.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +96,23 @@ def test_validator_finds_no_problem(demo_dir):
     validate = pytest.importorskip("govlib.data.validate")
     problems = validate.validate_dataset(demo_dir)
     assert problems == [], "\n".join(str(p) for p in problems[:10])
+
+
+def test_row_totals_creators_and_blocks(request, demo_dir, tables, ground_truth):
+    """Every row the truth counts is in the files; each market has its creators plus the wave's, in
+    one partition file per block (the chunked variant: ceil(creators / CHUNK) of them)."""
+    assert ground_truth["row_counts"] == {name: len(tables[name]) for name in contract.TABLES}
+    chunked = request.node.callspec.params["demo_dir"] == "chunked"
+    wave = ground_truth["emerging_wave"]
+    for m in gen.P.MARKETS:
+        n = gen.P.CREATORS_SMALL[m]
+        extra = wave["new_accounts"] if wave["market"] == m else 0
+        assert (tables["creators"]["market"] == m).sum() == n + extra, m
+        for name in PARTITIONED:
+            parts = sorted(p.name for p in (demo_dir / name / f"market={m}").glob("*.parquet"))
+            k = -(-n // CHUNK) if chunked else 1
+            assert parts == [f"part-{b:05d}.parquet" for b in range(k)], (name, m, parts)
+    assert not (demo_dir / ".spill").exists()
 
 
 def test_layout_partitions_and_file_schemas(demo_dir):
@@ -555,6 +594,14 @@ def test_same_seed_same_bytes_other_seed_other_data(tmp_path):
     data = [k for k in ha if k.endswith(".parquet")]
     assert all(ha[k] != hc[k] for k in data)
     assert json.loads((tmp_path / "a" / "ground_truth.json").read_text()) == a
+    # in creator blocks: deterministic too, other data than the same seed at once
+    for name in ("d", "e"):
+        generate(tmp_path / name, seed=11, size=0.12, chunk_creators=40)
+    hd, he = tree_hashes(tmp_path / "d"), tree_hashes(tmp_path / "e")
+    assert hd == he and len(hd) > len(ha)
+    assert hd["notices.parquet"] != ha["notices.parquet"]
+    with pytest.raises(UsageError, match="chunk_creators"):
+        generate(tmp_path / "f", size=0.05, chunk_creators=0)
 
 
 def test_refuses_to_overwrite_or_to_clobber_foreign_directories(tmp_path):
