@@ -75,7 +75,8 @@ def test_quick_run_prints_ratios_and_writes_only_its_section(tmp_path, demo_dir,
     assert rc == 0
     assert re.fullmatch(
         r"RATIOS kpi_vs_sql=\d+\.\d\d kpi_vs_pandas=\d+\.\d\d batch_vs_floor=na batch_vs_floors=na "
-        r"peak_rss_gb=\d+\.\d\d xlarge_batch_s=na xlarge_peak_rss_gb=na xlarge_vs_large=na",
+        r"peak_rss_gb=\d+\.\d\d xlarge_batch_s=na xlarge_peak_rss_gb=na xlarge_vs_large=na "
+        r"dsa_vs_floor=\d+\.\d\d dsa_rows_per_s=\d+ dsa_peak_rss_gb=\d+\.\d\d",
         out[-1],
     ), out[-1]
     assert sum(line.startswith("RATIOS ") for line in out) == 1
