@@ -26,7 +26,7 @@ HEADLINE_KPIS = [
 ]
 TREND_KPIS = ["proactive_rate", "automated_decision_rate"]  # drawn month by month with intervals
 DID_WINDOW = 2  # months before and after a first action compared by the deterrence estimate
-DID_N_BOOT, DID_SEED = 199, 7  # bootstrap replicates and seed of the deterrence interval
+DID_N_BOOT, DID_SEED = 199, 7  # Poisson bootstrap replicates and seed of the deterrence interval
 
 
 def history(ctx: ReportContext) -> list[str]:
@@ -352,6 +352,9 @@ def deterrence(ctx: ReportContext) -> Section:
 
 
 def _estimate_did(ctx: ReportContext) -> pd.Series | None:
+    """The deterrence estimate: the creator x month panel (pandas), its cohorts and Poisson bootstrap on the engine."""
+    import ibis
+
     cube = ctx.cube
     panel = m_eff.build_violation_panel(
         cube.table("content", columns=["content_id", "creator_id", "published_at"]),
@@ -363,8 +366,8 @@ def _estimate_did(ctx: ReportContext) -> pd.Series | None:
         activity=cube.activity,
     )
     try:
-        return m_eff.estimate_deterrence_did(
-            panel, window=DID_WINDOW, outcome="allegations", n_boot=DID_N_BOOT, seed=DID_SEED
+        return m_eff.estimate_deterrence_did_expr(
+            ibis.memtable(panel), window=DID_WINDOW, outcome="allegations", n_boot=DID_N_BOOT, seed=DID_SEED
         ).iloc[0]
     except EffectivenessInputError:
         return None
