@@ -16,6 +16,9 @@ estimate_att
     the estimate, bootstrap counts for a replication).
 bootstrap_att
     Seeded percentile intervals of both by resampling units with replacement.
+att_from_cells
+    Both, and the bootstrap percentiles, from per-(replicate, cohort, cell, group) sums
+    computed by an engine (:func:`govlib.metrics.effectiveness.did_cell_sums_expr`).
 
 References
 ----------
@@ -31,7 +34,7 @@ import math
 
 import numpy as np
 
-__all__ = ["build_did_cohorts", "estimate_att", "bootstrap_att"]
+__all__ = ["build_did_cohorts", "estimate_att", "bootstrap_att", "att_from_cells"]
 
 
 def _rate(Y: np.ndarray, E: np.ndarray, sl: slice) -> np.ndarray:
