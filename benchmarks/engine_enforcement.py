@@ -129,11 +129,16 @@ def did_pandas():
 
 
 def did_engine():
-    import ibis
-
-    panel = did_panel()
-    m.estimate_deterrence_did_expr(ibis.memtable(panel), **DID)
-    return len(panel)  # the panel is still built in pandas; the cohorts and bootstrap reach it as cell sums
+    panel = m.violation_panel_expr(
+        cube.expr("enforcement_actions"),
+        cube.expr("creators"),
+        cube.expr("notices"),
+        cube.expr("content"),
+        cube.expr("content_activity"),
+        market=market,
+        tz=tz,
+    )
+    return m.estimate_deterrence_did_expr(panel, **DID).attrs["cell_rows"]  # all that reaches pandas
 
 
 PAIRS = {

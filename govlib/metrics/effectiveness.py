@@ -24,6 +24,8 @@ build_violation_panel
 estimate_deterrence_did
     Difference-in-differences deterrence effect of a first action against matched
     not-yet-actioned creators, with a seeded bootstrap interval.
+violation_panel_expr
+    :func:`build_violation_panel`'s allegations panel as an engine expression.
 estimate_deterrence_did_expr, did_cell_sums_expr, poisson_weights
     The same design computed by the engine as per-(replicate, cohort, cell, group) sums,
     with a hashed Poisson bootstrap of creators (what the report uses).
@@ -59,6 +61,7 @@ __all__ = [
     "estimate_deterrence_did_expr",
     "did_cell_sums_expr",
     "poisson_weights",
+    "violation_panel_expr",
 ]
 
 EVENT_TIMES = ("committed", "detected_at", "actioned_at")
@@ -1358,7 +1361,9 @@ def estimate_deterrence_did_expr(
             f"prior-activity band); match on fewer columns or use more creators"
         )
     n_controls, n_trunc = _did_counts(panel, months, **kw)
-    return pd.DataFrame([_did_row(r, outcome, n_controls, n_trunc, window, left_truncation, n_boot, seed)])
+    out = pd.DataFrame([_did_row(r, outcome, n_controls, n_trunc, window, left_truncation, n_boot, seed)])
+    out.attrs["cell_rows"] = len(cells)  # what reached pandas (benchmarks/engine_enforcement.py)
+    return out
 
 
 def _did_counts(panel, months, *, window, outcome, match_on, left_truncation) -> tuple[int, int]:
@@ -1400,3 +1405,128 @@ def _did_row(r: dict, outcome, n_controls, n_trunc, window, left_truncation, n_b
         "control_outcome_total": r["c_total"],
         "note": _did_note(r["c_total"], outcome),
     }
+
+
+BEFORE_PANEL, AFTER_PANEL = "0000-00", "9999-99"  # month labels of times outside the panel's months
+
+
+def _panel_month_expr(col, months: Sequence[str], tz: str):
+    """Local ``YYYY-MM`` of ``col`` within ``months``, :data:`BEFORE_PANEL` / :data:`AFTER_PANEL` outside (null stays null)."""
+    import ibis
+
+    from govlib.data.dataset import utc_literal
+
+    bounds = [month_bounds(m, tz) for m in months]
+    return ibis.cases(
+        (col.isnull(), None),
+        (col < utc_literal(bounds[0][0]), BEFORE_PANEL),
+        *[(col < utc_literal(e), m) for m, (_s, e) in zip(months, bounds, strict=True)],
+        else_=AFTER_PANEL,
+    ).cast("string")
+
+
+def violation_panel_expr(
+    actions,
+    creators,
+    notices,
+    content,
+    activity,
+    *,
+    market: str,
+    tz: str,
+    months: Sequence[str] | None = None,
+):
+    """:func:`build_violation_panel`'s allegations panel of one market, as an Ibis expression.
+
+    One row per creator of ``market`` and month of ``months`` from the creator's local
+    registration month on: ``creator_id, market, tier, month, activity, allegations,
+    exposure, first_action_month, registered_month``, defined as in
+    :func:`build_violation_panel` (with ``notices`` and ``activity``). ``registered_month``
+    and ``first_action_month`` are :data:`BEFORE_PANEL` / :data:`AFTER_PANEL` for times
+    outside ``months`` (the DiD only compares them with the panel's months). The tables are
+    Ibis tables (e.g. ``ReportContext.expr``; ``activity`` the cube's ``content_activity``);
+    the panel stays on the engine for :func:`estimate_deterrence_did_expr`. ``months``
+    defaults to every month from the first to the last of the market's creators' activity
+    (as :func:`build_violation_panel`). Equal to :func:`build_violation_panel`'s rows
+    (``tests/metrics/test_deterrence_engine.py``).
+
+    Raises
+    ------
+    EffectivenessInputError
+        When the market's creators have no activity (no month to build the panel on).
+    """
+    import ibis
+
+    from govlib.data.dataset import utc_literal
+
+    if months is None:
+        months = _activity_months(activity, creators, market)
+    if not months:
+        raise EffectivenessInputError(
+            f"no content activity of {market} creators in table 'content_activity': the deterrence panel has no month"
+        )
+    cr = creators.filter(creators.market == market).select("creator_id", "market", "tier", "registered_at")
+    cr = cr.mutate(
+        creator_id=cr.creator_id.cast("string"),
+        registered_month=_panel_month_expr(cr.registered_at, months, tz),
+    )
+    a = actions.filter(actions.creator_id.isin(cr.creator_id))
+    per = a.group_by(a.creator_id.cast("string").name("creator_id")).agg(
+        _first=a.actioned_at.min(), _ban=a.actioned_at.min(where=a.action_type == "account_banned")
+    )
+    per = per.mutate(first_action_month=_panel_month_expr(per._first, months, tz))
+    bounds = {mo: month_bounds(mo, tz) for mo in months}
+    mt = ibis.memtable(pd.DataFrame({"month": list(months)}))
+    g = cr.cross_join(mt)
+    start = ibis.cases(*[(g.month == mo, utc_literal(s)) for mo, (s, _e) in bounds.items()])
+    end = ibis.cases(*[(g.month == mo, utc_literal(e)) for mo, (_s, e) in bounds.items()])
+    length = ibis.cases(*[(g.month == mo, float((e - s).total_seconds())) for mo, (s, e) in bounds.items()])
+    g = g.mutate(_start=start, _end=end, _len=length)
+    g = g.filter(g.registered_at < g._end)
+    g = g.left_join(per, g.creator_id == per.creator_id).select(g, per.first_action_month, per._ban)
+    lo = ibis.greatest(g.registered_at, g._start)
+    hi = ibis.cases(((g._ban.notnull()) & (g._ban < g._end), g._ban), else_=g._end)
+    expo = (hi.delta(lo, unit="microsecond").cast("float64") / 1e6) / g._len
+    g = g.mutate(exposure=ibis.greatest(ibis.least(expo, 1.0), 0.0))
+    act = activity.group_by(
+        activity.creator_id.cast("string").name("creator_id"), activity.month.cast("string").name("month")
+    ).agg(activity=activity.activity.sum())
+    alg = _allegations_expr(notices, content, cr, months, tz)
+    g = g.left_join(act, [g.creator_id == act.creator_id, g.month == act.month]).select(g, act.activity)
+    g = g.left_join(alg, [g.creator_id == alg.creator_id, g.month == alg.month]).select(g, alg.allegations)
+    return g.select(
+        "creator_id",
+        "market",
+        "tier",
+        "month",
+        activity=g.activity.fill_null(0).cast("int64"),
+        allegations=g.allegations.fill_null(0).cast("int64"),
+        exposure=g.exposure,
+        first_action_month=g.first_action_month,
+        registered_month=g.registered_month,
+    )
+
+
+def _allegations_expr(notices, content, cr, months, tz):
+    """Notices against the panel's creators that led to no action, per creator and local month."""
+    nt = notices.filter(notices.action_id.isnull())
+    if "outcome" in notices.columns:
+        nt = nt.filter(nt.outcome.isnull() | (nt.outcome.cast("string") != "actioned"))
+    own = content.select(
+        content.content_id.cast("string").name("_cid"), content.creator_id.cast("string").name("_owner")
+    )
+    own = own.distinct(on="_cid", keep="first")
+    nt = nt.left_join(own, nt.content_id.cast("string") == own._cid).select(
+        who=nt.creator_id.cast("string").coalesce(own._owner), received_at=nt.received_at
+    )
+    nt = nt.filter(nt.who.isin(cr.creator_id)).mutate(month=_panel_month_expr(nt.received_at, months, tz))
+    return nt.group_by(creator_id=nt.who, month=nt.month).agg(allegations=nt.count())
+
+
+def _activity_months(activity, creators, market: str) -> list[str]:
+    """Every month from the first to the last with content of ``market``'s creators (one small query)."""
+    ids = creators.filter(creators.market == market).creator_id.cast("string")
+    act = activity.filter(activity.creator_id.cast("string").isin(ids))
+    span = act.aggregate(lo=act.month.cast("string").min(), hi=act.month.cast("string").max()).execute()
+    lo, hi = span["lo"].iloc[0], span["hi"].iloc[0]
+    return [] if pd.isna(lo) else month_range(str(lo), str(hi))
