@@ -1154,6 +1154,27 @@ def poisson_weights(t, key: str = "_key", replicate: str = "replicate", name: st
     read as a uniform 32-bit integer and turned into a Poisson(1) count by comparing it with
     the CDF's cut points (whole-number arithmetic only, so DuckDB and Spark give the same
     weights). Capped at 12 (probability below 1e-10).
+
+    Parameters
+    ----------
+    t : ibis.Table
+        One row per (unit, replicate).
+    key, replicate : str
+        Columns of the unit's 32-bit key (:func:`_creator_keys`) and the replicate number.
+    name : str
+        Column added (int64).
+
+    Returns
+    -------
+    ibis.Table
+        ``t`` with ``name``.
+
+    References
+    ----------
+    .. [1] Hanley, J. A., MacGibbon, B. (2006). Creating non-parametric bootstrap samples
+       using Poisson frequencies. Computer Methods and Programs in Biomedicine 83, 57-62.
+    .. [2] Steele, G. L., Lea, D., Flood, C. H. (2014). Fast splittable pseudorandom
+       number generators. OOPSLA 2014.
     """
     t = t.mutate(_h=(t[key] + t[replicate] * 0x9E3779B9) % _U32)
     t = _fmix32(t.filter(t._h >= 0), "_h")
