@@ -74,3 +74,34 @@ def test_estimate_identical(panels):
     kw = {**KW, "n_boot": 20, "seed": 7}
     a, b = (m.estimate_deterrence_did_expr(t, **kw) for t in (duck, spark))
     pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12)
+
+
+def test_violation_panel_identical(demo_dir, ground_truth):
+    """The panel expression itself, from the dataset's tables on each engine (activity counted from content)."""
+    from govlib.timeutil import shift_month
+
+    tz, month = load_market(MARKET).timezone, ground_truth["end_month"]
+    months = [shift_month(month, -k) for k in range(6, -1, -1)]
+
+    def panel(ds):
+        c = ds.table("content")
+        c = c.filter(c.market == MARKET)
+        c = c.mutate(month=m._panel_month_expr(c.published_at, months, tz))
+        c = c.filter(c.month.isin(months))
+        act = c.group_by(["creator_id", "month"]).agg(activity=c.count())
+        expr = m.violation_panel_expr(
+            ds.table("enforcement_actions"),
+            ds.table("creators"),
+            ds.table("notices"),
+            ds.table("content"),
+            act,
+            market=MARKET,
+            tz=tz,
+            months=months,
+        )
+        return expr.execute().sort_values(["creator_id", "month"]).reset_index(drop=True)
+
+    a, b = panel(open_dataset(demo_dir)), panel(open_dataset(demo_dir, "spark"))
+    assert len(a) > 1000 and a["allegations"].sum() > 0
+    pd.testing.assert_frame_equal(a.drop(columns="exposure"), b.drop(columns="exposure"), check_dtype=False)
+    np.testing.assert_allclose(b["exposure"].to_numpy(), a["exposure"].to_numpy(), rtol=0, atol=1e-12)
