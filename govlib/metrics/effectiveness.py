@@ -1184,6 +1184,17 @@ def poisson_weights(t, key: str = "_key", replicate: str = "replicate", name: st
     return t.mutate(**{name: w}).drop("_h")
 
 
+def _exact_sum(x, scale: int = 14, where=None):
+    """Sum of float column ``x`` that does not depend on the order of the rows.
+
+    A parallel engine adds floats in any order, so their sum can change in the last bit from
+    one run to the next (same seed, other bytes). Each value is rounded to ``scale`` decimal
+    places as a DECIMAL(38, scale), whose sum is exact on DuckDB and Spark, then read back as
+    a float: deterministic, and within 1e-14 of the float sum per value added.
+    """
+    return x.cast(f"decimal(38, {scale})").sum(where=where).cast("float64")
+
+
 def _did_unit_rows(panel, months: list[str], window: int, outcome: str, match_on, left_truncation: str):
     """Per (creator, cohort g) rows of the DiD design on the engine: group, cell and rates.
 
@@ -1209,10 +1220,10 @@ def _did_unit_rows(panel, months: list[str], window: int, outcome: str, match_on
     u = j.group_by(["creator_id", "g"]).agg(
         _n=j.count(),
         y_pre=j._y.sum(where=pre),
-        e_pre=j._e.sum(where=pre),
+        e_pre=_exact_sum(j._e, 20, where=pre),
         a_pre=j._a.sum(where=pre),
         y_post=j._y.sum(where=post),
-        e_post=j._e.sum(where=post),
+        e_post=_exact_sum(j._e, 20, where=post),
         y_window=j._y.sum(),
     )
     u = u.filter((u._n == 2 * w + 1) & (u.e_pre > 0) & (u.e_post > 0))
@@ -1296,9 +1307,9 @@ def did_cell_sums_expr(
     x = x.mutate(_w=x._w.cast("float64"))
     return x.group_by(["replicate", "g", "cell", "treated"]).agg(
         w=x._w.sum(),
-        s_d=(x._w * x.d).sum(),
-        s_pre=(x._w * x.r_pre).sum(),
-        s_post=(x._w * x.r_post).sum(),
+        s_d=_exact_sum(x._w * x.d),
+        s_pre=_exact_sum(x._w * x.r_pre),
+        s_post=_exact_sum(x._w * x.r_post),
         y_window=(x._w * x.y_window).sum(),
         n=x.count(),
     )

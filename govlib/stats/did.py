@@ -178,6 +178,8 @@ def att_from_cells(cells, n_boot: int, alpha: float) -> dict:
     import pandas as pd
 
     keys = ["replicate", "g", "cell"]
+    # an engine returns rows in any order; sorted, the float sums below are the same every run
+    cells = cells.sort_values([*keys, "treated"], kind="stable").reset_index(drop=True)
     t = cells[cells["treated"].astype(bool)].set_index(keys)
     c = cells[~cells["treated"].astype(bool)].set_index(keys)
     t = t.join(c[["w", "s_d"]].rename(columns={"w": "k", "s_d": "s"}), how="left").fillna(
