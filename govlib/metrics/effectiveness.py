@@ -1288,8 +1288,10 @@ def did_cell_sums_expr(
     -------
     ibis.Table
         :data:`govlib.stats.did.CELL_SUM_COLUMNS`, for
-        :func:`govlib.stats.did.att_from_cells`. Its size is replicates x cohorts x cells x 2,
-        not creators.
+        :func:`govlib.stats.did.att_from_cells` (rows with ``replicate >= 0``). Its size is
+        replicates x cohorts x cells x 2, not creators. One more row, ``replicate = -1``,
+        holds in ``n`` the number of distinct control creators of the cohorts that have
+        treated creators (computed in the same query, from the same per-creator rows).
     """
     import ibis
 
@@ -1305,7 +1307,7 @@ def did_cell_sums_expr(
     cw = cw.union(one)
     x = rows.join(cw, "creator_id")
     x = x.mutate(_w=x._w.cast("float64"))
-    return x.group_by(["replicate", "g", "cell", "treated"]).agg(
+    cells = x.group_by(["replicate", "g", "cell", "treated"]).agg(
         w=x._w.sum(),
         s_d=_exact_sum(x._w * x.d),
         s_pre=_exact_sum(x._w * x.r_pre),
@@ -1313,6 +1315,24 @@ def did_cell_sums_expr(
         y_window=(x._w * x.y_window).sum(),
         n=x.count(),
     )
+    # one more row (replicate -1): the distinct controls of the cohorts that have treated creators,
+    # in the same query, so that the engine computes the per-creator rows once
+    ctrl = rows.filter(~rows.treated).semi_join(rows.filter(rows.treated).select("g").distinct(), "g")
+    agg = ctrl.aggregate(n=ctrl.creator_id.nunique())
+    zero = ibis.literal(0.0, type="float64")
+    extra = agg.select(
+        replicate=ibis.literal(-1, type="int64"),
+        g=ibis.literal(-1, type="int64"),
+        cell=ibis.literal("", type="string"),
+        treated=ibis.literal(False),
+        w=zero,
+        s_d=zero,
+        s_pre=zero,
+        s_post=zero,
+        y_window=zero,
+        n=agg.n.cast("int64"),
+    )
+    return cells.union(extra)
 
 
 def estimate_deterrence_did_expr(
@@ -1379,7 +1399,8 @@ def estimate_deterrence_did_expr(
     )
     kw = dict(window=window, outcome=outcome, match_on=match_on, left_truncation=left_truncation)
     cells = did_cell_sums_expr(panel, months, n_boot=n_boot, seed=seed, **kw).execute() if months else None
-    r = att_from_cells(cells, n_boot, alpha) if cells is not None and len(cells) else None
+    sums = cells[cells["replicate"] >= 0] if cells is not None else None
+    r = att_from_cells(sums, n_boot, alpha) if sums is not None and len(sums) else None
     if r is None or r["n_cohorts"] == 0:
         raise EffectivenessInputError(
             f"no cohort of first actions with {window} full month(s) before and after inside the panel "
@@ -1392,23 +1413,18 @@ def estimate_deterrence_did_expr(
             f"no treated creator has a matched not-yet-actioned control in its cell ({', '.join(match_on)} and "
             f"prior-activity band); match on fewer columns or use more creators"
         )
-    n_controls, n_trunc = _did_counts(panel, months, **kw)
+    n_controls = int(cells.loc[cells["replicate"] == -1, "n"].sum())
+    n_trunc = _did_truncated(panel, months) if left_truncation == "drop" else 0
     out = pd.DataFrame([_did_row(r, outcome, n_controls, n_trunc, window, left_truncation, n_boot, seed)])
     out.attrs["cell_rows"] = len(cells)  # what reached pandas (benchmarks/engine_enforcement.py)
     return out
 
 
-def _did_counts(panel, months, *, window, outcome, match_on, left_truncation) -> tuple[int, int]:
-    """Distinct controls of the cohorts that have treated creators, and creators left out as left-truncated."""
-    rows = _did_unit_rows(panel, months, window, outcome, match_on, left_truncation)
-    gs = rows.filter(rows.treated).select("g").distinct()
-    ctrl = rows.filter(~rows.treated).semi_join(gs, "g")
-    n_controls = int(ctrl.creator_id.nunique().execute())
-    n_trunc = 0
-    if left_truncation == "drop":
-        per = panel.group_by("creator_id").agg(_r=panel.registered_month.cast("string").max())
-        n_trunc = int(per.filter(~(per._r >= months[0]) | per._r.isnull()).count().execute())
-    return n_controls, n_trunc
+def _did_truncated(panel, months) -> int:
+    """Creators of the panel registered before its first month (left out by ``left_truncation="drop"``)."""
+    r = panel.registered_month.cast("string")
+    late = panel.filter(~(r >= months[0]) | r.isnull())
+    return int(late.creator_id.nunique().execute())
 
 
 def _did_row(r: dict, outcome, n_controls, n_trunc, window, left_truncation, n_boot, seed) -> dict:
