@@ -1400,7 +1400,8 @@ def estimate_deterrence_did_expr(
     kw = dict(window=window, outcome=outcome, match_on=match_on, left_truncation=left_truncation)
     cells = did_cell_sums_expr(panel, months, n_boot=n_boot, seed=seed, **kw).execute() if months else None
     sums = cells[cells["replicate"] >= 0] if cells is not None else None
-    r = att_from_cells(sums, n_boot, alpha) if sums is not None and len(sums) else None
+    treated = sums is not None and bool((sums["treated"].astype(bool) & (sums["replicate"] == 0)).any())
+    r = att_from_cells(sums, n_boot, alpha) if treated else None
     if r is None or r["n_cohorts"] == 0:
         raise EffectivenessInputError(
             f"no cohort of first actions with {window} full month(s) before and after inside the panel "

@@ -207,3 +207,13 @@ def test_engine_panel_equals_pandas_panel(scale, market):
     for k in EXACT:
         assert math.isclose(a[k], b[k], rel_tol=1e-9, abs_tol=1e-12), (k, a[k], b[k])
     assert a[COUNTS].tolist() == b[COUNTS].tolist()
+
+
+def test_engine_did_without_treated_creators_is_a_clear_error():
+    months = ["2026-01", "2026-02", "2026-03", "2026-04", "2026-05"]
+    rows = [(c, mo, 1, 1, 1.0, None, "2026-01", "DE", "gold") for c in ("a", "b") for mo in months]
+    cols = ["creator_id", "month", "allegations", "activity", "exposure", "first_action_month"]
+    panel = pd.DataFrame(rows, columns=cols + ["registered_month", "market", "tier"])
+    for f, x in ((m.estimate_deterrence_did, panel), (m.estimate_deterrence_did_expr, ibis.memtable(panel))):
+        with pytest.raises(m.EffectivenessInputError, match="no cohort of first actions"):
+            f(x, window=1, n_boot=3)
