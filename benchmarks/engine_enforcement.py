@@ -1,6 +1,8 @@
 """Recidivism, weekly alarm counts and risk inputs: the pandas reference against the engine, in one run.
 
-    .venv/bin/python benchmarks/engine_enforcement.py DATA MARKET MONTH CACHE_DIR
+    .venv/bin/python benchmarks/engine_enforcement.py DATA MARKET MONTH CACHE_DIR [NAMES]
+
+``NAMES`` (comma-separated, default all): recid, weekly, risk, did.
 
 Builds (or reuses) the market's cube in ``CACHE_DIR``, then times each computation of issue 15's
 enforcement part twice, today's pandas path and the engine expressions, and prints CPU time
@@ -105,8 +107,49 @@ def risk_engine():
     return len(inp)
 
 
+def did_panel():
+    return m.build_violation_panel(
+        cube.table("content", columns=["content_id", "creator_id", "published_at"]),
+        cube.table("enforcement_actions"),
+        cube.table("creators"),
+        tz=tz,
+        market=market,
+        notices=cube.table("notices"),
+        activity=cube.activity,
+    )
+
+
+DID = {"window": 2, "outcome": "allegations", "n_boot": 199, "seed": 7}  # the report's settings
+
+
+def did_pandas():
+    panel = did_panel()
+    m.estimate_deterrence_did(panel, **DID)
+    return len(panel)
+
+
+def did_engine():
+    panel = m.violation_panel_expr(
+        cube.expr("enforcement_actions"),
+        cube.expr("creators"),
+        cube.expr("notices"),
+        cube.expr("content"),
+        cube.expr("content_activity"),
+        market=market,
+        tz=tz,
+    )
+    return m.estimate_deterrence_did_expr(panel, **DID).attrs["cell_rows"]  # all that reaches pandas
+
+
+PAIRS = {
+    "recid": (recid_pandas, recid_engine),
+    "weekly": (weekly_pandas, weekly_engine),
+    "risk": (risk_pandas, risk_engine),
+    "did": (did_pandas, did_engine),
+}
+names = sys.argv[5].split(",") if len(sys.argv) > 5 else list(PAIRS)
 cube.expr("enforcement_actions")  # open the engine connection outside the timings
-for pair in ((recid_pandas, recid_engine), (weekly_pandas, weekly_engine), (risk_pandas, risk_engine)):
+for pair in (PAIRS[n] for n in names):
     res = [timed(f.__name__, f) for f in pair]
     (_, pw, pc, pr), (_, ew, ec, er) = res
     print(

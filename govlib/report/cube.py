@@ -185,11 +185,14 @@ class Cube:
     def expr(self, name: str):
         """Table ``name`` as an Ibis expression on the engine (DuckDB over the cube's Parquet).
 
+        ``"content_activity"`` (:attr:`activity`, at the cube's root) is available too.
+
         Per-creator and per-item work is written against this, so that what reaches pandas is
         an aggregate; the same expressions run on Spark when given Spark tables. One DuckDB
         connection per cube, opened on first use.
         """
-        if not self.has(name):
+        activity = name == ACTIVITY_TABLE and (self.path / f"{ACTIVITY_TABLE}.parquet").exists()
+        if not self.has(name) and not activity:
             raise CubeError(
                 f"table {name!r} is not in this dataset (cube {self.path}); check cube.has({name!r}) first"
             )
@@ -199,7 +202,7 @@ class Cube:
                 from govlib.data.engine import connect
 
                 self._cache["engine"] = connect("duckdb")
-            path = self.path / "tables" / f"{name}.parquet"
+            path = self.path / (f"{name}.parquet" if activity else f"tables/{name}.parquet")
             self._cache[key] = self._cache["engine"].read_parquet(path, table_name=f"cube_{name}")
         return self._cache[key]
 

@@ -16,6 +16,9 @@ estimate_att
     the estimate, bootstrap counts for a replication).
 bootstrap_att
     Seeded percentile intervals of both by resampling units with replacement.
+att_from_cells
+    Both, and the bootstrap percentiles, from per-(replicate, cohort, cell, group) sums
+    computed by an engine (:func:`govlib.metrics.effectiveness.did_cell_sums_expr`).
 
 References
 ----------
@@ -31,7 +34,7 @@ import math
 
 import numpy as np
 
-__all__ = ["build_did_cohorts", "estimate_att", "bootstrap_att"]
+__all__ = ["build_did_cohorts", "estimate_att", "bootstrap_att", "att_from_cells"]
 
 
 def _rate(Y: np.ndarray, E: np.ndarray, sl: slice) -> np.ndarray:
@@ -153,3 +156,77 @@ def bootstrap_att(cohorts: list[dict], n: int, n_boot: int, seed: int, alpha: fl
     if len(r_b):
         r_lo, r_hi = (float(x) for x in np.quantile(r_b, q))
     return lo, hi, r_lo, r_hi
+
+
+# --------------------------------------------------------------------------- cell sums (engine form)
+
+CELL_SUM_COLUMNS = ("replicate", "g", "cell", "treated", "w", "s_d", "s_pre", "s_post", "y_window", "n")
+
+
+def att_from_cells(cells, n_boot: int, alpha: float) -> dict:
+    """:func:`estimate_att` and :func:`bootstrap_att` from per-(replicate, cohort, cell, group) sums.
+
+    ``cells`` (a DataFrame with :data:`CELL_SUM_COLUMNS`) holds, for each replicate (0: every
+    unit weight 1; 1..``n_boot``: bootstrap weights), cohort ``g``, matching ``cell`` and
+    ``treated`` flag, the weighted count ``w`` and weighted sums of the rate change ``s_d``,
+    pre and post rates, the outcome over the window ``y_window`` and the unweighted count
+    ``n``. Since ``sum_i w_i (d_i - cbar) = S_d,treated - W_treated cbar``, the ATT and rate
+    ratio of every replicate follow from these sums exactly as :func:`estimate_att` computes
+    them from unit rows. Returns ``est, ratio, den, unmatched, pre_s, post_s, cchg, c_total,
+    n_cohorts, lo, hi, ratio_lo, ratio_hi``.
+    """
+    import pandas as pd
+
+    keys = ["replicate", "g", "cell"]
+    # an engine returns rows in any order; sorted, the float sums below are the same every run
+    cells = cells.sort_values([*keys, "treated"], kind="stable").reset_index(drop=True)
+    t = cells[cells["treated"].astype(bool)].set_index(keys)
+    c = cells[~cells["treated"].astype(bool)].set_index(keys)
+    t = t.join(c[["w", "s_d"]].rename(columns={"w": "k", "s_d": "s"}), how="left").fillna(
+        {"k": 0.0, "s": 0.0}
+    )
+    ok = t["k"] > 0
+    cbar = (t["s"] / t["k"]).where(ok, 0.0)
+    wt = t["w"].where(ok, 0.0)
+    per = (
+        pd.DataFrame(
+            {
+                "num": (t["s_d"] - wt * cbar).where(ok, 0.0),
+                "den": wt,
+                "post": t["s_post"].where(ok, 0.0),
+                "pre": t["s_pre"].where(ok, 0.0),
+                "cchg": wt * cbar,
+            }
+        )
+        .groupby(level="replicate")
+        .sum()
+    )
+    per = per.reindex(range(n_boot + 1), fill_value=0.0)
+    est = (per["num"] / per["den"]).where(per["den"] > 0)
+    cf = per["post"] - per["num"]
+    ratio = (per["post"] / cf).where((per["den"] > 0) & (cf > 0))
+    cohorts = t.xs(0, level="replicate").index.get_level_values("g").unique()
+    c0 = c.xs(0, level="replicate") if 0 in c.index.get_level_values("replicate") else c.iloc[:0]
+    out = {
+        "est": float(est.iloc[0]) if per["den"].iloc[0] else math.nan,
+        "ratio": float(ratio.iloc[0]) if not np.isnan(ratio.iloc[0]) else math.nan,
+        "den": float(per["den"].iloc[0]),
+        "unmatched": int(t.xs(0, level="replicate").loc[~ok.xs(0, level="replicate"), "n"].sum()),
+        "pre_s": float(per["pre"].iloc[0]),
+        "post_s": float(per["post"].iloc[0]),
+        "cchg": float(per["cchg"].iloc[0]),
+        "c_total": float(c0.loc[c0.index.get_level_values("g").isin(cohorts), "y_window"].sum()),
+        "n_cohorts": len(cohorts),
+        "lo": math.nan,
+        "hi": math.nan,
+        "ratio_lo": math.nan,
+        "ratio_hi": math.nan,
+    }
+    if n_boot > 0:
+        q = [alpha / 2, 1 - alpha / 2]
+        e_b, r_b = est.iloc[1:].dropna(), ratio.iloc[1:].dropna()
+        if len(e_b):
+            out["lo"], out["hi"] = (float(x) for x in np.quantile(e_b.to_numpy(), q))
+        if len(r_b):
+            out["ratio_lo"], out["ratio_hi"] = (float(x) for x in np.quantile(r_b.to_numpy(), q))
+    return out

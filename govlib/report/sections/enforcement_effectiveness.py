@@ -15,6 +15,7 @@ from govlib.metrics import notices as m_notices
 from govlib.metrics.effectiveness import EffectivenessInputError
 from govlib.privacy import suppress_small_cells
 from govlib.report import present, theme
+from govlib.report.cube import ACTIVITY_TABLE
 from govlib.report.sections.base import ReportContext, Section
 from govlib.timeutil import month_bounds, shift_month
 
@@ -26,7 +27,7 @@ HEADLINE_KPIS = [
 ]
 TREND_KPIS = ["proactive_rate", "automated_decision_rate"]  # drawn month by month with intervals
 DID_WINDOW = 2  # months before and after a first action compared by the deterrence estimate
-DID_N_BOOT, DID_SEED = 199, 7  # bootstrap replicates and seed of the deterrence interval
+DID_N_BOOT, DID_SEED = 199, 7  # Poisson bootstrap replicates and seed of the deterrence interval
 
 
 def history(ctx: ReportContext) -> list[str]:
@@ -352,18 +353,20 @@ def deterrence(ctx: ReportContext) -> Section:
 
 
 def _estimate_did(ctx: ReportContext) -> pd.Series | None:
-    cube = ctx.cube
-    panel = m_eff.build_violation_panel(
-        cube.table("content", columns=["content_id", "creator_id", "published_at"]),
-        ctx.tables["enforcement_actions"],
-        ctx.tables["creators"],
-        tz=ctx.tz,
-        market=ctx.market,
-        notices=ctx.tables["notices"],
-        activity=cube.activity,
-    )
+    """The deterrence estimate, computed by the engine: the creator x month panel, its cohorts and the
+    Poisson bootstrap (:func:`govlib.metrics.effectiveness.estimate_deterrence_did_expr`); pandas gets
+    cell sums."""
     try:
-        return m_eff.estimate_deterrence_did(
+        panel = m_eff.violation_panel_expr(
+            ctx.expr("enforcement_actions"),
+            ctx.expr("creators"),
+            ctx.expr("notices"),
+            ctx.expr("content"),
+            ctx.expr(ACTIVITY_TABLE),
+            market=ctx.market,
+            tz=ctx.tz,
+        )
+        return m_eff.estimate_deterrence_did_expr(
             panel, window=DID_WINDOW, outcome="allegations", n_boot=DID_N_BOOT, seed=DID_SEED
         ).iloc[0]
     except EffectivenessInputError:
