@@ -1213,7 +1213,7 @@ def _did_unit_rows(panel, months: list[str], window: int, outcome: str, match_on
         pd.DataFrame(
             [(g + r, g, r) for g in range(w, len(months) - w) for r in range(-w, w + 1)],
             columns=["_pm", "g", "rel"],
-        )
+        ).astype("int64")  # typed even when the market has too few months for a cohort (no rows)
     )
     j = p.join(pairs, p._mi == pairs._pm)
     pre, post = j.rel < 0, j.rel > 0

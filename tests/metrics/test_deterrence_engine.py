@@ -217,3 +217,21 @@ def test_engine_did_without_treated_creators_is_a_clear_error():
     for f, x in ((m.estimate_deterrence_did, panel), (m.estimate_deterrence_did_expr, ibis.memtable(panel))):
         with pytest.raises(m.EffectivenessInputError, match="no cohort of first actions"):
             f(x, window=1, n_boot=3)
+
+
+def test_engine_did_with_too_few_months_for_a_cohort_is_the_pandas_error():
+    # window 2 needs 5 months around a cohort month: a young market (PL in the demo) has fewer
+    months = ["2026-01", "2026-02", "2026-03", "2026-04"]
+    rows = [
+        (c, mo, 1, 1, 1.0, "2026-02" if c == "t" else None, "2026-01", "PL", "gold")
+        for c in ("t", "c")
+        for mo in months
+    ]
+    cols = ["creator_id", "month", "allegations", "activity", "exposure", "first_action_month"]
+    panel = pd.DataFrame(rows, columns=cols + ["registered_month", "market", "tier"])
+    errors = []
+    for f, x in ((m.estimate_deterrence_did, panel), (m.estimate_deterrence_did_expr, ibis.memtable(panel))):
+        with pytest.raises(m.EffectivenessInputError) as info:
+            f(x, window=2, n_boot=3)
+        errors.append(str(info.value))
+    assert errors[0] == errors[1]
