@@ -10,17 +10,18 @@ The window and the KPI table must be identical to DuckDB's.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from govlib.data import engine
 from govlib.data.load import load_market_window, open_dataset
 from govlib.metrics.kpis import compute_kpis
 from govlib.params import load_market
@@ -139,38 +140,53 @@ def connect_server(tmp_path_factory):
         _stop(proc)
 
 
-@pytest.fixture(scope="module")
-def remote_session(connect_server):
-    """govlib's Spark session, opened through ``GOVLIB_SPARK_REMOTE`` (the process-wide one set aside)."""
-    url, _ = connect_server
-    mp = pytest.MonkeyPatch()
-    mp.setenv("GOVLIB_SPARK_REMOTE", url)
-    mp.setattr(engine, "_spark_session", None)
-    session = engine.spark_session()
-    try:
-        yield session
-    finally:
-        session.stop()
-        mp.undo()
+# The client runs in its own process: a Connect session changes pyspark's process-wide state
+# (SPARK_CONNECT_MODE_ENABLED, and no Connect session while a local SparkContext is active), which
+# would break, or be broken by, the local-mode Spark tests of the same pytest run.
+CLIENT = """
+import json, sys
+from pathlib import Path
+from govlib.data import engine
+from govlib.data.load import load_market_window, open_dataset
+from govlib.metrics.kpis import compute_kpis
+from govlib.params import load_market
+data, market, month, out = sys.argv[1:5]
+tables = sys.argv[5].split(",")
+session = engine.spark_session()
+ds = open_dataset(data, "spark")
+window = load_market_window(ds, market, month, load_market(market).timezone, months_back=3, tables=tables)
+for name, frame in window.items():
+    frame.to_pickle(Path(out) / f"{name}.pkl")
+compute_kpis(window, market, month, load_market(market).timezone).to_pickle(Path(out) / "kpis.pkl")
+info = {"module": type(session).__module__, "port": session.conf.get("spark.connect.grpc.binding.port"),
+        "backend": ds.con.name}
+(Path(out) / "info.json").write_text(json.dumps(info))
+"""
 
 
-def test_market_month_through_spark_connect_equals_duckdb(
-    remote_session, connect_server, demo_dir, ground_truth
-):
-    _, port = connect_server
-    # really the Connect client, talking to the server started above
-    assert type(remote_session).__module__.startswith("pyspark.sql.connect")
-    assert remote_session.conf.get("spark.connect.grpc.binding.port") == str(port)
+def test_market_month_through_spark_connect_equals_duckdb(connect_server, demo_dir, ground_truth, tmp_path):
+    url, port = connect_server
     month, tz = ground_truth["end_month"], load_market(MARKET).timezone
-    datasets = {"duckdb": open_dataset(demo_dir, "duckdb"), "spark": open_dataset(demo_dir, "spark")}
-    assert datasets["spark"].con.name == "pyspark"
-    windows = {
-        eng: load_market_window(ds, MARKET, month, tz, months_back=3, tables=KPI_TABLES)
-        for eng, ds in datasets.items()
-    }
+    env = {**os.environ, "GOVLIB_SPARK_REMOTE": url, "GOVLIB_ENGINE": "spark"}
+    done = subprocess.run(
+        [sys.executable, "-c", CLIENT, str(demo_dir), MARKET, month, str(tmp_path), ",".join(KPI_TABLES)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    info = json.loads((tmp_path / "info.json").read_text())
+    # really the Connect client, talking to the server started above
+    assert info["module"].startswith("pyspark.sql.connect") and info["port"] == str(port)
+    assert info["backend"] == "pyspark"
+    duck = load_market_window(
+        open_dataset(demo_dir, "duckdb"), MARKET, month, tz, months_back=3, tables=KPI_TABLES
+    )
     for name in KPI_TABLES:
-        pd.testing.assert_frame_equal(windows["spark"][name], windows["duckdb"][name], obj=f"{MARKET} {name}")
-    kpis = {eng: compute_kpis(w, MARKET, month, tz) for eng, w in windows.items()}
-    pd.testing.assert_frame_equal(kpis["spark"], kpis["duckdb"], check_exact=True)
-    by_id = kpis["duckdb"].set_index("kpi_id")
+        spark = pd.read_pickle(tmp_path / f"{name}.pkl")
+        pd.testing.assert_frame_equal(spark, duck[name], obj=f"{MARKET} {name}")
+    kpis = compute_kpis(duck, MARKET, month, tz)
+    pd.testing.assert_frame_equal(pd.read_pickle(tmp_path / "kpis.pkl"), kpis, check_exact=True)
+    by_id = kpis.set_index("kpi_id")
     assert by_id.loc["actions_total", "value"] > 0 and by_id.loc["recidivism_90d", "denominator"] > 0
