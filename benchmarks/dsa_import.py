@@ -11,7 +11,7 @@ day's zip, 100 duplicates planted across parts), then two steps, each in a fresh
 
 * **govlib**: ``archive.sync(--platform TikTok)`` (checksum, parallel streaming parse, one row
   per statement, exact dedup, value checks) + unique statements per member state through
-  ``by_member_state(open_statements(store))``;
+  ``by_member_state(open_statements(store))`` (a row count: the archive holds each statement once);
 * **floor**: unzip the day and its part zips to disk + one DuckDB query that writes the
   platform's rows to Parquet + one that counts unique statements per member state
   (``unnest(from_json(territorial_scope))``, ``count(DISTINCT uuid)``). The floor does no
@@ -53,7 +53,8 @@ def _govlib(dump_dir: str, work: str, platform: str, memory_limit: str) -> dict:
     if s.failed:
         raise SystemExit(f"sync failed: {s.failed}")
     m = by_member_state(open_statements(store))
-    df = m.group_by("member_state").aggregate(n=m.uuid.nunique()).to_pandas()
+    # one row per statement (deduplicated at ingest): a count is the unique count, checked below
+    df = m.group_by("member_state").aggregate(n=m.count()).to_pandas()
     return {
         "rows_read": s.rows_read,
         "counts": {k: int(v) for k, v in zip(df["member_state"], df["n"], strict=True)},

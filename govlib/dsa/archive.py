@@ -689,7 +689,8 @@ def open_statements(
         Platform names or slugs.
     dedupe : bool
         Keep one row per ``uuid`` across days (the earliest day's). Within a day the archive
-        holds no duplicates, so ``False`` is exact when the range's days do not overlap.
+        holds no duplicates, so ``False`` is exact when the range's days do not overlap, and a
+        range of one day is returned as stored.
     con : Ibis backend, optional
         Reuse a connection (e.g. one with a memory limit).
 
@@ -722,8 +723,8 @@ def open_statements(
         slugs = sorted({f.parent.name.split("=", 1)[1] for f in files})
         t = t.filter(t.day.cast("date").isin(days) & t.platform.cast("string").isin(slugs))
     t = t.mutate(day=t.day.cast("date"), platform=t.platform.cast("string"))
-    if not dedupe:
-        return t
+    if not dedupe or len({f.parent.parent.name for f in files}) == 1:
+        return t  # within a day the archive holds each statement once
     dup = t.group_by("uuid").aggregate(_n=t.count()).filter(lambda x: x._n > 1).select("uuid")
     once = t.anti_join(dup, "uuid")
     several = t.semi_join(dup, "uuid")

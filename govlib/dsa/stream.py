@@ -2,8 +2,9 @@
 
 A daily dump is an outer zip of part zips, each holding CSVs. :func:`list_csvs` lists the CSVs
 with their headers; :class:`BatchFeed` parses several of them at once, each in its own thread,
-decompressing the part zip straight out of the outer zip (zlib and pyarrow's CSV parser release
-the GIL), and hands DuckDB one stream of Arrow record batches through a bounded queue.
+decompressing the part zip straight out of the outer zip (ISA-L's inflate, about twice zlib's
+speed, and pyarrow's CSV parser release the GIL), and hands DuckDB one stream of Arrow record
+batches through a bounded queue.
 
 (A first design fed named pipes to DuckDB's own CSV reader; DuckDB re-opens a file after
 sniffing it, which a pipe cannot serve, so it deadlocked.)
@@ -18,6 +19,7 @@ import csv
 import io
 import queue
 import shutil
+import struct
 import threading
 import zipfile
 import zlib
@@ -45,12 +47,127 @@ class CsvMember:
     header: tuple[str, ...]
 
 
-_BAD_ZIP = (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, ValueError)
+def _inflate_error() -> type[Exception]:
+    from isal import isal_zlib
+
+    return isal_zlib.error
+
+
+_BAD_ZIP = (zipfile.BadZipFile, zlib.error, _inflate_error(), EOFError, OSError, KeyError, ValueError)
 
 
 def _visible(name: str) -> bool:
     base = name.rsplit("/", 1)[-1]
     return not (name.endswith("/") or base.startswith(".") or name.startswith("__MACOSX"))
+
+
+def _data_offset(fp, info: zipfile.ZipInfo) -> int:
+    """Where member ``info``'s (compressed) bytes start in the zip file ``fp``."""
+    fp.seek(info.header_offset)
+    head = fp.read(30)
+    if len(head) < 30 or head[:4] != b"PK\x03\x04":
+        raise zipfile.BadZipFile(f"bad local header of {info.filename}")
+    name_len, extra_len = struct.unpack("<HH", head[26:30])
+    return info.header_offset + 30 + name_len + extra_len
+
+
+class _Window(io.RawIOBase):
+    """Bytes ``[start, start + size)`` of file ``fp`` as a seekable file: a part zip stored in the
+    outer zip, opened in place (zipfile's own member stream emulates a seek by reading up to it,
+    so opening a part zip read the whole part once more to find its directory at the end)."""
+
+    def __init__(self, fp, start: int, size: int):
+        super().__init__()
+        self._fp, self._start, self._size, self._pos = fp, start, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = (0, self._pos, self._size)[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer) -> int:
+        n = max(0, min(len(buffer), self._size - self._pos))
+        self._fp.seek(self._start + self._pos)
+        data = self._fp.read(n)
+        buffer[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+
+def _open_part(outer: zipfile.ZipFile, name: str):
+    """Part zip ``name`` of the outer zip as a seekable file (in place when stored, else spooled)."""
+    info = outer.getinfo(name)
+    if info.compress_type == zipfile.ZIP_STORED:
+        return _Window(outer.fp, _data_offset(outer.fp, info), info.file_size)
+    import tempfile  # a compressed part zip cannot be seeked cheaply: spool it (to disk above 64 MB)
+
+    spooled = tempfile.SpooledTemporaryFile(64 << 20)
+    with open_member(outer, name) as src:
+        shutil.copyfileobj(src, spooled, 1 << 20)
+    spooled.seek(0)
+    return spooled
+
+
+class _InflatedMember(io.RawIOBase):
+    """A deflated zip member, inflated by ISA-L (``isal``) with its CRC-32 and size checked at the end.
+
+    zipfile inflates with zlib and checks the CRC with zlib too: together 2.5 s of CPU per GB of
+    CSV, half of the parse. A short or corrupt member raises :class:`zipfile.BadZipFile`, as
+    zipfile would, so a truncated dump is never read as a complete one.
+    """
+
+    _CHUNK = 1 << 20
+
+    def __init__(self, fp, info: zipfile.ZipInfo):
+        from isal import isal_zlib
+
+        super().__init__()
+        fp.seek(_data_offset(fp, info))
+        self._fp, self._info, self._zlib = fp, info, isal_zlib
+        self._left = info.compress_size
+        self._inflate = isal_zlib.decompressobj(-15)
+        self._out = bytearray()
+        self._crc, self._size = 0, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def _fill(self) -> None:
+        chunk = self._fp.read(min(self._CHUNK, self._left)) if self._left else b""
+        if self._left and not chunk:
+            raise EOFError(f"{self._info.filename}: the zip ends inside this member")
+        self._left -= len(chunk)
+        data = self._inflate.decompress(chunk) if chunk else self._inflate.flush()
+        self._crc = self._zlib.crc32(data, self._crc)
+        self._size += len(data)
+        self._out += data
+        if not self._left and (self._crc != self._info.CRC or self._size != self._info.file_size):
+            raise zipfile.BadZipFile(f"Bad CRC-32 or size for file {self._info.filename!r}")
+
+    def readinto(self, buffer) -> int:
+        while not self._out and self._left:
+            self._fill()
+        n = min(len(buffer), len(self._out))
+        buffer[:n] = self._out[:n]
+        del self._out[:n]
+        return n
+
+
+def open_member(zf: zipfile.ZipFile, name: str) -> io.BufferedIOBase:
+    """Member ``name`` of ``zf`` as a stream: deflated members through :class:`_InflatedMember`."""
+    info = zf.getinfo(name)
+    if info.compress_type != zipfile.ZIP_DEFLATED or info.flag_bits & 0x1:  # stored or encrypted
+        return zf.open(info)
+    return io.BufferedReader(_InflatedMember(zf.fp, info), 1 << 20)
 
 
 @contextmanager
@@ -63,21 +180,12 @@ def open_csv(m: CsvMember) -> Iterator[io.BufferedIOBase]:
         return
     with zipfile.ZipFile(m.outer) as outer:
         if m.inner_zip is None:
-            with outer.open(m.csv_name) as fh:
+            with open_member(outer, m.csv_name) as fh:
                 yield fh
             return
-        info = outer.getinfo(m.inner_zip)
-        if info.compress_type == zipfile.ZIP_STORED:
-            inner_file = outer.open(info)  # seekable: the inner zip's directory is read in place
-        else:  # a compressed part zip cannot be seeked cheaply: spool it (to disk above 64 MB)
-            import tempfile
-
-            inner_file = tempfile.SpooledTemporaryFile(64 << 20)
-            with outer.open(info) as src:
-                shutil.copyfileobj(src, inner_file, 1 << 20)
-            inner_file.seek(0)
-        with inner_file, zipfile.ZipFile(inner_file) as inner, inner.open(m.csv_name) as fh:
-            yield fh
+        with _open_part(outer, m.inner_zip) as part, zipfile.ZipFile(part) as inner:
+            with open_member(inner, m.csv_name) as fh:
+                yield fh
 
 
 def _read_header(m: CsvMember) -> tuple[str, ...]:
@@ -127,12 +235,8 @@ def list_csvs(dump: Path) -> list[CsvMember]:
 
 
 def _inner_names(m: CsvMember) -> list[str]:
-    with zipfile.ZipFile(m.outer) as outer:
-        info = outer.getinfo(m.inner_zip)
-        if info.compress_type != zipfile.ZIP_STORED:
-            with outer.open(info) as src, zipfile.ZipFile(io.BytesIO(src.read())) as inner:
-                return sorted(n for n in inner.namelist() if _visible(n) and n.endswith(".csv"))
-        with outer.open(info) as src, zipfile.ZipFile(src) as inner:
+    with zipfile.ZipFile(m.outer) as outer, _open_part(outer, m.inner_zip) as part:
+        with zipfile.ZipFile(part) as inner:
             return sorted(n for n in inner.namelist() if _visible(n) and n.endswith(".csv"))
 
 
