@@ -182,6 +182,37 @@ class Cube:
             )
         return self._cache[key]
 
+    def month_rows(
+        self, name: str, month: str, tz: str, time_columns: list[str], columns: list[str]
+    ) -> pd.DataFrame:
+        """The ``columns`` of table ``name``'s rows with any of ``time_columns`` in local ``month``.
+
+        The input of a month's summary in pandas (notices received or handled in the month):
+        the filter runs in the Parquet scan, so the kernel holds one month, not the window.
+        """
+        from govlib.timeutil import month_bounds
+
+        return self.rows_between(name, *month_bounds(month, tz), time_columns, columns)
+
+    def rows_between(
+        self, name: str, start, end, time_columns: list[str], columns: list[str]
+    ) -> pd.DataFrame:
+        """The ``columns`` (those the table has) of rows with any of ``time_columns`` in ``[start, end)``."""
+        if not self.has(name):
+            raise CubeError(
+                f"table {name!r} is not in this dataset (cube {self.path}); check cube.has({name!r}) first"
+            )
+        key = ("rows_between", name, str(start), str(end), tuple(time_columns), tuple(columns))
+        if key not in self._cache:
+            import pyarrow.parquet as pq
+
+            path = self.path / "tables" / f"{name}.parquet"
+            present = set(pq.read_schema(path).names)
+            filters = [[(c, ">=", start), (c, "<", end)] for c in time_columns]
+            cols = [c for c in columns if c in present]
+            self._cache[key] = pd.read_parquet(path, columns=cols, filters=filters)
+        return self._cache[key]
+
     def expr(self, name: str):
         """Table ``name`` as an Ibis expression on the engine (DuckDB over the cube's Parquet).
 

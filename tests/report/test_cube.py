@@ -22,6 +22,7 @@ from govlib.report.cube import (
     CONTENT_MONTHS_BACK,
     KPI_COLUMNS,
     WINDOW_MONTHS_BACK,
+    CubeError,
     build_cube,
     load_cube,
 )
@@ -224,3 +225,23 @@ def test_cube_expr_is_the_table_on_the_engine(setting):
     assert per_policy.sort_index().tolist() == expected.sort_index().tolist()
     with pytest.raises(Exception, match="not in this dataset"):
         cube.expr("no_such_table")
+
+
+@pytest.mark.parametrize("tz", ["Europe/Berlin", "UTC", "Pacific/Kiritimati"])
+def test_month_rows_give_the_notice_summaries_of_the_whole_window(setting, tz):
+    """The notices sections read one month of rows (any of their time columns in the local month):
+    their summaries equal those of the whole window, at every month edge of ``tz``."""
+    from govlib.metrics import notices as m_notices
+    from govlib.report.sections.base import NOTICE_COLUMNS, NOTICE_TIMES
+
+    _, _, cube, _ = setting
+    full = cube.table("notices")
+    month = cube.month_rows("notices", MONTH, tz, NOTICE_TIMES, NOTICE_COLUMNS)
+    assert 0 < len(month) < len(full) / 5
+    for fn in (
+        lambda t: m_notices.summarize_notice_handling(t, MARKET, MONTH, tz, by="reporter_type"),
+        lambda t: m_notices.compare_notice_handling_times(t, MARKET, MONTH, tz),
+    ):
+        pd.testing.assert_frame_equal(fn(month), fn(full))
+    with pytest.raises(CubeError, match="not in this dataset"):
+        cube.month_rows("no_such_table", MONTH, tz, ["received_at"], ["market"])

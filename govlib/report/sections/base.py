@@ -10,6 +10,10 @@ import pandas as pd
 
 from govlib.report import present
 
+# The notices sections' input: notices received or handled in the month, the columns they read.
+NOTICE_TIMES = ["received_at", "handled_at"]
+NOTICE_COLUMNS = ["market", "reporter_type", "outcome", "received_at", "handled_at"]
+
 
 @dataclass
 class Section:
@@ -106,6 +110,11 @@ class ReportContext:
     def expr(self, name: str):
         """Table ``name`` of the market's window as an Ibis expression (:meth:`Cube.expr`)."""
         return self.cube.expr(name)
+
+    def month_rows(self, name: str, time_columns: list[str], columns: list[str]) -> pd.DataFrame:
+        """The ``columns`` of table ``name``'s rows with any of ``time_columns`` in the report's month
+        (:meth:`Cube.month_rows`): what a month's summary in pandas needs, not the whole window."""
+        return self.cube.month_rows(name, self.month, self.tz, time_columns, columns)
 
     def memo(self, name: str, compute: Callable[[], Any]) -> Any:
         """``compute()`` once per context (work several sections share, e.g. health scores)."""

@@ -16,7 +16,7 @@ from govlib.metrics.effectiveness import EffectivenessInputError
 from govlib.privacy import suppress_small_cells
 from govlib.report import present, theme
 from govlib.report.cube import ACTIVITY_TABLE
-from govlib.report.sections.base import ReportContext, Section
+from govlib.report.sections.base import NOTICE_COLUMNS, NOTICE_TIMES, ReportContext, Section
 from govlib.timeutil import month_bounds, shift_month
 
 HEADLINE_KPIS = [
@@ -112,7 +112,11 @@ def notice_handling(ctx: ReportContext) -> Section:
     if not ctx.cube.has("notices"):
         return Section().markdown(present.not_available(_, "notices"))
     nt = m_notices.summarize_notice_handling(
-        ctx.tables["notices"], ctx.market, ctx.month, ctx.tz, by="reporter_type"
+        ctx.month_rows("notices", NOTICE_TIMES, NOTICE_COLUMNS),
+        ctx.market,
+        ctx.month,
+        ctx.tz,
+        by="reporter_type",
     )
     nt = nt[nt["group"] != "(all)"]
     nt = suppress_small_cells(

@@ -34,7 +34,7 @@ from govlib.metrics.trends import plot_alarm, summarise_alarms
 from govlib.privacy import load_pseudonym_key, pseudonymise, suppress_small_cells
 from govlib.report import present, theme
 from govlib.report.sections import quality
-from govlib.report.sections.base import ReportContext, Section
+from govlib.report.sections.base import NOTICE_COLUMNS, NOTICE_TIMES, ReportContext, Section
 from govlib.timeutil import month_bounds, shift_month
 
 
@@ -117,18 +117,33 @@ def how_to_read(ctx: ReportContext) -> Section:
     )
 
 
+# What the mix, flagged changes and appeal sections read of the window's actions.
+ACTION_COLUMNS = [
+    "action_id",
+    "market",
+    "actioned_at",
+    "action_type",
+    "policy",
+    "detection_source",
+    "decision_mode",
+]
+# Table -> (period column, columns) of the half-year figures set beside the peers (dsa.peers.our_figures).
+PEER_FIGURE_INPUTS = {
+    "appeals": ("submitted_at", ["submitted_at", "resolved_at", "channel", "outcome"]),
+    "notices": ("received_at", ["received_at", "handled_at", "outcome"]),
+    "enforcement_actions": ("actioned_at", ["actioned_at", "decision_mode", "sor_uuid"]),
+}
+
+
 def _mix(ctx: ReportContext) -> pd.DataFrame:
-    tables = ctx.tables
     return ctx.memo(
         "enforcement_mix",
         lambda: m_enforcement.breakdown_actions(
-            tables["enforcement_actions"],
+            ctx.cube.table("enforcement_actions", ACTION_COLUMNS),
             ctx.market,
             ctx.month,
             ctx.tz,
             by=["action_type", "detection_source", "policy"],
-            content=tables.get("content"),
-            creators=tables.get("creators"),
             local_policies=ctx.params.local_policies,
         ),
     )
@@ -197,18 +212,16 @@ def enforcement_mix(ctx: ReportContext) -> Section:
 
 def _flagged_changes(ctx: ReportContext) -> pd.DataFrame:
     """Flagged changes of the mix on last month and on last year (column ``against``: the translated label)."""
-    _, tables = ctx._, ctx.tables
+    _ = ctx._
     changes = []
     for against, label in (("previous_month", _("on last month")), ("previous_year", _("on last year"))):
         c = m_enforcement.compare_breakdowns(
-            tables["enforcement_actions"],
+            ctx.cube.table("enforcement_actions", ACTION_COLUMNS),
             ctx.market,
             ctx.month,
             ctx.tz,
             by=["policy", "action_type", "detection_source"],
             against=against,
-            content=tables.get("content"),
-            creators=tables.get("creators"),
             local_policies=ctx.params.local_policies,
         )
         c["against"] = label
@@ -377,7 +390,11 @@ def notices(ctx: ReportContext) -> Section:
     if (why := _unavailable(ctx, ("notice",), "notices")) is not None:
         return s.markdown(why)
     raw = m_notices.summarize_notice_handling(
-        ctx.tables["notices"], ctx.market, ctx.month, ctx.tz, by="reporter_type"
+        ctx.month_rows("notices", NOTICE_TIMES, NOTICE_COLUMNS),
+        ctx.market,
+        ctx.month,
+        ctx.tz,
+        by="reporter_type",
     )
     s.markdown(
         _(
@@ -412,7 +429,9 @@ def notices(ctx: ReportContext) -> Section:
         },
     )
     s.table(nt, _("Notice handling by reporter type"))
-    cmp = m_notices.compare_notice_handling_times(ctx.tables["notices"], ctx.market, ctx.month, ctx.tz)
+    cmp = m_notices.compare_notice_handling_times(
+        ctx.month_rows("notices", NOTICE_TIMES, NOTICE_COLUMNS), ctx.market, ctx.month, ctx.tz
+    )
     s.data.update(notices=raw, speed=cmp)
     r = cmp.iloc[0]
     if not present.is_nan(r["pvalue"]):
@@ -435,7 +454,7 @@ def appeals(ctx: ReportContext) -> Section:
     s = Section()
     if (why := _unavailable(ctx, ("appeal",), "appeals")) is not None:
         return s.markdown(why)
-    actions = ctx.tables["enforcement_actions"]
+    actions = ctx.cube.table("enforcement_actions", ACTION_COLUMNS)
     raw = m_appeals.summarize_overturns(
         ctx.tables["appeals"], actions, ctx.market, ctx.month, ctx.tz, by="decision_mode"
     )
@@ -771,9 +790,16 @@ def peer_benchmarks(ctx: ReportContext) -> Section:
     if not (ctx.params.regime == "DSA" and config.PEER_REPORTS_DIR.is_dir()):
         return s
     from govlib.dsa.peers import compare_with_peers, our_figures, peer_figures, read_peer_reports
+    from govlib.dsa.templates import parse_period
 
     half = f"{month[:4]}-H{1 if int(month[5:7]) <= 6 else 2}"
-    ours = our_figures(ctx.tables, half, service=ctx.params.name)
+    start, end, _label = parse_period(half)
+    inputs = {  # the half-year's rows and the columns our_figures reads, not the whole window
+        name: ctx.cube.rows_between(name, start, end, [time], columns)
+        for name, (time, columns) in PEER_FIGURE_INPUTS.items()
+        if ctx.cube.has(name)
+    }
+    ours = our_figures(inputs, half, service=ctx.params.name)
     theirs = peer_figures(read_peer_reports([config.PEER_REPORTS_DIR]))
     theirs = theirs[
         theirs["period"] == theirs.groupby("service")["period"].transform("max")
