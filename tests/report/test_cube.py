@@ -228,11 +228,13 @@ def test_cube_expr_is_the_table_on_the_engine(setting):
 
 
 @pytest.mark.parametrize("tz", ["Europe/Berlin", "UTC", "Pacific/Kiritimati"])
-def test_month_rows_give_the_notice_summaries_of_the_whole_window(setting, tz):
-    """The notices sections read one month of rows (any of their time columns in the local month):
-    their summaries equal those of the whole window, at every month edge of ``tz``."""
+def test_month_rows_give_the_summaries_of_the_whole_window(setting, tz):
+    """The notices and appeals sections read one month of rows (any of their time columns in the
+    local month) and a few columns of the actions: their summaries equal those of the whole
+    window, at every month edge of ``tz``."""
+    from govlib.metrics import appeals as m_appeals
     from govlib.metrics import notices as m_notices
-    from govlib.report.sections.base import NOTICE_COLUMNS, NOTICE_TIMES
+    from govlib.report.sections.base import APPEAL_COLUMNS, APPEAL_TIMES, NOTICE_COLUMNS, NOTICE_TIMES
 
     _, _, cube, _ = setting
     full = cube.table("notices")
@@ -243,5 +245,14 @@ def test_month_rows_give_the_notice_summaries_of_the_whole_window(setting, tz):
         lambda t: m_notices.compare_notice_handling_times(t, MARKET, MONTH, tz),
     ):
         pd.testing.assert_frame_equal(fn(month), fn(full))
+    full, actions = cube.table("appeals"), cube.table("enforcement_actions")
+    month = cube.month_rows("appeals", MONTH, tz, APPEAL_TIMES, APPEAL_COLUMNS)
+    few = cube.table("enforcement_actions", ["action_id", "decision_mode"])
+    assert 0 < len(month) < len(full) / 5
+    for fn in (
+        lambda t, a: m_appeals.summarize_overturns(t, a, MARKET, MONTH, tz, by="decision_mode"),
+        lambda t, a: m_appeals.compare_overturn_rates(t, a, MARKET, MONTH, tz),
+    ):
+        pd.testing.assert_frame_equal(fn(month, few), fn(full, actions))
     with pytest.raises(CubeError, match="not in this dataset"):
         cube.month_rows("no_such_table", MONTH, tz, ["received_at"], ["market"])

@@ -13,6 +13,9 @@ from govlib.report import present
 # The notices sections' input: notices received or handled in the month, the columns they read.
 NOTICE_TIMES = ["received_at", "handled_at"]
 NOTICE_COLUMNS = ["market", "reporter_type", "outcome", "received_at", "handled_at"]
+# The appeals sections' input: appeals resolved in the month (their overturn rates and times).
+APPEAL_TIMES = ["resolved_at"]
+APPEAL_COLUMNS = ["appeal_id", "action_id", "market", "outcome", "submitted_at", "resolved_at"]
 
 
 @dataclass

@@ -16,7 +16,14 @@ from govlib.metrics.effectiveness import EffectivenessInputError
 from govlib.privacy import suppress_small_cells
 from govlib.report import present, theme
 from govlib.report.cube import ACTIVITY_TABLE
-from govlib.report.sections.base import NOTICE_COLUMNS, NOTICE_TIMES, ReportContext, Section
+from govlib.report.sections.base import (
+    APPEAL_COLUMNS,
+    APPEAL_TIMES,
+    NOTICE_COLUMNS,
+    NOTICE_TIMES,
+    ReportContext,
+    Section,
+)
 from govlib.timeutil import month_bounds, shift_month
 
 HEADLINE_KPIS = [
@@ -150,7 +157,8 @@ def appeal_outcomes(ctx: ReportContext) -> Section:
     sec = Section().markdown("## " + _("Appeal outcomes by decision mode"))
     if not ctx.cube.has("appeals"):
         return sec.markdown(present.not_available(_, "appeals"))
-    actions, appeals = ctx.tables["enforcement_actions"], ctx.tables["appeals"]
+    actions = ctx.cube.table("enforcement_actions", ["action_id", "decision_mode"])
+    appeals = ctx.month_rows("appeals", APPEAL_TIMES, APPEAL_COLUMNS)
     ov = m_appeals.summarize_overturns(appeals, actions, ctx.market, ctx.month, ctx.tz, by="decision_mode")
     ov = ov[ov["group"] != "(all)"]
     sec.data["overturns"] = ov

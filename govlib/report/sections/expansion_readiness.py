@@ -88,8 +88,8 @@ def _assess(ctx: ReportContext) -> Assessments:
     first_month = shift_month(ctx.month, -(EVAL_MONTHS - 1))
     start, _m_end = month_bounds(first_month, ctx.tz)
     _m_start, end = month_bounds(ctx.month, ctx.tz)
-    content = (
-        cube.table("content")
+    content = (  # the columns prepare_signal_labels reads: the cube's content is the market's largest table
+        cube.table("content", columns=["content_id", "market", "language", "published_at"])
         if cube.has("content")
         else pd.DataFrame(columns=["content_id", "market", "language", "published_at"])
     )
@@ -101,7 +101,7 @@ def _assess(ctx: ReportContext) -> Assessments:
     observed = set()
     for t in ("enforcement_actions", "notices", "review_labels"):
         if cube.has(t):
-            observed |= set(cube.table(t)["policy"].dropna().astype(str))
+            observed |= set(cube.table(t, columns=["policy"])["policy"].dropna().astype(str))
     sig = (
         expansion.assess_signal_readiness(
             labelled,

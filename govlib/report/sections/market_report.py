@@ -34,7 +34,14 @@ from govlib.metrics.trends import plot_alarm, summarise_alarms
 from govlib.privacy import load_pseudonym_key, pseudonymise, suppress_small_cells
 from govlib.report import present, theme
 from govlib.report.sections import quality
-from govlib.report.sections.base import NOTICE_COLUMNS, NOTICE_TIMES, ReportContext, Section
+from govlib.report.sections.base import (
+    APPEAL_COLUMNS,
+    APPEAL_TIMES,
+    NOTICE_COLUMNS,
+    NOTICE_TIMES,
+    ReportContext,
+    Section,
+)
 from govlib.timeutil import month_bounds, shift_month
 
 
@@ -456,7 +463,12 @@ def appeals(ctx: ReportContext) -> Section:
         return s.markdown(why)
     actions = ctx.cube.table("enforcement_actions", ACTION_COLUMNS)
     raw = m_appeals.summarize_overturns(
-        ctx.tables["appeals"], actions, ctx.market, ctx.month, ctx.tz, by="decision_mode"
+        ctx.month_rows("appeals", APPEAL_TIMES, APPEAL_COLUMNS),
+        actions,
+        ctx.market,
+        ctx.month,
+        ctx.tz,
+        by="decision_mode",
     )
     s.markdown(
         _(
@@ -484,7 +496,9 @@ def appeals(ctx: ReportContext) -> Section:
         },
     )
     s.table(ov, _("Appeal outcomes by decision mode"))
-    test = m_appeals.compare_overturn_rates(ctx.tables["appeals"], actions, ctx.market, ctx.month, ctx.tz)
+    test = m_appeals.compare_overturn_rates(
+        ctx.month_rows("appeals", APPEAL_TIMES, APPEAL_COLUMNS), actions, ctx.market, ctx.month, ctx.tz
+    )
     s.data.update(overturns=raw, test=test)
     rc = test.iloc[0]
     if bool(rc["recalibrate"]):
