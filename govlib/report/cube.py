@@ -213,6 +213,20 @@ class Cube:
             self._cache[key] = pd.read_parquet(path, columns=cols, filters=filters)
         return self._cache[key]
 
+    def rows_in(self, name: str, column: str, values, columns: list[str]) -> pd.DataFrame:
+        """The ``columns`` of table ``name``'s rows whose ``column`` is one of ``values``, filtered
+        in the Parquet scan (e.g. the content of the scored items, not the window's content)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if not self.has(name):
+            raise CubeError(
+                f"table {name!r} is not in this dataset (cube {self.path}); check cube.has({name!r}) first"
+            )
+        wanted = pa.array(sorted({str(v) for v in values}), pa.string())
+        path = self.path / "tables" / f"{name}.parquet"
+        return pd.read_parquet(path, columns=list(columns), filters=pc.field(column).isin(wanted))
+
     def expr(self, name: str):
         """Table ``name`` as an Ibis expression on the engine (DuckDB over the cube's Parquet).
 

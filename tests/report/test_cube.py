@@ -256,3 +256,17 @@ def test_month_rows_give_the_summaries_of_the_whole_window(setting, tz):
         pd.testing.assert_frame_equal(fn(month, few), fn(full, actions))
     with pytest.raises(CubeError, match="not in this dataset"):
         cube.month_rows("no_such_table", MONTH, tz, ["received_at"], ["market"])
+
+
+def test_rows_in_is_the_content_of_the_scored_items(setting):
+    """The signal evaluation reads the content of the scored items only: the same rows, in the
+    table's order and with its dtypes, as filtering the whole table in pandas."""
+    _, _, cube, _ = setting
+    cols = ["content_id", "market", "language"]
+    full, scored = cube.table("content", columns=cols), cube.table("signal_scores")["content_id"]
+    got = cube.rows_in("content", "content_id", scored, cols)
+    expected = full[full["content_id"].isin(set(scored))].reset_index(drop=True)
+    assert 0 < len(got) < len(full)
+    pd.testing.assert_frame_equal(got, expected)
+    none = cube.rows_in("content", "content_id", [], cols)
+    assert none.empty and none.dtypes.to_dict() == full.dtypes.to_dict()

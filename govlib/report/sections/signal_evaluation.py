@@ -73,7 +73,9 @@ def _build_evaluation(ctx: ReportContext) -> Evaluation:
         for m in [market] + ([ref_market] if ref_market else []):
             if m == market:
                 sc, lb = cube.table("signal_scores"), ds.load("review_labels", market=m)
-                ct = cube.table("content", columns=["content_id", "market", "language"])
+                ct = cube.rows_in(
+                    "content", "content_id", sc["content_id"], ["content_id", "market", "language"]
+                )
             else:
                 inputs = load_signal_evaluation_inputs(ds, m, start, end)
                 sc, ct, lb = inputs["signal_scores"], inputs["content"], inputs["review_labels"]
