@@ -34,6 +34,7 @@ def main() -> None:
     ap.add_argument(
         "--code", default="", help="import govlib from this checkout instead of the installed one"
     )
+    ap.add_argument("--per-section", action="store_true", help="also print each section's wall and CPU time")
     args = ap.parse_args()
     if args.code:  # the editable install's import hook would win over sys.path: drop it
         sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
@@ -54,7 +55,10 @@ def main() -> None:
     wall0, cpu0 = time.perf_counter(), time.process_time()
     ctx = open_market_context(args.market, args.month, data_dir=args.data)
     for name in names:
+        w, c = time.perf_counter(), time.process_time()
         getattr(module, name)(ctx)
+        if args.per_section:
+            print(f"  {name}: wall_s={time.perf_counter() - w:.2f} cpu_s={time.process_time() - c:.2f}")
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     import govlib
