@@ -70,6 +70,8 @@ def test_issue_payload_and_newline_variants_rejected_before_injection(tmp_path):
         {"lang": "en_GB\n"},
         {"failed_markets": 'DE"'},
         {"cube_path": str(tmp_path) + '"; import os #'},
+        {"cube_paths": f"{tmp_path},{tmp_path / 'missing'}"},
+        {"cube_paths": f"{tmp_path},{tmp_path}\nimport os"},
     ):
         with pytest.raises(UsageError):
             validate_notebook_parameters(params)
@@ -145,6 +147,7 @@ def test_validated_values_are_injected_as_string_literals(tmp_path):
             "lang": "en_GB",
             "data_dir": str(tmp_path),
             "cube_path": str(weird),
+            "cube_paths": f"{tmp_path},{weird}",
         }
     )
     cell = PythonTranslator.codify(params)

@@ -80,7 +80,8 @@ def validate_notebook_parameters(params: dict[str, Any]) -> dict[str, str]:
     Allowed keys and forms: ``market`` (``^[A-Z]{2}$``), ``markets`` (comma-separated
     market codes), ``failed_markets`` (same), ``month`` (``YYYY-MM``), ``lang`` (empty or
     ``xx`` / ``xx_YY``), ``data_dir``, ``cube_path`` and ``archive`` (empty or an existing
-    directory, no control characters: :func:`check_path`). Anything else is a :class:`UsageError`.
+    directory, no control characters: :func:`check_path`), ``cube_paths`` (comma-separated such
+    directories). Anything else is a :class:`UsageError`.
 
     Notes
     -----
@@ -104,6 +105,10 @@ def validate_notebook_parameters(params: dict[str, Any]) -> dict[str, str]:
             ok = True
             if value:
                 check_path(value, f"notebook parameter {key}", must_exist=True)
+        elif key == "cube_paths":
+            ok = True
+            for path in filter(None, value.split(",")):
+                check_path(path, f"notebook parameter {key}", must_exist=True)
         else:
             raise UsageError(f"unknown notebook parameter {key!r}")
         if not ok:

@@ -426,8 +426,9 @@ class _Batch:
                 "markets": ",".join(ok_markets),
                 "failed_markets": failed,
                 "data_dir": str(plan.data),
+                "cube_paths": ",".join(str(self.cube_paths[m]) for m in ok_markets),
                 "lang": plan.lang,
-            }
+            }  # the markets' own cubes: never rebuilt, even if the code changed during the batch
             if nb in plan.dsa_nbs:
                 params = {"month": plan.month, "archive": str(plan.dsa_archive), "lang": plan.lang}
             task = self.nb_task(nb, ROLLUP_FOLDER, params, folder, lang_r.split("_")[0])

@@ -158,7 +158,13 @@ def open_market_context(
 
 
 def open_rollup_context(
-    month: str, *, markets: str = "", failed_markets: str = "", data_dir: str = "", lang: str = ""
+    month: str,
+    *,
+    markets: str = "",
+    failed_markets: str = "",
+    data_dir: str = "",
+    lang: str = "",
+    cube_paths: str = "",
 ) -> ReportContext:
     """The context of the EMEA roll-up: what the ``emea_overview`` notebook's setup cell did.
 
@@ -179,6 +185,9 @@ def open_rollup_context(
         Dataset directory; empty: ``GOVLIB_DATA`` or the demo data.
     lang : str, default ""
         Report language (``"de_DE"``); empty: en_GB.
+    cube_paths : str, default ""
+        Comma-separated cube folders (``govlib run`` passes the cubes the market reports read);
+        a market without one gets its cube from ``data_dir`` (found in the cache or built).
 
     Returns
     -------
@@ -187,13 +196,14 @@ def open_rollup_context(
     """
     from govlib.params import list_markets, load_market
     from govlib.report import theme
-    from govlib.report.cube import open_report_cube
+    from govlib.report.cube import load_cube, open_report_cube
     from govlib.report.i18n import Formatter, get_translator
 
     language = lang or "en_GB"
     codes = [m for m in markets.split(",") if m] if markets else list_markets()
     market_params = {m: load_market(m) for m in codes}
-    cubes = {m: open_report_cube(m, month, data_dir=data_dir) for m in codes}
+    given = {load_cube(p).market: p for p in cube_paths.split(",") if p}
+    cubes = {m: open_report_cube(m, month, data_dir=data_dir, cube_path=given.get(m, "")) for m in codes}
     ctx = ReportContext(
         market="EMEA",
         month=month,

@@ -106,3 +106,19 @@ def test_regimes_come_from_the_market_params(rollup_en):
             raw["regime"].replace("_", " "),
             raw["timezone"],
         )
+
+
+def test_rollup_reads_the_cubes_it_is_given(rollup_en, tmp_path):
+    """``govlib run`` passes the markets' own cubes: the roll-up opens them and builds nothing,
+    even where ``data_dir`` could not build one (e.g. the code changed during the batch)."""
+    from govlib.report.cube import CubeError
+
+    de, gb = (rollup_en.extra["cubes"][m].path for m in ("DE", "GB"))
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    ctx = open_rollup_context(
+        MONTH, markets="DE,GB", data_dir=str(empty), lang="en_GB", cube_paths=f"{gb},{de}"
+    )
+    assert {m: c.path for m, c in ctx.extra["cubes"].items()} == {"DE": de, "GB": gb}
+    with pytest.raises(CubeError, match="is for DE 2026-10, not DE 2026-09"):
+        open_rollup_context("2026-09", markets="DE", data_dir=str(empty), cube_paths=str(de))
