@@ -160,26 +160,29 @@ class Cube:
         """True when the dataset has table ``name`` (an optional table may be absent)."""
         return name in self.meta["tables"]
 
+    def _table_file(self, name: str) -> Path:
+        """The Parquet file of table ``name``; a :class:`CubeError` when the dataset has no such table."""
+        if not self.has(name):
+            raise CubeError(
+                f"table {name!r} is not in this dataset (cube {self.path}); check cube.has({name!r}) first"
+            )
+        return self.path / "tables" / f"{name}.parquet"
+
     def table(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
         """Table ``name`` over the cube's window (treat as read-only).
 
         ``columns`` reads only those columns (the text columns of a large table are most
         of the cost of reading it); a table already read whole is sliced instead.
         """
-        if not self.has(name):
-            raise CubeError(
-                f"table {name!r} is not in this dataset (cube {self.path}); check cube.has({name!r}) first"
-            )
+        path = self._table_file(name)
         if name in self._cache:
             return self._cache[name] if columns is None else self._cache[name][list(columns)]
         if columns is None:
-            self._cache[name] = pd.read_parquet(self.path / "tables" / f"{name}.parquet")
+            self._cache[name] = pd.read_parquet(path)
             return self._cache[name]
         key = (name, tuple(columns))
         if key not in self._cache:
-            self._cache[key] = pd.read_parquet(
-                self.path / "tables" / f"{name}.parquet", columns=list(columns)
-            )
+            self._cache[key] = pd.read_parquet(path, columns=list(columns))
         return self._cache[key]
 
     def month_rows(
@@ -198,15 +201,11 @@ class Cube:
         self, name: str, start, end, time_columns: list[str], columns: list[str]
     ) -> pd.DataFrame:
         """The ``columns`` (those the table has) of rows with any of ``time_columns`` in ``[start, end)``."""
-        if not self.has(name):
-            raise CubeError(
-                f"table {name!r} is not in this dataset (cube {self.path}); check cube.has({name!r}) first"
-            )
+        path = self._table_file(name)
         key = ("rows_between", name, str(start), str(end), tuple(time_columns), tuple(columns))
         if key not in self._cache:
             import pyarrow.parquet as pq
 
-            path = self.path / "tables" / f"{name}.parquet"
             present = set(pq.read_schema(path).names)
             filters = [[(c, ">=", start), (c, "<", end)] for c in time_columns]
             cols = [c for c in columns if c in present]
@@ -219,12 +218,8 @@ class Cube:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        if not self.has(name):
-            raise CubeError(
-                f"table {name!r} is not in this dataset (cube {self.path}); check cube.has({name!r}) first"
-            )
+        path = self._table_file(name)
         wanted = pa.array(sorted({str(v) for v in values}), pa.string())
-        path = self.path / "tables" / f"{name}.parquet"
         return pd.read_parquet(path, columns=list(columns), filters=pc.field(column).isin(wanted))
 
     def expr(self, name: str):
